@@ -1,0 +1,30 @@
+#!/usr/bin/env node
+// The `sluice` command line: one file per command group; errors print their message, not a stack trace.
+import { Command } from 'commander';
+import { SluiceError } from '../errors.js';
+import { registerDemoCommand } from './demo.js';
+import { registerRunCommand } from './run.js';
+import { registerStackCommands } from './stack.js';
+
+const program = new Command('sluice')
+  .description('Kafka stream processing with event-time windows into ClickHouse')
+  .version('0.1.0')
+  .showHelpAfterError();
+
+registerRunCommand(program);
+registerDemoCommand(program);
+registerStackCommands(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof SluiceError) {
+    console.error(`sluice: ${error.message}`);
+  } else if (error instanceof AggregateError) {
+    for (const inner of error.errors as unknown[])
+      console.error(`sluice: ${inner instanceof Error ? inner.message : String(inner)}`);
+  } else {
+    console.error(error);
+  }
+  process.exitCode = 1;
+}

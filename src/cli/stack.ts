@@ -1,0 +1,59 @@
+// `sluice stack up|status|down`: the local Kafka + ClickHouse used by the demo and the tests.
+import type { Command } from 'commander';
+import { stackDown, stackStatus, stackUp } from '../stack/local-stack.js';
+import { defaultStackDir } from '../stack/stack-paths.js';
+import type { StackState } from '../stack/stack-state.js';
+
+function describe(state: StackState): string {
+  return [
+    `kafka       ${state.kafka.brokers}  (Apache Kafka ${state.kafka.version}, KRaft, pid ${state.kafka.pid})`,
+    `clickhouse  ${state.clickhouse.url}  (ClickHouse ${state.clickhouse.version}, pid ${state.clickhouse.pid})`,
+    `logs        ${state.kafka.logFile}`,
+    `            ${state.clickhouse.logFile}`,
+  ].join('\n');
+}
+
+export function registerStackCommands(program: Command): void {
+  const stack = program
+    .command('stack')
+    .description('run a local Apache Kafka (KRaft, from Maven Central jars) and ClickHouse, without Docker');
+  const dirOption = ['--dir <path>', 'folder for the stack state, data and logs', defaultStackDir()] as const;
+
+  stack
+    .command('up')
+    .description('start the stack (idempotent: a running stack is left as it is)')
+    .option(...dirOption)
+    .action(async (opts: { dir: string }) => {
+      const started = Date.now();
+      const state = await stackUp({ dir: opts.dir, log: (line) => console.error(line) });
+      console.log(describe(state));
+      console.log(
+        `ready in ${((Date.now() - started) / 1000).toFixed(1)}s; stop it with \`sluice stack down\``,
+      );
+    });
+
+  stack
+    .command('status')
+    .description('show whether the stack runs, and where')
+    .option(...dirOption)
+    .option('--json', 'print the state file as JSON')
+    .action(async (opts: { dir: string; json?: boolean }) => {
+      const status = await stackStatus(opts.dir);
+      if (opts.json) {
+        console.log(JSON.stringify(status, null, 2));
+      } else {
+        console.log(`stack: ${status.health}`);
+        if (status.state) console.log(describe(status.state));
+      }
+      if (status.health !== 'running') process.exitCode = 3;
+    });
+
+  stack
+    .command('down')
+    .description('stop the stack’s processes')
+    .option(...dirOption)
+    .action(async (opts: { dir: string }) => {
+      const stopped = await stackDown({ dir: opts.dir });
+      console.log(stopped ? 'stack stopped' : 'no stack was running');
+    });
+}

@@ -1,0 +1,24 @@
+// Reads a pipeline from a YAML or JSON file and validates it; parse errors name the file and line.
+import { readFile } from 'node:fs/promises';
+import { parse as parseYaml } from 'yaml';
+import { ConfigError } from './config-error.js';
+import type { Pipeline } from './schema.js';
+import { validatePipeline } from './validate.js';
+
+export async function loadPipelineFile(path: string): Promise<Pipeline> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError([{ path: '', expected: 'a readable YAML or JSON file', found: path }], path, error);
+  }
+  let document: unknown;
+  try {
+    // YAML is a superset of JSON, so one parser reads both.
+    document = parseYaml(text, { prettyErrors: true });
+  } catch (error) {
+    const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    throw new ConfigError([{ path: '', expected: 'valid YAML or JSON', found: reason }], path, error);
+  }
+  return validatePipeline(document, path);
+}

@@ -1,0 +1,170 @@
+// The zod schema of a pipeline: the single source of truth for its shape, its defaults, the types
+// the code uses (z.infer) and the configuration reference. Every field has a description and an example.
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+
+/** A duration field: '1m', '30s', '250ms' or a number of milliseconds; parsed to milliseconds. */
+function duration(description: string, example: string) {
+  return z
+    .union([z.string(), z.number()])
+    .transform((value, ctx) => {
+      const ms = parseDuration(value);
+      if (ms === undefined) {
+        ctx.issues.push({
+          code: 'custom',
+          message: "a duration such as '1m', '30s' or '250ms'",
+          input: value,
+        });
+        return z.NEVER;
+      }
+      return ms;
+    })
+    .meta({ description, examples: [example] });
+}
+
+const identifier = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a name of letters, digits and underscores, not starting with a digit');
+
+export const sourceSchema = z
+  .object({
+    brokers: z
+      .array(z.string().min(1))
+      .min(1)
+      .optional()
+      .meta({
+        description:
+          'Kafka bootstrap servers. When absent: KAFKA_BROKERS (comma-separated), then the local stack started by `sluice stack up`.',
+        examples: [['localhost:9092']],
+      }),
+    topic: z
+      .string()
+      .min(1)
+      .default('user-events')
+      .meta({ description: 'The topic to consume.', examples: ['user-events'] }),
+    groupId: z
+      .string()
+      .min(1)
+      .optional()
+      .meta({
+        description: 'Consumer group id. Defaults to `sluice-<pipeline name>`.',
+        examples: ['sluice-page-views'],
+      }),
+    fromBeginning: z
+      .boolean()
+      .default(true)
+      .meta({
+        description:
+          'Where a group with no committed offset starts: the earliest record (true) or the next new one.',
+        examples: [true],
+      }),
+    clientId: z
+      .string()
+      .default('sluice')
+      .meta({ description: 'Kafka client id, seen in broker logs and quotas.', examples: ['sluice'] }),
+  })
+  .strict();
+
+export const parseSchema = z
+  .object({
+    format: z
+      .literal('json')
+      .default('json')
+      .meta({ description: 'How record values are encoded.', examples: ['json'] }),
+  })
+  .strict();
+
+export const timeSchema = z
+  .object({
+    field: z
+      .string()
+      .min(1)
+      .optional()
+      .meta({
+        description:
+          'Event field holding the event time (epoch milliseconds or an ISO-8601 string). When absent, the Kafka record timestamp is used.',
+        examples: ['timestamp'],
+      }),
+    maxOutOfOrderness: duration(
+      'How far behind the newest event time an event may arrive and still count: watermark = max event time − this.',
+      '5s',
+    ).default(5_000),
+    grace: duration('Extra time a window stays open after the watermark passes its end.', '0s').default(0),
+    idleTimeout: duration(
+      'After this much wall-clock time without records, a partition’s watermark follows the wall clock (now − idleTimeout), so a quiet topic still closes its windows.',
+      '30s',
+    ).default(30_000),
+  })
+  .strict();
+
+export const windowSchema = z
+  .object({
+    name: identifier.meta({
+      description: 'Name of the window definition; part of every result row’s identity.',
+      examples: ['page_views_1m'],
+    }),
+    type: z.literal('tumbling').meta({ description: 'Window type.', examples: ['tumbling'] }),
+    size: duration('Window length; windows are aligned to the epoch.', '1m'),
+    groupBy: z
+      .array(identifier)
+      .default([])
+      .meta({ description: 'Event fields whose values form the group key.', examples: [['type', 'url']] }),
+  })
+  .strict();
+
+export const clickhouseSinkSchema = z
+  .object({
+    url: z
+      .string()
+      .url()
+      .optional()
+      .meta({
+        description:
+          'ClickHouse HTTP endpoint. When absent: CLICKHOUSE_URL, then the local stack started by `sluice stack up`.',
+        examples: ['http://localhost:8123'],
+      }),
+    username: z
+      .string()
+      .default('default')
+      .meta({ description: 'ClickHouse user.', examples: ['default'] }),
+    password: z
+      .string()
+      .default('')
+      .meta({
+        description: 'ClickHouse password. Prefer CLICKHOUSE_PASSWORD in the environment.',
+        examples: [''],
+      }),
+    database: identifier.default('sluice').meta({
+      description: 'Database for the result tables; created when missing.',
+      examples: ['sluice'],
+    }),
+  })
+  .strict();
+
+export const pipelineSchema = z
+  .object({
+    name: identifier.meta({
+      description: 'Pipeline name; names the consumer group, metrics and result rows.',
+      examples: ['page_views'],
+    }),
+    source: sourceSchema.default(() => sourceSchema.parse({})),
+    parse: parseSchema.default(() => parseSchema.parse({})),
+    time: timeSchema.default(() => timeSchema.parse({})),
+    windows: z
+      .array(windowSchema)
+      .min(1)
+      .meta({ description: 'Window definitions; each writes to its own ClickHouse table, named after it.' }),
+    sinks: z
+      .object({ clickhouse: clickhouseSinkSchema.default(() => clickhouseSinkSchema.parse({})) })
+      .strict()
+      .default(() => ({ clickhouse: clickhouseSinkSchema.parse({}) })),
+  })
+  .strict();
+
+/** A pipeline as written by a user (defaults optional). */
+export type PipelineInput = z.input<typeof pipelineSchema>;
+/** A validated pipeline with every default filled in and every duration in milliseconds. */
+export type Pipeline = z.output<typeof pipelineSchema>;
+export type WindowConfig = Pipeline['windows'][number];
+export type TimeConfig = Pipeline['time'];
+export type ClickHouseSinkConfig = Pipeline['sinks']['clickhouse'];

@@ -1,0 +1,31 @@
+// Sluice's public API: declare a pipeline (validated exactly as a YAML/JSON config is) and run it.
+import { resolveEndpoints, type Endpoints } from './config/endpoints.js';
+import type { Pipeline, PipelineInput } from './config/schema.js';
+import { validatePipeline } from './config/validate.js';
+import { createLogger, type Logger } from './ops/logger.js';
+import { startPipeline, type RunningPipeline } from './runtime/pipeline-runner.js';
+
+export type { Pipeline, PipelineInput, WindowConfig } from './config/schema.js';
+export type { RunningPipeline, PartitionStatus } from './runtime/pipeline-runner.js';
+export type { Endpoints } from './config/endpoints.js';
+export { ConfigError } from './config/config-error.js';
+export { SluiceError } from './errors.js';
+export { loadPipelineFile } from './config/load.js';
+
+/** Validates a pipeline written in TypeScript; throws a ConfigError naming every bad field. */
+export function definePipeline(input: PipelineInput): Pipeline {
+  return validatePipeline(input, 'definePipeline()');
+}
+
+export interface RunOptions {
+  logger?: Logger;
+  /** Overrides where Kafka and ClickHouse are; by default: config, environment, local stack. */
+  endpoints?: Endpoints;
+}
+
+/** Starts the pipeline as a member of its consumer group; resolves once it has joined. */
+export async function run(pipeline: Pipeline, options: RunOptions = {}): Promise<RunningPipeline> {
+  const logger = options.logger ?? createLogger();
+  const endpoints = options.endpoints ?? (await resolveEndpoints(pipeline));
+  return startPipeline(pipeline, endpoints, logger);
+}

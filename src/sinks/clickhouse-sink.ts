@@ -1,0 +1,105 @@
+// Writes closed windows to ClickHouse, one table per window definition. An insert either lands whole
+// or throws; the caller commits offsets only after it returns, so a failed insert is replayed, and the
+// table's ReplacingMergeTree(version) turns a replayed row into a replacement rather than a duplicate.
+import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import type { ClickHouseSinkConfig, WindowConfig } from '../config/schema.js';
+import { SluiceError, messageOf } from '../errors.js';
+import type { WindowResult } from '../state/window-store.js';
+import { quoteIdentifier, windowTableDdl } from './clickhouse-tables.js';
+
+export class SinkUnavailableError extends SluiceError {
+  constructor(what: string, cause: unknown) {
+    super(what, { code: 'SLUICE_SINK_UNAVAILABLE', retriable: true, cause });
+  }
+}
+
+export interface ClickHouseTarget extends Omit<ClickHouseSinkConfig, 'url'> {
+  url: string;
+}
+
+export interface SourceRef {
+  partition: number;
+}
+
+type Row = Record<string, string | number>;
+
+/** 'YYYY-MM-DD hh:mm:ss' in UTC: the DateTime text form every ClickHouse release parses. */
+function clickhouseDateTime(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
+}
+
+export class ClickHouseSink {
+  private readonly client: ClickHouseClient;
+  private readonly windowsByName: Map<string, WindowConfig>;
+
+  constructor(
+    private readonly target: ClickHouseTarget,
+    private readonly pipelineName: string,
+    windows: readonly WindowConfig[],
+  ) {
+    this.client = createClient({
+      url: target.url,
+      username: target.username,
+      password: target.password,
+      request_timeout: 30_000,
+    });
+    this.windowsByName = new Map(windows.map((w) => [w.name, w]));
+  }
+
+  /** Checks the server answers, then creates the database and the result tables when missing. */
+  async prepare(): Promise<void> {
+    const ping = await this.client.ping();
+    if (!ping.success) {
+      throw new SinkUnavailableError(
+        `could not reach ClickHouse at ${this.target.url}: ${messageOf(ping.error)}. ` +
+          'Start the local stack with `sluice stack up`, or point CLICKHOUSE_URL (or sinks.clickhouse.url) at a running server.',
+        ping.error,
+      );
+    }
+    await this.client.command({
+      query: `CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(this.target.database)}`,
+    });
+    for (const window of this.windowsByName.values()) {
+      await this.client.command({ query: windowTableDdl(this.target.database, window) });
+    }
+  }
+
+  /** Inserts the results of one partition; resolves only once ClickHouse has acknowledged every row. */
+  async write(results: readonly WindowResult[], source: SourceRef): Promise<void> {
+    const rowsByTable = new Map<string, Row[]>();
+    for (const result of results) {
+      const window = this.windowsByName.get(result.definition);
+      if (!window) throw new Error(`result for unknown window definition ${result.definition}`);
+      const row: Row = {
+        pipeline: this.pipelineName,
+        window_start: clickhouseDateTime(result.window.start),
+        window_end: clickhouseDateTime(result.window.end),
+        source_partition: source.partition,
+        count: result.count,
+        version: Number(result.lastOffset),
+      };
+      window.groupBy.forEach((field, i) => (row[field] = result.key[i] ?? ''));
+      const rows = rowsByTable.get(window.name) ?? [];
+      rows.push(row);
+      rowsByTable.set(window.name, rows);
+    }
+    for (const [table, rows] of rowsByTable) {
+      try {
+        await this.client.insert({
+          table: `${quoteIdentifier(this.target.database)}.${quoteIdentifier(table)}`,
+          values: rows,
+          format: 'JSONEachRow',
+        });
+      } catch (error) {
+        throw new SinkUnavailableError(
+          `insert of ${rows.length} row(s) into ${this.target.database}.${table} at ${this.target.url} failed: ${messageOf(error)}`,
+          error,
+        );
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+  }
+}

@@ -1,0 +1,129 @@
+// A single-node Apache Kafka broker in KRaft mode (broker and controller in one JVM), run natively from
+// the Maven jars with its own config, data folder and ports.
+import { randomUUID } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Kafka, logLevel } from 'kafkajs';
+import { KAFKA_VERSION, resolveKafkaJars } from './kafka-jars.js';
+import { startDetached, waitUntilReady } from './processes.js';
+import { StackError } from './stack-error.js';
+import type { KafkaState } from './stack-state.js';
+
+const run = promisify(execFile);
+
+function serverProperties(port: number, controllerPort: number, logDir: string): string {
+  return `# Written by sluice stack: single-node KRaft broker for local development and tests.
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:${controllerPort}
+listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}
+advertised.listeners=PLAINTEXT://127.0.0.1:${port}
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+log.dirs=${logDir}
+num.partitions=1
+auto.create.topics.enable=true
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=8
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=8
+min.insync.replicas=1
+group.initial.rebalance.delay.ms=0
+log.segment.bytes=104857600
+`;
+}
+
+const LOG4J = `log4j.rootLogger=INFO, stdout
+log4j.appender.stdout=org.apache.log4j.ConsoleAppender
+log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
+log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n
+log4j.logger.kafka=INFO
+log4j.logger.org.apache.kafka=INFO
+log4j.logger.state.change.logger=WARN
+log4j.logger.kafka.request.logger=WARN
+`;
+
+async function brokerAnswers(brokers: string): Promise<boolean> {
+  const admin = new Kafka({
+    clientId: 'sluice-stack',
+    brokers: [brokers],
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: 1_000,
+    retry: { retries: 0 },
+  }).admin();
+  try {
+    await admin.connect();
+    const cluster = await admin.describeCluster();
+    return cluster.brokers.length > 0;
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
+export interface KafkaStartOptions {
+  dir: string;
+  port: number;
+  controllerPort: number;
+  /** Wipe the data folder first (needed when the controller port changed). */
+  fresh: boolean;
+  log?: (line: string) => void;
+}
+
+export async function startKafka(options: KafkaStartOptions): Promise<KafkaState> {
+  const libs = await resolveKafkaJars(KAFKA_VERSION, options.log);
+  const dataDir = join(options.dir, 'data');
+  const configFile = join(options.dir, 'server.properties');
+  const logFile = join(options.dir, 'kafka.log');
+  const classpath = `${libs}/*`;
+  if (options.fresh) await rm(dataDir, { recursive: true, force: true });
+  await mkdir(dataDir, { recursive: true });
+  await writeFile(configFile, serverProperties(options.port, options.controllerPort, dataDir));
+  await writeFile(join(options.dir, 'log4j.properties'), LOG4J);
+  const log4j = `-Dlog4j.configuration=file:${join(options.dir, 'log4j.properties')}`;
+
+  if (!existsSync(join(dataDir, 'meta.properties'))) {
+    try {
+      await run(
+        'java',
+        [log4j, '-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId(), '-c', configFile],
+        {
+          timeout: 120_000,
+        },
+      );
+    } catch (error) {
+      throw new StackError(
+        `formatting the Kafka storage in ${dataDir} failed: ${(error as Error).message}`,
+        error,
+      );
+    }
+  }
+
+  const jvm = ['-Xms256m', '-Xmx1g', '-XX:+UseG1GC', '-Djava.awt.headless=true', log4j];
+  const pid = startDetached(
+    'java',
+    [...jvm, '-cp', classpath, 'kafka.Kafka', configFile],
+    logFile,
+    options.dir,
+  );
+  const brokers = `127.0.0.1:${options.port}`;
+  await waitUntilReady(`Kafka ${KAFKA_VERSION}`, pid, logFile, 90_000, () => brokerAnswers(brokers));
+  return {
+    pid,
+    port: options.port,
+    controllerPort: options.controllerPort,
+    brokers,
+    version: KAFKA_VERSION,
+    dataDir,
+    logFile,
+  };
+}
+
+/** A KRaft cluster id: 16 random bytes in URL-safe base64, as `kafka-storage random-uuid` prints. */
+function clusterId(): string {
+  return Buffer.from(randomUUID().replace(/-/g, ''), 'hex').toString('base64url');
+}

@@ -1,0 +1,63 @@
+// Parse stage for JSON values: bytes → a validated user event with its event time. A record that is not
+// JSON, fails the event schema or has no usable event time yields a RecordError naming the field.
+import { messageOf } from '../errors.js';
+import { RecordError, type RecordOrigin } from './record-error.js';
+import { userEventSchema, type UserEvent } from './user-event.js';
+
+export interface ParsedEvent {
+  event: UserEvent;
+  eventTimeMs: number;
+}
+
+export interface RawRecord {
+  value: Buffer | null;
+  /** The Kafka record timestamp, epoch milliseconds as a string (kafkajs' form). */
+  timestamp: string;
+}
+
+function eventTimeOf(raw: unknown, field: string | undefined, recordTimestamp: string): number | string {
+  if (field === undefined) return Number(recordTimestamp);
+  if (typeof raw === 'number') return raw;
+  if (typeof raw === 'string') {
+    const ms = Date.parse(raw);
+    return Number.isNaN(ms)
+      ? `field '${field}': expected epoch milliseconds or an ISO-8601 time, found ${JSON.stringify(raw)}`
+      : ms;
+  }
+  return `field '${field}': expected the event time, found ${raw === undefined ? 'nothing' : JSON.stringify(raw)}`;
+}
+
+export function parseJsonEvent(
+  record: RawRecord,
+  origin: RecordOrigin,
+  timeField: string | undefined,
+): ParsedEvent {
+  if (record.value === null)
+    throw new RecordError(origin, 'parse', 'expected a JSON value, found a null value (tombstone)');
+  let document: unknown;
+  try {
+    document = JSON.parse(record.value.toString('utf8'));
+  } catch (error) {
+    throw new RecordError(origin, 'parse', `invalid JSON: ${messageOf(error)}`, error);
+  }
+  const result = userEventSchema.safeParse(document);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const path = issue?.path.join('.') || '(root)';
+    throw new RecordError(origin, 'parse', `field '${path}': ${issue?.message ?? 'invalid'}`, result.error);
+  }
+  const event = result.data;
+  const time = eventTimeOf(
+    timeField === undefined ? undefined : event[timeField],
+    timeField,
+    record.timestamp,
+  );
+  if (typeof time === 'string' || !Number.isFinite(time)) {
+    throw new RecordError(
+      origin,
+      'parse',
+      typeof time === 'string' ? time : 'the event time is not a finite number',
+    );
+  }
+  return { event, eventTimeMs: time };
+}

@@ -1,0 +1,39 @@
+// The event-time watermark of one partition: max event time seen − allowed out-of-orderness. It never
+// moves back. A partition that has caught up with its log and then stays quiet for `idleTimeoutMs` of
+// wall time lets its watermark follow the wall clock (now − idleTimeoutMs), so a quiet topic still
+// closes its windows, while a partition that is merely behind (catching up on history) never does.
+// Time is passed in.
+
+export interface WatermarkSettings {
+  maxOutOfOrdernessMs: number;
+  idleTimeoutMs: number;
+}
+
+export class Watermark {
+  private value = Number.NEGATIVE_INFINITY;
+  private lastRecordAtMs: number | undefined;
+
+  constructor(private readonly settings: WatermarkSettings) {}
+
+  /** Records an event; `nowMs` is the wall-clock time it was received. */
+  observe(eventTimeMs: number, nowMs: number): void {
+    this.lastRecordAtMs = nowMs;
+    this.raiseTo(eventTimeMs - this.settings.maxOutOfOrdernessMs);
+  }
+
+  /**
+   * The watermark at wall-clock time `nowMs`. `caughtUp` says the partition has no backlog: only then
+   * can silence mean idleness rather than a consumer that is busy elsewhere.
+   */
+  current(nowMs: number, caughtUp: boolean): number {
+    const quietSince = this.lastRecordAtMs;
+    if (caughtUp && quietSince !== undefined && nowMs - quietSince >= this.settings.idleTimeoutMs) {
+      this.raiseTo(nowMs - this.settings.idleTimeoutMs);
+    }
+    return this.value;
+  }
+
+  private raiseTo(candidate: number): void {
+    if (candidate > this.value) this.value = candidate;
+  }
+}
