@@ -27,8 +27,7 @@ function groupKeyOf(event: UserEvent, fields: readonly string[]): string[] {
   return fields.map((field) => {
     const value: unknown = event[field];
     if (value === undefined || value === null) return '';
-    if (typeof value === 'object') return JSON.stringify(value);
-    return String(value);
+    return typeof value === 'string' ? value : JSON.stringify(value);
   });
 }
 

@@ -1,7 +1,7 @@
 // Writes closed windows to ClickHouse, one table per window definition. An insert either lands whole
 // or throws; the caller commits offsets only after it returns, so a failed insert is replayed, and the
 // table's ReplacingMergeTree(version) turns a replayed row into a replacement rather than a duplicate.
-import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import type { ClickHouseSinkConfig, WindowConfig } from '../config/schema.js';
 import { SluiceError, messageOf } from '../errors.js';
 import type { WindowResult } from '../state/window-store.js';
@@ -42,6 +42,8 @@ export class ClickHouseSink {
       username: target.username,
       password: target.password,
       request_timeout: 30_000,
+      // Failures reach our logs as SinkUnavailableErrors with context; the client's own lines would repeat them.
+      log: { level: ClickHouseLogLevel.OFF },
     });
     this.windowsByName = new Map(windows.map((w) => [w.name, w]));
   }

@@ -1,0 +1,62 @@
+// What every integration test needs: its own topics and database (random suffixes), clients for the
+// run's Kafka and ClickHouse, and waiting on a condition with a deadline that reports what it saw.
+import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Kafka, logLevel } from 'kafkajs';
+import { inject } from 'vitest';
+
+export function uniqueName(prefix: string): string {
+  return `${prefix}_${randomBytes(4).toString('hex')}`;
+}
+
+export function testKafka(): Kafka {
+  return new Kafka({
+    clientId: 'sluice-test',
+    brokers: [inject('kafkaBrokers')],
+    logLevel: logLevel.NOTHING,
+  });
+}
+
+export function testClickHouse(): ClickHouseClient {
+  // Its own logging is off: waits poll tables that do not exist yet, and failures surface as assertions.
+  return createClient({ url: inject('clickhouseUrl'), log: { level: ClickHouseLogLevel.OFF } });
+}
+
+export async function createTopic(kafka: Kafka, topic: string, numPartitions: number): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({ topics: [{ topic, numPartitions }], waitForLeaders: true });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Polls `probe` until `done(value)`; on timeout says what it waited for and the last value seen. */
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T>,
+  done: (value: T) => boolean,
+  timeoutMs = 60_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      last = await probe();
+      if (done(last)) return last;
+    } catch (error) {
+      lastError = error;
+    }
+    await sleep(250);
+  }
+  const seen = last === undefined ? `no value (last error: ${String(lastError)})` : JSON.stringify(last);
+  throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}; last seen: ${seen}`);
+}
+
+export async function queryRows<T>(client: ClickHouseClient, query: string): Promise<T[]> {
+  const result = await client.query({ query, format: 'JSONEachRow' });
+  return result.json<T>();
+}

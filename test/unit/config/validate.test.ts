@@ -1,0 +1,78 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../../src/config/config-error.js';
+import { parseDuration } from '../../../src/config/duration.js';
+import { loadPipelineFile } from '../../../src/config/load.js';
+import { validatePipeline } from '../../../src/config/validate.js';
+
+const minimal = { name: 'p', windows: [{ name: 'w', type: 'tumbling', size: '1m' }] };
+
+function issuesOf(input: unknown) {
+  try {
+    validatePipeline(input);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as ConfigError).issues;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('pipeline config', () => {
+  it('fills every default and turns durations into milliseconds', () => {
+    const pipeline = validatePipeline(minimal);
+    expect(pipeline.source).toEqual({ topic: 'user-events', fromBeginning: true, clientId: 'sluice' });
+    expect(pipeline.time).toEqual({ maxOutOfOrderness: 5_000, grace: 0, idleTimeout: 30_000 });
+    expect(pipeline.windows[0]).toEqual({ name: 'w', type: 'tumbling', size: 60_000, groupBy: [] });
+    expect(pipeline.sinks.clickhouse).toEqual({ username: 'default', password: '', database: 'sluice' });
+  });
+
+  it('names the path, what was expected and what was found', () => {
+    const bad = { ...minimal, windows: [{ name: 'w', type: 'tumbling', size: 'sixty' }] };
+    expect(issuesOf(bad)).toEqual([
+      { path: 'windows[0].size', expected: "a duration such as '1m', '30s' or '250ms'", found: 'sixty' },
+    ]);
+    expect(() => validatePipeline(bad)).toThrow(
+      `windows[0].size: expected a duration such as '1m', '30s' or '250ms', found "sixty"`,
+    );
+  });
+
+  it('reports unknown fields, wrong types and missing fields together', () => {
+    const issues = issuesOf({
+      name: 'p',
+      windows: [{ name: 'w', type: 'sliding', size: '1m' }],
+      source: { topic: 3, tpoic: 'x' },
+    });
+    const paths = issues.map((i) => i.path);
+    expect(paths).toContain('source');
+    expect(paths).toContain('source.topic');
+    expect(paths).toContain('windows[0].type');
+    const missing = issuesOf({ name: 'p' });
+    expect(missing).toEqual([{ path: 'windows', expected: 'a list', found: undefined }]);
+    expect(new ConfigError(missing).message).toContain('windows: expected a list, found nothing');
+  });
+
+  it('parses the durations people write', () => {
+    expect(parseDuration('250ms')).toBe(250);
+    expect(parseDuration('30s')).toBe(30_000);
+    expect(parseDuration('1m')).toBe(60_000);
+    expect(parseDuration('2h')).toBe(7_200_000);
+    expect(parseDuration(1500)).toBe(1500);
+    expect(parseDuration('1.5m')).toBeUndefined();
+    expect(parseDuration(-1)).toBeUndefined();
+  });
+
+  it('loads YAML and says which file and line is broken', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sluice-config-'));
+    const good = join(dir, 'good.yaml');
+    await writeFile(good, 'name: p\nwindows:\n  - { name: w, type: tumbling, size: 1m }\n');
+    expect((await loadPipelineFile(good)).name).toBe('p');
+    const broken = join(dir, 'broken.yaml');
+    await writeFile(broken, 'name: p\nwindows: [\n');
+    await expect(loadPipelineFile(broken)).rejects.toThrow(/broken\.yaml[\s\S]*expected valid YAML or JSON/);
+    await expect(loadPipelineFile(join(dir, 'missing.yaml'))).rejects.toThrow(
+      /expected a readable YAML or JSON file/,
+    );
+  });
+});
