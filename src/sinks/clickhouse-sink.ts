@@ -78,7 +78,7 @@ export class ClickHouseSink {
         window_end: clickhouseDateTime(result.window.end),
         source_partition: source.partition,
         count: result.count,
-        version: Number(result.lastOffset),
+        version: result.count,
       };
       window.groupBy.forEach((field, i) => (row[field] = result.key[i] ?? ''));
       const rows = rowsByTable.get(window.name) ?? [];

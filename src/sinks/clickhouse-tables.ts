@@ -1,6 +1,8 @@
 // The ClickHouse tables that window results land in, one per window definition. Rows have a
 // deterministic identity (pipeline, window start, group key, source partition) and a version, in a
 // ReplacingMergeTree(version), so writing a result again replaces it instead of adding to it.
+// The version is the number of records the window absorbed: after a restart, a window re-emitted from
+// a replay that began mid-window has absorbed fewer records, so it never replaces the complete row.
 // The SQL is kept to what ClickHouse 18.16 (Debian's package) and current releases both accept.
 import type { WindowConfig } from '../config/schema.js';
 

@@ -10,7 +10,7 @@ export interface WindowResult {
   readonly count: number;
   /** The lowest source offset absorbed: the result holds the partition's commit until it is sunk. */
   readonly firstOffset: bigint;
-  /** The highest source offset absorbed: grows as the window absorbs records, so it orders emissions. */
+  /** The highest source offset absorbed. */
   readonly lastOffset: bigint;
 }
 
