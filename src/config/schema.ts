@@ -1,12 +1,16 @@
 // The zod schema of a pipeline: the single source of truth for its shape, its defaults, the types
 // the code uses (z.infer) and the configuration reference. Every field has a description and an example.
 import { z } from 'zod';
-import { parseDuration } from './duration.js';
+import { formatDuration, parseDuration } from './duration.js';
 
-/** A duration field: '1m', '30s', '250ms' or a number of milliseconds; parsed to milliseconds. */
-function duration(description: string, example: string) {
+/**
+ * A duration field: '1m', '30s', '250ms' or a number of milliseconds; parsed to milliseconds. The
+ * description sits on the input side, where the reference and the editor schema read it.
+ */
+function durationSchema(meta: { description: string; examples: string[]; default?: string }) {
   return z
     .union([z.string(), z.number()])
+    .meta(meta)
     .transform((value, ctx) => {
       const ms = parseDuration(value);
       if (ms === undefined) {
@@ -18,8 +22,18 @@ function duration(description: string, example: string) {
         return z.NEVER;
       }
       return ms;
-    })
-    .meta({ description, examples: [example] });
+    });
+}
+
+function duration(description: string, example: string) {
+  return durationSchema({ description, examples: [example] });
+}
+
+/** A duration with a default, shown as written ('5s') in the reference and the editor schema. */
+function durationWithDefault(description: string, example: string, defaultMs: number) {
+  return durationSchema({ description, examples: [example], default: formatDuration(defaultMs) }).default(
+    defaultMs,
+  );
 }
 
 const identifier = z
@@ -85,15 +99,17 @@ export const timeSchema = z
           'Event field holding the event time (epoch milliseconds or an ISO-8601 string). When absent, the Kafka record timestamp is used.',
         examples: ['timestamp'],
       }),
-    maxOutOfOrderness: duration(
+    maxOutOfOrderness: durationWithDefault(
       'How far behind the newest event time an event may arrive and still count: watermark = max event time − this.',
       '5s',
-    ).default(5_000),
-    grace: duration('Extra time a window stays open after the watermark passes its end.', '0s').default(0),
-    idleTimeout: duration(
+      5_000,
+    ),
+    grace: durationWithDefault('Extra time a window stays open after the watermark passes its end.', '0s', 0),
+    idleTimeout: durationWithDefault(
       'After this much wall-clock time without records, a partition’s watermark follows the wall clock (now − idleTimeout), so a quiet topic still closes its windows.',
       '30s',
-    ).default(30_000),
+      30_000,
+    ),
   })
   .strict();
 
@@ -147,17 +163,28 @@ export const pipelineSchema = z
       description: 'Pipeline name; names the consumer group, metrics and result rows.',
       examples: ['page_views'],
     }),
-    source: sourceSchema.default(() => sourceSchema.parse({})),
-    parse: parseSchema.default(() => parseSchema.parse({})),
-    time: timeSchema.default(() => timeSchema.parse({})),
+    source: sourceSchema
+      .default(() => sourceSchema.parse({}))
+      .meta({ description: 'The Kafka topic and consumer group the pipeline reads.' }),
+    parse: parseSchema
+      .default(() => parseSchema.parse({}))
+      .meta({ description: 'How record values are decoded into events.' }),
+    time: timeSchema
+      .default(() => timeSchema.parse({}))
+      .meta({ description: 'Event time, watermarks and idleness, per partition.' }),
     windows: z
       .array(windowSchema)
       .min(1)
       .meta({ description: 'Window definitions; each writes to its own ClickHouse table, named after it.' }),
     sinks: z
-      .object({ clickhouse: clickhouseSinkSchema.default(() => clickhouseSinkSchema.parse({})) })
+      .object({
+        clickhouse: clickhouseSinkSchema
+          .default(() => clickhouseSinkSchema.parse({}))
+          .meta({ description: 'Where window results land: one ReplacingMergeTree table per window.' }),
+      })
       .strict()
-      .default(() => ({ clickhouse: clickhouseSinkSchema.parse({}) })),
+      .default(() => ({ clickhouse: clickhouseSinkSchema.parse({}) }))
+      .meta({ description: 'Where results go.' }),
   })
   .strict();
 
