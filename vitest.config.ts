@@ -10,6 +10,7 @@ export default defineConfig({
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
           environment: 'node',
+          sequence: { groupOrder: 0 },
         },
       },
       {
@@ -17,6 +18,8 @@ export default defineConfig({
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
           environment: 'node',
+          // After the unit tests: a broken core fails in seconds, before any server starts.
+          sequence: { groupOrder: 1 },
           globalSetup: ['test/integration/support/global-setup.ts'],
           testTimeout: 180_000,
           hookTimeout: 180_000,
