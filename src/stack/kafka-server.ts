@@ -48,7 +48,11 @@ log4j.logger.state.change.logger=WARN
 log4j.logger.kafka.request.logger=WARN
 `;
 
-async function brokerAnswers(brokers: string): Promise<boolean> {
+/**
+ * Ready means a consumer group can join: the broker answers and its group coordinator is up. Asking
+ * for a group makes the broker create __consumer_offsets now, not on the first real consumer's join.
+ */
+async function brokerReady(brokers: string): Promise<boolean> {
   const admin = new Kafka({
     clientId: 'sluice-stack',
     brokers: [brokers],
@@ -59,7 +63,9 @@ async function brokerAnswers(brokers: string): Promise<boolean> {
   try {
     await admin.connect();
     const cluster = await admin.describeCluster();
-    return cluster.brokers.length > 0;
+    if (cluster.brokers.length === 0) return false;
+    await admin.describeGroups(['sluice-stack-readiness']);
+    return true;
   } finally {
     await admin.disconnect().catch(() => undefined);
   }
@@ -111,7 +117,7 @@ export async function startKafka(options: KafkaStartOptions): Promise<KafkaState
     options.dir,
   );
   const brokers = `127.0.0.1:${options.port}`;
-  await waitUntilReady(`Kafka ${KAFKA_VERSION}`, pid, logFile, 90_000, () => brokerAnswers(brokers));
+  await waitUntilReady(`Kafka ${KAFKA_VERSION}`, pid, logFile, 90_000, () => brokerReady(brokers));
   return {
     pid,
     port: options.port,

@@ -36,7 +36,7 @@ const schema = withoutLegacyIds(
 
 describe('docker-compose.yml', () => {
   it('is valid against the Compose specification schema', () => {
-    const validate = new Ajv2019({ strict: false, allErrors: true }).compile(schema);
+    const validate = new Ajv2019({ strict: false, allErrors: true, validateFormats: false }).compile(schema);
     const valid = validate(compose);
     expect(validate.errors ?? []).toEqual([]);
     expect(valid).toBe(true);
