@@ -96,7 +96,7 @@ export async function startKafka(options: KafkaStartOptions): Promise<KafkaState
     try {
       await run(
         'java',
-        [log4j, '-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId(), '-c', configFile],
+        [log4j, '-cp', classpath, 'kafka.tools.StorageTool', 'format', `--cluster-id=${clusterId()}`, '--config', configFile],
         {
           timeout: 120_000,
         },
@@ -129,7 +129,10 @@ export async function startKafka(options: KafkaStartOptions): Promise<KafkaState
   };
 }
 
-/** A KRaft cluster id: 16 random bytes in URL-safe base64, as `kafka-storage random-uuid` prints. */
+/**
+ * A KRaft cluster id: 16 random bytes in URL-safe base64, as `kafka-storage random-uuid` prints. It may
+ * start with '-', which is why it is passed as `--cluster-id=<id>`.
+ */
 function clusterId(): string {
   return Buffer.from(randomUUID().replace(/-/g, ''), 'hex').toString('base64url');
 }
