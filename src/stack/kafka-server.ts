@@ -96,7 +96,16 @@ export async function startKafka(options: KafkaStartOptions): Promise<KafkaState
     try {
       await run(
         'java',
-        [log4j, '-cp', classpath, 'kafka.tools.StorageTool', 'format', `--cluster-id=${clusterId()}`, '--config', configFile],
+        [
+          log4j,
+          '-cp',
+          classpath,
+          'kafka.tools.StorageTool',
+          'format',
+          `--cluster-id=${clusterId()}`,
+          '--config',
+          configFile,
+        ],
         {
           timeout: 120_000,
         },
