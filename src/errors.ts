@@ -6,7 +6,9 @@ export type SluiceErrorCode =
   | 'SLUICE_STACK_FAILED'
   | 'SLUICE_KAFKA_UNAVAILABLE'
   | 'SLUICE_SINK_UNAVAILABLE'
-  | 'SLUICE_RECORD_INVALID';
+  | 'SLUICE_RECORD_INVALID'
+  | 'SLUICE_STAGE_TIMEOUT'
+  | 'SLUICE_STAGE_ABORTED';
 
 export interface SluiceErrorOptions {
   code: SluiceErrorCode;

@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import { SluiceError } from '../errors.js';
 import { registerDemoCommand } from './demo.js';
+import { registerDlqCommands } from './dlq.js';
 import { registerRunCommand } from './run.js';
 import { registerStackCommands } from './stack.js';
 
@@ -13,6 +14,7 @@ const program = new Command('sluice')
 
 registerRunCommand(program);
 registerDemoCommand(program);
+registerDlqCommands(program);
 registerStackCommands(program);
 
 try {

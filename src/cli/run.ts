@@ -1,4 +1,5 @@
-// `sluice run --config <file>`: runs a pipeline until SIGTERM or SIGINT, then stops cleanly.
+// `sluice run --config <file>`: runs a pipeline until SIGTERM or SIGINT, then drains and leaves the
+// group within `shutdown.timeout`. Exits non-zero when a stage aborted the pipeline.
 import type { Command } from 'commander';
 import { loadPipelineFile } from '../config/load.js';
 import { run } from '../index.js';
@@ -13,17 +14,12 @@ export function registerRunCommand(program: Command): void {
       const pipeline = await loadPipelineFile(opts.config);
       const logger = createLogger();
       const running = await run(pipeline, { logger });
-      await new Promise<void>((resolve) => {
-        const shutdown = (signal: string) => {
-          logger.info({ signal }, 'stopping');
-          running.stop().then(resolve, (error: unknown) => {
-            logger.error({ err: error }, 'stop failed');
-            process.exitCode = 1;
-            resolve();
-          });
-        };
-        process.once('SIGTERM', () => shutdown('SIGTERM'));
-        process.once('SIGINT', () => shutdown('SIGINT'));
-      });
+      const shutdown = (signal: string) => {
+        logger.info({ signal }, 'stopping');
+        void running.stop();
+      };
+      process.once('SIGTERM', () => shutdown('SIGTERM'));
+      process.once('SIGINT', () => shutdown('SIGINT'));
+      await running.done;
     });
 }

@@ -1,6 +1,7 @@
 // The zod schema of a pipeline: the single source of truth for its shape, its defaults, the types
 // the code uses (z.infer) and the configuration reference. Every field has a description and an example.
 import { z } from 'zod';
+import type { OnStageError, Processor } from '../stages/processor.js';
 import { formatDuration, parseDuration } from './duration.js';
 
 /**
@@ -79,12 +80,175 @@ export const sourceSchema = z
   })
   .strict();
 
+export const retrySchema = z
+  .object({
+    max: z
+      .number()
+      .int()
+      .min(0)
+      .default(3)
+      .meta({
+        description:
+          'Retries after the first attempt, for errors that may pass (timeouts, unavailable lookups).',
+        examples: [3],
+      }),
+    backoff: z
+      .enum(['exponential', 'fixed'])
+      .default('exponential')
+      .meta({ description: 'How the delay between attempts grows.', examples: ['exponential'] }),
+    baseDelay: durationWithDefault('Delay before the first retry.', '100ms', 100),
+    maxDelay: durationWithDefault('Upper bound of the delay between retries.', '10s', 10_000),
+    jitter: z
+      .boolean()
+      .default(true)
+      .meta({ description: 'Randomise each delay (×1 to ×2) so retries spread out.', examples: [true] }),
+  })
+  .strict();
+
+const stagePolicy = {
+  concurrency: z
+    .number()
+    .int()
+    .min(1)
+    .max(10_000)
+    .default(1)
+    .meta({
+      description: 'Records of one partition in this stage at once; results still leave in offset order.',
+      examples: [16],
+    }),
+  timeout: durationWithDefault('Time one attempt may take before it fails as retriable.', '30s', 30_000),
+  retry: retrySchema
+    .default(() => retrySchema.parse({}))
+    .meta({ description: 'Retries of a failed attempt.' }),
+  onError: z
+    .enum(['skip', 'dead-letter', 'abort'])
+    .default('dead-letter')
+    .meta({
+      description:
+        'What happens to a record whose stage fails for good (bad input, or retries exhausted), unless onStageError decides.',
+      examples: ['dead-letter'],
+    }),
+};
+
 export const parseSchema = z
   .object({
     format: z
       .literal('json')
       .default('json')
       .meta({ description: 'How record values are encoded.', examples: ['json'] }),
+    onError: stagePolicy.onError,
+  })
+  .strict();
+
+const stageName = identifier.meta({
+  description: 'Stage name, used in metrics, logs and dead letters.',
+  examples: ['only_views'],
+});
+
+export const filterStageSchema = z
+  .object({
+    name: stageName,
+    type: z
+      .literal('filter')
+      .meta({ description: 'Keep only the events whose field has one of the values.' }),
+    field: z
+      .string()
+      .min(1)
+      .meta({ description: 'Event field to test.', examples: ['type'] }),
+    in: z
+      .array(z.union([z.string(), z.number(), z.boolean()]))
+      .min(1)
+      .meta({ description: 'Values to keep.', examples: [['page_view', 'click']] }),
+    ...stagePolicy,
+  })
+  .strict();
+
+export const customStageSchema = z
+  .object({
+    name: stageName,
+    process: z
+      .custom<Processor>((value) => typeof value === 'function', 'a function (record, ctx) => value(s)')
+      .meta({ description: 'TypeScript only: the processor function.' }),
+    ...stagePolicy,
+  })
+  .strict();
+
+export const stageSchema = z.union([filterStageSchema, customStageSchema]);
+
+export const deadLetterSchema = z
+  .object({
+    topic: z
+      .string()
+      .min(1)
+      .optional()
+      .meta({
+        description: 'Dead-letter topic; created when missing. Defaults to `<source topic>.dlq`.',
+        examples: ['user-events.dlq'],
+      }),
+    retention: durationWithDefault(
+      'How long the dead-letter topic keeps records (time-based retention).',
+      '14d',
+      14 * 86_400_000,
+    ),
+  })
+  .strict();
+
+export const backpressureSchema = z
+  .object({
+    strategy: z
+      .enum(['pause-upstream', 'drop-oldest', 'reject'])
+      .default('pause-upstream')
+      .meta({
+        description:
+          'When a partition’s buffer is full: pause fetching (loses nothing), drop the oldest unprocessed records, or send them to the overflow topic. Drops are counted.',
+        examples: ['pause-upstream'],
+      }),
+    maxBufferSize: z
+      .number()
+      .int()
+      .min(1)
+      .default(10_000)
+      .meta({
+        description:
+          'Records per partition between fetch and sink (in stages, and results awaiting the sink).',
+        examples: [10_000],
+      }),
+    maxBufferBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .default(64 * 1024 * 1024)
+      .meta({
+        description: 'Bytes of record values per partition between fetch and the last stage.',
+        examples: [67_108_864],
+      }),
+    lowWaterMark: z
+      .number()
+      .gt(0)
+      .lt(1)
+      .default(0.5)
+      .meta({
+        description: 'A paused partition resumes when its buffer is below this fraction of both bounds.',
+        examples: [0.5],
+      }),
+    overflowTopic: z
+      .string()
+      .min(1)
+      .optional()
+      .meta({
+        description: 'For `reject`: where overflowing records go. Defaults to `<source topic>.overflow`.',
+        examples: ['user-events.overflow'],
+      }),
+  })
+  .strict();
+
+export const shutdownSchema = z
+  .object({
+    timeout: durationWithDefault(
+      'On SIGTERM, stop(), drain() or revoke: time to finish in-flight records, flush and commit before leaving anyway. Keep it below Kubernetes’ terminationGracePeriodSeconds.',
+      '25s',
+      25_000,
+    ),
   })
   .strict();
 
@@ -169,6 +333,9 @@ export const pipelineSchema = z
     parse: parseSchema
       .default(() => parseSchema.parse({}))
       .meta({ description: 'How record values are decoded into events.' }),
+    stages: z.array(stageSchema).default([]).meta({
+      description: 'Processors between parse and the windows, in order: filter, map, fan-out.',
+    }),
     time: timeSchema
       .default(() => timeSchema.parse({}))
       .meta({ description: 'Event time, watermarks and idleness, per partition.' }),
@@ -185,6 +352,22 @@ export const pipelineSchema = z
       .strict()
       .default(() => ({ clickhouse: clickhouseSinkSchema.parse({}) }))
       .meta({ description: 'Where results go.' }),
+    deadLetter: deadLetterSchema
+      .default(() => deadLetterSchema.parse({}))
+      .meta({ description: 'Where records that fail a stage for good are parked, with their context.' }),
+    backpressure: backpressureSchema
+      .default(() => backpressureSchema.parse({}))
+      .meta({ description: 'Per-partition buffer bounds and what happens when they are reached.' }),
+    shutdown: shutdownSchema.default(() => shutdownSchema.parse({})).meta({ description: 'Graceful stop.' }),
+    onStageError: z
+      .custom<OnStageError>(
+        (value) => typeof value === 'function',
+        'a function (stage, error, ctx) => action',
+      )
+      .optional()
+      .meta({
+        description: 'TypeScript only: decides retry, skip, dead-letter or abort for any stage error.',
+      }),
   })
   .strict();
 
@@ -195,3 +378,6 @@ export type Pipeline = z.output<typeof pipelineSchema>;
 export type WindowConfig = Pipeline['windows'][number];
 export type TimeConfig = Pipeline['time'];
 export type ClickHouseSinkConfig = Pipeline['sinks']['clickhouse'];
+export type StageConfig = Pipeline['stages'][number];
+export type RetryConfig = z.output<typeof retrySchema>;
+export type BackpressureConfig = Pipeline['backpressure'];

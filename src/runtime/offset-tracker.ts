@@ -1,28 +1,70 @@
-// Which offset a partition may commit. Kafka's committed offset is the next one to read, so it is the
-// lowest offset still held (by an open window or an unacknowledged sink write), or one past the last
-// processed record when nothing is held. It never moves back. Pure: offsets in, offsets out.
+// Which offset a partition may commit. Records are tracked in fetch (offset) order and completed in
+// any order (concurrent stages, dead-letter writes, filters). Kafka's committed offset is the next one
+// to read, so it is the lowest offset not yet complete, or lower still when state (an open window, an
+// unsunk result) holds an older record; with nothing pending, one past the last tracked record.
+// It never moves back. Pure: offsets in, offsets out.
 
 export class OffsetTracker {
+  /** Tracked offsets in increasing order, with whether each is complete; the front is the oldest. */
+  private readonly pending: { offset: bigint; complete: boolean }[] = [];
+  private head = 0;
+  private readonly indexOf = new Map<bigint, number>();
   private nextOffset: bigint | undefined;
   private committedOffset: bigint | undefined;
 
-  /** Whether `offset` was already processed (a retained partition is re-fetched after a rebalance). */
-  isProcessed(offset: bigint): boolean {
+  /** Whether `offset` was already tracked (a retained partition is re-fetched after a rebalance). */
+  isSeen(offset: bigint): boolean {
     return this.nextOffset !== undefined && offset < this.nextOffset;
   }
 
-  /** Marks `offset` as processed by every stage: dropped, or absorbed into state that holds it. */
-  processed(offset: bigint): void {
-    if (this.nextOffset === undefined || offset >= this.nextOffset) this.nextOffset = offset + 1n;
+  /** Starts tracking a fetched record; offsets must arrive in increasing order. */
+  track(offset: bigint): void {
+    if (this.isSeen(offset)) throw new Error(`offset ${offset} tracked twice or out of order`);
+    this.pending.push({ offset, complete: false });
+    this.indexOf.set(offset, this.pending.length - 1);
+    this.nextOffset = offset + 1n;
+  }
+
+  /** Marks a tracked record as done with every stage: dropped, dead-lettered, or absorbed into state. */
+  complete(offset: bigint): void {
+    const index = this.indexOf.get(offset);
+    if (index === undefined) return;
+    (this.pending[index] as { complete: boolean }).complete = true;
+    this.indexOf.delete(offset);
+    while (this.head < this.pending.length && (this.pending[this.head] as { complete: boolean }).complete) {
+      this.head += 1;
+    }
+    // Compact now and then, so the array does not grow with the partition's lifetime.
+    if (this.head > 1024 && this.head * 2 > this.pending.length) {
+      this.pending.splice(0, this.head);
+      this.head = 0;
+      this.indexOf.clear();
+      this.pending.forEach((p, i) => {
+        if (!p.complete) this.indexOf.set(p.offset, i);
+      });
+    }
+  }
+
+  /** How many tracked records are not yet complete. */
+  get inFlight(): number {
+    return this.indexOf.size;
+  }
+
+  /** The lowest tracked offset that is not complete. */
+  lowestIncomplete(): bigint | undefined {
+    return this.head < this.pending.length
+      ? (this.pending[this.head] as { offset: bigint }).offset
+      : undefined;
   }
 
   /**
-   * The offset to commit now, given the lowest offset still held, or undefined when there is
-   * nothing new to commit.
+   * The offset to commit now, given the lowest offset that state still holds, or undefined when
+   * there is nothing new to commit.
    */
   committable(lowestHeld: bigint | undefined): bigint | undefined {
     if (this.nextOffset === undefined) return undefined;
-    const candidate = lowestHeld !== undefined && lowestHeld < this.nextOffset ? lowestHeld : this.nextOffset;
+    let candidate = this.lowestIncomplete() ?? this.nextOffset;
+    if (lowestHeld !== undefined && lowestHeld < candidate) candidate = lowestHeld;
     if (this.committedOffset !== undefined && candidate <= this.committedOffset) return undefined;
     return candidate;
   }

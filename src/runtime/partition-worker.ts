@@ -1,110 +1,165 @@
-// The work of one assigned partition, in offset order: parse each record, assign it to its windows,
-// advance the watermark, and hand over the windows that closed. It holds back the commit until the
-// results derived from a record are sunk. No I/O here: the runner fetches, sinks and commits.
+// The work of one assigned partition: an inbox of fetched records under the backpressure bounds, the
+// stage chain, the windows, and the offset it may commit: below every record not yet through the chain
+// (or whose dead letter is not yet written), every open window and every result not yet sunk.
+// No Kafka or ClickHouse here: side effects (dead letters, overflow) are injected.
 import type { Pipeline } from '../config/schema.js';
 import type { Logger } from '../ops/logger.js';
-import { parseJsonEvent } from '../stages/json-parse.js';
-import { RecordError } from '../stages/record-error.js';
-import type { UserEvent } from '../stages/user-event.js';
-import { WindowStore, type WindowResult } from '../state/window-store.js';
-import { tumblingWindowOf } from '../windows/tumbling.js';
-import { Watermark } from '../windows/watermark.js';
+import { PartitionWindows } from '../state/partition-windows.js';
+import type { WindowResult } from '../state/window-store.js';
+import { messageOf } from '../errors.js';
+import { BackpressureController, type BackpressureAction, type BufferFill } from './backpressure.js';
 import { OffsetTracker } from './offset-tracker.js';
+import {
+  StageChain,
+  type ChainItem,
+  type FetchedRecord,
+  type Origin,
+  type StageFailure,
+} from './stage-chain.js';
 
-export interface FetchedRecord {
-  offset: string;
-  value: Buffer | null;
-  timestamp: string;
+export type { FetchedRecord } from './stage-chain.js';
+
+export interface WorkerEffects {
+  /** Writes the failed record to the dead-letter topic; resolves once it is durable. */
+  deadLetter(failure: StageFailure): Promise<void>;
+  /** Writes a shed record to the overflow topic (strategy `reject`); resolves once it is durable. */
+  overflow(origin: Origin): Promise<void>;
+  /** A stage chose `abort`: the pipeline must stop. */
+  abort(error: Error): void;
 }
 
 export interface PartitionCounters {
-  processed: number;
-  invalid: number;
+  fetched: number;
+  completed: number;
+  filtered: number;
+  skipped: number;
+  deadLettered: number;
   late: number;
+  shed: number;
 }
 
-function groupKeyOf(event: UserEvent, fields: readonly string[]): string[] {
-  return fields.map((field) => {
-    const value: unknown = event[field];
-    if (value === undefined || value === null) return '';
-    return typeof value === 'string' ? value : JSON.stringify(value);
-  });
+export class StageAbortError extends Error {
+  readonly code = 'SLUICE_STAGE_ABORTED';
+  constructor(failure: StageFailure, topic: string, partition: number) {
+    super(
+      `${topic}[${partition}]@${failure.origin.raw.offset} stage ${failure.stage} aborted the pipeline: ${messageOf(failure.error)}`,
+      {
+        cause: failure.error,
+      },
+    );
+  }
 }
 
 export class PartitionWorker {
-  readonly counters: PartitionCounters = { processed: 0, invalid: 0, late: 0 };
-  private readonly store: WindowStore;
-  private readonly watermark: Watermark;
+  readonly counters: PartitionCounters = {
+    fetched: 0,
+    completed: 0,
+    filtered: 0,
+    skipped: 0,
+    deadLettered: 0,
+    late: 0,
+    shed: 0,
+  };
+  /** The largest buffer fill seen, for status and for tests of the bound. */
+  readonly peak: BufferFill = { records: 0, bytes: 0 };
+  private readonly windows: PartitionWindows;
   private readonly offsets = new OffsetTracker();
-  /** Closed results not yet acknowledged by the sink, oldest first; they hold the commit back. */
+  private readonly backpressure: BackpressureController;
+  private readonly chain: StageChain;
+  private readonly revoke = new AbortController();
+  private readonly inbox: Origin[] = [];
+  private readonly chainCapacity: number;
   private unsunk: WindowResult[] = [];
-  /** Whether the last fetch reached the log end: idleness only counts once there is no backlog. */
+  private bytes = 0;
+  private sideWrites = 0;
+  private shedPending = 0;
   private caughtUp = false;
+  private idleWaiters: (() => void)[] = [];
 
   constructor(
     readonly topic: string,
     readonly partition: number,
     private readonly pipeline: Pipeline,
     private readonly logger: Logger,
+    private readonly effects: WorkerEffects,
+    private readonly clock: () => number = Date.now,
   ) {
-    this.store = new WindowStore(pipeline.time.grace);
-    this.watermark = new Watermark({
-      maxOutOfOrdernessMs: pipeline.time.maxOutOfOrderness,
-      idleTimeoutMs: pipeline.time.idleTimeout,
+    this.windows = new PartitionWindows(pipeline);
+    this.backpressure = new BackpressureController(pipeline.backpressure);
+    this.chainCapacity = 64 + 2 * pipeline.stages.reduce((sum, stage) => sum + stage.concurrency, 0);
+    this.chain = new StageChain(pipeline, topic, partition, this.revoke.signal, {
+      absorb: (item) => this.absorb(item),
+      dropped: (item) => {
+        this.counters.filtered += 1;
+        this.itemDone(item.origin);
+      },
+      failed: (failure) => this.failed(failure),
     });
   }
 
   get openWindows(): number {
-    return this.store.size;
+    return this.windows.openWindows;
+  }
+
+  /** Records and bytes between fetch and sink; shed records awaiting their overflow write are out already. */
+  fill(): BufferFill {
+    return { records: this.offsets.inFlight - this.shedPending + this.unsunk.length, bytes: this.bytes };
+  }
+
+  watermark(): number {
+    return this.windows.currentWatermark(this.clock());
   }
 
   /**
-   * Runs a fetched batch through parse and window assignment; skips records processed before.
-   * `highWatermark` is the partition's log end at fetch time.
+   * Takes fetched records into the inbox, in offset order, skipping any seen before. Under
+   * `pause-upstream` it stops at the buffer bound and returns how many it took; the rest are fetched
+   * again after the partition resumes. The shedding strategies take everything and shed the oldest.
    */
-  absorb(records: readonly FetchedRecord[], highWatermark: bigint, nowMs: number): void {
-    for (const record of records) {
-      const offset = BigInt(record.offset);
-      if (this.offsets.isProcessed(offset)) continue;
-      this.absorbOne(record, offset, nowMs);
-      this.offsets.processed(offset);
-      this.counters.processed += 1;
-    }
-    const last = records.at(-1);
-    if (last !== undefined) this.caughtUp = BigInt(last.offset) + 1n >= highWatermark;
-  }
-
-  private absorbOne(record: FetchedRecord, offset: bigint, nowMs: number): void {
-    const origin = { topic: this.topic, partition: this.partition, offset: record.offset };
-    let parsed;
-    try {
-      parsed = parseJsonEvent(record, origin, this.pipeline.time.field);
-    } catch (error) {
-      if (!(error instanceof RecordError)) throw error;
-      this.counters.invalid += 1;
-      this.logger.warn({ offset: record.offset, err: error.message }, 'record skipped: invalid');
-      return;
-    }
-    const watermark = this.watermark.current(nowMs, false);
-    for (const definition of this.pipeline.windows) {
-      const window = tumblingWindowOf(parsed.eventTimeMs, definition.size);
-      if (this.store.isClosed(window.end, watermark)) {
-        this.counters.late += 1;
-        this.logger.debug(
-          { offset: record.offset, window: definition.name, eventTime: parsed.eventTimeMs, watermark },
-          'late event: its window has closed',
-        );
+  accept(records: readonly FetchedRecord[], highWatermark: bigint): number {
+    let taken = 0;
+    for (const raw of records) {
+      const offset = BigInt(raw.offset);
+      if (this.offsets.isSeen(offset)) {
+        taken += 1;
         continue;
       }
-      this.store.add(definition.name, window, groupKeyOf(parsed.event, definition.groupBy), offset);
+      const size = raw.value?.length ?? 0;
+      if (
+        this.pipeline.backpressure.strategy === 'pause-upstream' &&
+        !this.backpressure.fits(this.fill(), size)
+      )
+        break;
+      this.offsets.track(offset);
+      this.inbox.push({ offset, raw, bytes: size, pending: 1 });
+      this.bytes += size;
+      this.counters.fetched += 1;
+      taken += 1;
     }
-    this.watermark.observe(parsed.eventTimeMs, nowMs);
+    const last = records[taken - 1];
+    if (last !== undefined && taken === records.length)
+      this.caughtUp = BigInt(last.offset) + 1n >= highWatermark;
+    else if (taken < records.length) {
+      this.caughtUp = false;
+      this.backpressure.hold();
+    }
+    this.notePeak();
+    this.shedWhileOver();
+    this.pump();
+    return taken;
+  }
+
+  /** The backpressure transition to apply now, if any. */
+  decideBackpressure(): BackpressureAction {
+    return this.backpressure.decide(this.fill());
   }
 
   /** Every result that is closed and not yet sunk, including results whose earlier write failed. */
-  resultsToSink(nowMs: number): readonly WindowResult[] {
-    const closed = this.store.closeUpTo(this.watermark.current(nowMs, this.caughtUp));
-    if (closed.length > 0) this.unsunk = this.unsunk.concat(closed);
+  resultsToSink(): readonly WindowResult[] {
+    const closed = this.windows.closeDue(this.clock(), this.caughtUp);
+    if (closed.length > 0) {
+      this.unsunk = this.unsunk.concat(closed);
+      this.notePeak();
+    }
     return this.unsunk;
   }
 
@@ -113,9 +168,9 @@ export class PartitionWorker {
     this.unsunk = this.unsunk.slice(count);
   }
 
-  /** The offset to commit now, if it moved: below every open window and every unsunk result. */
+  /** The offset to commit now, if it moved. */
   committable(): bigint | undefined {
-    let lowest = this.store.lowestOffsetHeld();
+    let lowest = this.windows.lowestOffsetHeld();
     for (const result of this.unsunk)
       if (lowest === undefined || result.firstOffset < lowest) lowest = result.firstOffset;
     return this.offsets.committable(lowest);
@@ -123,5 +178,123 @@ export class PartitionWorker {
 
   committed(offset: bigint): void {
     this.offsets.committed(offset);
+  }
+
+  /** Resolves once every accepted record has gone through the chain and its side writes are durable. */
+  drained(): Promise<void> {
+    if (this.isDrained()) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** The partition was revoked or the pipeline stops: abandon in-flight work; nothing is committed after. */
+  close(): void {
+    this.revoke.abort();
+    this.inbox.length = 0;
+    this.resolveIdle(true);
+  }
+
+  private isDrained(): boolean {
+    return this.inbox.length === 0 && this.chain.size === 0 && this.sideWrites === 0;
+  }
+
+  private pump(): void {
+    while (this.inbox.length > 0 && this.chain.size < this.chainCapacity && !this.revoke.signal.aborted) {
+      this.chain.push(this.inbox.shift() as Origin);
+    }
+    this.resolveIdle(false);
+  }
+
+  private shedWhileOver(): void {
+    while (this.inbox.length > 0 && this.backpressure.decide(this.fill()) === 'shed') {
+      const origin = this.inbox.shift() as Origin;
+      this.counters.shed += 1;
+      if (this.pipeline.backpressure.strategy === 'reject') {
+        this.shedPending += 1;
+        this.bytes -= origin.bytes;
+        const written = this.effects.overflow(origin).finally(() => {
+          this.shedPending -= 1;
+          this.bytes += origin.bytes; // itemDone subtracts it again
+        });
+        this.sideWrite(written, origin);
+      } else {
+        this.itemDone(origin);
+      }
+    }
+  }
+
+  private absorb(item: ChainItem): void {
+    const late = this.windows.absorb(item.record, item.origin.offset, this.clock());
+    if (late > 0) {
+      this.counters.late += 1;
+      this.logger.debug(
+        { offset: item.record.offset, eventTime: item.record.eventTimeMs },
+        'late event: its window has closed',
+      );
+    }
+    this.itemDone(item.origin);
+  }
+
+  private failed(failure: StageFailure): void {
+    const context = {
+      offset: failure.origin.raw.offset,
+      stage: failure.stage,
+      attempts: failure.attempts,
+      err: messageOf(failure.error),
+    };
+    switch (failure.action) {
+      case 'skip':
+        this.counters.skipped += 1;
+        this.logger.warn(context, 'record skipped after a stage error');
+        this.itemDone(failure.origin);
+        break;
+      case 'dead-letter':
+        this.counters.deadLettered += 1;
+        this.logger.warn(context, 'record sent to the dead-letter topic');
+        this.sideWrite(this.effects.deadLetter(failure), failure.origin);
+        break;
+      case 'abort':
+        this.logger.error(context, 'stage error aborts the pipeline');
+        this.effects.abort(new StageAbortError(failure, this.topic, this.partition));
+        break;
+    }
+  }
+
+  /** A dead letter or overflow write: the record completes only once the write is durable. */
+  private sideWrite(write: Promise<void>, origin: Origin): void {
+    this.sideWrites += 1;
+    write.then(
+      () => {
+        this.sideWrites -= 1;
+        this.itemDone(origin);
+      },
+      (error: unknown) => {
+        // The writer retries until closed; a rejection means the partition was abandoned.
+        this.sideWrites -= 1;
+        this.logger.warn({ offset: origin.raw.offset, err: messageOf(error) }, 'side write abandoned');
+        this.resolveIdle(false);
+      },
+    );
+  }
+
+  private itemDone(origin: Origin): void {
+    origin.pending -= 1;
+    if (origin.pending > 0) return;
+    this.offsets.complete(origin.offset);
+    this.bytes -= origin.bytes;
+    this.counters.completed += 1;
+    this.pump();
+  }
+
+  private notePeak(): void {
+    const fill = this.fill();
+    if (fill.records > this.peak.records) this.peak.records = fill.records;
+    if (fill.bytes > this.peak.bytes) this.peak.bytes = fill.bytes;
+  }
+
+  private resolveIdle(force: boolean): void {
+    if (this.idleWaiters.length === 0 || (!force && !this.isDrained())) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    waiters.forEach((resolve) => resolve());
   }
 }

@@ -1,32 +1,47 @@
-// Runs a pipeline as one member of its consumer group: fetches batches per partition, drives each
-// partition's worker, writes closed windows to ClickHouse and commits a partition's offset only after
-// the rows derived from the records below it are in ClickHouse. A failing sink pauses the partition
-// and is retried on the tick, so consumption stops instead of memory growing.
-import type { Consumer, EachBatchPayload } from 'kafkajs';
+// Runs a pipeline as one member of its consumer group: hands fetched batches to each partition's
+// worker under its buffer bounds, pauses partitions for backpressure, a failing sink or the user,
+// writes closed windows to ClickHouse, and commits a partition's offset only below what every sink and
+// the dead-letter topic have acknowledged. Drain, stop and revoke finish or abandon in-flight work
+// within the shutdown deadline.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Endpoints } from '../config/endpoints.js';
 import type { Pipeline } from '../config/schema.js';
 import { messageOf } from '../errors.js';
 import type { Logger } from '../ops/logger.js';
 import { ClickHouseSink } from '../sinks/clickhouse-sink.js';
+import { deadLetterMessage } from '../sinks/dead-letters.js';
+import { SideTopicWriter } from '../sinks/side-topic-writer.js';
 import { checkKafka, createKafka } from '../source/kafka-client.js';
-import { PartitionWorker } from './partition-worker.js';
+import type { BufferFill } from './backpressure.js';
+import { PartitionWorker, type PartitionCounters } from './partition-worker.js';
+import type { Origin, StageFailure } from './stage-chain.js';
 
-const TICK_MS = 250;
+const TICK_MS = 200;
 
-export interface PartitionStatus {
+type PauseReason = 'backpressure' | 'sink' | 'user';
+
+export interface PartitionStatus extends PartitionCounters {
   partition: number;
-  processed: number;
-  invalid: number;
-  late: number;
   openWindows: number;
-  paused: boolean;
+  buffer: BufferFill;
+  peakBuffer: BufferFill;
+  pausedFor: PauseReason[];
+  watermark: number | null;
 }
 
 export interface RunningPipeline {
-  /** Per-partition counters of the partitions this member owns. */
+  /** Per-partition counters of the partitions this member owns now. */
   status(): PartitionStatus[];
-  /** Closes due windows, sinks and commits what it can, then leaves the group. */
+  /** Stops fetching every partition; in-flight records still finish. */
+  pause(): void;
+  resume(): void;
+  /** Pauses, finishes in-flight records, flushes and commits; stays paused (for deploys). */
+  drain(): Promise<void>;
+  /** Drains within the shutdown deadline, commits, and leaves the group. */
   stop(): Promise<void>;
+  /** Resolves when the pipeline has stopped; rejects if a stage aborted it. */
+  readonly done: Promise<void>;
 }
 
 export async function startPipeline(
@@ -39,103 +54,260 @@ export async function startPipeline(
   return runner;
 }
 
+export function deadLetterTopicOf(pipeline: Pipeline): string {
+  return pipeline.deadLetter.topic ?? `${pipeline.source.topic}.dlq`;
+}
+
+function overflowTopicOf(pipeline: Pipeline): string {
+  return pipeline.backpressure.overflowTopic ?? `${pipeline.source.topic}.overflow`;
+}
+
 class PipelineRunner implements RunningPipeline {
+  readonly done: Promise<void>;
+  private settle!: { resolve: () => void; reject: (error: Error) => void };
+  private readonly kafka: Kafka;
   private readonly sink: ClickHouseSink;
+  private readonly sideTopics: SideTopicWriter;
   private readonly consumer: Consumer;
+  private readonly topic: string;
   private readonly workers = new Map<number, PartitionWorker>();
-  private readonly paused = new Set<number>();
+  private readonly pauses = new Map<number, Set<PauseReason>>();
   /** One flush per partition at a time: the tick and the batch handler both flush. */
   private readonly flushing = new Map<number, Promise<void>>();
   private assigned = new Set<number>();
+  private userPaused = false;
   private ticker: NodeJS.Timeout | undefined;
-  private stopping = false;
+  private stopping: Promise<void> | undefined;
 
   constructor(
     private readonly pipeline: Pipeline,
     private readonly endpoints: Endpoints,
     private readonly logger: Logger,
   ) {
-    const kafka = createKafka(endpoints.brokers, pipeline.source.clientId, logger);
-    this.consumer = kafka.consumer({
+    this.topic = pipeline.source.topic;
+    this.kafka = createKafka(endpoints.brokers, pipeline.source.clientId, logger);
+    this.consumer = this.kafka.consumer({
       groupId: pipeline.source.groupId ?? `sluice-${pipeline.name}`,
       sessionTimeout: 30_000,
       heartbeatInterval: 3_000,
     });
     this.sink = new ClickHouseSink(endpoints.clickhouse, pipeline.name, pipeline.windows);
+    this.sideTopics = new SideTopicWriter(this.kafka, logger);
+    this.done = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
+    // An abort is reported through `done`; callers that only await stop() must not see an unhandled rejection.
+    this.done.catch(() => undefined);
   }
 
   async start(): Promise<void> {
     await checkKafka(this.endpoints.brokers);
     await this.sink.prepare();
+    const partitions = await this.sourcePartitions();
+    const retentionMs = this.pipeline.deadLetter.retention;
+    const sideTopics = [{ topic: deadLetterTopicOf(this.pipeline), partitions, retentionMs }];
+    if (this.pipeline.backpressure.strategy === 'reject')
+      sideTopics.push({ topic: overflowTopicOf(this.pipeline), partitions, retentionMs });
+    await this.sideTopics.connect(sideTopics);
+
     this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) =>
       this.onAssignment(payload.memberAssignment),
     );
     await this.consumer.connect();
-    await this.consumer.subscribe({
-      topic: this.pipeline.source.topic,
-      fromBeginning: this.pipeline.source.fromBeginning,
-    });
+    await this.consumer.subscribe({ topic: this.topic, fromBeginning: this.pipeline.source.fromBeginning });
     await this.consumer.run({
       autoCommit: false,
-      partitionsConsumedConcurrently: 4,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: Math.max(1, Math.min(partitions, 16)),
       eachBatch: (payload) => this.onBatch(payload),
     });
     this.ticker = setInterval(() => void this.tick(), TICK_MS);
     this.logger.info(
-      {
-        topic: this.pipeline.source.topic,
-        brokers: this.endpoints.brokers,
-        clickhouse: this.endpoints.clickhouse.url,
-      },
+      { topic: this.topic, brokers: this.endpoints.brokers, clickhouse: this.endpoints.clickhouse.url },
       'pipeline started',
     );
   }
 
+  private async sourcePartitions(): Promise<number> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      const offsets = await admin.fetchTopicOffsets(this.topic).catch(() => []);
+      return Math.max(1, offsets.length);
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
   status(): PartitionStatus[] {
-    return [...this.workers.values()].map((w) => ({
-      partition: w.partition,
-      ...w.counters,
-      openWindows: w.openWindows,
-      paused: this.paused.has(w.partition),
-    }));
+    return [...this.workers.values()].map((w) => {
+      const watermark = w.watermark();
+      return {
+        partition: w.partition,
+        ...w.counters,
+        openWindows: w.openWindows,
+        buffer: w.fill(),
+        peakBuffer: { ...w.peak },
+        pausedFor: [...(this.pauses.get(w.partition) ?? [])],
+        watermark: Number.isFinite(watermark) ? watermark : null,
+      };
+    });
+  }
+
+  pause(): void {
+    this.userPaused = true;
+    for (const partition of this.assigned) this.addPause(partition, 'user');
+  }
+
+  resume(): void {
+    this.userPaused = false;
+    for (const partition of this.assigned) this.removePause(partition, 'user');
+  }
+
+  async drain(): Promise<void> {
+    this.pause();
+    await Promise.all([...this.workers.values()].map((w) => w.drained()));
+    await this.tick();
+  }
+
+  stop(): Promise<void> {
+    this.stopping ??= this.shutdown();
+    return this.stopping;
+  }
+
+  private async shutdown(error?: Error): Promise<void> {
+    const deadline = this.pipeline.shutdown.timeout;
+    // The deadline timer is cancelled once drained, so it does not hold the process open after stop.
+    const timer = new AbortController();
+    const drained = await Promise.race([
+      this.drain().then(() => true),
+      sleep(deadline, false, { signal: timer.signal }).catch(() => false),
+    ]);
+    timer.abort();
+    if (!drained)
+      this.logger.warn({ deadlineMs: deadline }, 'shutdown deadline reached; abandoning in-flight records');
+    if (this.ticker) clearInterval(this.ticker);
+    for (const worker of this.workers.values()) worker.close();
+    await this.consumer.stop().catch(() => undefined);
+    await this.consumer.disconnect().catch(() => undefined);
+    await this.sideTopics.close().catch(() => undefined);
+    await this.sink.close();
+    this.logger.info('pipeline stopped');
+    if (error) this.settle.reject(error);
+    else this.settle.resolve();
+  }
+
+  private abort(error: Error): void {
+    if (this.stopping) return;
+    this.logger.error({ err: error.message }, 'pipeline aborted by a stage');
+    this.stopping = this.shutdown(error);
   }
 
   private onAssignment(assignment: Record<string, number[]>): void {
-    this.assigned = new Set(assignment[this.pipeline.source.topic] ?? []);
-    // A revoked partition's state goes: its new owner rebuilds it from the uncommitted records.
-    for (const partition of this.workers.keys()) {
+    this.assigned = new Set(assignment[this.topic] ?? []);
+    // A revoked partition's in-flight work is abandoned: nothing of it was committed, so its new owner
+    // replays it. Retained partitions keep their state and skip what kafkajs fetches again.
+    for (const [partition, worker] of this.workers) {
       if (!this.assigned.has(partition)) {
+        worker.close();
         this.workers.delete(partition);
-        this.paused.delete(partition);
+        this.pauses.delete(partition);
       }
     }
+    if (this.userPaused) this.pause();
     this.logger.info({ partitions: [...this.assigned] }, 'partitions assigned');
   }
 
   private workerFor(partition: number): PartitionWorker {
     let worker = this.workers.get(partition);
     if (!worker) {
-      const topic = this.pipeline.source.topic;
-      worker = new PartitionWorker(topic, partition, this.pipeline, this.logger.child({ topic, partition }));
+      const logger = this.logger.child({ topic: this.topic, partition });
+      worker = new PartitionWorker(this.topic, partition, this.pipeline, logger, {
+        deadLetter: (failure) => this.writeDeadLetter(partition, failure),
+        overflow: (origin) => this.writeOverflow(partition, origin),
+        abort: (error) => this.abort(error),
+      });
       this.workers.set(partition, worker);
     }
     return worker;
   }
 
+  private writeDeadLetter(partition: number, failure: StageFailure): Promise<void> {
+    const message = deadLetterMessage(failure.origin.raw, {
+      pipeline: this.pipeline.name,
+      topic: this.topic,
+      partition,
+      stage: failure.stage,
+      reason: 'stage-error',
+      error: failure.error,
+      attempts: failure.attempts,
+      failedAtMs: Date.now(),
+    });
+    return this.sideTopics.write(deadLetterTopicOf(this.pipeline), message);
+  }
+
+  private writeOverflow(partition: number, origin: Origin): Promise<void> {
+    const message = deadLetterMessage(origin.raw, {
+      pipeline: this.pipeline.name,
+      topic: this.topic,
+      partition,
+      stage: 'buffer',
+      reason: 'overflow',
+      attempts: 0,
+      failedAtMs: Date.now(),
+    });
+    return this.sideTopics.write(overflowTopicOf(this.pipeline), message);
+  }
+
   private async onBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
     if (!payload.isRunning() || payload.isStale() || this.stopping) return;
+    if (!this.assigned.has(batch.partition)) return;
     const worker = this.workerFor(batch.partition);
-    worker.absorb(batch.messages, BigInt(batch.highWatermark), Date.now());
-    await this.flush(worker);
+    const taken = worker.accept(batch.messages, BigInt(batch.highWatermark));
+    // Only what the worker took is resolved; the rest is fetched again once the partition resumes.
+    const last = batch.messages[taken - 1];
+    if (last) payload.resolveOffset(last.offset);
+    if (taken < batch.messages.length) this.addPause(batch.partition, 'backpressure');
+    this.applyBackpressure(worker);
     await payload.heartbeat();
+    void this.flush(worker);
+  }
+
+  private applyBackpressure(worker: PartitionWorker): void {
+    const action = worker.decideBackpressure();
+    if (action === 'pause') this.addPause(worker.partition, 'backpressure');
+    if (action === 'resume') this.removePause(worker.partition, 'backpressure');
+  }
+
+  private addPause(partition: number, reason: PauseReason): void {
+    let reasons = this.pauses.get(partition);
+    if (!reasons) this.pauses.set(partition, (reasons = new Set()));
+    if (reasons.has(reason)) return;
+    reasons.add(reason);
+    if (reasons.size === 1) {
+      this.consumer.pause([{ topic: this.topic, partitions: [partition] }]);
+      this.logger.info({ partition, reason }, 'partition paused');
+    }
+  }
+
+  private removePause(partition: number, reason: PauseReason): void {
+    const reasons = this.pauses.get(partition);
+    if (!reasons?.delete(reason)) return;
+    if (reasons.size === 0) {
+      this.consumer.resume([{ topic: this.topic, partitions: [partition] }]);
+      this.logger.info({ partition, reason }, 'partition resumed');
+    }
   }
 
   private async tick(): Promise<void> {
-    for (const worker of this.workers.values()) await this.flush(worker);
+    await Promise.all(
+      [...this.workers.values()].map(async (worker) => {
+        await this.flush(worker);
+        this.applyBackpressure(worker);
+      }),
+    );
   }
 
-  /** Sinks the partition's closed windows and commits what they released; serial per partition. */
+  /** Sinks the partition's closed windows and commits what is released; serial per partition. */
   private flush(worker: PartitionWorker): Promise<void> {
     const previous = this.flushing.get(worker.partition) ?? Promise.resolve();
     const next = previous.then(() => this.flushNow(worker));
@@ -144,30 +316,26 @@ class PipelineRunner implements RunningPipeline {
   }
 
   private async flushNow(worker: PartitionWorker): Promise<void> {
-    const topic = this.pipeline.source.topic;
-    const results = worker.resultsToSink(Date.now());
+    const results = worker.resultsToSink();
     if (results.length > 0) {
       try {
         await this.sink.write(results, { partition: worker.partition });
         worker.sunk(results.length);
-        this.resumeIfPaused(worker.partition);
+        this.removePause(worker.partition, 'sink');
       } catch (error) {
         // Keep the results and the offsets they hold; stop fetching until the sink takes them.
-        if (!this.paused.has(worker.partition)) {
-          this.consumer.pause([{ topic, partitions: [worker.partition] }]);
-          this.paused.add(worker.partition);
-        }
-        this.logger.warn(
-          { partition: worker.partition, err: messageOf(error) },
-          'sink failed; partition paused',
-        );
+        this.addPause(worker.partition, 'sink');
+        this.logger.warn({ partition: worker.partition, err: messageOf(error) }, 'sink failed; will retry');
         return;
       }
     }
     const offset = worker.committable();
-    if (offset === undefined || !this.assigned.has(worker.partition)) return;
+    // Never commit a partition this member no longer owns (or a worker already abandoned).
+    if (offset === undefined || this.workers.get(worker.partition) !== worker) return;
     try {
-      await this.consumer.commitOffsets([{ topic, partition: worker.partition, offset: offset.toString() }]);
+      await this.consumer.commitOffsets([
+        { topic: this.topic, partition: worker.partition, offset: offset.toString() },
+      ]);
       worker.committed(offset);
     } catch (error) {
       this.logger.warn(
@@ -175,22 +343,5 @@ class PipelineRunner implements RunningPipeline {
         'commit failed',
       );
     }
-  }
-
-  private resumeIfPaused(partition: number): void {
-    if (!this.paused.delete(partition)) return;
-    this.consumer.resume([{ topic: this.pipeline.source.topic, partitions: [partition] }]);
-    this.logger.info({ partition }, 'sink recovered; partition resumed');
-  }
-
-  async stop(): Promise<void> {
-    this.stopping = true;
-    if (this.ticker) clearInterval(this.ticker);
-    // Commit while still a group member: kafkajs refuses commits once the consumer has stopped.
-    await this.tick();
-    await this.consumer.stop();
-    await this.consumer.disconnect();
-    await this.sink.close();
-    this.logger.info('pipeline stopped');
   }
 }

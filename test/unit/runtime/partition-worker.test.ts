@@ -1,26 +1,68 @@
-// One partition's worker, fed fetched records directly: exact counts against a ground truth on
-// out-of-order input, late and invalid records counted and never absorbed, re-fetches ignored.
+// One partition's worker, fed fetched records directly, with side effects captured in memory: exact
+// counts on out-of-order input, stages with concurrency that keep offset order, fan-out and filters,
+// retries and every error action, and the buffer bound under each backpressure strategy.
+import { setTimeout as sleep } from 'node:timers/promises';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import type { PipelineInput } from '../../../src/config/schema.js';
 import { validatePipeline } from '../../../src/config/validate.js';
 import { createLogger } from '../../../src/ops/logger.js';
-import { PartitionWorker, type FetchedRecord } from '../../../src/runtime/partition-worker.js';
+import {
+  PartitionWorker,
+  type FetchedRecord,
+  type WorkerEffects,
+} from '../../../src/runtime/partition-worker.js';
+import type { Origin, StageFailure } from '../../../src/runtime/stage-chain.js';
 import { tumblingWindowOf } from '../../../src/windows/tumbling.js';
 
-const pipeline = validatePipeline({
+const logger = createLogger('silent');
+const base: PipelineInput = {
   name: 'p',
   time: { field: 'timestamp', maxOutOfOrderness: '5s', grace: '1s', idleTimeout: '10s' },
   windows: [{ name: 'w', type: 'tumbling', size: '1m', groupBy: ['url'] }],
-});
-const logger = createLogger('silent');
+};
 
 function record(offset: number, event: object | string): FetchedRecord {
   const value = typeof event === 'string' ? event : JSON.stringify(event);
-  return { offset: String(offset), value: Buffer.from(value), timestamp: '0' };
+  return { offset: String(offset), key: null, value: Buffer.from(value), timestamp: '0' };
 }
 
 function event(i: number, timestamp: number, url: string) {
   return { eventId: `e${i}`, type: 'page_view', userId: 'u', url, timestamp };
+}
+
+function harness(overrides: Partial<PipelineInput> = {}, now = () => 0) {
+  const deadLetters: StageFailure[] = [];
+  const overflow: Origin[] = [];
+  const aborts: Error[] = [];
+  const effects: WorkerEffects = {
+    deadLetter: (failure) => {
+      deadLetters.push(failure);
+      return Promise.resolve();
+    },
+    overflow: (origin) => {
+      overflow.push(origin);
+      return Promise.resolve();
+    },
+    abort: (error) => aborts.push(error),
+  };
+  const worker = new PartitionWorker(
+    't',
+    0,
+    validatePipeline({ ...base, ...overrides }),
+    logger,
+    effects,
+    now,
+  );
+  return { worker, deadLetters, overflow, aborts };
+}
+
+/** Closes everything by idleness and returns counts per `${windowStart}|${url}`. */
+function closeAll(worker: PartitionWorker, clock: { now: number }): Map<string, number> {
+  clock.now = 1e13;
+  const results = worker.resultsToSink();
+  worker.sunk(results.length);
+  return new Map(results.map((r) => [`${r.window.start}|${r.key[0]}`, r.count]));
 }
 
 describe('PartitionWorker', () => {
@@ -35,30 +77,27 @@ describe('PartitionWorker', () => {
     );
     fc.assert(
       fc.property(input, (items) => {
-        const worker = new PartitionWorker('t', 0, pipeline, logger);
-        let clock = 1_000_000;
+        const clock = { now: 0 };
+        const { worker } = harness({}, () => clock.now);
+        let time = 1_000_000;
         const truth = new Map<string, number>();
         const records = items.map((item, i) => {
-          clock += item.step;
-          const t = Math.max(1_000_000, clock + item.jitter);
+          time += item.step;
+          const t = Math.max(1_000_000, time + item.jitter);
           const key = `${tumblingWindowOf(t, 60_000).start}|${item.url}`;
           truth.set(key, (truth.get(key) ?? 0) + 1);
           return record(i, event(i, t, item.url));
         });
-        worker.absorb(records, BigInt(records.length), 0);
-        // Idle long after the last record: every window closes.
-        const results = worker.resultsToSink(1e13);
-        worker.sunk(results.length);
-        const found = new Map(results.map((r) => [`${r.window.start}|${r.key[0]}`, r.count]));
-        expect(found).toEqual(truth);
+        expect(worker.accept(records, BigInt(records.length))).toBe(records.length);
+        expect(closeAll(worker, clock)).toEqual(truth);
         expect(worker.counters.late).toBe(0);
         expect(worker.committable()).toBe(records.length === 0 ? undefined : BigInt(records.length));
       }),
     );
   });
 
-  it('counts a late event instead of absorbing it, and skips invalid records', () => {
-    const worker = new PartitionWorker('t', 0, pipeline, logger);
+  it('dead-letters bad input with its stage and counts late events, without holding the commit', async () => {
+    const { worker, deadLetters } = harness();
     const records = [
       record(0, event(0, 60_000, '/a')),
       record(1, event(1, 200_000, '/a')), // watermark → 195 000: [60 000, 120 000) closes
@@ -66,25 +105,155 @@ describe('PartitionWorker', () => {
       record(3, '{oops'),
       record(4, { eventId: 'x', type: 'click' }),
     ];
-    worker.absorb(records, 5n, 0);
-    const results = worker.resultsToSink(0);
+    worker.accept(records, 5n);
+    await worker.drained();
+    const results = worker.resultsToSink();
     expect(results.map((r) => [r.window.start, r.count])).toEqual([[60_000, 1]]);
-    expect(worker.counters).toEqual({ processed: 5, invalid: 2, late: 1 });
+    expect(deadLetters.map((f) => [f.origin.raw.offset, f.stage])).toEqual([
+      ['3', 'parse'],
+      ['4', 'parse'],
+    ]);
+    expect(worker.counters).toMatchObject({ fetched: 5, completed: 5, deadLettered: 2, late: 1 });
     worker.sunk(results.length);
     // The window of offset 1 is still open: the commit stops there.
     expect(worker.committable()).toBe(1n);
   });
 
-  it('holds the commit for results the sink has not acknowledged, and ignores re-fetched records', () => {
-    const worker = new PartitionWorker('t', 0, pipeline, logger);
-    worker.absorb([record(0, event(0, 0, '/a')), record(1, event(1, 70_000, '/a'))], 2n, 0);
-    expect(worker.resultsToSink(0)).toHaveLength(1);
-    expect(worker.committable()).toBe(0n);
-    // The sink failed; the same results are offered again, and a re-fetch changes nothing.
-    worker.absorb([record(0, event(0, 0, '/a'))], 2n, 1);
-    const again = worker.resultsToSink(1);
-    expect(again.map((r) => r.count)).toEqual([1]);
-    worker.sunk(again.length);
-    expect(worker.committable()).toBe(1n);
+  it('runs a stage concurrently yet hands records on in offset order, with fan-out and filtering', async () => {
+    const seen: string[] = [];
+    const clock = { now: 0 };
+    const { worker } = harness(
+      {
+        stages: [
+          {
+            name: 'slow_enrich',
+            concurrency: 8,
+            process: async (r) => {
+              await sleep(Math.random() * 20);
+              return { ...(r.value as object), enriched: true };
+            },
+          },
+          { name: 'fan_out', process: (r) => [r.value, { ...(r.value as object), url: '/copy' }] },
+          { name: 'no_b', type: 'filter', field: 'url', in: ['/a', '/copy'] },
+          {
+            name: 'observe',
+            process: (r) => {
+              seen.push(`${r.offset}:${(r.value as { url: string }).url}`);
+              return r.value;
+            },
+          },
+        ],
+      },
+      () => clock.now,
+    );
+    const records = Array.from({ length: 40 }, (_, i) =>
+      record(i, event(i, 1_000 * i, i % 3 === 0 ? '/b' : '/a')),
+    );
+    worker.accept(records, 40n);
+    await worker.drained();
+    const expected = records.flatMap((_, i) => (i % 3 === 0 ? [`${i}:/copy`] : [`${i}:/a`, `${i}:/copy`]));
+    expect(seen).toEqual(expected);
+    const counts = closeAll(worker, clock);
+    expect(counts.get('0|/copy')).toBe(40);
+    expect(counts.get('0|/a')).toBe(26);
+    expect(worker.counters).toMatchObject({ completed: 40, filtered: 14 });
+    expect(worker.committable()).toBe(40n);
+  });
+
+  it('retries a failing stage with backoff, then applies its error policy', async () => {
+    let calls = 0;
+    const flaky = harness({
+      stages: [
+        {
+          name: 'flaky',
+          retry: { max: 3, baseDelay: 1, maxDelay: 5 },
+          process: (r) => {
+            calls += 1;
+            if (calls < 3) throw new Error('lookup unavailable');
+            return r.value;
+          },
+        },
+      ],
+    });
+    flaky.worker.accept([record(0, event(0, 0, '/a'))], 1n);
+    await flaky.worker.drained();
+    expect(calls).toBe(3);
+    expect(flaky.worker.counters).toMatchObject({ completed: 1, deadLettered: 0 });
+
+    const broken = harness({
+      stages: [
+        {
+          name: 'broken',
+          retry: { max: 2, baseDelay: 1, maxDelay: 2 },
+          onError: 'skip',
+          process: () => Promise.reject(new Error('down')),
+        },
+      ],
+    });
+    broken.worker.accept([record(0, event(0, 0, '/a'))], 1n);
+    await broken.worker.drained();
+    expect(broken.worker.counters).toMatchObject({ completed: 1, skipped: 1 });
+  });
+
+  it('times out a slow attempt and lets onStageError choose dead-letter or abort', async () => {
+    const decisions: string[] = [];
+    const { worker, deadLetters, aborts } = harness({
+      stages: [
+        {
+          name: 'hang',
+          timeout: 20,
+          process: (r) => ((r.value as { url: string }).url === '/a' ? new Promise(() => {}) : r.value),
+        },
+        {
+          name: 'picky',
+          process: (r) => {
+            if ((r.value as { url: string }).url === '/stop') throw new Error('fatal');
+            return r.value;
+          },
+        },
+      ],
+      onStageError: (stage, error) => {
+        decisions.push(`${stage}:${(error as Error).message}`);
+        return stage === 'picky' ? 'abort' : 'dead-letter';
+      },
+    });
+    worker.accept([record(0, event(0, 0, '/a')), record(1, event(1, 0, '/stop'))], 2n);
+    await sleep(100);
+    expect(decisions).toEqual(['hang:stage hang did not finish within 20 ms', 'picky:fatal']);
+    expect(deadLetters.map((f) => [f.origin.raw.offset, f.stage, f.attempts])).toEqual([['0', 'hang', 1]]);
+    expect(aborts[0]?.message).toMatch(/t\[0\]@1 stage picky aborted the pipeline: fatal/);
+  });
+
+  it('never holds more than maxBufferSize records under pause-upstream', async () => {
+    const { worker } = harness({
+      backpressure: { maxBufferSize: 10 },
+      stages: [{ name: 'slow', concurrency: 2, process: async (r) => (await sleep(2), r.value) }],
+    });
+    const records = Array.from({ length: 50 }, (_, i) => record(i, event(i, 0, '/a')));
+    let offset = 0;
+    while (offset < records.length) {
+      offset += worker.accept(records.slice(offset), 50n);
+      expect(worker.fill().records).toBeLessThanOrEqual(10);
+      await sleep(1);
+    }
+    await worker.drained();
+    expect(worker.peak.records).toBe(10);
+    expect(worker.counters.completed).toBe(50);
+  });
+
+  it('sheds the oldest unprocessed records under drop-oldest and reject, counting each', async () => {
+    for (const strategy of ['drop-oldest', 'reject'] as const) {
+      const { worker, overflow } = harness({
+        backpressure: { strategy, maxBufferSize: 70 },
+        stages: [{ name: 'slow', process: async (r) => (await sleep(1), r.value) }],
+      });
+      const records = Array.from({ length: 200 }, (_, i) => record(i, event(i, 0, '/a')));
+      expect(worker.accept(records, 200n)).toBe(200);
+      expect(worker.fill().records).toBeLessThanOrEqual(70);
+      await worker.drained();
+      expect(worker.counters.shed).toBe(130);
+      expect(worker.counters.completed).toBe(200);
+      expect(overflow.length).toBe(strategy === 'reject' ? 130 : 0);
+    }
   });
 });

@@ -1,0 +1,164 @@
+// `sluice dlq inspect|replay|purge`: look at dead letters, re-publish them to their source topic once
+// the bug is fixed, and drop old ones. The dead-letter topic is time-retained (cleanup.policy=delete):
+// dead letters have no key that a newer record could supersede, so compaction would keep the wrong
+// ones; purge deletes everything older than a cutoff instead.
+import type { Command } from 'commander';
+import type { IHeaders } from 'kafkajs';
+import { parseDuration } from '../config/duration.js';
+import { resolveEndpoints } from '../config/endpoints.js';
+import { loadPipelineFile } from '../config/load.js';
+import { ConfigError } from '../config/config-error.js';
+import { createLogger } from '../ops/logger.js';
+import { deadLetterTopicOf } from '../runtime/pipeline-runner.js';
+import { DEAD_LETTER_HEADERS, originalHeaders } from '../sinks/dead-letters.js';
+import { checkKafka, createKafka } from '../source/kafka-client.js';
+import { readTopicToEnd, type TopicMessage } from '../source/topic-reader.js';
+
+interface DlqOptions {
+  config: string;
+  topic?: string;
+}
+
+function header(headers: IHeaders | undefined, name: string): string | undefined {
+  const value = headers?.[name];
+  const last = Array.isArray(value) ? value.at(-1) : value;
+  return last?.toString();
+}
+
+function durationOption(name: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const ms = parseDuration(text);
+  if (ms === undefined)
+    throw new ConfigError([{ path: name, expected: "a duration such as '1h' or '7d'", found: text }]);
+  return ms;
+}
+
+async function context(opts: DlqOptions) {
+  const pipeline = await loadPipelineFile(opts.config);
+  const endpoints = await resolveEndpoints(pipeline);
+  await checkKafka(endpoints.brokers);
+  const kafka = createKafka(endpoints.brokers, 'sluice-dlq', createLogger('error'));
+  return { pipeline, kafka, topic: opts.topic ?? deadLetterTopicOf(pipeline) };
+}
+
+function describe(message: TopicMessage): Record<string, string | undefined> {
+  const h = DEAD_LETTER_HEADERS;
+  return {
+    dlq: `${message.partition}@${message.offset}`,
+    source: `${header(message.headers, h.sourceTopic)}[${header(message.headers, h.sourcePartition)}]@${header(message.headers, h.sourceOffset)}`,
+    stage: header(message.headers, h.stage),
+    attempts: header(message.headers, h.attempts),
+    failedAt: header(message.headers, h.failedAt),
+    error: header(message.headers, h.error),
+    value: message.value?.toString('utf8').slice(0, 200),
+  };
+}
+
+export function registerDlqCommands(program: Command): void {
+  const dlq = program.command('dlq').description('inspect, replay and purge the dead-letter topic');
+  const configOption = ['-c, --config <file>', 'the pipeline whose dead letters these are'] as const;
+
+  dlq
+    .command('inspect')
+    .description('print dead letters with where they came from and why they failed')
+    .requiredOption(...configOption)
+    .option('--topic <name>', 'dead-letter topic (default: from the pipeline)')
+    .option('--limit <n>', 'print at most n', '50')
+    .option('--json', 'one JSON object per line')
+    .action(async (opts: DlqOptions & { limit: string; json?: boolean }) => {
+      const { kafka, topic } = await context(opts);
+      const limit = Number(opts.limit);
+      const rows: Record<string, string | undefined>[] = [];
+      await readTopicToEnd(kafka, topic, {
+        onBatch: (messages) => {
+          const take = messages.slice(0, limit - rows.length);
+          rows.push(...take.map(describe));
+          return Promise.resolve(take.length);
+        },
+      });
+      if (opts.json) rows.forEach((row) => console.log(JSON.stringify(row)));
+      else if (rows.length > 0) console.table(rows);
+      console.error(`${rows.length} dead letter(s) shown from ${topic}`);
+    });
+
+  dlq
+    .command('replay')
+    .description(
+      're-publish dead letters to their source topic; progress is committed, so each is replayed once',
+    )
+    .requiredOption(...configOption)
+    .option('--topic <name>', 'dead-letter topic (default: from the pipeline)')
+    .option('--limit <n>', 'replay at most n')
+    .option('--since <duration>', 'only dead letters that failed within this long ago, e.g. 2h')
+    .option('--dry-run', 'print what would be replayed; publish and commit nothing')
+    .action(async (opts: DlqOptions & { limit?: string; since?: string; dryRun?: boolean }) => {
+      const { pipeline, kafka, topic } = await context(opts);
+      const sinceMs = durationOption('--since', opts.since);
+      const cutoff = sinceMs === undefined ? Number.NEGATIVE_INFINITY : Date.now() - sinceMs;
+      const limit = opts.limit === undefined ? Number.POSITIVE_INFINITY : Number(opts.limit);
+      const producer = kafka.producer({ idempotent: true });
+      await producer.connect();
+      let replayed = 0;
+      await readTopicToEnd(kafka, topic, {
+        groupId: `sluice-dlq-replay-${pipeline.name}`,
+        commit: !opts.dryRun,
+        onBatch: async (messages) => {
+          let consumed = 0;
+          for (const message of messages) {
+            if (replayed >= limit) break;
+            consumed += 1;
+            const failedAt = Date.parse(header(message.headers, DEAD_LETTER_HEADERS.failedAt) ?? '');
+            if (!(failedAt >= cutoff)) continue;
+            const target = header(message.headers, DEAD_LETTER_HEADERS.sourceTopic) ?? pipeline.source.topic;
+            const partition = Number(header(message.headers, DEAD_LETTER_HEADERS.sourcePartition));
+            replayed += 1;
+            if (opts.dryRun) {
+              console.log(JSON.stringify({ to: target, ...describe(message) }));
+              continue;
+            }
+            await producer.send({
+              topic: target,
+              acks: -1,
+              messages: [
+                {
+                  key: message.key,
+                  value: message.value,
+                  partition: Number.isInteger(partition) ? partition : undefined,
+                  headers: {
+                    ...originalHeaders(message.headers),
+                    'sluice.replayed.from': `${topic}/${message.partition}/${message.offset}`,
+                  },
+                },
+              ],
+            });
+          }
+          return consumed;
+        },
+      });
+      await producer.disconnect();
+      console.log(`${opts.dryRun ? 'would replay' : 'replayed'} ${replayed} dead letter(s) from ${topic}`);
+    });
+
+  dlq
+    .command('purge')
+    .description('delete dead letters older than a duration')
+    .requiredOption(...configOption)
+    .option('--topic <name>', 'dead-letter topic (default: from the pipeline)')
+    .requiredOption('--older-than <duration>', 'e.g. 7d')
+    .action(async (opts: DlqOptions & { olderThan: string }) => {
+      const { kafka, topic } = await context(opts);
+      const age = durationOption('--older-than', opts.olderThan) as number;
+      const admin = kafka.admin();
+      await admin.connect();
+      const cut = await admin.fetchTopicOffsetsByTimestamp(topic, Date.now() - age);
+      const lows = new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, BigInt(p.low)]));
+      const partitions = cut.map((p) => ({ partition: p.partition, offset: p.offset }));
+      const purged = partitions.reduce(
+        (sum, p) => sum + Number(BigInt(p.offset) - (lows.get(p.partition) ?? 0n)),
+        0,
+      );
+      await admin.deleteTopicRecords({ topic, partitions });
+      await admin.disconnect();
+      console.log(`purged ${purged} dead letter(s) older than ${opts.olderThan} from ${topic}`);
+    });
+}

@@ -1,0 +1,62 @@
+// The shape of a dead letter: the original key, value and headers, untouched, plus `sluice.*` headers
+// with where it came from and why it failed. `sluice dlq replay` strips those headers again.
+import type { IHeaders, Message } from 'kafkajs';
+import { SluiceError, messageOf } from '../errors.js';
+import type { FetchedRecord } from '../runtime/stage-chain.js';
+
+export const DEAD_LETTER_HEADERS = {
+  pipeline: 'sluice.pipeline',
+  sourceTopic: 'sluice.source.topic',
+  sourcePartition: 'sluice.source.partition',
+  sourceOffset: 'sluice.source.offset',
+  stage: 'sluice.stage',
+  reason: 'sluice.reason',
+  error: 'sluice.error',
+  errorCode: 'sluice.error.code',
+  attempts: 'sluice.attempts',
+  failedAt: 'sluice.failed.at',
+} as const;
+
+export interface DeadLetterContext {
+  pipeline: string;
+  topic: string;
+  partition: number;
+  stage: string;
+  reason: 'stage-error' | 'overflow';
+  error?: unknown;
+  attempts: number;
+  failedAtMs: number;
+}
+
+function errorCode(error: unknown): string {
+  if (error instanceof SluiceError) return error.code;
+  return error instanceof Error ? error.name : 'Error';
+}
+
+export function deadLetterMessage(raw: FetchedRecord, context: DeadLetterContext): Message {
+  const h = DEAD_LETTER_HEADERS;
+  const headers: IHeaders = {
+    ...raw.headers,
+    [h.pipeline]: context.pipeline,
+    [h.sourceTopic]: context.topic,
+    [h.sourcePartition]: String(context.partition),
+    [h.sourceOffset]: raw.offset,
+    [h.stage]: context.stage,
+    [h.reason]: context.reason,
+    [h.attempts]: String(context.attempts),
+    [h.failedAt]: new Date(context.failedAtMs).toISOString(),
+  };
+  if (context.error !== undefined) {
+    headers[h.error] = messageOf(context.error).slice(0, 4_000);
+    headers[h.errorCode] = errorCode(context.error);
+  }
+  return { key: raw.key, value: raw.value, headers, timestamp: raw.timestamp };
+}
+
+/** The original headers of a dead letter, without Sluice's. */
+export function originalHeaders(headers: IHeaders | undefined): IHeaders {
+  const names = new Set<string>(Object.values(DEAD_LETTER_HEADERS));
+  return Object.fromEntries(
+    Object.entries(headers ?? {}).filter(([name]) => !names.has(name) && !name.startsWith('sluice.replay')),
+  );
+}
