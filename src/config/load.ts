@@ -1,5 +1,8 @@
-// Reads a pipeline from a YAML or JSON file and validates it; parse errors name the file and line.
+// Reads a pipeline from a YAML or JSON file, validates it and loads its module stages; parse errors
+// name the file and line.
 import { readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { loadStageModules } from '../stages/stage-modules.js';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from './config-error.js';
 import type { Pipeline } from './schema.js';
@@ -20,5 +23,5 @@ export async function loadPipelineFile(path: string): Promise<Pipeline> {
     const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
     throw new ConfigError([{ path: '', expected: 'valid YAML or JSON', found: reason }], path, error);
   }
-  return validatePipeline(document, path);
+  return loadStageModules(validatePipeline(document, path), dirname(path));
 }

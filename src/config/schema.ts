@@ -77,6 +77,16 @@ export const sourceSchema = z
       .string()
       .default('sluice')
       .meta({ description: 'Kafka client id, seen in broker logs and quotas.', examples: ['sluice'] }),
+    sessionTimeout: durationWithDefault(
+      'Consumer group session timeout: a member whose heartbeats stop this long is removed and its partitions move. Heartbeats continue while partitions are paused.',
+      '30s',
+      30_000,
+    ),
+    heartbeatInterval: durationWithDefault(
+      'How often the member heartbeats; well below sessionTimeout.',
+      '3s',
+      3_000,
+    ),
   })
   .strict();
 
@@ -173,7 +183,30 @@ export const customStageSchema = z
   })
   .strict();
 
-export const stageSchema = z.union([filterStageSchema, customStageSchema]);
+export const moduleStageSchema = z
+  .object({
+    name: stageName,
+    module: z
+      .string()
+      .min(1)
+      .meta({
+        description:
+          'A JavaScript module (path relative to the config file, or a package name) exporting the processor function (record, ctx) => value(s).',
+        examples: ['./stages/enrich.mjs'],
+      }),
+    export: z
+      .string()
+      .min(1)
+      .default('default')
+      .meta({ description: 'The name of the exported processor function.', examples: ['enrich'] }),
+    ...stagePolicy,
+  })
+  .strict();
+
+export const stageSchema = z.union([filterStageSchema, moduleStageSchema, customStageSchema], {
+  error: () =>
+    'a stage: {name, type: filter, field, in}, {name, module, export} or, in TypeScript, {name, process}',
+});
 
 export const deadLetterSchema = z
   .object({

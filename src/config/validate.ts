@@ -31,23 +31,35 @@ function expectedOf(issue: z.core.$ZodIssue): string {
     case 'too_small':
       return issue.origin === 'array' ? `at least ${issue.minimum} item(s)` : `at least ${issue.minimum}`;
     case 'invalid_union':
-      return 'a duration or one of the listed forms';
+      return issue.message === 'Invalid input' ? 'a duration' : issue.message;
     default:
       return issue.message;
   }
 }
 
-function toConfigIssues(error: z.ZodError, input: unknown): ConfigIssue[] {
-  return error.issues.map((issue) => ({
-    path: formatPath(issue.path),
-    expected: expectedOf(issue),
-    found: valueAt(input, issue.path),
-  }));
+/**
+ * For a value matching none of a union's forms: the issues of the one form whose fields all exist
+ * (no unknown field), so `stages[0].in` is named rather than the whole stage; none when no form fits.
+ */
+function closestForm(issue: z.core.$ZodIssue): z.core.$ZodIssue[] | undefined {
+  if (issue.code !== 'invalid_union') return undefined;
+  const fitting = issue.errors.filter((form) => form.every((i) => i.code !== 'unrecognized_keys'));
+  if (fitting.length !== 1) return undefined;
+  return fitting[0]!.map((inner) => ({ ...inner, path: [...issue.path, ...inner.path] }));
+}
+
+function toConfigIssues(issues: readonly z.core.$ZodIssue[], input: unknown): ConfigIssue[] {
+  return issues.flatMap((issue) => {
+    const closest = closestForm(issue);
+    if (closest) return toConfigIssues(closest, input);
+    return [{ path: formatPath(issue.path), expected: expectedOf(issue), found: valueAt(input, issue.path) }];
+  });
 }
 
 /** Validates a pipeline, filling defaults; throws ConfigError naming every bad field. */
 export function validatePipeline(input: unknown, source?: string): Pipeline {
   const result = pipelineSchema.safeParse(input);
-  if (!result.success) throw new ConfigError(toConfigIssues(result.error, input), source, result.error);
+  if (!result.success)
+    throw new ConfigError(toConfigIssues(result.error.issues, input), source, result.error);
   return result.data;
 }

@@ -153,9 +153,14 @@ export class PartitionWorker {
     return this.backpressure.decide(this.fill());
   }
 
-  /** Every result that is closed and not yet sunk, including results whose earlier write failed. */
+  /**
+   * Every result that is closed and not yet sunk, including results whose earlier write failed. Results
+   * count against the buffer bound, so windows close only as far as there is room: a slow or failing
+   * sink leaves due windows in state and the partition paused, instead of growing a result backlog.
+   */
   resultsToSink(): readonly WindowResult[] {
-    const closed = this.windows.closeDue(this.clock(), this.caughtUp);
+    const room = this.pipeline.backpressure.maxBufferSize - this.fill().records;
+    const closed = room > 0 ? this.windows.closeDue(this.clock(), this.caughtUp, room) : [];
     if (closed.length > 0) {
       this.unsunk = this.unsunk.concat(closed);
       this.notePeak();

@@ -18,6 +18,14 @@ import { PartitionWorker, type PartitionCounters } from './partition-worker.js';
 import type { Origin, StageFailure } from './stage-chain.js';
 
 const TICK_MS = 200;
+const SINK_RETRY_BASE_MS = 200;
+const SINK_RETRY_MAX_MS = 10_000;
+
+/** Exponential backoff with full jitter (×1 to ×2), capped: the wait before sink attempt n + 1. */
+export function sinkRetryDelay(failures: number, random: () => number = Math.random): number {
+  const exponential = Math.min(SINK_RETRY_MAX_MS, SINK_RETRY_BASE_MS * 2 ** Math.max(0, failures - 1));
+  return Math.min(SINK_RETRY_MAX_MS, exponential * (1 + random()));
+}
 
 type PauseReason = 'backpressure' | 'sink' | 'user';
 
@@ -27,6 +35,8 @@ export interface PartitionStatus extends PartitionCounters {
   buffer: BufferFill;
   peakBuffer: BufferFill;
   pausedFor: PauseReason[];
+  /** How many times the partition was paused, by reason, since this member got it. */
+  pauses: Record<PauseReason, number>;
   watermark: number | null;
 }
 
@@ -72,8 +82,11 @@ class PipelineRunner implements RunningPipeline {
   private readonly topic: string;
   private readonly workers = new Map<number, PartitionWorker>();
   private readonly pauses = new Map<number, Set<PauseReason>>();
+  private readonly pauseCounts = new Map<number, Record<PauseReason, number>>();
   /** One flush per partition at a time: the tick and the batch handler both flush. */
   private readonly flushing = new Map<number, Promise<void>>();
+  /** Per partition: consecutive sink failures and when the next attempt may run. */
+  private readonly sinkRetries = new Map<number, { failures: number; retryAt: number }>();
   private assigned = new Set<number>();
   private userPaused = false;
   private ticker: NodeJS.Timeout | undefined;
@@ -88,8 +101,8 @@ class PipelineRunner implements RunningPipeline {
     this.kafka = createKafka(endpoints.brokers, pipeline.source.clientId, logger);
     this.consumer = this.kafka.consumer({
       groupId: pipeline.source.groupId ?? `sluice-${pipeline.name}`,
-      sessionTimeout: 30_000,
-      heartbeatInterval: 3_000,
+      sessionTimeout: pipeline.source.sessionTimeout,
+      heartbeatInterval: pipeline.source.heartbeatInterval,
     });
     this.sink = new ClickHouseSink(endpoints.clickhouse, pipeline.name, pipeline.windows);
     this.sideTopics = new SideTopicWriter(this.kafka, logger);
@@ -111,6 +124,12 @@ class PipelineRunner implements RunningPipeline {
     this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) =>
       this.onAssignment(payload.memberAssignment),
     );
+    // Before kafkajs rejoins (and partitions may move), sink what has closed and commit it, still
+    // under the old generation, so the next owner replays as little as possible.
+    this.consumer.on(this.consumer.events.REBALANCING, () => {
+      this.logger.info('group rebalancing; flushing and committing owned partitions');
+      void this.tick();
+    });
     await this.consumer.connect();
     await this.consumer.subscribe({ topic: this.topic, fromBeginning: this.pipeline.source.fromBeginning });
     await this.consumer.run({
@@ -147,6 +166,7 @@ class PipelineRunner implements RunningPipeline {
         buffer: w.fill(),
         peakBuffer: { ...w.peak },
         pausedFor: [...(this.pauses.get(w.partition) ?? [])],
+        pauses: { backpressure: 0, sink: 0, user: 0, ...this.pauseCounts.get(w.partition) },
         watermark: Number.isFinite(watermark) ? watermark : null,
       };
     });
@@ -210,6 +230,8 @@ class PipelineRunner implements RunningPipeline {
         worker.close();
         this.workers.delete(partition);
         this.pauses.delete(partition);
+        this.pauseCounts.delete(partition);
+        this.sinkRetries.delete(partition);
       }
     }
     if (this.userPaused) this.pause();
@@ -283,6 +305,9 @@ class PipelineRunner implements RunningPipeline {
     if (!reasons) this.pauses.set(partition, (reasons = new Set()));
     if (reasons.has(reason)) return;
     reasons.add(reason);
+    const counts = this.pauseCounts.get(partition) ?? { backpressure: 0, sink: 0, user: 0 };
+    counts[reason] += 1;
+    this.pauseCounts.set(partition, counts);
     if (reasons.size === 1) {
       this.consumer.pause([{ topic: this.topic, partitions: [partition] }]);
       this.logger.info({ partition, reason }, 'partition paused');
@@ -316,16 +341,26 @@ class PipelineRunner implements RunningPipeline {
   }
 
   private async flushNow(worker: PartitionWorker): Promise<void> {
+    const retry = this.sinkRetries.get(worker.partition);
+    if (retry && Date.now() < retry.retryAt) return;
     const results = worker.resultsToSink();
     if (results.length > 0) {
       try {
         await this.sink.write(results, { partition: worker.partition });
         worker.sunk(results.length);
+        if (retry) this.logger.info({ partition: worker.partition }, 'sink recovered');
+        this.sinkRetries.delete(worker.partition);
         this.removePause(worker.partition, 'sink');
       } catch (error) {
         // Keep the results and the offsets they hold; stop fetching until the sink takes them.
+        const failures = (retry?.failures ?? 0) + 1;
+        const delay = sinkRetryDelay(failures);
+        this.sinkRetries.set(worker.partition, { failures, retryAt: Date.now() + delay });
         this.addPause(worker.partition, 'sink');
-        this.logger.warn({ partition: worker.partition, err: messageOf(error) }, 'sink failed; will retry');
+        this.logger.warn(
+          { partition: worker.partition, failures, retryInMs: Math.round(delay), err: messageOf(error) },
+          'sink failed; partition paused until it recovers',
+        );
         return;
       }
     }

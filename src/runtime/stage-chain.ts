@@ -5,7 +5,7 @@
 import type { Pipeline, StageConfig } from '../config/schema.js';
 import { parseJsonEvent } from '../stages/json-parse.js';
 import { filterProcessor } from '../stages/filter-stage.js';
-import type { ErrorAction, StageRecord } from '../stages/processor.js';
+import type { ErrorAction, Processor, StageRecord } from '../stages/processor.js';
 import { OrderedStage } from './ordered-stage.js';
 import { runStage, type StageOutcome, type StagePolicy } from './stage-attempts.js';
 
@@ -47,8 +47,16 @@ export interface ChainHandlers {
   failed(failure: StageFailure): void;
 }
 
+function processorOf(stage: StageConfig): Processor {
+  if ('process' in stage) return stage.process as Processor;
+  if ('type' in stage) return filterProcessor(stage.field, stage.in);
+  throw new Error(
+    `stage ${stage.name}: module ${stage.module} was not loaded (run() and loadPipelineFile() load it)`,
+  );
+}
+
 function stagePolicy(stage: StageConfig): StagePolicy {
-  const process = 'process' in stage ? stage.process : filterProcessor(stage.field, stage.in);
+  const process = processorOf(stage);
   return { name: stage.name, process, timeout: stage.timeout, retry: stage.retry, onError: stage.onError };
 }
 

@@ -59,9 +59,12 @@ export class PartitionWindows {
     return late;
   }
 
-  /** Removes and returns the windows that the watermark (idle-advanced when caught up) has closed. */
-  closeDue(nowMs: number, caughtUp: boolean): WindowResult[] {
-    return this.store.closeUpTo(this.watermark.current(nowMs, caughtUp));
+  /**
+   * Removes and returns the windows that the watermark (idle-advanced when caught up) has closed, at
+   * most `limit`.
+   */
+  closeDue(nowMs: number, caughtUp: boolean, limit?: number): WindowResult[] {
+    return this.store.closeUpTo(this.watermark.current(nowMs, caughtUp), limit);
   }
 
   lowestOffsetHeld(): bigint | undefined {

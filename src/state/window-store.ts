@@ -65,13 +65,17 @@ export class WindowStore {
     if (offset < bucket.lowestOffset) bucket.lowestOffset = offset;
   }
 
-  /** Removes and returns every window whose end + grace ≤ watermark, oldest first. */
-  closeUpTo(watermark: number): WindowResult[] {
+  /**
+   * Removes and returns the windows whose end + grace ≤ watermark, oldest first, at most `limit` of
+   * them (the rest stay open until the next call: the caller has room for only so many results).
+   */
+  closeUpTo(watermark: number, limit = Number.POSITIVE_INFINITY): WindowResult[] {
     const due = [...this.buckets.keys()].filter((closeAt) => closeAt <= watermark).sort((a, b) => a - b);
     const results: WindowResult[] = [];
     for (const closeAt of due) {
       const bucket = this.buckets.get(closeAt) as CloseBucket;
-      for (const open of bucket.windows.values()) {
+      for (const [id, open] of bucket.windows) {
+        if (results.length >= limit) return results;
         results.push({
           definition: open.definition,
           window: open.window,
@@ -80,8 +84,10 @@ export class WindowStore {
           firstOffset: open.firstOffset,
           lastOffset: open.lastOffset,
         });
+        // A partly closed bucket keeps its lowest offset: holding the commit lower than needed is safe.
+        bucket.windows.delete(id);
+        this.openCount -= 1;
       }
-      this.openCount -= bucket.windows.size;
       this.buckets.delete(closeAt);
     }
     return results;

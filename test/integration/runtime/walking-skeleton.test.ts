@@ -2,25 +2,24 @@
 // child process, exact per-window counts in ClickHouse, and offsets committed only below what is sunk.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { inject } from 'vitest';
 import type { Kafka } from 'kafkajs';
-import { sampleEvents, type SampleEvent } from '../../../src/cli/sample-events.js';
 import { tumblingWindowOf } from '../../../src/windows/tumbling.js';
+import { createTopic, testClickHouse, testKafka, uniqueName, waitFor } from '../support/fixtures.js';
 import {
-  createTopic,
-  queryRows,
-  testClickHouse,
-  testKafka,
-  uniqueName,
-  waitFor,
-} from '../support/fixtures.js';
+  MINUTE,
+  committedOffsets,
+  countingPipeline,
+  countsIn,
+  endOffsets,
+  groundTruth,
+  produceEvents,
+  total,
+  withProducer,
+  type Produced,
+} from '../support/pipeline-truth.js';
 import { startSluice, writeConfig, type SluiceProcess } from '../support/sluice-process.js';
 
 const PARTITIONS = 4;
-const PER_PARTITION = 400;
-const BASE = Date.UTC(2026, 0, 1);
-const SPAN = 5 * 60_000;
-const MINUTE = 60_000;
 const OUT_OF_ORDERNESS = 5_000;
 const INVALID = [
   '{not json',
@@ -28,90 +27,22 @@ const INVALID = [
   JSON.stringify({ eventId: 'e', type: 'click', userId: 'u', url: '/', timestamp: 'yesterday' }),
 ];
 
-interface Produced {
-  partition: number;
-  offset: bigint;
-  event?: SampleEvent;
-}
-
-/** Produces each partition's events (and a few invalid records) explicitly, so offsets are known. */
-async function produce(kafka: Kafka, topic: string): Promise<Produced[]> {
-  const producer = kafka.producer();
-  await producer.connect();
-  const produced: Produced[] = [];
-  for (let partition = 0; partition < PARTITIONS; partition += 1) {
-    const events = sampleEvents(PER_PARTITION, BASE, SPAN, 100 + partition);
-    const values: { value: string; event?: SampleEvent }[] = events.map((event) => ({
-      value: JSON.stringify(event),
-      event,
-    }));
-    INVALID.forEach((value, i) => values.splice(50 + i * 97, 0, { value }));
-    const [meta] = await producer.send({
-      topic,
-      messages: values.map((v) => ({ partition, value: v.value })),
-    });
-    const base = BigInt(meta!.baseOffset!);
-    values.forEach((v, i) => produced.push({ partition, offset: base + BigInt(i), event: v.event }));
-  }
-  await producer.disconnect();
-  return produced;
+function produce(kafka: Kafka, topic: string): Promise<Produced[]> {
+  return withProducer(kafka, (producer) =>
+    produceEvents(producer, topic, {
+      partitions: PARTITIONS,
+      perPartition: 400,
+      base: Date.UTC(2026, 0, 1),
+      span: 5 * 60_000,
+      seed: 100,
+      invalid: INVALID,
+    }),
+  );
 }
 
 function pipelineConfig(name: string, topic: string, database: string, idleTimeout: string) {
-  return {
-    name,
-    source: { brokers: [inject('kafkaBrokers')], topic, groupId: `sluice-${name}` },
-    time: { field: 'timestamp', maxOutOfOrderness: OUT_OF_ORDERNESS, grace: 0, idleTimeout },
-    windows: [{ name: 'views_1m', type: 'tumbling', size: '1m', groupBy: ['type', 'url'] }],
-    sinks: { clickhouse: { url: inject('clickhouseUrl'), database } },
-  };
+  return countingPipeline({ name, topic, database, idleTimeout });
 }
-
-type Counts = Record<string, number>;
-
-function countKey(start: number, type: string, url: string): string {
-  return `${new Date(start).toISOString().slice(0, 19).replace('T', ' ')}|${type}|${url}`;
-}
-
-function groundTruth(produced: readonly Produced[], isClosed: (p: Produced) => boolean): Counts {
-  const counts: Counts = {};
-  for (const record of produced) {
-    if (!record.event || !isClosed(record)) continue;
-    const key = countKey(
-      tumblingWindowOf(record.event.timestamp, MINUTE).start,
-      record.event.type,
-      record.event.url,
-    );
-    counts[key] = (counts[key] ?? 0) + 1;
-  }
-  return counts;
-}
-
-async function countsIn(client: ClickHouseClient, database: string): Promise<Counts> {
-  const rows = await queryRows<{ start: string; type: string; url: string; n: string }>(
-    client,
-    `SELECT toString(window_start) AS start, type, url, sum(count) AS n
-     FROM ${database}.views_1m FINAL GROUP BY window_start, type, url`,
-  );
-  return Object.fromEntries(rows.map((r) => [`${r.start}|${r.type}|${r.url}`, Number(r.n)]));
-}
-
-async function committedOffsets(
-  kafka: Kafka,
-  groupId: string,
-  topic: string,
-): Promise<Record<number, string>> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
-    return Object.fromEntries(offsets!.partitions.map((p) => [p.partition, p.offset]));
-  } finally {
-    await admin.disconnect();
-  }
-}
-
-const total = (counts: Counts) => Object.values(counts).reduce((a, b) => a + b, 0);
 
 describe('walking skeleton: user-events → tumbling counts → ClickHouse', () => {
   let kafka: Kafka;
@@ -148,9 +79,7 @@ describe('walking skeleton: user-events → tumbling counts → ClickHouse', () 
     });
     expect(found).toEqual(expected);
 
-    const ends = Object.fromEntries(
-      Array.from({ length: PARTITIONS }, (_, p) => [p, String(PER_PARTITION + INVALID.length)]),
-    );
+    const ends = endOffsets(produced);
     await waitFor(
       'every offset committed',
       () => committedOffsets(kafka, `sluice-${name}`, topic),
