@@ -48,7 +48,7 @@ export interface ChainHandlers {
 }
 
 function processorOf(stage: StageConfig): Processor {
-  if ('process' in stage) return stage.process as Processor;
+  if ('process' in stage) return stage.process;
   if ('type' in stage) return filterProcessor(stage.field, stage.in);
   throw new Error(
     `stage ${stage.name}: module ${stage.module} was not loaded (run() and loadPipelineFile() load it)`,
