@@ -15,17 +15,10 @@ import { SideTopicWriter } from '../sinks/side-topic-writer.js';
 import { checkKafka, createKafka } from '../source/kafka-client.js';
 import type { BufferFill } from './backpressure.js';
 import { PartitionWorker, type PartitionCounters } from './partition-worker.js';
+import { sinkRetryDelay } from './sink-retry.js';
 import type { Origin, StageFailure } from './stage-chain.js';
 
 const TICK_MS = 200;
-const SINK_RETRY_BASE_MS = 200;
-const SINK_RETRY_MAX_MS = 10_000;
-
-/** Exponential backoff with full jitter (×1 to ×2), capped: the wait before sink attempt n + 1. */
-export function sinkRetryDelay(failures: number, random: () => number = Math.random): number {
-  const exponential = Math.min(SINK_RETRY_MAX_MS, SINK_RETRY_BASE_MS * 2 ** Math.max(0, failures - 1));
-  return Math.min(SINK_RETRY_MAX_MS, exponential * (1 + random()));
-}
 
 type PauseReason = 'backpressure' | 'sink' | 'user';
 

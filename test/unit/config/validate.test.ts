@@ -22,7 +22,19 @@ function issuesOf(input: unknown) {
 describe('pipeline config', () => {
   it('fills every default and turns durations into milliseconds', () => {
     const pipeline = validatePipeline(minimal);
-    expect(pipeline.source).toEqual({ topic: 'user-events', fromBeginning: true, clientId: 'sluice' });
+    expect(pipeline.source).toEqual({
+      topic: 'user-events',
+      fromBeginning: true,
+      clientId: 'sluice',
+      sessionTimeout: 30_000,
+      heartbeatInterval: 3_000,
+    });
+    expect(pipeline.backpressure).toEqual({
+      strategy: 'pause-upstream',
+      maxBufferSize: 10_000,
+      maxBufferBytes: 64 * 1024 * 1024,
+      lowWaterMark: 0.5,
+    });
     expect(pipeline.time).toEqual({ maxOutOfOrderness: 5_000, grace: 0, idleTimeout: 30_000 });
     expect(pipeline.windows[0]).toEqual({ name: 'w', type: 'tumbling', size: 60_000, groupBy: [] });
     expect(pipeline.sinks.clickhouse).toEqual({ username: 'default', password: '', database: 'sluice' });
@@ -51,6 +63,51 @@ describe('pipeline config', () => {
     const missing = issuesOf({ name: 'p' });
     expect(missing).toEqual([{ path: 'windows', expected: 'a list', found: undefined }]);
     expect(new ConfigError(missing).message).toContain('windows: expected a list, found nothing');
+  });
+
+  it('names the field inside the one stage form that fits, or lists the forms when none does', () => {
+    const filter = { name: 'f', type: 'filter', field: 'type', in: 'click' };
+    expect(issuesOf({ ...minimal, stages: [filter] })).toEqual([
+      { path: 'stages[0].in', expected: 'a list', found: 'click' },
+    ]);
+    const moduleStage = { name: 'm', module: './m.mjs', concurrency: 0 };
+    expect(issuesOf({ ...minimal, stages: [moduleStage] })).toEqual([
+      { path: 'stages[0].concurrency', expected: 'at least 1', found: 0 },
+    ]);
+    const [none] = issuesOf({ ...minimal, stages: [{ name: 's', modul: './m.mjs' }] });
+    expect(none?.path).toBe('stages[0]');
+    expect(none?.expected).toContain('{name, type: filter, field, in}, {name, module, export}');
+  });
+
+  it('loads a module stage relative to the config file and says when its export is missing', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sluice-config-'));
+    await writeFile(
+      join(dir, 'upper.mjs'),
+      'export const upper = (r) => ({ ...r.value, url: r.value.url.toUpperCase() });',
+    );
+    const config = join(dir, 'pipeline.yaml');
+    await writeFile(
+      config,
+      'name: p\nstages:\n  - { name: up, module: ./upper.mjs, export: upper }\nwindows:\n  - { name: w, type: tumbling, size: 1m }\n',
+    );
+    const stage = (await loadPipelineFile(config)).stages[0];
+    expect(stage && 'process' in stage && typeof stage.process).toBe('function');
+    const wrong = join(dir, 'wrong.yaml');
+    await writeFile(
+      wrong,
+      'name: p\nstages:\n  - { name: up, module: ./upper.mjs, export: lower }\nwindows:\n  - { name: w, type: tumbling, size: 1m }\n',
+    );
+    await expect(loadPipelineFile(wrong)).rejects.toThrow(
+      /stages\[0\]\.export: expected a function exported as "lower" by \.\/upper\.mjs, found nothing/,
+    );
+    const missing = join(dir, 'missing.yaml');
+    await writeFile(
+      missing,
+      'name: p\nstages:\n  - { name: up, module: ./nope.mjs }\nwindows:\n  - { name: w, type: tumbling, size: 1m }\n',
+    );
+    await expect(loadPipelineFile(missing)).rejects.toThrow(
+      /stages\[0\]\.module: expected a module that can be imported/,
+    );
   });
 
   it('parses the durations people write', () => {

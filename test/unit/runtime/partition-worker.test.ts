@@ -256,4 +256,26 @@ describe('PartitionWorker', () => {
       expect(overflow.length).toBe(strategy === 'reject' ? 130 : 0);
     }
   });
+
+  it('lets no more results wait for the sink than the buffer holds, and commits below the unsunk ones', () => {
+    const clock = { now: 0 };
+    const { worker } = harness({ backpressure: { maxBufferSize: 5 } }, () => clock.now);
+    const records = Array.from({ length: 40 }, (_, i) => record(i, event(i, i * 60_000, '/a')));
+    let taken = 0;
+    while (taken < records.length) taken += worker.accept(records.slice(taken), 40n);
+    clock.now = 1e13;
+    const seen: number[] = [];
+    for (let round = 0; round < 20 && seen.length < 40; round += 1) {
+      const results = worker.resultsToSink();
+      expect(results.length).toBeLessThanOrEqual(5);
+      expect(worker.fill().records).toBeLessThanOrEqual(5);
+      const lowest = results.reduce((min, r) => (r.firstOffset < min ? r.firstOffset : min), 1_000n);
+      const commit = worker.committable();
+      if (commit !== undefined) expect(commit <= lowest).toBe(true);
+      seen.push(...results.map((r) => r.window.start));
+      worker.sunk(results.length);
+    }
+    expect(seen.sort((a, b) => a - b)).toEqual(records.map((_, i) => i * 60_000));
+    expect(worker.committable()).toBe(40n);
+  });
 });
