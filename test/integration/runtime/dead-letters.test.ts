@@ -5,9 +5,16 @@ import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClickHouseClient } from '@clickhouse/client';
-import type { IHeaders, Kafka, KafkaMessage } from 'kafkajs';
+import type { IHeaders, Kafka } from 'kafkajs';
 import { sampleEvents } from '../../../src/cli/sample-events.js';
-import { createTopic, testClickHouse, testKafka, uniqueName, waitFor } from '../support/fixtures.js';
+import {
+  createTopic,
+  readTopic,
+  testClickHouse,
+  testKafka,
+  uniqueName,
+  waitFor,
+} from '../support/fixtures.js';
 import {
   committedOffsets,
   countingPipeline,
@@ -72,35 +79,6 @@ function poisonFor(partition: number): Poison[] {
 function header(headers: IHeaders | undefined, name: string): string | undefined {
   const value = headers?.[name];
   return (Array.isArray(value) ? value.at(-1) : value)?.toString();
-}
-
-/** Every record of a topic from the beginning, once `count` have arrived. */
-async function readAll(
-  kafka: Kafka,
-  topic: string,
-  count: number,
-): Promise<(KafkaMessage & { partition: number })[]> {
-  const consumer = kafka.consumer({ groupId: uniqueName('reader') });
-  const seen: (KafkaMessage & { partition: number })[] = [];
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  await consumer.run({
-    eachMessage: ({ partition, message }) => {
-      seen.push({ ...message, partition });
-      return Promise.resolve();
-    },
-  });
-  try {
-    await waitFor(
-      `${count} records in ${topic}`,
-      () => Promise.resolve(seen.length),
-      (n) => n >= count,
-      30_000,
-    );
-  } finally {
-    await consumer.disconnect();
-  }
-  return seen;
 }
 
 async function topicEnds(kafka: Kafka, topic: string): Promise<Record<number, string>> {
@@ -197,7 +175,7 @@ describe('dead letters', () => {
     expect(await sluice.stop('SIGTERM')).toBe(0);
 
     // The dead letters: original bytes, key and headers, plus where they came from and why.
-    const letters = await readAll(kafka, dlqTopic, poison.length);
+    const letters = await readTopic(kafka, dlqTopic, poison.length);
     expect(letters).toHaveLength(poison.length);
     for (const p of poison) {
       const letter = letters.find((l) => l.key?.toString() === p.key);
@@ -239,7 +217,7 @@ describe('dead letters', () => {
     const again = await runSluice(['dlq', 'replay', '--config', withStage]);
     expect(again.output).toContain('replayed 0 dead letter(s)');
 
-    const source = await readAll(kafka, topic, allOffsets.length + poison.length);
+    const source = await readTopic(kafka, topic, allOffsets.length + poison.length);
     const replayed = source.filter((m) => BigInt(m.offset) >= BigInt(ends[m.partition]!));
     expect(replayed).toHaveLength(poison.length);
     for (const p of poison) {

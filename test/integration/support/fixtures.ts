@@ -3,7 +3,7 @@
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
 import { inject } from 'vitest';
 
 export function uniqueName(prefix: string): string {
@@ -59,4 +59,40 @@ export async function waitFor<T>(
 export async function queryRows<T>(client: ClickHouseClient, query: string): Promise<T[]> {
   const result = await client.query({ query, format: 'JSONEachRow' });
   return result.json<T>();
+}
+
+export type ReadMessage = KafkaMessage & { partition: number };
+
+/**
+ * Every record of a topic from the beginning, once at least `count` have arrived; then waits
+ * `settleMs` more so that a test also sees records beyond the count it expected.
+ */
+export async function readTopic(
+  kafka: Kafka,
+  topic: string,
+  count: number,
+  settleMs = 1_000,
+): Promise<ReadMessage[]> {
+  const consumer = kafka.consumer({ groupId: uniqueName('reader') });
+  const seen: ReadMessage[] = [];
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({
+    eachMessage: ({ partition, message }) => {
+      seen.push({ ...message, partition });
+      return Promise.resolve();
+    },
+  });
+  try {
+    await waitFor(
+      `${count} records in ${topic}`,
+      () => Promise.resolve(seen.length),
+      (n) => n >= count,
+      30_000,
+    );
+    await sleep(settleMs);
+  } finally {
+    await consumer.disconnect();
+  }
+  return seen;
 }

@@ -1,0 +1,101 @@
+// The shedding strategy `reject` against a real broker: a slow stage overfills a small buffer, the
+// oldest unprocessed records go to the overflow topic with their context, every one is counted, and
+// every produced event is either counted in ClickHouse or in the overflow topic, never both or neither.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { Kafka } from 'kafkajs';
+import { definePipeline, run, type RunningPipeline } from '../../../src/index.js';
+import {
+  createTopic,
+  readTopic,
+  testClickHouse,
+  testKafka,
+  uniqueName,
+  waitFor,
+} from '../support/fixtures.js';
+import { captureLog } from '../support/log-capture.js';
+import {
+  committedOffsets,
+  countingPipeline,
+  countsIn,
+  endOffsets,
+  produceEvents,
+  total,
+  withProducer,
+} from '../support/pipeline-truth.js';
+
+const PARTITIONS = 2;
+
+describe('backpressure by shedding', () => {
+  let kafka: Kafka;
+  let clickhouse: ClickHouseClient;
+  let running: RunningPipeline | undefined;
+
+  beforeAll(() => {
+    kafka = testKafka();
+    clickhouse = testClickHouse();
+  });
+
+  afterAll(async () => {
+    await running?.stop();
+    await clickhouse.close();
+  });
+
+  it('rejects the oldest unprocessed records to the overflow topic, counting each, and loses none', async () => {
+    const name = uniqueName('reject');
+    const topic = uniqueName('user_events');
+    const database = uniqueName('reject');
+    await createTopic(kafka, topic, PARTITIONS);
+    const produced = await withProducer(kafka, (producer) =>
+      produceEvents(producer, topic, {
+        partitions: PARTITIONS,
+        perPartition: 400,
+        base: Date.UTC(2026, 3, 1),
+        span: 10 * 60_000,
+        seed: 5,
+      }),
+    );
+    const log = captureLog();
+    running = await run(
+      definePipeline({
+        ...countingPipeline({ name, topic, database, idleTimeout: '1s' }),
+        stages: [
+          {
+            name: 'slow',
+            concurrency: 2,
+            process: async (record) => {
+              await sleep(5);
+              return record.value;
+            },
+          },
+        ],
+        backpressure: { strategy: 'reject', maxBufferSize: 20 },
+      }),
+      { logger: log.logger },
+    );
+
+    await waitFor(
+      'every offset committed',
+      () => committedOffsets(kafka, `sluice-${name}`, topic),
+      (c) => JSON.stringify(c) === JSON.stringify(endOffsets(produced)),
+      90_000,
+    );
+    const shed = running.status().reduce((sum, p) => sum + p.shed, 0);
+    expect(shed).toBeGreaterThan(0);
+    expect(running.status().every((p) => p.pauses.backpressure === 0)).toBe(true);
+
+    const overflow = await readTopic(kafka, `${topic}.overflow`, shed);
+    expect(overflow).toHaveLength(shed);
+    expect(overflow.every((m) => m.headers?.['sluice.reason']?.toString() === 'overflow')).toBe(true);
+    const sources = new Set(
+      overflow.map(
+        (m) =>
+          `${String(m.headers?.['sluice.source.partition'])}@${String(m.headers?.['sluice.source.offset'])}`,
+      ),
+    );
+    expect(sources.size).toBe(shed);
+    // Every event is in exactly one place: counted in ClickHouse, or parked in the overflow topic.
+    expect(total(await countsIn(clickhouse, database)) + shed).toBe(produced.length);
+  });
+});
