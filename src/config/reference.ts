@@ -46,6 +46,42 @@ function show(value: unknown, duration: boolean): string {
   return `\`${JSON.stringify(value)}\``;
 }
 
+/**
+ * One object out of a union of object forms (window types, stage kinds): every field of any form, the
+ * discriminating constants gathered into one list, each form's description of its constant kept.
+ */
+function mergeForms(forms: readonly JsonSchemaNode[]): JsonSchemaNode {
+  const properties: Record<string, JsonSchemaNode> = {};
+  for (const form of forms) {
+    for (const [key, child] of Object.entries(form.properties ?? {})) {
+      const seen = properties[key];
+      if (!seen) properties[key] = { ...child };
+      else if (seen.const !== undefined && child.const !== undefined) {
+        properties[key] = {
+          ...seen,
+          const: undefined,
+          enum: [seen.const, child.const],
+          description: `\`${JSON.stringify(seen.const)}\`: ${seen.description ?? ''} \`${JSON.stringify(child.const)}\`: ${child.description ?? ''}`,
+        };
+      } else if (seen.enum && child.const !== undefined) {
+        seen.enum = [...seen.enum, child.const];
+        seen.description = `${seen.description ?? ''} \`${JSON.stringify(child.const)}\`: ${child.description ?? ''}`;
+      }
+    }
+  }
+  const required = (forms[0]?.required ?? []).filter((key) =>
+    forms.every((f) => f.required?.includes(key) ?? false),
+  );
+  return { type: 'object', properties, required };
+}
+
+function objectForms(node: JsonSchemaNode | undefined): JsonSchemaNode | undefined {
+  if (!node) return undefined;
+  if (node.type === 'object') return node;
+  const forms = node.anyOf?.filter((form) => form.type === 'object');
+  return forms && forms.length > 0 ? mergeForms(forms) : undefined;
+}
+
 function rows(node: JsonSchemaNode, path: string, required: boolean, out: string[]): void {
   const leafObject = node.type === 'object' && node.properties;
   const defaultShown = leafObject ? '' : show(node.default, isDuration(node));
@@ -53,8 +89,9 @@ function rows(node: JsonSchemaNode, path: string, required: boolean, out: string
   const example = leafObject ? '' : show(node.examples?.[0], isDuration(node));
   const description = (node.description ?? '').replace(/\|/g, '\\|');
   if (path) out.push(`| \`${path}\` | ${typeOf(node)} | ${requirement} | ${description} | ${example} |`);
-  const children = node.properties ?? (node.items?.type === 'object' ? node.items.properties : undefined);
-  const requiredChildren = new Set(node.properties ? node.required : node.items?.required);
+  const items = objectForms(node.items);
+  const children = node.properties ?? items?.properties;
+  const requiredChildren = new Set(node.properties ? node.required : items?.required);
   const prefix = node.properties ? path : `${path}[]`;
   for (const [key, child] of Object.entries(children ?? {})) {
     rows(child, prefix ? `${prefix}.${key}` : key, requiredChildren.has(key), out);

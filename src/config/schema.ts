@@ -310,18 +310,181 @@ export const timeSchema = z
   })
   .strict();
 
-export const windowSchema = z
-  .object({
-    name: identifier.meta({
-      description: 'Name of the window definition; part of every result row’s identity.',
-      examples: ['page_views_1m'],
+/** A window length: a whole number of seconds, because result rows carry ClickHouse DateTime bounds. */
+function windowDuration(description: string, example: string) {
+  return duration(description, example).refine((ms) => ms >= 1_000 && ms % 1_000 === 0, {
+    message: 'a whole number of seconds, at least 1s',
+  });
+}
+
+const aggregateField = z
+  .string()
+  .min(1)
+  .meta({ description: 'Event field, a dotted path for nested fields.', examples: ['value'] });
+
+const aggregateName = identifier.optional().meta({
+  description: 'Result column name. Defaults to `<fn>_<field>` with non-identifier characters as `_`.',
+  examples: ['revenue'],
+});
+
+export const aggregationSchema = z
+  .union(
+    [
+      z
+        .object({
+          fn: z
+            .enum(['sum', 'avg', 'min', 'max'])
+            .meta({ description: 'Aggregate function.', examples: ['sum'] }),
+          field: aggregateField,
+          name: aggregateName,
+        })
+        .strict(),
+      z
+        .object({
+          fn: z.literal('count_distinct').meta({ description: 'Distinct values of the field.' }),
+          field: aggregateField,
+          name: aggregateName,
+          exactUpTo: z
+            .number()
+            .int()
+            .min(0)
+            .default(1_000)
+            .meta({
+              description:
+                'Counted exactly up to this many distinct values per window, then estimated with HyperLogLog (about 1.6 % error); the result column `<name>_exact` says which.',
+              examples: [1_000],
+            }),
+        })
+        .strict(),
+    ],
+    { error: () => 'an aggregation: {fn: sum|avg|min|max, field} or {fn: count_distinct, field, exactUpTo}' },
+  )
+  .transform((spec) => ({
+    ...spec,
+    name: spec.name ?? `${spec.fn}_${spec.field.replace(/[^A-Za-z0-9_]/g, '_')}`,
+  }));
+
+const windowCommon = {
+  name: identifier.meta({
+    description:
+      'Name of the window definition; its ClickHouse table and part of every result row’s identity.',
+    examples: ['page_views_1m'],
+  }),
+  groupBy: z
+    .array(identifier)
+    .default([])
+    .meta({ description: 'Event fields whose values form the group key.', examples: [['type', 'url']] }),
+  aggregations: z.array(aggregationSchema).default([]).meta({
+    description: 'Aggregations besides `count` (always computed): sum, avg, min, max, count_distinct.',
+  }),
+  emit: z
+    .object({
+      mode: z
+        .enum(['final', 'update'])
+        .default('final')
+        .meta({
+          description:
+            '`final`: one row per window, when it closes. `update`: also early rows every `every` while it is open, each superseded in ClickHouse by a higher version.',
+          examples: ['final'],
+        }),
+      every: durationWithDefault(
+        'Update mode: how often open windows that changed are emitted.',
+        '5s',
+        5_000,
+      ),
+    })
+    .strict()
+    .default({ mode: 'final', every: 5_000 })
+    .meta({ description: 'When results are written.' }),
+  maxKeys: z
+    .number()
+    .int()
+    .min(1)
+    .default(100_000)
+    .meta({
+      description:
+        'Most group keys one window may hold (for session windows: open sessions per partition). Beyond it, `onKeyCap` applies.',
+      examples: [100_000],
     }),
-    type: z.literal('tumbling').meta({ description: 'Window type.', examples: ['tumbling'] }),
-    size: duration('Window length; windows are aligned to the epoch.', '1m'),
-    groupBy: z
-      .array(identifier)
-      .default([])
-      .meta({ description: 'Event fields whose values form the group key.', examples: [['type', 'url']] }),
+  onKeyCap: z
+    .enum(['drop', 'other'])
+    .default('drop')
+    .meta({
+      description:
+        'At the key cap: `drop` the event from this window, or aggregate it under the key `__other__` (session windows always drop). Either way it is counted.',
+      examples: ['drop'],
+    }),
+};
+
+export const windowSchema = z.union(
+  [
+    z
+      .object({
+        type: z
+          .literal('tumbling')
+          .meta({ description: 'Fixed, non-overlapping windows aligned to the epoch.' }),
+        size: windowDuration('Window length.', '1m'),
+        ...windowCommon,
+      })
+      .strict(),
+    z
+      .object({
+        type: z.literal('sliding').meta({
+          description:
+            'Fixed-size windows starting every `advance` (hopping windows); an event is in size/advance of them.',
+        }),
+        size: windowDuration('Window length; a multiple of `advance`.', '10m'),
+        advance: windowDuration('Distance between window starts.', '1m'),
+        ...windowCommon,
+      })
+      .strict()
+      .refine((w) => w.size % w.advance === 0 && w.size >= w.advance, {
+        message: 'a size that is a multiple of advance',
+        path: ['size'],
+      }),
+    z
+      .object({
+        type: z.literal('session').meta({
+          description:
+            'Per group key: events less than `gap` apart share a session; a late-arriving event can merge two.',
+        }),
+        gap: windowDuration('Inactivity that ends a session.', '30m'),
+        ...windowCommon,
+      })
+      .strict(),
+  ],
+  {
+    error: () =>
+      'a window: {name, type: tumbling, size}, {name, type: sliding, size, advance} or {name, type: session, gap}',
+  },
+);
+
+export const stateSchema = z
+  .object({
+    maxBytes: z
+      .number()
+      .int()
+      .min(1024 * 1024)
+      .default(256 * 1024 * 1024)
+      .meta({
+        description:
+          'Byte budget of one partition’s window state (an estimate). Above it the windows due first are closed early, with reason `state-budget`, and counted.',
+        examples: [268_435_456],
+      }),
+  })
+  .strict();
+
+export const lateEventsSchema = z
+  .object({
+    topic: z
+      .string()
+      .min(1)
+      .optional()
+      .meta({
+        description:
+          'Where events that arrive after their window closed go, with how late they were. Defaults to `<source topic>.late`.',
+        examples: ['user-events.late'],
+      }),
   })
   .strict();
 
@@ -385,6 +548,12 @@ export const pipelineSchema = z
       .strict()
       .default(() => ({ clickhouse: clickhouseSinkSchema.parse({}) }))
       .meta({ description: 'Where results go.' }),
+    state: stateSchema
+      .default(() => stateSchema.parse({}))
+      .meta({ description: 'In-memory window state per partition.' }),
+    lateEvents: lateEventsSchema
+      .default(() => lateEventsSchema.parse({}))
+      .meta({ description: 'The side output for late events.' }),
     deadLetter: deadLetterSchema
       .default(() => deadLetterSchema.parse({}))
       .meta({ description: 'Where records that fail a stage for good are parked, with their context.' }),
@@ -409,6 +578,7 @@ export type PipelineInput = z.input<typeof pipelineSchema>;
 /** A validated pipeline with every default filled in and every duration in milliseconds. */
 export type Pipeline = z.output<typeof pipelineSchema>;
 export type WindowConfig = Pipeline['windows'][number];
+export type AggregationConfig = WindowConfig['aggregations'][number];
 export type TimeConfig = Pipeline['time'];
 export type ClickHouseSinkConfig = Pipeline['sinks']['clickhouse'];
 export type StageConfig = Pipeline['stages'][number];

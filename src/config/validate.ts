@@ -38,12 +38,15 @@ function expectedOf(issue: z.core.$ZodIssue): string {
 }
 
 /**
- * For a value matching none of a union's forms: the issues of the one form whose fields all exist
- * (no unknown field), so `stages[0].in` is named rather than the whole stage; none when no form fits.
+ * For a value matching none of a union's forms: the issues of the one form whose fields all exist and
+ * whose constants match, so `stages[0].in` is named rather than the whole stage; none when no form fits.
  */
 function closestForm(issue: z.core.$ZodIssue): z.core.$ZodIssue[] | undefined {
   if (issue.code !== 'invalid_union') return undefined;
-  const fitting = issue.errors.filter((form) => form.every((i) => i.code !== 'unrecognized_keys'));
+  // A form fits when it knows every field given and its constants (a `type: tumbling`) match.
+  const fitting = issue.errors.filter((form) =>
+    form.every((i) => i.code !== 'unrecognized_keys' && i.code !== 'invalid_value'),
+  );
   if (fitting.length !== 1) return undefined;
   return fitting[0]!.map((inner) => ({ ...inner, path: [...issue.path, ...inner.path] }));
 }

@@ -4,7 +4,7 @@
 // No Kafka or ClickHouse here: side effects (dead letters, overflow) are injected.
 import type { Pipeline } from '../config/schema.js';
 import type { Logger } from '../ops/logger.js';
-import { PartitionWindows } from '../state/partition-windows.js';
+import { PartitionWindows, type Lateness, type WindowCounters } from '../state/partition-windows.js';
 import type { WindowResult } from '../state/window-store.js';
 import { messageOf } from '../errors.js';
 import { BackpressureController, type BackpressureAction, type BufferFill } from './backpressure.js';
@@ -24,8 +24,16 @@ export interface WorkerEffects {
   deadLetter(failure: StageFailure): Promise<void>;
   /** Writes a shed record to the overflow topic (strategy `reject`); resolves once it is durable. */
   overflow(origin: Origin): Promise<void>;
+  /** Writes an event that missed its window(s) to the late-events topic; resolves once it is durable. */
+  late(event: LateEvent): Promise<void>;
   /** A stage chose `abort`: the pipeline must stop. */
   abort(error: Error): void;
+}
+
+export interface LateEvent {
+  origin: Origin;
+  eventTimeMs: number;
+  late: readonly Lateness[];
 }
 
 export interface PartitionCounters {
@@ -36,6 +44,8 @@ export interface PartitionCounters {
   deadLettered: number;
   late: number;
   shed: number;
+  /** Events dropped from, or put under `__other__` in, a window at its key cap. */
+  keyCapped: number;
 }
 
 export class StageAbortError extends Error {
@@ -59,6 +69,7 @@ export class PartitionWorker {
     deadLettered: 0,
     late: 0,
     shed: 0,
+    keyCapped: 0,
   };
   /** The largest buffer fill seen, for status and for tests of the bound. */
   readonly peak: BufferFill = { records: 0, bytes: 0 };
@@ -99,6 +110,14 @@ export class PartitionWorker {
 
   get openWindows(): number {
     return this.windows.openWindows;
+  }
+
+  get stateBytes(): number {
+    return this.windows.stateBytes;
+  }
+
+  get windowCounters(): WindowCounters {
+    return this.windows.counters;
   }
 
   /** Records and bytes between fetch and sink; shed records awaiting their overflow write are out already. */
@@ -160,7 +179,9 @@ export class PartitionWorker {
    */
   resultsToSink(): readonly WindowResult[] {
     const room = this.pipeline.backpressure.maxBufferSize - this.fill().records;
-    const closed = room > 0 ? this.windows.closeDue(this.clock(), this.caughtUp, room) : [];
+    const now = this.clock();
+    const closed = room > 0 ? this.windows.closeDue(now, this.caughtUp, room) : [];
+    if (room - closed.length > 0) closed.push(...this.windows.updatesDue(now, room - closed.length));
     if (closed.length > 0) {
       this.unsunk = this.unsunk.concat(closed);
       this.notePeak();
@@ -228,13 +249,22 @@ export class PartitionWorker {
   }
 
   private absorb(item: ChainItem): void {
-    const late = this.windows.absorb(item.record, item.origin.offset, this.clock());
-    if (late > 0) {
+    const outcome = this.windows.absorb(item.record, item.origin.offset, this.clock());
+    this.counters.keyCapped += outcome.capped;
+    if (outcome.late.length > 0) {
       this.counters.late += 1;
       this.logger.debug(
-        { offset: item.record.offset, eventTime: item.record.eventTimeMs },
-        'late event: its window has closed',
+        { offset: item.record.offset, eventTime: item.record.eventTimeMs, late: outcome.late },
+        'late event: sent to the late-events topic',
       );
+      // The record is done only once its late-events copy is durable: never silently dropped.
+      item.origin.pending += 1;
+      const write = this.effects.late({
+        origin: item.origin,
+        eventTimeMs: item.record.eventTimeMs,
+        late: outcome.late,
+      });
+      this.sideWrite(write, item.origin);
     }
     this.itemDone(item.origin);
   }

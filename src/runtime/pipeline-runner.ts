@@ -14,7 +14,8 @@ import { deadLetterMessage } from '../sinks/dead-letters.js';
 import { SideTopicWriter } from '../sinks/side-topic-writer.js';
 import { checkKafka, createKafka } from '../source/kafka-client.js';
 import type { BufferFill } from './backpressure.js';
-import { PartitionWorker, type PartitionCounters } from './partition-worker.js';
+import type { WindowCounters } from '../state/partition-windows.js';
+import { PartitionWorker, type LateEvent, type PartitionCounters } from './partition-worker.js';
 import { sinkRetryDelay } from './sink-retry.js';
 import type { Origin, StageFailure } from './stage-chain.js';
 
@@ -22,9 +23,11 @@ const TICK_MS = 200;
 
 type PauseReason = 'backpressure' | 'sink' | 'user';
 
-export interface PartitionStatus extends PartitionCounters {
+export interface PartitionStatus extends PartitionCounters, WindowCounters {
   partition: number;
   openWindows: number;
+  /** Estimated bytes of the partition's window state. */
+  stateBytes: number;
   buffer: BufferFill;
   peakBuffer: BufferFill;
   pausedFor: PauseReason[];
@@ -63,6 +66,10 @@ export function deadLetterTopicOf(pipeline: Pipeline): string {
 
 function overflowTopicOf(pipeline: Pipeline): string {
   return pipeline.backpressure.overflowTopic ?? `${pipeline.source.topic}.overflow`;
+}
+
+export function lateTopicOf(pipeline: Pipeline): string {
+  return pipeline.lateEvents.topic ?? `${pipeline.source.topic}.late`;
 }
 
 class PipelineRunner implements RunningPipeline {
@@ -109,7 +116,10 @@ class PipelineRunner implements RunningPipeline {
     await this.sink.prepare();
     const partitions = await this.sourcePartitions();
     const retentionMs = this.pipeline.deadLetter.retention;
-    const sideTopics = [{ topic: deadLetterTopicOf(this.pipeline), partitions, retentionMs }];
+    const sideTopics = [
+      { topic: deadLetterTopicOf(this.pipeline), partitions, retentionMs },
+      { topic: lateTopicOf(this.pipeline), partitions, retentionMs },
+    ];
     if (this.pipeline.backpressure.strategy === 'reject')
       sideTopics.push({ topic: overflowTopicOf(this.pipeline), partitions, retentionMs });
     await this.sideTopics.connect(sideTopics);
@@ -156,6 +166,8 @@ class PipelineRunner implements RunningPipeline {
         partition: w.partition,
         ...w.counters,
         openWindows: w.openWindows,
+        stateBytes: w.stateBytes,
+        ...w.windowCounters,
         buffer: w.fill(),
         peakBuffer: { ...w.peak },
         pausedFor: [...(this.pauses.get(w.partition) ?? [])],
@@ -238,6 +250,7 @@ class PipelineRunner implements RunningPipeline {
       worker = new PartitionWorker(this.topic, partition, this.pipeline, logger, {
         deadLetter: (failure) => this.writeDeadLetter(partition, failure),
         overflow: (origin) => this.writeOverflow(partition, origin),
+        late: (event) => this.writeLate(partition, event),
         abort: (error) => this.abort(error),
       });
       this.workers.set(partition, worker);
@@ -270,6 +283,24 @@ class PipelineRunner implements RunningPipeline {
       failedAtMs: Date.now(),
     });
     return this.sideTopics.write(overflowTopicOf(this.pipeline), message);
+  }
+
+  private writeLate(partition: number, event: LateEvent): Promise<void> {
+    const message = deadLetterMessage(event.origin.raw, {
+      pipeline: this.pipeline.name,
+      topic: this.topic,
+      partition,
+      stage: 'window',
+      reason: 'late',
+      attempts: 0,
+      failedAtMs: Date.now(),
+      extra: {
+        'sluice.late.windows': event.late.map((l) => l.definition).join(','),
+        'sluice.late.by.ms': String(Math.max(...event.late.map((l) => l.byMs))),
+        'sluice.event.time': new Date(event.eventTimeMs).toISOString(),
+      },
+    });
+    return this.sideTopics.write(lateTopicOf(this.pipeline), message);
   }
 
   private async onBatch(payload: EachBatchPayload): Promise<void> {

@@ -21,7 +21,7 @@ export interface SourceRef {
   partition: number;
 }
 
-type Row = Record<string, string | number>;
+type Row = Record<string, string | number | null>;
 
 /** 'YYYY-MM-DD hh:mm:ss' in UTC: the DateTime text form every ClickHouse release parses. */
 function clickhouseDateTime(ms: number): string {
@@ -77,8 +77,10 @@ export class ClickHouseSink {
         window_start: clickhouseDateTime(result.window.start),
         window_end: clickhouseDateTime(result.window.end),
         source_partition: source.partition,
-        count: result.count,
-        version: result.count,
+        ...result.values,
+        emit_reason: result.reason,
+        superseded: result.reason === 'superseded' ? 1 : 0,
+        version: result.version,
       };
       window.groupBy.forEach((field, i) => (row[field] = result.key[i] ?? ''));
       const rows = rowsByTable.get(window.name) ?? [];

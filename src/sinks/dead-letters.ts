@@ -1,5 +1,6 @@
-// The shape of a dead letter: the original key, value and headers, untouched, plus `sluice.*` headers
-// with where it came from and why it failed. `sluice dlq replay` strips those headers again.
+// The shape of a record that leaves the main flow (a dead letter, an overflow record, a late event):
+// the original key, value and headers, untouched, plus `sluice.*` headers with where it came from and
+// why. `sluice dlq replay` strips those headers again.
 import type { IHeaders, Message } from 'kafkajs';
 import { SluiceError, messageOf } from '../errors.js';
 import type { FetchedRecord } from '../runtime/stage-chain.js';
@@ -22,10 +23,12 @@ export interface DeadLetterContext {
   topic: string;
   partition: number;
   stage: string;
-  reason: 'stage-error' | 'overflow';
+  reason: 'stage-error' | 'overflow' | 'late';
   error?: unknown;
   attempts: number;
   failedAtMs: number;
+  /** More `sluice.*` headers (late events: how late, for which windows). */
+  extra?: Record<string, string>;
 }
 
 function errorCode(error: unknown): string {
@@ -45,6 +48,7 @@ export function deadLetterMessage(raw: FetchedRecord, context: DeadLetterContext
     [h.reason]: context.reason,
     [h.attempts]: String(context.attempts),
     [h.failedAt]: new Date(context.failedAtMs).toISOString(),
+    ...context.extra,
   };
   if (context.error !== undefined) {
     headers[h.error] = messageOf(context.error).slice(0, 4_000);
@@ -57,6 +61,6 @@ export function deadLetterMessage(raw: FetchedRecord, context: DeadLetterContext
 export function originalHeaders(headers: IHeaders | undefined): IHeaders {
   const names = new Set<string>(Object.values(DEAD_LETTER_HEADERS));
   return Object.fromEntries(
-    Object.entries(headers ?? {}).filter(([name]) => !names.has(name) && !name.startsWith('sluice.replay')),
+    Object.entries(headers ?? {}).filter(([name]) => !names.has(name) && !name.startsWith('sluice.')),
   );
 }

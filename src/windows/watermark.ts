@@ -11,6 +11,8 @@ export interface WatermarkSettings {
 
 export class Watermark {
   private value = Number.NEGATIVE_INFINITY;
+  /** The part earned by events alone (max event time − out-of-orderness), to tell why a window closed. */
+  private fromEvents = Number.NEGATIVE_INFINITY;
   private lastRecordAtMs: number | undefined;
 
   constructor(private readonly settings: WatermarkSettings) {}
@@ -18,7 +20,29 @@ export class Watermark {
   /** Records an event; `nowMs` is the wall-clock time it was received. */
   observe(eventTimeMs: number, nowMs: number): void {
     this.lastRecordAtMs = nowMs;
-    this.raiseTo(eventTimeMs - this.settings.maxOutOfOrdernessMs);
+    const candidate = eventTimeMs - this.settings.maxOutOfOrdernessMs;
+    if (candidate > this.fromEvents) this.fromEvents = candidate;
+    this.raiseTo(candidate);
+  }
+
+  /** The watermark that events alone justify; below `current` when idleness or the budget advanced it. */
+  get eventWatermark(): number {
+    return this.fromEvents;
+  }
+
+  /** Moves the watermark forward for another reason (the state budget closing windows early). */
+  advanceTo(candidate: number): void {
+    this.raiseTo(candidate);
+  }
+
+  /** The values to snapshot, and to restore after a restart, so lateness is decided as before. */
+  snapshot(): { value: number; fromEvents: number } {
+    return { value: this.value, fromEvents: this.fromEvents };
+  }
+
+  restore(state: { value: number; fromEvents: number }): void {
+    this.value = state.value;
+    this.fromEvents = state.fromEvents;
   }
 
   /**

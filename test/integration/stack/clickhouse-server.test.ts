@@ -2,6 +2,7 @@
 // with DateTime('UTC'), and replacement by version under FINAL and argMax.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClickHouseClient } from '@clickhouse/client';
+import { validatePipeline } from '../../../src/config/validate.js';
 import { windowTableDdl } from '../../../src/sinks/clickhouse-tables.js';
 import { queryRows, testClickHouse, uniqueName } from '../support/fixtures.js';
 
@@ -26,8 +27,25 @@ describe('ClickHouse server', () => {
   });
 
   it('replaces a window row with the higher version under FINAL and argMax', async () => {
-    const window = { name: 'views_1m', type: 'tumbling' as const, size: 60_000, groupBy: ['url'] };
-    await client.command({ query: windowTableDdl(database, window) });
+    const [window] = validatePipeline({
+      name: 'p',
+      windows: [
+        {
+          name: 'views_1m',
+          type: 'tumbling',
+          size: '1m',
+          groupBy: ['url'],
+          aggregations: [
+            { fn: 'sum', field: 'value' },
+            { fn: 'avg', field: 'value' },
+            { fn: 'min', field: 'value' },
+            { fn: 'max', field: 'value' },
+            { fn: 'count_distinct', field: 'userId', name: 'users' },
+          ],
+        },
+      ],
+    }).windows;
+    await client.command({ query: windowTableDdl(database, window!) });
     const row = (count: number, version: number) => ({
       pipeline: 'p',
       window_start: '2026-01-01 00:01:00',
@@ -35,6 +53,14 @@ describe('ClickHouse server', () => {
       url: '/docs',
       source_partition: 0,
       count,
+      sum_value: 1.5 * count,
+      avg_value: count === 3 ? null : 1.5,
+      min_value: null,
+      max_value: 2,
+      users: count,
+      users_exact: 1,
+      emit_reason: 'watermark',
+      superseded: 0,
       version,
     });
     // Separate inserts make separate parts, so only FINAL / argMax reconcile them.
@@ -42,11 +68,21 @@ describe('ClickHouse server', () => {
     await client.insert({ table: `${database}.views_1m`, values: [row(5, 12)], format: 'JSONEachRow' });
     await client.insert({ table: `${database}.views_1m`, values: [row(5, 12)], format: 'JSONEachRow' });
 
-    const final = await queryRows<{ count: string; window_start: string }>(
+    const final = await queryRows<Record<string, unknown>>(
       client,
-      `SELECT count, toString(window_start) AS window_start FROM ${database}.views_1m FINAL`,
+      `SELECT count, toString(window_start) AS window_start, sum_value, avg_value, min_value, users
+       FROM ${database}.views_1m FINAL`,
     );
-    expect(final).toEqual([{ count: '5', window_start: '2026-01-01 00:01:00' }]);
+    expect(final).toEqual([
+      {
+        count: '5',
+        window_start: '2026-01-01 00:01:00',
+        sum_value: 7.5,
+        avg_value: 1.5,
+        min_value: null,
+        users: '5',
+      },
+    ]);
     const latest = await queryRows<{ c: string }>(
       client,
       `SELECT argMax(count, version) AS c FROM ${database}.views_1m GROUP BY pipeline, window_start, url, source_partition`,

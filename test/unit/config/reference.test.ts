@@ -9,7 +9,10 @@ import { editorSchema, withReference } from '../../../scripts/render-docs.js';
 describe('generated configuration docs', () => {
   it('lists every field with its default and description', () => {
     const reference = configReference();
-    expect(reference).toContain('| `windows[].size` | duration | required |');
+    expect(reference).toContain('| `windows[].name` | string | required |');
+    expect(reference).toContain(
+      '| `windows[].type` | `"tumbling"` \\| `"sliding"` \\| `"session"` | required |',
+    );
     expect(reference).toContain('| `time.maxOutOfOrderness` | duration | `5s` |');
     expect(reference).toContain('| `source.topic` | string | `"user-events"` | The topic to consume.');
   });

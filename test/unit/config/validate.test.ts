@@ -36,7 +36,16 @@ describe('pipeline config', () => {
       lowWaterMark: 0.5,
     });
     expect(pipeline.time).toEqual({ maxOutOfOrderness: 5_000, grace: 0, idleTimeout: 30_000 });
-    expect(pipeline.windows[0]).toEqual({ name: 'w', type: 'tumbling', size: 60_000, groupBy: [] });
+    expect(pipeline.windows[0]).toEqual({
+      name: 'w',
+      type: 'tumbling',
+      size: 60_000,
+      groupBy: [],
+      aggregations: [],
+      emit: { mode: 'final', every: 5_000 },
+      maxKeys: 100_000,
+      onKeyCap: 'drop',
+    });
     expect(pipeline.sinks.clickhouse).toEqual({ username: 'default', password: '', database: 'sluice' });
   });
 
@@ -59,7 +68,11 @@ describe('pipeline config', () => {
     const paths = issues.map((i) => i.path);
     expect(paths).toContain('source');
     expect(paths).toContain('source.topic');
-    expect(paths).toContain('windows[0].type');
+    // A sliding window without its advance: the sliding form is the one that fits, so its field is named.
+    expect(paths).toContain('windows[0].advance');
+    const [unknownType] = issuesOf({ name: 'p', windows: [{ name: 'w', type: 'hopping', size: '1m' }] });
+    expect(unknownType?.path).toBe('windows[0]');
+    expect(unknownType?.expected).toContain('{name, type: sliding, size, advance}');
     const missing = issuesOf({ name: 'p' });
     expect(missing).toEqual([{ path: 'windows', expected: 'a list', found: undefined }]);
     expect(new ConfigError(missing).message).toContain('windows: expected a list, found nothing');

@@ -10,6 +10,7 @@ import { createLogger } from '../../../src/ops/logger.js';
 import {
   PartitionWorker,
   type FetchedRecord,
+  type LateEvent,
   type WorkerEffects,
 } from '../../../src/runtime/partition-worker.js';
 import type { Origin, StageFailure } from '../../../src/runtime/stage-chain.js';
@@ -34,6 +35,7 @@ function event(i: number, timestamp: number, url: string) {
 function harness(overrides: Partial<PipelineInput> = {}, now = () => 0) {
   const deadLetters: StageFailure[] = [];
   const overflow: Origin[] = [];
+  const late: LateEvent[] = [];
   const aborts: Error[] = [];
   const effects: WorkerEffects = {
     deadLetter: (failure) => {
@@ -42,6 +44,10 @@ function harness(overrides: Partial<PipelineInput> = {}, now = () => 0) {
     },
     overflow: (origin) => {
       overflow.push(origin);
+      return Promise.resolve();
+    },
+    late: (event) => {
+      late.push(event);
       return Promise.resolve();
     },
     abort: (error) => aborts.push(error),
@@ -54,7 +60,7 @@ function harness(overrides: Partial<PipelineInput> = {}, now = () => 0) {
     effects,
     now,
   );
-  return { worker, deadLetters, overflow, aborts };
+  return { worker, deadLetters, overflow, late, aborts };
 }
 
 /** Closes everything by idleness and returns counts per `${windowStart}|${url}`. */
@@ -96,8 +102,8 @@ describe('PartitionWorker', () => {
     );
   });
 
-  it('dead-letters bad input with its stage and counts late events, without holding the commit', async () => {
-    const { worker, deadLetters } = harness();
+  it('dead-letters bad input, sends late events to their topic, and holds the commit at neither', async () => {
+    const { worker, deadLetters, late } = harness();
     const records = [
       record(0, event(0, 60_000, '/a')),
       record(1, event(1, 200_000, '/a')), // watermark → 195 000: [60 000, 120 000) closes
@@ -114,6 +120,10 @@ describe('PartitionWorker', () => {
       ['4', 'parse'],
     ]);
     expect(worker.counters).toMatchObject({ fetched: 5, completed: 5, deadLettered: 2, late: 1 });
+    // [60 000, 120 000) closed at 121 000 (grace 1 s); the watermark was 195 000.
+    expect(late.map((l) => [l.origin.raw.offset, l.late])).toEqual([
+      ['2', [{ definition: 'w', byMs: 74_000 }]],
+    ]);
     worker.sunk(results.length);
     // The window of offset 1 is still open: the commit stops there.
     expect(worker.committable()).toBe(1n);

@@ -1,109 +1,131 @@
-// The window store against a brute-force model: every record kept in a list, windows recomputed from it.
+// The window store's own rules: closing in chunks, the key cap (drop or `__other__`), the byte estimate
+// that the state budget reads, and the offsets that hold a partition's commit.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { WindowStore, type WindowResult } from '../../../src/state/window-store.js';
+import { validatePipeline } from '../../../src/config/validate.js';
+import { PartitionWindows } from '../../../src/state/partition-windows.js';
+import {
+  OTHER_KEY,
+  WindowStore,
+  type WindowDefinition,
+  type WindowResult,
+} from '../../../src/state/window-store.js';
 import { tumblingWindowOf } from '../../../src/windows/tumbling.js';
-
-interface Op {
-  kind: 'add' | 'close';
-  time: number;
-  key: string;
-}
 
 const SIZE = 1_000;
 const GRACE = 200;
 
-const opArb = fc.record({
-  kind: fc.constantFrom<'add' | 'close'>('add', 'add', 'add', 'close'),
-  time: fc.integer({ min: 0, max: 20_000 }),
-  key: fc.constantFrom('a', 'b', 'c'),
-});
+function definition(overrides: Partial<WindowDefinition> = {}): WindowDefinition {
+  return { name: 'w', type: 'tumbling', aggregations: [], maxKeys: 1_000, onKeyCap: 'drop', ...overrides };
+}
 
 function resultId(r: WindowResult): string {
   return `${r.window.start}|${r.key.join(',')}`;
 }
 
+const eventsArb = fc.array(
+  fc.record({ time: fc.integer({ min: 0, max: 20_000 }), key: fc.constantFrom('a', 'b', 'c') }),
+  { maxLength: 200 },
+);
+
 describe('WindowStore', () => {
-  it('emits each window once with the count, first and last offsets of the records it absorbed', () => {
-    fc.assert(
-      fc.property(fc.array(opArb, { maxLength: 300 }), (ops: Op[]) => {
-        const store = new WindowStore(GRACE);
-        const model: { start: number; key: string; offset: bigint }[] = [];
-        const emitted = new Map<string, WindowResult>();
-        let offset = 0n;
-        let watermark = Number.NEGATIVE_INFINITY;
-        for (const op of ops) {
-          if (op.kind === 'add') {
-            const window = tumblingWindowOf(op.time, SIZE);
-            // As the partition worker does: a record for a closed window is late, never absorbed.
-            if (store.isClosed(window.end, watermark)) continue;
-            store.add('w', window, [op.key], offset);
-            model.push({ start: window.start, key: op.key, offset });
-            offset += 1n;
-          } else {
-            watermark = Math.max(watermark, op.time);
-            for (const result of store.closeUpTo(watermark)) {
-              const id = resultId(result);
-              expect(emitted.has(id)).toBe(false);
-              expect(result.window.end + GRACE).toBeLessThanOrEqual(watermark);
-              const absorbed = model.filter(
-                (m) => m.start === result.window.start && m.key === result.key[0],
-              );
-              expect(result.count).toBe(absorbed.length);
-              expect(result.firstOffset).toBe(absorbed[0]!.offset);
-              expect(result.lastOffset).toBe(absorbed.at(-1)!.offset);
-              emitted.set(id, result);
-            }
-            // What stays open is exactly what the model has not emitted; it holds the lowest offset.
-            const open = model.filter((m) => !emitted.has(`${m.start}|${m.key}`));
-            expect(store.lowestOffsetHeld()).toBe(open[0]?.offset);
-            expect(store.size).toBe(new Set(open.map((m) => `${m.start}|${m.key}`)).size);
-          }
-        }
-      }),
-    );
-  });
-
-  it('says a window is closed once end + grace has been reached by the watermark', () => {
-    const store = new WindowStore(GRACE);
-    expect(store.isClosed(1_000, 1_199)).toBe(false);
-    expect(store.isClosed(1_000, 1_200)).toBe(true);
-  });
-
-  it('closes the same windows in chunks of at most `limit` as in one go', () => {
+  it('closes the same windows in chunks of at most `limit` as in one go, holding the lowest offset open', () => {
     fc.assert(
       fc.property(
-        fc.array(
-          fc.record({ time: fc.integer({ min: 0, max: 20_000 }), key: fc.constantFrom('a', 'b', 'c') }),
-          {
-            maxLength: 200,
-          },
-        ),
+        eventsArb,
         fc.integer({ min: 1, max: 7 }),
         fc.integer({ min: 0, max: 25_000 }),
         (events, limit, watermark) => {
           const whole = new WindowStore(GRACE);
           const chunked = new WindowStore(GRACE);
           events.forEach((e, i) => {
-            whole.add('w', tumblingWindowOf(e.time, SIZE), [e.key], BigInt(i));
-            chunked.add('w', tumblingWindowOf(e.time, SIZE), [e.key], BigInt(i));
+            whole.addToWindow(definition(), tumblingWindowOf(e.time, SIZE), [e.key], {}, BigInt(i));
+            chunked.addToWindow(definition(), tumblingWindowOf(e.time, SIZE), [e.key], {}, BigInt(i));
           });
-          const expected = whole.closeUpTo(watermark).map(resultId).sort();
+          const expected = whole
+            .closeUpTo(watermark, Infinity, () => 'watermark')
+            .map(resultId)
+            .sort();
           const got: string[] = [];
           for (;;) {
-            const chunk = chunked.closeUpTo(watermark, limit);
+            const chunk = chunked.closeUpTo(watermark, limit, () => 'watermark');
             expect(chunk.length).toBeLessThanOrEqual(limit);
             got.push(...chunk.map(resultId));
             if (chunk.length < limit) break;
           }
           expect(got.sort()).toEqual(expected);
           expect(chunked.size).toBe(whole.size);
-          // A partly closed bucket may hold the commit lower than needed, never higher.
-          const held = chunked.lowestOffsetHeld();
-          const exact = whole.lowestOffsetHeld();
-          if (exact !== undefined) expect(held !== undefined && held <= exact).toBe(true);
+          const open = events
+            .map((e, i) => ({ ...e, i }))
+            .filter((e) => tumblingWindowOf(e.time, SIZE).end + GRACE > watermark);
+          expect(chunked.lowestOffsetHeld()).toBe(
+            open.length === 0 ? undefined : BigInt(Math.min(...open.map((e) => e.i))),
+          );
         },
       ),
     );
+  });
+
+  it('caps the keys of a window: beyond it, drops the event or puts it under __other__', () => {
+    const window = tumblingWindowOf(0, SIZE);
+    const drop = new WindowStore(0);
+    const other = new WindowStore(0);
+    const outcomes = { drop: [] as string[], other: [] as string[] };
+    ['a', 'b', 'c', 'a', 'd'].forEach((key, i) => {
+      outcomes.drop.push(drop.addToWindow(definition({ maxKeys: 2 }), window, [key], {}, BigInt(i)));
+      outcomes.other.push(
+        other.addToWindow(definition({ maxKeys: 2, onKeyCap: 'other' }), window, [key], {}, BigInt(i)),
+      );
+    });
+    expect(outcomes.drop).toEqual(['added', 'added', 'dropped', 'added', 'dropped']);
+    expect(outcomes.other).toEqual(['added', 'added', 'other', 'added', 'other']);
+    const counts = (store: WindowStore) =>
+      Object.fromEntries(
+        store.closeUpTo(Infinity, Infinity, () => 'idle').map((r): [string, number] => [r.key[0]!, r.count]),
+      );
+    expect(counts(drop)).toEqual({ a: 2, b: 1 });
+    expect(counts(other)).toEqual({ a: 2, b: 1, [OTHER_KEY]: 2 });
+    // Another window has its own cap.
+    expect(drop.addToWindow(definition({ maxKeys: 2 }), tumblingWindowOf(SIZE, SIZE), ['z'], {}, 9n)).toBe(
+      'added',
+    );
+  });
+
+  it('estimates state bytes that grow with windows and distinct values and fall back to zero', () => {
+    const store = new WindowStore(0);
+    const distinct = definition({
+      aggregations: [{ name: 'users', fn: 'count_distinct', field: 'user', exactUpTo: 10_000 }],
+    });
+    store.addToWindow(distinct, tumblingWindowOf(0, SIZE), ['a'], { user: 'u0' }, 0n);
+    const one = store.bytes;
+    for (let i = 1; i < 500; i += 1)
+      store.addToWindow(distinct, tumblingWindowOf(0, SIZE), ['a'], { user: `u${i}` }, BigInt(i));
+    expect(store.bytes).toBeGreaterThan(one + 400 * 40);
+    store.closeUpTo(Infinity, Infinity, () => 'idle');
+    expect(store.bytes).toBe(0);
+  });
+});
+
+describe('the state budget', () => {
+  it('closes the windows due first, early, moves the watermark there, and counts them', () => {
+    const windows = new PartitionWindows(
+      validatePipeline({
+        name: 'p',
+        time: { maxOutOfOrderness: '1h', idleTimeout: '1h' },
+        state: { maxBytes: 1024 * 1024 },
+        windows: [{ name: 'w', type: 'tumbling', size: '1s', groupBy: ['k'] }],
+      }),
+    );
+    // Distinct keys in many windows: well over a megabyte of state.
+    for (let i = 0; i < 8_000; i += 1)
+      windows.absorb({ value: { k: `key-${i}` }, eventTimeMs: i * 10 }, BigInt(i), 0);
+    expect(windows.stateBytes).toBeLessThanOrEqual(1024 * 1024);
+    expect(windows.counters.budgetClosed).toBeGreaterThan(0);
+    const early = windows.closeDue(0, false);
+    expect(early.length).toBe(windows.counters.budgetClosed);
+    expect(early.every((r) => r.reason === 'state-budget')).toBe(true);
+    // An event for a window closed early is late, like any other.
+    const outcome = windows.absorb({ value: { k: 'late' }, eventTimeMs: 0 }, 8_000n, 0);
+    expect(outcome.late.map((l) => l.definition)).toEqual(['w']);
   });
 });

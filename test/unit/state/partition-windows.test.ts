@@ -1,0 +1,264 @@
+// Every window type against a brute-force reference over random, out-of-order streams: the reference
+// keeps every accepted event in a list and recomputes windows (and session unions) from scratch.
+// Checks exact membership and aggregates, lateness (with grace), closing exactly when due and once,
+// session merges, and that in update mode the rows ClickHouse would keep (highest version per identity,
+// superseded ones dropped) are exactly the final results.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { PipelineInput } from '../../../src/config/schema.js';
+import { validatePipeline } from '../../../src/config/validate.js';
+import { PartitionWindows } from '../../../src/state/partition-windows.js';
+import type { WindowResult } from '../../../src/state/window-store.js';
+import { slidingWindowsOf } from '../../../src/windows/sliding.js';
+import { tumblingWindowOf } from '../../../src/windows/tumbling.js';
+import type { Window } from '../../../src/windows/window.js';
+
+const GRACE = 1_000;
+const OUT_OF_ORDERNESS = 2_000;
+const GAP = 3_000;
+
+interface Ev {
+  t: number;
+  key: string;
+  value: number;
+  user: string;
+}
+type Op = { kind: 'add'; ev: Ev } | { kind: 'close' };
+
+const aggregations = [
+  { fn: 'sum' as const, field: 'value' },
+  { fn: 'min' as const, field: 'value' },
+  { fn: 'max' as const, field: 'value' },
+  { fn: 'avg' as const, field: 'value' },
+  { fn: 'count_distinct' as const, field: 'user', exactUpTo: 3 },
+];
+
+function pipeline(mode: 'final' | 'update'): PipelineInput {
+  const common = { groupBy: ['key'], aggregations, emit: { mode, every: 0 } };
+  return {
+    name: 'p',
+    time: { maxOutOfOrderness: OUT_OF_ORDERNESS, grace: GRACE, idleTimeout: '1h' },
+    windows: [
+      { name: 'tumbling', type: 'tumbling', size: '10s', ...common },
+      { name: 'sliding', type: 'sliding', size: '10s', advance: '5s', ...common },
+      { name: 'session', type: 'session', gap: GAP, ...common },
+    ],
+  };
+}
+
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  {
+    weight: 5,
+    arbitrary: fc
+      .record({
+        // On a 500 ms grid, so events exactly one gap apart (touching, not merging) are common.
+        t: fc.integer({ min: 0, max: 120 }).map((n) => n * 500),
+        key: fc.constantFrom('a', 'b'),
+        value: fc.integer({ min: -50, max: 50 }),
+        user: fc.constantFrom('u1', 'u2', 'u3', 'u4', 'u5'),
+      })
+      .map((ev) => ({ kind: 'add' as const, ev })),
+  },
+  { weight: 1, arbitrary: fc.constant({ kind: 'close' as const }) },
+);
+
+/** A stream that is mostly in order: each event at most ~8 s behind the one before, as real ones are. */
+const streamArb = fc.array(opArb, { maxLength: 150 }).map((ops) => {
+  let clock = 0;
+  return ops.map((op) => {
+    if (op.kind === 'close') return op;
+    clock = Math.max(clock, op.ev.t);
+    return { kind: 'add' as const, ev: { ...op.ev, t: Math.max(0, clock - (op.ev.t % 8_000)) } };
+  });
+});
+
+interface Expected {
+  definition: string;
+  window: Window;
+  key: string;
+  events: Ev[];
+}
+
+function id(definition: string, start: number, key: string): string {
+  return `${definition}|${start}|${key}`;
+}
+
+function aggregatesOf(events: readonly Ev[]) {
+  const values = events.map((e) => e.value);
+  const users = new Set(events.map((e) => e.user));
+  return {
+    count: events.length,
+    sum_value: values.reduce((a, b) => a + b, 0),
+    min_value: Math.min(...values),
+    max_value: Math.max(...values),
+    avg_value: values.reduce((a, b) => a + b, 0) / values.length,
+    count_distinct_user: users.size,
+    count_distinct_user_exact: users.size > 3 ? 0 : 1,
+  };
+}
+
+/** The brute-force reference: accepted events per definition, windows recomputed from them. */
+class Reference {
+  watermark = Number.NEGATIVE_INFINITY;
+  readonly accepted: Record<string, { ev: Ev; window?: Window }[]> = {
+    tumbling: [],
+    sliding: [],
+    session: [],
+  };
+  readonly late: Record<string, number> = { tumbling: 0, sliding: 0, session: 0 };
+
+  add(ev: Ev): void {
+    const closed = (w: Window) => w.end + GRACE <= this.watermark;
+    const tumbling = tumblingWindowOf(ev.t, 10_000);
+    if (closed(tumbling)) this.late.tumbling! += 1;
+    else this.accepted.tumbling!.push({ ev, window: tumbling });
+    let missed = false;
+    for (const w of slidingWindowsOf(ev.t, 10_000, 5_000)) {
+      if (closed(w)) missed = true;
+      else this.accepted.sliding!.push({ ev, window: w });
+    }
+    if (missed) this.late.sliding! += 1;
+    if (ev.t < this.watermark - GRACE) this.late.session! += 1;
+    else this.accepted.session!.push({ ev });
+    this.watermark = Math.max(this.watermark, ev.t - OUT_OF_ORDERNESS);
+  }
+
+  windows(): Expected[] {
+    const out = new Map<string, Expected>();
+    for (const definition of ['tumbling', 'sliding']) {
+      for (const { ev, window } of this.accepted[definition]!) {
+        const key = id(definition, window!.start, ev.key);
+        const entry = out.get(key) ?? { definition, window: window!, key: ev.key, events: [] };
+        entry.events.push(ev);
+        out.set(key, entry);
+      }
+    }
+    // Sessions: per key, the union of [t, t + gap) spans, by sorting and sweeping.
+    const byKey = new Map<string, Ev[]>();
+    for (const { ev } of this.accepted.session!) byKey.set(ev.key, [...(byKey.get(ev.key) ?? []), ev]);
+    for (const [key, events] of byKey) {
+      const sorted = [...events].sort((a, b) => a.t - b.t);
+      let current: Expected | undefined;
+      for (const ev of sorted) {
+        if (current && ev.t < current.window.end) {
+          current.window = { start: current.window.start, end: Math.max(current.window.end, ev.t + GAP) };
+          current.events.push(ev);
+        } else {
+          if (current) out.set(id('session', current.window.start, key), current);
+          current = { definition: 'session', window: { start: ev.t, end: ev.t + GAP }, key, events: [ev] };
+        }
+      }
+      if (current) out.set(id('session', current.window.start, key), current);
+    }
+    return [...out.values()];
+  }
+}
+
+function summary(r: WindowResult) {
+  return { id: id(r.definition, r.window.start, r.key[0]!), end: r.window.end, ...r.values };
+}
+
+function expectedSummary(e: Expected) {
+  return { id: id(e.definition, e.window.start, e.key), end: e.window.end, ...aggregatesOf(e.events) };
+}
+
+const byId = (a: { id: string }, b: { id: string }) => a.id.localeCompare(b.id);
+
+function run(ops: readonly Op[], mode: 'final' | 'update') {
+  const windows = new PartitionWindows(validatePipeline(pipeline(mode)));
+  const reference = new Reference();
+  const rows: WindowResult[] = [];
+  const closedIds = new Set<string>();
+  let offset = 0n;
+  let now = 0;
+  for (const op of ops) {
+    now += 1;
+    if (op.kind === 'add') {
+      const outcome = windows.absorb({ value: op.ev, eventTimeMs: op.ev.t }, offset, now);
+      const before = { ...reference.late };
+      reference.add(op.ev);
+      for (const late of outcome.late) {
+        expect(reference.late[late.definition]).toBe(before[late.definition]! + 1);
+        expect(late.byMs).toBeGreaterThanOrEqual(0);
+      }
+      expect(outcome.late.length).toBe(
+        Object.keys(before).filter((d) => reference.late[d] !== before[d]).length,
+      );
+      offset += 1n;
+      if (mode === 'update') rows.push(...windows.updatesDue(now));
+      continue;
+    }
+    const got = windows.closeDue(now, false);
+    rows.push(...got);
+    const closed = got.filter((r) => r.reason !== 'superseded');
+    // Exactly the reference windows that are due now and were not closed before.
+    const due = reference
+      .windows()
+      .filter((e) => e.window.end + GRACE <= reference.watermark)
+      .filter((e) => !closedIds.has(id(e.definition, e.window.start, e.key)));
+    expect(closed.map(summary).sort(byId)).toEqual(due.map(expectedSummary).sort(byId));
+    for (const r of closed) {
+      expect(r.reason).toBe('watermark');
+      closedIds.add(id(r.definition, r.window.start, r.key[0]!));
+    }
+  }
+  // Idleness closes the rest.
+  const closedBefore = rows.filter((r) => r.reason === 'watermark');
+  const rest = windows.closeDue(Number.MAX_SAFE_INTEGER / 2, true);
+  rows.push(...rest);
+  const finals = [...closedBefore, ...rest.filter((r) => r.reason !== 'superseded')];
+  expect(finals.map(summary).sort(byId)).toEqual(reference.windows().map(expectedSummary).sort(byId));
+  expect(windows.openWindows).toBe(0);
+  return { rows, reference };
+}
+
+describe('PartitionWindows against a brute-force reference', () => {
+  it('assigns, aggregates, closes and flags late events exactly, for tumbling, sliding and session windows', () => {
+    fc.assert(
+      fc.property(streamArb, (ops) => {
+        const { rows } = run(ops, 'final');
+        expect(rows.every((r) => r.reason !== 'update' && r.reason !== 'superseded')).toBe(true);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('in update mode, leaves ClickHouse (highest version per identity, superseded dropped) with the final rows', () => {
+    fc.assert(
+      fc.property(streamArb, (ops) => {
+        const { rows, reference } = run(ops, 'update');
+        const kept = new Map<string, WindowResult>();
+        for (const row of rows) {
+          const key = id(row.definition, row.window.start, row.key[0]!);
+          const previous = kept.get(key);
+          // ReplacingMergeTree keeps the highest version; equal versions must carry equal values.
+          if (previous && previous.version === row.version) expect(summary(row)).toEqual(summary(previous));
+          if (!previous || row.version > previous.version) kept.set(key, row);
+        }
+        const visible = [...kept.values()].filter((r) => r.reason !== 'superseded');
+        expect(visible.map(summary).sort(byId)).toEqual(reference.windows().map(expectedSummary).sort(byId));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('merges two sessions that an out-of-order event bridges', () => {
+    const windows = new PartitionWindows(validatePipeline(pipeline('update')));
+    const ev = (t: number): Ev => ({ t, key: 'a', value: 1, user: 'u1' });
+    windows.absorb({ value: ev(10_000), eventTimeMs: 10_000 }, 0n, 0);
+    windows.absorb({ value: ev(15_000), eventTimeMs: 15_000 }, 1n, 0);
+    const early = windows.updatesDue(1).filter((r) => r.definition === 'session');
+    expect(early.map((r) => r.window)).toEqual([
+      { start: 10_000, end: 13_000 },
+      { start: 15_000, end: 18_000 },
+    ]);
+    windows.absorb({ value: ev(12_500), eventTimeMs: 12_500 }, 2n, 2);
+    const rows = windows.closeDue(3, false).filter((r) => r.definition === 'session');
+    // The later session's row is replaced; the merged one keeps the earlier start.
+    expect(rows.map((r) => [r.window.start, r.reason])).toEqual([[15_000, 'superseded']]);
+    const merged = windows.closeDue(1e12, true).find((r) => r.definition === 'session');
+    expect(merged?.window).toEqual({ start: 10_000, end: 18_000 });
+    expect(merged?.count).toBe(3);
+    expect(merged!.version).toBeGreaterThan(rows[0]!.version - 1);
+  });
+});
