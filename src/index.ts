@@ -8,7 +8,7 @@ import { startPipeline, type RunningPipeline } from './runtime/pipeline-runner.j
 
 export type { Pipeline, PipelineInput, WindowConfig, StageConfig } from './config/schema.js';
 export type { Processor, StageRecord, StageContext, ErrorAction, OnStageError } from './stages/processor.js';
-export type { RunningPipeline, PartitionStatus } from './runtime/pipeline-runner.js';
+export type { RunningPipeline, PartitionStatus, PipelineStatus } from './runtime/pipeline-runner.js';
 export type { Endpoints } from './config/endpoints.js';
 export { ConfigError } from './config/config-error.js';
 export { SluiceError } from './errors.js';

@@ -9,7 +9,7 @@ import { resolveEndpoints } from '../config/endpoints.js';
 import { loadPipelineFile } from '../config/load.js';
 import { ConfigError } from '../config/config-error.js';
 import { createLogger } from '../ops/logger.js';
-import { deadLetterTopicOf } from '../runtime/pipeline-runner.js';
+import { deadLetterTopicOf } from '../runtime/side-outputs.js';
 import { DEAD_LETTER_HEADERS, originalHeaders } from '../sinks/dead-letters.js';
 import { checkKafka, createKafka } from '../source/kafka-client.js';
 import { readTopicToEnd, type TopicMessage } from '../source/topic-reader.js';

@@ -459,8 +459,35 @@ export const windowSchema = z.union(
   },
 );
 
+export const processingSchema = z
+  .object({
+    guarantee: z
+      .enum(['exactly-once', 'at-least-once'])
+      .default('exactly-once')
+      .meta({
+        description:
+          '`exactly-once`: each commit is one Kafka transaction holding the changelog records and the offsets. `at-least-once`: the changelog is written, then the offsets committed; cheaper, and window results stay exact, but dead letters and late events may be written twice after a crash.',
+        examples: ['exactly-once'],
+      }),
+    commitInterval: durationWithDefault(
+      'How often each partition commits: its changed windows to the changelog and its offset. Shorter: less to replay after a crash; longer: fewer transactions.',
+      '1s',
+      1_000,
+    ),
+  })
+  .strict();
+
 export const stateSchema = z
   .object({
+    changelogTopic: z
+      .string()
+      .min(1)
+      .optional()
+      .meta({
+        description:
+          'Compacted topic holding the window state, one partition per source partition; created when missing. Defaults to `sluice-<pipeline name>-changelog`.',
+        examples: ['sluice-page_views-changelog'],
+      }),
     maxBytes: z
       .number()
       .int()
@@ -548,6 +575,9 @@ export const pipelineSchema = z
       .strict()
       .default(() => ({ clickhouse: clickhouseSinkSchema.parse({}) }))
       .meta({ description: 'Where results go.' }),
+    processing: processingSchema
+      .default(() => processingSchema.parse({}))
+      .meta({ description: 'Delivery guarantee and commit cadence.' }),
     state: stateSchema
       .default(() => stateSchema.parse({}))
       .meta({ description: 'In-memory window state per partition.' }),

@@ -12,6 +12,15 @@ export class OffsetTracker {
   private nextOffset: bigint | undefined;
   private committedOffset: bigint | undefined;
 
+  /**
+   * Starts a restored partition at `offset`: the records below it are already in the restored state,
+   * so they count as seen, and the first commit is at least there.
+   */
+  startAt(offset: bigint): void {
+    if (this.nextOffset !== undefined) throw new Error('startAt after records were tracked');
+    this.nextOffset = offset;
+  }
+
   /** Whether `offset` was already tracked (a retained partition is re-fetched after a rebalance). */
   isSeen(offset: bigint): boolean {
     return this.nextOffset !== undefined && offset < this.nextOffset;
@@ -67,6 +76,15 @@ export class OffsetTracker {
     if (lowestHeld !== undefined && lowestHeld < candidate) candidate = lowestHeld;
     if (this.committedOffset !== undefined && candidate <= this.committedOffset) return undefined;
     return candidate;
+  }
+
+  get committedOffsetValue(): bigint | undefined {
+    return this.committedOffset;
+  }
+
+  /** Where the partition stands: the lowest incomplete offset, or one past the last tracked record. */
+  position(): bigint | undefined {
+    return this.lowestIncomplete() ?? this.nextOffset;
   }
 
   /** Records that `offset` is durable in the group coordinator. */

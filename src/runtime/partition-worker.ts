@@ -1,7 +1,8 @@
 // The work of one assigned partition: an inbox of fetched records under the backpressure bounds, the
-// stage chain, the windows, and the offset it may commit: below every record not yet through the chain
-// (or whose dead letter is not yet written), every open window and every result not yet sunk.
-// No Kafka or ClickHouse here: side effects (dead letters, overflow) are injected.
+// stage chain, the windows (restored from the changelog on assignment), and snapshots for commits: at
+// a barrier (nothing in the chain, no side write pending, every result sunk) the changed windows and a
+// checkpoint offset below which everything is in the state. No Kafka or ClickHouse here: side effects
+// (dead letters, overflow, late events) are injected.
 import type { Pipeline } from '../config/schema.js';
 import type { Logger } from '../ops/logger.js';
 import { PartitionWindows, type Lateness, type WindowCounters } from '../state/partition-windows.js';
@@ -9,6 +10,7 @@ import type { WindowResult } from '../state/window-store.js';
 import { messageOf } from '../errors.js';
 import { BackpressureController, type BackpressureAction, type BufferFill } from './backpressure.js';
 import { OffsetTracker } from './offset-tracker.js';
+import { CHECKPOINT_KEY, encodeCheckpoint, type Checkpoint } from '../state/changelog-codec.js';
 import {
   StageChain,
   type ChainItem,
@@ -46,6 +48,20 @@ export interface PartitionCounters {
   shed: number;
   /** Events dropped from, or put under `__other__` in, a window at its key cap. */
   keyCapped: number;
+}
+
+/** The partition's state as read back from its changelog partition. */
+export interface RestoredPartition {
+  records: ReadonlyMap<string, string>;
+  checkpoint: Checkpoint | undefined;
+  /** The source partition's end when the state was read back. */
+  highWatermark: bigint;
+}
+
+/** What one commit makes durable: the changelog records since the last commit and the offset to commit. */
+export interface Snapshot {
+  records: ReadonlyMap<string, string | null>;
+  offset: bigint;
 }
 
 export class StageAbortError extends Error {
@@ -86,6 +102,12 @@ export class PartitionWorker {
   private shedPending = 0;
   private caughtUp = false;
   private idleWaiters: (() => void)[] = [];
+  /** Feeding the chain is held while a snapshot is taken. */
+  private holding = false;
+  private quietWaiters: (() => void)[] = [];
+  /** Changelog records of snapshots whose commit has not succeeded yet (newest per key). */
+  private unpublished = new Map<string, string | null>();
+  private lastSnapshotOffset: bigint | undefined;
 
   constructor(
     readonly topic: string,
@@ -94,8 +116,22 @@ export class PartitionWorker {
     private readonly logger: Logger,
     private readonly effects: WorkerEffects,
     private readonly clock: () => number = Date.now,
+    restored?: RestoredPartition,
   ) {
     this.windows = new PartitionWindows(pipeline);
+    if (restored) {
+      const problems = this.windows.restore(restored.records, restored.checkpoint, clock());
+      // Nothing beyond the checkpoint to read: the partition is caught up until a record says otherwise.
+      this.caughtUp =
+        restored.checkpoint !== undefined && restored.checkpoint.offset >= restored.highWatermark;
+      if (problems.length > 0)
+        logger.warn({ dropped: problems.length, first: problems[0] }, 'changelog windows not restored');
+      if (restored.checkpoint) {
+        this.offsets.startAt(restored.checkpoint.offset);
+        this.offsets.committed(restored.checkpoint.offset);
+        this.lastSnapshotOffset = restored.checkpoint.offset;
+      }
+    }
     this.backpressure = new BackpressureController(pipeline.backpressure);
     this.chainCapacity = 64 + 2 * pipeline.stages.reduce((sum, stage) => sum + stage.concurrency, 0);
     this.chain = new StageChain(pipeline, topic, partition, this.revoke.signal, {
@@ -110,6 +146,11 @@ export class PartitionWorker {
 
   get openWindows(): number {
     return this.windows.openWindows;
+  }
+
+  /** The offset of the last successful commit (or of the restored checkpoint). */
+  get committedOffset(): bigint | undefined {
+    return this.offsets.committedOffsetValue;
   }
 
   get stateBytes(): number {
@@ -194,16 +235,45 @@ export class PartitionWorker {
     this.unsunk = this.unsunk.slice(count);
   }
 
-  /** The offset to commit now, if it moved. */
-  committable(): bigint | undefined {
-    let lowest = this.windows.lowestOffsetHeld();
-    for (const result of this.unsunk)
-      if (lowest === undefined || result.firstOffset < lowest) lowest = result.firstOffset;
-    return this.offsets.committable(lowest);
+  /**
+   * Stops feeding the chain and resolves once nothing is in flight: the chain is empty and every side
+   * write is durable. The inbox keeps filling. `release()` resumes.
+   */
+  quiesce(): Promise<void> {
+    this.holding = true;
+    if (this.isQuiet()) return Promise.resolve();
+    return new Promise((resolve) => this.quietWaiters.push(resolve));
   }
 
-  committed(offset: bigint): void {
-    this.offsets.committed(offset);
+  release(): void {
+    this.holding = false;
+    this.pump();
+  }
+
+  /**
+   * At a barrier (after quiesce), the changelog records since the last commit and the checkpoint
+   * offset; undefined when results still wait for the sink (they would be lost from the state) or
+   * nothing changed.
+   */
+  snapshot(): Snapshot | undefined {
+    if (!this.isQuiet() || this.unsunk.length > 0 || this.windows.pendingRows > 0) return undefined;
+    const offset = this.offsets.position();
+    if (offset === undefined) return undefined;
+    for (const [key, value] of this.windows.takeChangelog()) this.unpublished.set(key, value);
+    if (this.unpublished.size === 0 && offset === this.lastSnapshotOffset) return undefined;
+    this.unpublished.set(
+      CHECKPOINT_KEY,
+      encodeCheckpoint({ offset, watermark: this.windows.watermark.snapshot() }),
+    );
+    this.lastSnapshotOffset = offset;
+    return { records: new Map(this.unpublished), offset };
+  }
+
+  /** The snapshot's commit succeeded: its records are durable and its offset committed. */
+  published(snapshot: Snapshot): void {
+    for (const [key, value] of snapshot.records)
+      if (this.unpublished.get(key) === value) this.unpublished.delete(key);
+    this.offsets.committed(snapshot.offset);
   }
 
   /** Resolves once every accepted record has gone through the chain and its side writes are durable. */
@@ -224,10 +294,19 @@ export class PartitionWorker {
   }
 
   private pump(): void {
-    while (this.inbox.length > 0 && this.chain.size < this.chainCapacity && !this.revoke.signal.aborted) {
+    while (
+      !this.holding &&
+      this.inbox.length > 0 &&
+      this.chain.size < this.chainCapacity &&
+      !this.revoke.signal.aborted
+    ) {
       this.chain.push(this.inbox.shift() as Origin);
     }
     this.resolveIdle(false);
+  }
+
+  private isQuiet(): boolean {
+    return this.chain.size === 0 && this.sideWrites === 0;
   }
 
   private shedWhileOver(): void {
@@ -327,6 +406,11 @@ export class PartitionWorker {
   }
 
   private resolveIdle(force: boolean): void {
+    if (this.quietWaiters.length > 0 && (force || this.isQuiet())) {
+      const quiet = this.quietWaiters;
+      this.quietWaiters = [];
+      quiet.forEach((resolve) => resolve());
+    }
     if (this.idleWaiters.length === 0 || (!force && !this.isDrained())) return;
     const waiters = this.idleWaiters;
     this.idleWaiters = [];

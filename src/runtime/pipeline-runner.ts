@@ -1,27 +1,30 @@
-// Runs a pipeline as one member of its consumer group: hands fetched batches to each partition's
-// worker under its buffer bounds, pauses partitions for backpressure, a failing sink or the user,
-// writes closed windows to ClickHouse, and commits a partition's offset only below what every sink and
-// the dead-letter topic have acknowledged. Drain, stop and revoke finish or abandon in-flight work
-// within the shutdown deadline.
+// Runs a pipeline as one member of its consumer group. On assignment it fences the partitions' previous
+// owners and restores their window state from the changelog before their first record; it hands
+// fetched batches to each partition's worker under its buffer bounds, pauses partitions for
+// backpressure, a failing sink, a restore or the user, writes closed windows to ClickHouse, and every
+// commit interval makes a partition's state and offset durable together (one transaction under
+// exactly-once). Drain, stop and revoke commit what they can within the shutdown deadline.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Endpoints } from '../config/endpoints.js';
 import type { Pipeline } from '../config/schema.js';
-import { messageOf } from '../errors.js';
+import { SluiceError, messageOf } from '../errors.js';
 import type { Logger } from '../ops/logger.js';
 import { ClickHouseSink } from '../sinks/clickhouse-sink.js';
-import { deadLetterMessage } from '../sinks/dead-letters.js';
 import { SideTopicWriter } from '../sinks/side-topic-writer.js';
 import { checkKafka, createKafka } from '../source/kafka-client.js';
-import type { BufferFill } from './backpressure.js';
+import { readChangelog, type RestoreProgress } from '../state/changelog-reader.js';
 import type { WindowCounters } from '../state/partition-windows.js';
-import { PartitionWorker, type LateEvent, type PartitionCounters } from './partition-worker.js';
+import type { BufferFill } from './backpressure.js';
+import { PartitionCommitter, isFenced } from './partition-committer.js';
+import { PartitionPauses, type PauseCounts, type PauseReason } from './partition-pauses.js';
+import { PartitionWorker, type PartitionCounters, type RestoredPartition } from './partition-worker.js';
+import { SideOutputs, changelogTopicOf, pipelineTopics } from './side-outputs.js';
 import { sinkRetryDelay } from './sink-retry.js';
-import type { Origin, StageFailure } from './stage-chain.js';
+
+export { deadLetterTopicOf } from './side-outputs.js';
 
 const TICK_MS = 200;
-
-type PauseReason = 'backpressure' | 'sink' | 'user';
 
 export interface PartitionStatus extends PartitionCounters, WindowCounters {
   partition: number;
@@ -32,17 +35,28 @@ export interface PartitionStatus extends PartitionCounters, WindowCounters {
   peakBuffer: BufferFill;
   pausedFor: PauseReason[];
   /** How many times the partition was paused, by reason, since this member got it. */
-  pauses: Record<PauseReason, number>;
+  pauses: PauseCounts;
   watermark: number | null;
+  /** The offset of the last commit (state and offset made durable together). */
+  committedOffset: string | null;
+}
+
+export interface PipelineStatus {
+  /** Partitions this member owns and has restored. */
+  partitions: PartitionStatus[];
+  /** Partitions assigned but still being restored from the changelog, with progress. */
+  restoring: { partitions: number[]; progress: RestoreProgress };
 }
 
 export interface RunningPipeline {
   /** Per-partition counters of the partitions this member owns now. */
   status(): PartitionStatus[];
+  /** The same, plus restores in progress. */
+  pipelineStatus(): PipelineStatus;
   /** Stops fetching every partition; in-flight records still finish. */
   pause(): void;
   resume(): void;
-  /** Pauses, finishes in-flight records, flushes and commits; stays paused (for deploys). */
+  /** Pauses, finishes in-flight records, flushes, commits; stays paused (for deploys). */
   drain(): Promise<void>;
   /** Drains within the shutdown deadline, commits, and leaves the group. */
   stop(): Promise<void>;
@@ -60,16 +74,15 @@ export async function startPipeline(
   return runner;
 }
 
-export function deadLetterTopicOf(pipeline: Pipeline): string {
-  return pipeline.deadLetter.topic ?? `${pipeline.source.topic}.dlq`;
-}
-
-function overflowTopicOf(pipeline: Pipeline): string {
-  return pipeline.backpressure.overflowTopic ?? `${pipeline.source.topic}.overflow`;
-}
-
-export function lateTopicOf(pipeline: Pipeline): string {
-  return pipeline.lateEvents.topic ?? `${pipeline.source.topic}.late`;
+class SourceTopicMissingError extends SluiceError {
+  constructor(topic: string, brokers: readonly string[]) {
+    super(
+      `source topic ${topic} does not exist on ${brokers.join(', ')}. Create it with the partition count you want ` +
+        '(the changelog gets as many), e.g. `kafka-topics.sh --create --topic ' +
+        `${topic} --partitions 8\`; \`sluice demo\` creates user-events for you.`,
+      { code: 'SLUICE_CONFIG_INVALID', retriable: false },
+    );
+  }
 }
 
 class PipelineRunner implements RunningPipeline {
@@ -78,15 +91,19 @@ class PipelineRunner implements RunningPipeline {
   private readonly kafka: Kafka;
   private readonly sink: ClickHouseSink;
   private readonly sideTopics: SideTopicWriter;
+  private readonly sideOutputs: SideOutputs;
   private readonly consumer: Consumer;
+  private readonly committer: PartitionCommitter;
+  private readonly pauses: PartitionPauses;
   private readonly topic: string;
   private readonly workers = new Map<number, PartitionWorker>();
-  private readonly pauses = new Map<number, Set<PauseReason>>();
-  private readonly pauseCounts = new Map<number, Record<PauseReason, number>>();
   /** One flush per partition at a time: the tick and the batch handler both flush. */
   private readonly flushing = new Map<number, Promise<void>>();
   /** Per partition: consecutive sink failures and when the next attempt may run. */
   private readonly sinkRetries = new Map<number, { failures: number; retryAt: number }>();
+  private readonly lastCommitAt = new Map<number, number>();
+  private readonly restoring = new Set<number>();
+  private restoreProgress: RestoreProgress = { read: 0, total: 0 };
   private assigned = new Set<number>();
   private userPaused = false;
   private ticker: NodeJS.Timeout | undefined;
@@ -99,13 +116,28 @@ class PipelineRunner implements RunningPipeline {
   ) {
     this.topic = pipeline.source.topic;
     this.kafka = createKafka(endpoints.brokers, pipeline.source.clientId, logger);
+    const groupId = pipeline.source.groupId ?? `sluice-${pipeline.name}`;
     this.consumer = this.kafka.consumer({
-      groupId: pipeline.source.groupId ?? `sluice-${pipeline.name}`,
+      groupId,
       sessionTimeout: pipeline.source.sessionTimeout,
       heartbeatInterval: pipeline.source.heartbeatInterval,
     });
+    this.committer = new PartitionCommitter(
+      this.kafka,
+      this.consumer,
+      {
+        pipeline: pipeline.name,
+        sourceTopic: this.topic,
+        changelogTopic: changelogTopicOf(pipeline),
+        groupId,
+        exactlyOnce: pipeline.processing.guarantee === 'exactly-once',
+      },
+      logger,
+    );
+    this.pauses = new PartitionPauses(this.consumer, this.topic, logger);
     this.sink = new ClickHouseSink(endpoints.clickhouse, pipeline.name, pipeline.windows);
     this.sideTopics = new SideTopicWriter(this.kafka, logger);
+    this.sideOutputs = new SideOutputs(pipeline, this.sideTopics);
     this.done = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
     // An abort is reported through `done`; callers that only await stop() must not see an unhandled rejection.
     this.done.catch(() => undefined);
@@ -115,14 +147,7 @@ class PipelineRunner implements RunningPipeline {
     await checkKafka(this.endpoints.brokers);
     await this.sink.prepare();
     const partitions = await this.sourcePartitions();
-    const retentionMs = this.pipeline.deadLetter.retention;
-    const sideTopics = [
-      { topic: deadLetterTopicOf(this.pipeline), partitions, retentionMs },
-      { topic: lateTopicOf(this.pipeline), partitions, retentionMs },
-    ];
-    if (this.pipeline.backpressure.strategy === 'reject')
-      sideTopics.push({ topic: overflowTopicOf(this.pipeline), partitions, retentionMs });
-    await this.sideTopics.connect(sideTopics);
+    await this.sideTopics.connect(pipelineTopics(this.pipeline, partitions));
 
     this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) =>
       this.onAssignment(payload.memberAssignment),
@@ -131,7 +156,7 @@ class PipelineRunner implements RunningPipeline {
     // under the old generation, so the next owner replays as little as possible.
     this.consumer.on(this.consumer.events.REBALANCING, () => {
       this.logger.info('group rebalancing; flushing and committing owned partitions');
-      void this.tick();
+      void this.tick(true);
     });
     await this.consumer.connect();
     await this.consumer.subscribe({ topic: this.topic, fromBeginning: this.pipeline.source.fromBeginning });
@@ -141,9 +166,14 @@ class PipelineRunner implements RunningPipeline {
       partitionsConsumedConcurrently: Math.max(1, Math.min(partitions, 16)),
       eachBatch: (payload) => this.onBatch(payload),
     });
-    this.ticker = setInterval(() => void this.tick(), TICK_MS);
+    this.ticker = setInterval(() => void this.tick(false), TICK_MS);
     this.logger.info(
-      { topic: this.topic, brokers: this.endpoints.brokers, clickhouse: this.endpoints.clickhouse.url },
+      {
+        topic: this.topic,
+        brokers: this.endpoints.brokers,
+        clickhouse: this.endpoints.clickhouse.url,
+        guarantee: this.pipeline.processing.guarantee,
+      },
       'pipeline started',
     );
   }
@@ -152,8 +182,9 @@ class PipelineRunner implements RunningPipeline {
     const admin = this.kafka.admin();
     await admin.connect();
     try {
-      const offsets = await admin.fetchTopicOffsets(this.topic).catch(() => []);
-      return Math.max(1, offsets.length);
+      const topics = await admin.listTopics();
+      if (!topics.includes(this.topic)) throw new SourceTopicMissingError(this.topic, this.endpoints.brokers);
+      return (await admin.fetchTopicOffsets(this.topic)).length;
     } finally {
       await admin.disconnect();
     }
@@ -170,27 +201,35 @@ class PipelineRunner implements RunningPipeline {
         ...w.windowCounters,
         buffer: w.fill(),
         peakBuffer: { ...w.peak },
-        pausedFor: [...(this.pauses.get(w.partition) ?? [])],
-        pauses: { backpressure: 0, sink: 0, user: 0, ...this.pauseCounts.get(w.partition) },
+        pausedFor: this.pauses.of(w.partition),
+        pauses: this.pauses.countsOf(w.partition),
         watermark: Number.isFinite(watermark) ? watermark : null,
+        committedOffset: w.committedOffset?.toString() ?? null,
       };
     });
   }
 
+  pipelineStatus(): PipelineStatus {
+    return {
+      partitions: this.status(),
+      restoring: { partitions: [...this.restoring], progress: { ...this.restoreProgress } },
+    };
+  }
+
   pause(): void {
     this.userPaused = true;
-    for (const partition of this.assigned) this.addPause(partition, 'user');
+    for (const partition of this.assigned) this.pauses.add(partition, 'user');
   }
 
   resume(): void {
     this.userPaused = false;
-    for (const partition of this.assigned) this.removePause(partition, 'user');
+    for (const partition of this.assigned) this.pauses.remove(partition, 'user');
   }
 
   async drain(): Promise<void> {
     this.pause();
     await Promise.all([...this.workers.values()].map((w) => w.drained()));
-    await this.tick();
+    await this.tick(true);
   }
 
   stop(): Promise<void> {
@@ -213,6 +252,7 @@ class PipelineRunner implements RunningPipeline {
     for (const worker of this.workers.values()) worker.close();
     await this.consumer.stop().catch(() => undefined);
     await this.consumer.disconnect().catch(() => undefined);
+    await this.committer.closeAll();
     await this.sideTopics.close().catch(() => undefined);
     await this.sink.close();
     this.logger.info('pipeline stopped');
@@ -222,184 +262,186 @@ class PipelineRunner implements RunningPipeline {
 
   private abort(error: Error): void {
     if (this.stopping) return;
-    this.logger.error({ err: error.message }, 'pipeline aborted by a stage');
+    this.logger.error({ err: error.message }, 'pipeline aborted');
     this.stopping = this.shutdown(error);
   }
 
   private onAssignment(assignment: Record<string, number[]>): void {
     this.assigned = new Set(assignment[this.topic] ?? []);
-    // A revoked partition's in-flight work is abandoned: nothing of it was committed, so its new owner
-    // replays it. Retained partitions keep their state and skip what kafkajs fetches again.
-    for (const [partition, worker] of this.workers) {
-      if (!this.assigned.has(partition)) {
-        worker.close();
-        this.workers.delete(partition);
-        this.pauses.delete(partition);
-        this.pauseCounts.delete(partition);
-        this.sinkRetries.delete(partition);
-      }
-    }
+    // A revoked partition's uncommitted work is abandoned: its new owner restores the last committed
+    // state and replays from the committed offset. Retained partitions keep their state and skip what
+    // kafkajs fetches again.
+    for (const partition of [...this.workers.keys()])
+      if (!this.assigned.has(partition)) this.release(partition);
+    const fresh = [...this.assigned].filter((p) => !this.workers.has(p) && !this.restoring.has(p));
     if (this.userPaused) this.pause();
-    this.logger.info({ partitions: [...this.assigned] }, 'partitions assigned');
+    this.logger.info({ partitions: [...this.assigned], restoring: fresh }, 'partitions assigned');
+    if (fresh.length > 0) void this.restore(fresh);
   }
 
-  private workerFor(partition: number): PartitionWorker {
-    let worker = this.workers.get(partition);
-    if (!worker) {
-      const logger = this.logger.child({ topic: this.topic, partition });
-      worker = new PartitionWorker(this.topic, partition, this.pipeline, logger, {
-        deadLetter: (failure) => this.writeDeadLetter(partition, failure),
-        overflow: (origin) => this.writeOverflow(partition, origin),
-        late: (event) => this.writeLate(partition, event),
-        abort: (error) => this.abort(error),
-      });
-      this.workers.set(partition, worker);
+  private release(partition: number): void {
+    this.workers.get(partition)?.close();
+    this.workers.delete(partition);
+    this.pauses.forget(partition);
+    this.sinkRetries.delete(partition);
+    this.lastCommitAt.delete(partition);
+    void this.committer.close(partition);
+  }
+
+  /** Fences the partitions' previous owners, reads their state back, then lets their records in. */
+  private async restore(partitions: number[]): Promise<void> {
+    for (const partition of partitions) {
+      this.restoring.add(partition);
+      this.pauses.add(partition, 'restore');
     }
-    return worker;
+    const started = Date.now();
+    try {
+      await Promise.all(partitions.map((p) => this.committer.open(p)));
+      const restored = await readChangelog(this.kafka, changelogTopicOf(this.pipeline), partitions, {
+        readCommitted: this.pipeline.processing.guarantee === 'exactly-once',
+        sourceTopic: this.topic,
+        onProgress: (progress) => (this.restoreProgress = progress),
+      });
+      for (const partition of partitions) {
+        this.restoring.delete(partition);
+        if (!this.assigned.has(partition) || this.stopping) continue;
+        this.workers.set(partition, this.createWorker(partition, restored.get(partition)));
+        this.pauses.remove(partition, 'restore');
+      }
+      this.logger.info(
+        { partitions, records: this.restoreProgress.read, ms: Date.now() - started },
+        'state restored from the changelog',
+      );
+    } catch (error) {
+      partitions.forEach((p) => this.restoring.delete(p));
+      this.abort(
+        new SluiceError(
+          `restoring partitions ${partitions.join(', ')} from the changelog failed: ${messageOf(error)}`,
+          {
+            code: 'SLUICE_KAFKA_UNAVAILABLE',
+            retriable: true,
+            cause: error,
+          },
+        ),
+      );
+    }
   }
 
-  private writeDeadLetter(partition: number, failure: StageFailure): Promise<void> {
-    const message = deadLetterMessage(failure.origin.raw, {
-      pipeline: this.pipeline.name,
-      topic: this.topic,
+  private createWorker(partition: number, restored: RestoredPartition | undefined): PartitionWorker {
+    const logger = this.logger.child({ topic: this.topic, partition });
+    return new PartitionWorker(
+      this.topic,
       partition,
-      stage: failure.stage,
-      reason: 'stage-error',
-      error: failure.error,
-      attempts: failure.attempts,
-      failedAtMs: Date.now(),
-    });
-    return this.sideTopics.write(deadLetterTopicOf(this.pipeline), message);
-  }
-
-  private writeOverflow(partition: number, origin: Origin): Promise<void> {
-    const message = deadLetterMessage(origin.raw, {
-      pipeline: this.pipeline.name,
-      topic: this.topic,
-      partition,
-      stage: 'buffer',
-      reason: 'overflow',
-      attempts: 0,
-      failedAtMs: Date.now(),
-    });
-    return this.sideTopics.write(overflowTopicOf(this.pipeline), message);
-  }
-
-  private writeLate(partition: number, event: LateEvent): Promise<void> {
-    const message = deadLetterMessage(event.origin.raw, {
-      pipeline: this.pipeline.name,
-      topic: this.topic,
-      partition,
-      stage: 'window',
-      reason: 'late',
-      attempts: 0,
-      failedAtMs: Date.now(),
-      extra: {
-        'sluice.late.windows': event.late.map((l) => l.definition).join(','),
-        'sluice.late.by.ms': String(Math.max(...event.late.map((l) => l.byMs))),
-        'sluice.event.time': new Date(event.eventTimeMs).toISOString(),
+      this.pipeline,
+      logger,
+      {
+        deadLetter: (failure) => this.sideOutputs.deadLetter(partition, failure),
+        overflow: (origin) => this.sideOutputs.overflow(partition, origin),
+        late: (event) => this.sideOutputs.late(partition, event),
+        abort: (error) => this.abort(error),
       },
-    });
-    return this.sideTopics.write(lateTopicOf(this.pipeline), message);
+      Date.now,
+      restored,
+    );
   }
 
   private async onBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
     if (!payload.isRunning() || payload.isStale() || this.stopping) return;
-    if (!this.assigned.has(batch.partition)) return;
-    const worker = this.workerFor(batch.partition);
+    const worker = this.workers.get(batch.partition);
+    // Not ours, or still restoring: nothing is resolved, so kafkajs fetches these again later.
+    if (!worker || !this.assigned.has(batch.partition)) return;
     const taken = worker.accept(batch.messages, BigInt(batch.highWatermark));
     // Only what the worker took is resolved; the rest is fetched again once the partition resumes.
     const last = batch.messages[taken - 1];
     if (last) payload.resolveOffset(last.offset);
-    if (taken < batch.messages.length) this.addPause(batch.partition, 'backpressure');
+    if (taken < batch.messages.length) this.pauses.add(batch.partition, 'backpressure');
     this.applyBackpressure(worker);
     await payload.heartbeat();
-    void this.flush(worker);
+    void this.flush(worker, false);
   }
 
   private applyBackpressure(worker: PartitionWorker): void {
     const action = worker.decideBackpressure();
-    if (action === 'pause') this.addPause(worker.partition, 'backpressure');
-    if (action === 'resume') this.removePause(worker.partition, 'backpressure');
+    if (action === 'pause') this.pauses.add(worker.partition, 'backpressure');
+    if (action === 'resume') this.pauses.remove(worker.partition, 'backpressure');
   }
 
-  private addPause(partition: number, reason: PauseReason): void {
-    let reasons = this.pauses.get(partition);
-    if (!reasons) this.pauses.set(partition, (reasons = new Set()));
-    if (reasons.has(reason)) return;
-    reasons.add(reason);
-    const counts = this.pauseCounts.get(partition) ?? { backpressure: 0, sink: 0, user: 0 };
-    counts[reason] += 1;
-    this.pauseCounts.set(partition, counts);
-    if (reasons.size === 1) {
-      this.consumer.pause([{ topic: this.topic, partitions: [partition] }]);
-      this.logger.info({ partition, reason }, 'partition paused');
-    }
-  }
-
-  private removePause(partition: number, reason: PauseReason): void {
-    const reasons = this.pauses.get(partition);
-    if (!reasons?.delete(reason)) return;
-    if (reasons.size === 0) {
-      this.consumer.resume([{ topic: this.topic, partitions: [partition] }]);
-      this.logger.info({ partition, reason }, 'partition resumed');
-    }
-  }
-
-  private async tick(): Promise<void> {
+  private async tick(forceCommit: boolean): Promise<void> {
     await Promise.all(
       [...this.workers.values()].map(async (worker) => {
-        await this.flush(worker);
+        await this.flush(worker, forceCommit);
         this.applyBackpressure(worker);
       }),
     );
   }
 
-  /** Sinks the partition's closed windows and commits what is released; serial per partition. */
-  private flush(worker: PartitionWorker): Promise<void> {
+  /** Sinks the partition's closed windows and, when due, commits; serial per partition. */
+  private flush(worker: PartitionWorker, forceCommit: boolean): Promise<void> {
     const previous = this.flushing.get(worker.partition) ?? Promise.resolve();
-    const next = previous.then(() => this.flushNow(worker));
+    const next = previous.then(async () => {
+      if (await this.sinkResults(worker)) await this.commitIfDue(worker, forceCommit);
+    });
     this.flushing.set(worker.partition, next);
     return next;
   }
 
-  private async flushNow(worker: PartitionWorker): Promise<void> {
+  /** Writes what closed to ClickHouse; false while the sink fails (the partition is then paused). */
+  private async sinkResults(worker: PartitionWorker): Promise<boolean> {
     const retry = this.sinkRetries.get(worker.partition);
-    if (retry && Date.now() < retry.retryAt) return;
+    if (retry && Date.now() < retry.retryAt) return false;
     const results = worker.resultsToSink();
-    if (results.length > 0) {
-      try {
-        await this.sink.write(results, { partition: worker.partition });
-        worker.sunk(results.length);
-        if (retry) this.logger.info({ partition: worker.partition }, 'sink recovered');
-        this.sinkRetries.delete(worker.partition);
-        this.removePause(worker.partition, 'sink');
-      } catch (error) {
-        // Keep the results and the offsets they hold; stop fetching until the sink takes them.
-        const failures = (retry?.failures ?? 0) + 1;
-        const delay = sinkRetryDelay(failures);
-        this.sinkRetries.set(worker.partition, { failures, retryAt: Date.now() + delay });
-        this.addPause(worker.partition, 'sink');
+    if (results.length === 0) return true;
+    try {
+      await this.sink.write(results, { partition: worker.partition });
+      worker.sunk(results.length);
+      if (retry) this.logger.info({ partition: worker.partition }, 'sink recovered');
+      this.sinkRetries.delete(worker.partition);
+      this.pauses.remove(worker.partition, 'sink');
+      return true;
+    } catch (error) {
+      // Keep the results: the state that produced them is not committed past them until they land.
+      const failures = (retry?.failures ?? 0) + 1;
+      const delay = sinkRetryDelay(failures);
+      this.sinkRetries.set(worker.partition, { failures, retryAt: Date.now() + delay });
+      this.pauses.add(worker.partition, 'sink');
+      this.logger.warn(
+        { partition: worker.partition, failures, retryInMs: Math.round(delay), err: messageOf(error) },
+        'sink failed; partition paused until it recovers',
+      );
+      return false;
+    }
+  }
+
+  /**
+   * Every commit interval (or when forced): at a barrier, the partition's changed windows and its
+   * checkpoint go to the changelog and its offset is committed, atomically under exactly-once.
+   */
+  private async commitIfDue(worker: PartitionWorker, force: boolean): Promise<void> {
+    const last = this.lastCommitAt.get(worker.partition) ?? 0;
+    if (!force && Date.now() - last < this.pipeline.processing.commitInterval) return;
+    this.lastCommitAt.set(worker.partition, Date.now());
+    await worker.quiesce();
+    const snapshot = worker.snapshot();
+    worker.release();
+    // Never commit a partition this member no longer owns (or a worker already abandoned).
+    if (!snapshot || this.workers.get(worker.partition) !== worker) return;
+    try {
+      await this.committer.commit(worker.partition, snapshot);
+      worker.published(snapshot);
+    } catch (error) {
+      if (isFenced(error)) {
         this.logger.warn(
-          { partition: worker.partition, failures, retryInMs: Math.round(delay), err: messageOf(error) },
-          'sink failed; partition paused until it recovers',
+          { partition: worker.partition, err: messageOf(error) },
+          'fenced by a newer owner; dropping the partition',
         );
+        this.release(worker.partition);
         return;
       }
-    }
-    const offset = worker.committable();
-    // Never commit a partition this member no longer owns (or a worker already abandoned).
-    if (offset === undefined || this.workers.get(worker.partition) !== worker) return;
-    try {
-      await this.consumer.commitOffsets([
-        { topic: this.topic, partition: worker.partition, offset: offset.toString() },
-      ]);
-      worker.committed(offset);
-    } catch (error) {
+      // The snapshot's records stay unpublished and go out with the next commit.
       this.logger.warn(
-        { partition: worker.partition, offset: offset.toString(), err: messageOf(error) },
-        'commit failed',
+        { partition: worker.partition, offset: snapshot.offset.toString(), err: messageOf(error) },
+        'commit failed; retrying with the next one',
       );
     }
   }

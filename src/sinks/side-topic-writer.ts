@@ -1,7 +1,8 @@
-// Writes records that leave the main flow (dead letters, overflow) to their Kafka topic, creating the
-// topic when missing. A write resolves only once the broker has it (acks from all in-sync replicas);
-// while the broker refuses, it retries with backoff until the writer is closed, so a record is never
-// marked done without its dead letter.
+// Writes records that leave the main flow (dead letters, overflow, late events) to their Kafka topic,
+// creating the topic when missing (and the compacted changelog topic, which the committer writes). A
+// write resolves only once the broker has it (acks from all in-sync replicas); while the broker
+// refuses, it retries with backoff until the writer is closed, so a record is never marked done
+// without its dead letter.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka, Message, Producer } from 'kafkajs';
 import { messageOf } from '../errors.js';
@@ -10,7 +11,8 @@ import type { Logger } from '../ops/logger.js';
 export interface SideTopic {
   topic: string;
   partitions: number;
-  retentionMs: number;
+  /** Time-retained (dead letters, overflow, late events); without it the topic is compacted (changelog). */
+  retentionMs?: number;
 }
 
 export class SideTopicWriter {
@@ -40,10 +42,13 @@ export class SideTopicWriter {
           topics: missing.map((t) => ({
             topic: t.topic,
             numPartitions: t.partitions,
-            configEntries: [
-              { name: 'cleanup.policy', value: 'delete' },
-              { name: 'retention.ms', value: String(t.retentionMs) },
-            ],
+            configEntries:
+              t.retentionMs === undefined
+                ? [{ name: 'cleanup.policy', value: 'compact' }]
+                : [
+                    { name: 'cleanup.policy', value: 'delete' },
+                    { name: 'retention.ms', value: String(t.retentionMs) },
+                  ],
           })),
         });
       }
@@ -54,6 +59,27 @@ export class SideTopicWriter {
       await admin.disconnect();
     }
     await this.producer.connect();
+    await this.checkPartitions(topics);
+  }
+
+  /** A compacted state topic must have one partition per source partition, or state lands in the wrong place. */
+  private async checkPartitions(topics: readonly SideTopic[]): Promise<void> {
+    const compacted = topics.filter((t) => t.retentionMs === undefined);
+    if (compacted.length === 0) return;
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      for (const t of compacted) {
+        const found = (await admin.fetchTopicOffsets(t.topic)).length;
+        if (found !== t.partitions)
+          throw new Error(
+            `state topic ${t.topic} has ${found} partition(s); the source has ${t.partitions}. ` +
+              'Recreate it with as many partitions as the source (its state is rebuilt from the source only by replaying from the beginning).',
+          );
+      }
+    } finally {
+      await admin.disconnect();
+    }
   }
 
   /** Resolves once the broker acknowledged the record; retries until acknowledged or closed. */

@@ -36,6 +36,16 @@ export async function readTopicToEnd(kafka: Kafka, topic: string, options: ReadO
     await consumer.subscribe({ topic, fromBeginning: true });
     let finish!: () => void;
     const finished = new Promise<void>((resolve) => (finish = resolve));
+    // A batch of only transaction markers (the end of a transactional topic) never reaches eachBatch.
+    consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+      if (
+        remaining.has(payload.partition) &&
+        BigInt(payload.lastOffset) + 1n >= (ends.get(payload.partition) ?? 0n)
+      ) {
+        remaining.delete(payload.partition);
+        if (remaining.size === 0) finish();
+      }
+    });
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,

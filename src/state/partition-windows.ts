@@ -7,6 +7,7 @@ import { slidingWindowsOf } from '../windows/sliding.js';
 import { tumblingWindowOf } from '../windows/tumbling.js';
 import { Watermark } from '../windows/watermark.js';
 import type { Window } from '../windows/window.js';
+import { decodeWindow, encodeWindow, isWindowKey, windowKey, type Checkpoint } from './changelog-codec.js';
 import { WindowStore, type AddOutcome, type WindowResult } from './window-store.js';
 
 export interface WindowedEvent {
@@ -142,6 +143,33 @@ export class PartitionWindows {
     // A definition is up to date only once all its changed windows went out.
     if (results.length < limit) for (const name of due) this.lastUpdateAt.set(name, nowMs);
     return results;
+  }
+
+  /** Rows handed out by neither closeDue nor a snapshot yet: a snapshot must wait for them. */
+  get pendingRows(): number {
+    return this.pending.length;
+  }
+
+  /** The windows changed since the last call, as changelog records (null: a tombstone), by key. */
+  takeChangelog(): Map<string, string | null> {
+    const records = new Map<string, string | null>();
+    for (const [id, w] of this.store.takeChanges()) records.set(windowKey(id), w ? encodeWindow(w) : null);
+    return records;
+  }
+
+  /** Rebuilds the state from changelog records; returns why any window could not be restored. */
+  restore(records: ReadonlyMap<string, string>, checkpoint: Checkpoint | undefined, nowMs: number): string[] {
+    const definitions = new Map(this.pipeline.windows.map((w) => [w.name, w]));
+    const problems: string[] = [];
+    for (const [key, text] of records) {
+      if (!isWindowKey(key)) continue;
+      const w = decodeWindow(key.slice(windowKey('').length), text, definitions, this.pipeline.time.grace);
+      if (typeof w === 'string') problems.push(w);
+      else this.store.restore(w);
+    }
+    this.store.takeChanges();
+    if (checkpoint) this.watermark.restore(checkpoint.watermark, nowMs);
+    return problems;
   }
 
   lowestOffsetHeld(): bigint | undefined {

@@ -40,9 +40,14 @@ export class Watermark {
     return { value: this.value, fromEvents: this.fromEvents };
   }
 
-  restore(state: { value: number; fromEvents: number }): void {
+  /**
+   * Restores a snapshot taken before a restart or a move; `nowMs` counts as the last record's arrival,
+   * so a partition that gets no new records still goes idle and closes its restored windows.
+   */
+  restore(state: { value: number; fromEvents: number }, nowMs: number): void {
     this.value = state.value;
     this.fromEvents = state.fromEvents;
+    this.lastRecordAtMs = nowMs;
   }
 
   /**

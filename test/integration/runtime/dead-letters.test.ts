@@ -7,21 +7,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { IHeaders, Kafka } from 'kafkajs';
 import { sampleEvents } from '../../../src/cli/sample-events.js';
+import { createTopic, readTopic, testClickHouse, testKafka, uniqueName } from '../support/fixtures.js';
 import {
-  createTopic,
-  readTopic,
-  testClickHouse,
-  testKafka,
-  uniqueName,
-  waitFor,
-} from '../support/fixtures.js';
-import {
-  committedOffsets,
   countingPipeline,
   countsIn,
-  endOffsets,
   groundTruth,
   produceEvents,
+  waitForCommits,
+  waitForCounts,
   withProducer,
   type Produced,
 } from '../support/pipeline-truth.js';
@@ -163,14 +156,10 @@ describe('dead letters', () => {
     const sluice = startSluice(['run', '--config', withStage]);
     processes.push(sluice);
 
-    await waitFor(
-      'every offset committed, past the poison',
-      () => committedOffsets(kafka, `sluice-${name}`, topic),
-      (c) => JSON.stringify(c) === JSON.stringify(endOffsets(allOffsets)),
-      60_000,
-    ).catch((error: Error) => {
+    await waitForCounts(clickhouse, database, groundTruth(produced)).catch((error: Error) => {
       throw new Error(`${error.message}\n--- sluice ---\n${sluice.output().slice(-4000)}`);
     });
+    await waitForCommits(kafka, `sluice-${name}`, topic, allOffsets);
     expect(await countsIn(clickhouse, database)).toEqual(groundTruth(produced));
     expect(await sluice.stop('SIGTERM')).toBe(0);
 

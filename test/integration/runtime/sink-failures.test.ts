@@ -81,8 +81,9 @@ describe('a failing or slow sink', () => {
 
     // History first: the idle partitions' watermarks then follow the wall clock and close every window.
     const before = await produce(1, BASE, 5 * 60_000);
-    await waitFor('the first batch sunk and committed', commits, (c) => sameOffsets(c, endOffsets(before)));
+    await waitFor('the first batch sunk', counts, (c) => total(c) >= total(truth(before)));
     expect(await counts()).toEqual(truth(before));
+    await waitFor('the first batch committed', commits, (c) => sameOffsets(c, endOffsets(before)));
 
     proxy.cut();
     // Live events, stamped a little ahead of now: their windows close within seconds, while the sink is down.
@@ -93,9 +94,11 @@ describe('a failing or slow sink', () => {
       (status) => status.length === PARTITIONS && status.every((p) => p.pausedFor.includes('sink')),
       30_000,
     ).catch(withLog(log));
+    // Nothing is committed while results wait for the sink: a commit would drop them from the state.
     // Longer than the session timeout: a paused member that stopped heartbeating would lose its partitions.
+    const held = await commits();
     for (let second = 0; second < 8; second += 1) {
-      expect(await commits()).toEqual(endOffsets(before));
+      expect(await commits()).toEqual(held);
       await sleep(1_000);
     }
     expect(log.count('partitions assigned')).toBe(1);
@@ -104,10 +107,11 @@ describe('a failing or slow sink', () => {
 
     proxy.restore();
     const all = [...before, ...during];
-    await waitFor('everything sunk and committed after recovery', commits, (c) =>
-      sameOffsets(c, endOffsets(all)),
-    ).catch(withLog(log));
+    await waitFor('everything sunk after recovery', counts, (c) => total(c) >= total(truth(all))).catch(
+      withLog(log),
+    );
     expect(await counts()).toEqual(truth(all));
+    await waitFor('everything committed', commits, (c) => sameOffsets(c, endOffsets(all)));
     expect(log.count('sink recovered')).toBeGreaterThanOrEqual(PARTITIONS);
     expect(running.status().every((p) => p.pausedFor.length === 0)).toBe(true);
   });
@@ -131,14 +135,9 @@ describe('a failing or slow sink', () => {
     const expected = groundTruth(produced);
     expect(Object.keys(expected).length).toBeGreaterThan(10 * MAX_BUFFER);
 
-    await waitFor(
-      'everything sunk and committed',
-      commits,
-      (c) => sameOffsets(c, endOffsets(produced)),
-      120_000,
-    ).catch(withLog(log));
+    await waitFor('everything sunk', counts, (c) => total(c) >= total(expected), 120_000).catch(withLog(log));
     expect(await counts()).toEqual(expected);
-    expect(total(await counts())).toBe(total(expected));
+    await waitFor('everything committed', commits, (c) => sameOffsets(c, endOffsets(produced)));
     const status = running.status();
     expect(status).toHaveLength(PARTITIONS);
     for (const partition of status) {

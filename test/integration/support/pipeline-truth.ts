@@ -6,7 +6,7 @@ import type { Kafka, Producer } from 'kafkajs';
 import { inject } from 'vitest';
 import { sampleEvents, type SampleEvent } from '../../../src/cli/sample-events.js';
 import { tumblingWindowOf } from '../../../src/windows/tumbling.js';
-import { queryRows } from './fixtures.js';
+import { queryRows, waitFor } from './fixtures.js';
 
 export const MINUTE = 60_000;
 
@@ -152,4 +152,36 @@ export function countingPipeline(options: {
       clickhouse: { url: options.clickhouseUrl ?? inject('clickhouseUrl'), database: options.database },
     },
   };
+}
+
+/** Waits until ClickHouse holds as many events as `expected` counts, then returns what it holds. */
+export function waitForCounts(
+  client: ClickHouseClient,
+  database: string,
+  expected: Counts,
+  timeoutMs = 90_000,
+): Promise<Counts> {
+  return waitFor(
+    `${total(expected)} events counted in ${database}`,
+    () => countsIn(client, database),
+    (counts) => total(counts) >= total(expected),
+    timeoutMs,
+  );
+}
+
+/** Waits until the group has committed every produced record. */
+export function waitForCommits(
+  kafka: Kafka,
+  groupId: string,
+  topic: string,
+  produced: readonly Produced[],
+  timeoutMs = 90_000,
+): Promise<Record<number, string>> {
+  const ends = endOffsets(produced);
+  return waitFor(
+    `every offset of ${topic} committed`,
+    () => committedOffsets(kafka, groupId, topic),
+    (c) => JSON.stringify(c) === JSON.stringify(ends),
+    timeoutMs,
+  );
 }

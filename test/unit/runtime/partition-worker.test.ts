@@ -71,6 +71,13 @@ function closeAll(worker: PartitionWorker, clock: { now: number }): Map<string, 
   return new Map(results.map((r) => [`${r.window.start}|${r.key[0]}`, r.count]));
 }
 
+/** Takes a snapshot as a commit would and marks it published; its checkpoint offset. */
+function checkpoint(worker: PartitionWorker): bigint | undefined {
+  const snapshot = worker.snapshot();
+  if (snapshot) worker.published(snapshot);
+  return snapshot?.offset;
+}
+
 describe('PartitionWorker', () => {
   it('counts every event of a bounded out-of-order stream exactly once', () => {
     const input = fc.array(
@@ -97,7 +104,7 @@ describe('PartitionWorker', () => {
         expect(worker.accept(records, BigInt(records.length))).toBe(records.length);
         expect(closeAll(worker, clock)).toEqual(truth);
         expect(worker.counters.late).toBe(0);
-        expect(worker.committable()).toBe(records.length === 0 ? undefined : BigInt(records.length));
+        expect(checkpoint(worker)).toBe(records.length === 0 ? undefined : BigInt(records.length));
       }),
     );
   });
@@ -125,8 +132,13 @@ describe('PartitionWorker', () => {
       ['2', [{ definition: 'w', byMs: 74_000 }]],
     ]);
     worker.sunk(results.length);
-    // The window of offset 1 is still open: the commit stops there.
-    expect(worker.committable()).toBe(1n);
+    // The window of offset 1 is still open: it goes to the changelog, and the commit covers everything.
+    const snapshot = worker.snapshot();
+    expect(snapshot?.offset).toBe(5n);
+    const windows = [...snapshot!.records].filter(([k]) => k.startsWith('w'));
+    expect(windows.filter(([, v]) => v !== null)).toHaveLength(1); // the open one
+    expect(windows.filter(([, v]) => v === null)).toHaveLength(1); // the closed one's tombstone
+    expect(snapshot!.records.get('checkpoint')).toContain('"offset":"5"');
   });
 
   it('runs a stage concurrently yet hands records on in offset order, with fan-out and filtering', async () => {
@@ -167,7 +179,7 @@ describe('PartitionWorker', () => {
     expect(counts.get('0|/copy')).toBe(40);
     expect(counts.get('0|/a')).toBe(26);
     expect(worker.counters).toMatchObject({ completed: 40, filtered: 14 });
-    expect(worker.committable()).toBe(40n);
+    expect(checkpoint(worker)).toBe(40n);
   });
 
   it('retries a failing stage with backoff, then applies its error policy', async () => {
@@ -267,7 +279,7 @@ describe('PartitionWorker', () => {
     }
   });
 
-  it('lets no more results wait for the sink than the buffer holds, and commits below the unsunk ones', () => {
+  it('lets no more results wait for the sink than the buffer holds, and snapshots only once they are sunk', () => {
     const clock = { now: 0 };
     const { worker } = harness({ backpressure: { maxBufferSize: 5 } }, () => clock.now);
     const records = Array.from({ length: 40 }, (_, i) => record(i, event(i, i * 60_000, '/a')));
@@ -279,13 +291,12 @@ describe('PartitionWorker', () => {
       const results = worker.resultsToSink();
       expect(results.length).toBeLessThanOrEqual(5);
       expect(worker.fill().records).toBeLessThanOrEqual(5);
-      const lowest = results.reduce((min, r) => (r.firstOffset < min ? r.firstOffset : min), 1_000n);
-      const commit = worker.committable();
-      if (commit !== undefined) expect(commit <= lowest).toBe(true);
+      // Results waiting for the sink would vanish from a snapshot: none is taken until they are sunk.
+      if (results.length > 0) expect(worker.snapshot()).toBeUndefined();
       seen.push(...results.map((r) => r.window.start));
       worker.sunk(results.length);
     }
     expect(seen.sort((a, b) => a - b)).toEqual(records.map((_, i) => i * 60_000));
-    expect(worker.committable()).toBe(40n);
+    expect(checkpoint(worker)).toBe(40n);
   });
 });

@@ -1,0 +1,136 @@
+// Makes a partition's snapshot durable: its changelog records and its consumer offset.
+// Exactly-once: one Kafka transaction per commit holds both (TxnOffsetCommit via sendOffsets). kafkajs
+// speaks the pre-KIP-447 protocol, so zombies are fenced per partition: each source partition has its
+// own transactional producer, `sluice-<pipeline>-<topic>-<partition>`, initialised (fencing any older
+// one and aborting its open transaction) before the partition's state is read back.
+// At-least-once: the records are written with an idempotent producer, then the offset committed; a crash
+// in between leaves a checkpoint ahead of the commit, which the restore honours (no double counting).
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Consumer, Kafka, Message, Producer } from 'kafkajs';
+import { messageOf } from '../errors.js';
+import type { Logger } from '../ops/logger.js';
+import type { Snapshot } from './partition-worker.js';
+
+export interface CommitterOptions {
+  pipeline: string;
+  sourceTopic: string;
+  changelogTopic: string;
+  groupId: string;
+  exactlyOnce: boolean;
+}
+
+/** A producer fenced by a newer owner of the partition: this member must drop the partition. */
+export function isFenced(error: unknown): boolean {
+  const text = `${(error as { type?: string }).type ?? ''} ${messageOf(error)}`;
+  return /PRODUCER_FENCED|INVALID_PRODUCER_EPOCH|fenced|TRANSACTIONAL_ID_AUTHORIZATION/i.test(text);
+}
+
+/** kafkajs may report a transaction still ending right after a commit; a short wait clears it. */
+function isBusy(error: unknown): boolean {
+  return /already an ongoing transaction|another operation is in progress|CONCURRENT_TRANSACTIONS/i.test(
+    `${(error as { type?: string }).type ?? ''} ${messageOf(error)}`,
+  );
+}
+
+/** Requests of at most this many records, so one commit of many windows stays under the broker's size limits. */
+const CHUNK = 500;
+
+function chunks<T>(items: readonly T[]): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += CHUNK) out.push(items.slice(i, i + CHUNK));
+  return out;
+}
+
+export class PartitionCommitter {
+  private readonly producers = new Map<number, Producer>();
+  private shared: Producer | undefined;
+
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly consumer: Consumer,
+    private readonly options: CommitterOptions,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Prepares a newly assigned partition; under exactly-once this fences its previous owner. */
+  async open(partition: number): Promise<void> {
+    if (!this.options.exactlyOnce) {
+      if (!this.shared) {
+        this.shared = this.kafka.producer({
+          idempotent: true,
+          maxInFlightRequests: 1,
+          allowAutoTopicCreation: false,
+        });
+        await this.shared.connect();
+      }
+      return;
+    }
+    if (this.producers.has(partition)) return;
+    const producer = this.kafka.producer({
+      transactionalId: `sluice-${this.options.pipeline}-${this.options.sourceTopic}-${partition}`,
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+    });
+    await this.withRetry(() => producer.connect());
+    // InitProducerId with our transactional id bumps its epoch: the old owner is fenced, its open
+    // transaction aborted, so the changelog's end is stable before we read it.
+    const fence = await this.withRetry(() => producer.transaction());
+    await fence.abort();
+    this.producers.set(partition, producer);
+  }
+
+  async commit(partition: number, snapshot: Snapshot): Promise<void> {
+    const messages: Message[] = [...snapshot.records].map(([key, value]) => ({ key, value, partition }));
+    const offsets = [{ partition, offset: snapshot.offset.toString() }];
+    if (!this.options.exactlyOnce) {
+      if (!this.shared) throw new Error(`partition ${partition} was not opened`);
+      for (const chunk of chunks(messages))
+        await this.shared.send({ topic: this.options.changelogTopic, acks: -1, messages: chunk });
+      await this.consumer.commitOffsets(offsets.map((o) => ({ topic: this.options.sourceTopic, ...o })));
+      return;
+    }
+    const producer = this.producers.get(partition);
+    if (!producer) throw new Error(`partition ${partition} was not opened`);
+    const transaction = await this.withRetry(() => producer.transaction());
+    try {
+      for (const chunk of chunks(messages))
+        await transaction.send({ topic: this.options.changelogTopic, acks: -1, messages: chunk });
+      await transaction.sendOffsets({
+        consumerGroupId: this.options.groupId,
+        topics: [{ topic: this.options.sourceTopic, partitions: offsets }],
+      });
+      await transaction.commit();
+    } catch (error) {
+      if (transaction.isActive()) await transaction.abort().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** The partition was revoked (or lost): its producer goes, so a later owner's fencing is clean. */
+  async close(partition: number): Promise<void> {
+    const producer = this.producers.get(partition);
+    this.producers.delete(partition);
+    await producer?.disconnect().catch(() => undefined);
+  }
+
+  async closeAll(): Promise<void> {
+    await Promise.all([...this.producers.keys()].map((p) => this.close(p)));
+    await this.shared?.disconnect().catch(() => undefined);
+    this.shared = undefined;
+  }
+
+  private async withRetry<T>(start: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await start();
+      } catch (error) {
+        // Busy right after a commit, or a broker still electing leaders (a fresh __transaction_state).
+        const retriable = isBusy(error) || (error as { retriable?: boolean }).retriable === true;
+        if (!retriable || attempt >= 20) throw error;
+        this.logger.debug({ attempt, err: messageOf(error) }, 'transaction busy; retrying');
+        await sleep(50 * attempt);
+      }
+    }
+  }
+}

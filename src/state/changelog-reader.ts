@@ -1,0 +1,106 @@
+// Reads partitions of the changelog topic from the beginning to the end they had when reading began,
+// keeping the newest value per key (as compaction would): the state a newly assigned partition starts
+// from. With read_committed it sees only committed transactions; the caller fences older producers of
+// the partition first, so no open transaction holds the end back.
+import { randomBytes } from 'node:crypto';
+import type { Kafka } from 'kafkajs';
+import { decodeCheckpoint, CHECKPOINT_KEY } from './changelog-codec.js';
+import type { RestoredPartition } from '../runtime/partition-worker.js';
+
+export interface RestoreProgress {
+  /** Changelog records read so far, and how many there were to read when restoring began. */
+  read: number;
+  total: number;
+}
+
+export async function readChangelog(
+  kafka: Kafka,
+  topic: string,
+  partitions: readonly number[],
+  options: {
+    readCommitted: boolean;
+    /** The source topic, whose ends tell whether a restored partition has anything left to read. */
+    sourceTopic: string;
+    onProgress?: (progress: RestoreProgress) => void;
+  },
+): Promise<Map<number, RestoredPartition>> {
+  const records = new Map(partitions.map((p) => [p, new Map<string, string>()]));
+  const checkpoints = new Map<number, string>();
+  const admin = kafka.admin();
+  await admin.connect();
+  const offsets = await admin.fetchTopicOffsets(topic);
+  const sourceEnds = new Map(
+    (await admin.fetchTopicOffsets(options.sourceTopic)).map((o) => [o.partition, BigInt(o.high)]),
+  );
+  const ends = new Map(offsets.map((o) => [o.partition, BigInt(o.high)]));
+  const remaining = new Set(
+    offsets
+      .filter((o) => partitions.includes(o.partition) && BigInt(o.high) > BigInt(o.low))
+      .map((o) => o.partition),
+  );
+  const total = offsets
+    .filter((o) => partitions.includes(o.partition))
+    .reduce((sum, o) => sum + Number(BigInt(o.high) - BigInt(o.low)), 0);
+  let read = 0;
+  options.onProgress?.({ read, total });
+
+  if (remaining.size > 0) {
+    const groupId = `sluice-restore-${randomBytes(6).toString('hex')}`;
+    const consumer = kafka.consumer({
+      groupId,
+      readUncommitted: !options.readCommitted,
+      allowAutoTopicCreation: false,
+    });
+    let finish!: () => void;
+    const finished = new Promise<void>((resolve) => (finish = resolve));
+    const reached = (partition: number, lastOffset: string) => {
+      if (remaining.has(partition) && BigInt(lastOffset) + 1n >= (ends.get(partition) ?? 0n)) {
+        remaining.delete(partition);
+        if (remaining.size === 0) finish();
+      }
+    };
+    // Batches of only transaction markers never reach eachBatch; their end does show here.
+    consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) =>
+      reached(payload.partition, payload.lastOffset),
+    );
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatch: async ({ batch }) => {
+        const partition = batch.partition;
+        const state = records.get(partition);
+        if (!state) return;
+        const end = ends.get(partition) ?? 0n;
+        for (const message of batch.messages) {
+          if (BigInt(message.offset) >= end) break;
+          const key = message.key?.toString() ?? '';
+          if (key === CHECKPOINT_KEY) {
+            if (message.value) checkpoints.set(partition, message.value.toString());
+          } else if (message.value === null) state.delete(key);
+          else state.set(key, message.value.toString());
+          read += 1;
+        }
+        options.onProgress?.({ read, total });
+        await Promise.resolve();
+      },
+    });
+    await finished;
+    await consumer.disconnect();
+    await admin.deleteGroups([groupId]).catch(() => undefined);
+  }
+  await admin.disconnect();
+  return new Map(
+    partitions.map((p) => {
+      const checkpoint = checkpoints.get(p);
+      return [
+        p,
+        {
+          records: records.get(p)!,
+          checkpoint: checkpoint ? decodeCheckpoint(checkpoint) : undefined,
+          highWatermark: sourceEnds.get(p) ?? 0n,
+        },
+      ];
+    }),
+  );
+}
