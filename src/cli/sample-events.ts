@@ -9,6 +9,8 @@ export interface SampleEvent {
   sessionId: string;
   url: string;
   timestamp: number;
+  /** An amount (cents in a cart, seconds on a page): something to sum and average. */
+  value: number;
 }
 
 const URLS = ['/', '/pricing', '/docs', '/docs/windows', '/blog', '/signup'];
@@ -46,6 +48,7 @@ export function sampleEvents(
       timestamp:
         fromMs +
         Math.min(spanMs - 1, Math.max(0, Math.floor((i * spanMs) / count + (next() - 0.5) * 2 * jitterMs))),
+      value: Math.floor(next() * 100),
     };
   });
 }

@@ -104,6 +104,7 @@ export class PartitionWorker {
   private idleWaiters: (() => void)[] = [];
   /** Feeding the chain is held while a snapshot is taken. */
   private holding = false;
+  private pumping = false;
   private quietWaiters: (() => void)[] = [];
   /** Changelog records of snapshots whose commit has not succeeded yet (newest per key). */
   private unpublished = new Map<string, string | null>();
@@ -269,6 +270,16 @@ export class PartitionWorker {
     return { records: new Map(this.unpublished), offset };
   }
 
+  /**
+   * At a barrier, every row a snapshot must not leave behind: results not yet sunk and the rows waiting
+   * since merges or budget closes. Not capped by the buffer bound: they are in memory already.
+   */
+  resultsBeforeSnapshot(): readonly WindowResult[] {
+    const pending = this.windows.takePending();
+    if (pending.length > 0) this.unsunk = this.unsunk.concat(pending);
+    return this.unsunk;
+  }
+
   /** The snapshot's commit succeeded: its records are durable and its offset committed. */
   published(snapshot: Snapshot): void {
     for (const [key, value] of snapshot.records)
@@ -293,14 +304,25 @@ export class PartitionWorker {
     return this.inbox.length === 0 && this.chain.size === 0 && this.sideWrites === 0;
   }
 
+  /**
+   * Feeds the chain from the inbox. Not re-entrant: a record that completes synchronously calls back
+   * into pump, which then returns at once and leaves the feeding to this loop, so the stack stays flat
+   * however many records a batch holds.
+   */
   private pump(): void {
-    while (
-      !this.holding &&
-      this.inbox.length > 0 &&
-      this.chain.size < this.chainCapacity &&
-      !this.revoke.signal.aborted
-    ) {
-      this.chain.push(this.inbox.shift() as Origin);
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      while (
+        !this.holding &&
+        this.inbox.length > 0 &&
+        this.chain.size < this.chainCapacity &&
+        !this.revoke.signal.aborted
+      ) {
+        this.chain.push(this.inbox.shift() as Origin);
+      }
+    } finally {
+      this.pumping = false;
     }
     this.resolveIdle(false);
   }

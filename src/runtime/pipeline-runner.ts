@@ -15,6 +15,7 @@ import { SideTopicWriter } from '../sinks/side-topic-writer.js';
 import { checkKafka, createKafka } from '../source/kafka-client.js';
 import { readChangelog, type RestoreProgress } from '../state/changelog-reader.js';
 import type { WindowCounters } from '../state/partition-windows.js';
+import type { WindowResult } from '../state/window-store.js';
 import type { BufferFill } from './backpressure.js';
 import { PartitionCommitter, isFenced } from './partition-committer.js';
 import { PartitionPauses, type PauseCounts, type PauseReason } from './partition-pauses.js';
@@ -121,6 +122,9 @@ class PipelineRunner implements RunningPipeline {
       groupId,
       sessionTimeout: pipeline.source.sessionTimeout,
       heartbeatInterval: pipeline.source.heartbeatInterval,
+      // kafkajs sleeps this long when every partition is paused (restores, backpressure), and waits this
+      // long for data: short, so a resumed partition and a stop are prompt.
+      maxWaitTimeInMs: 500,
     });
     this.committer = new PartitionCommitter(
       this.kafka,
@@ -157,6 +161,18 @@ class PipelineRunner implements RunningPipeline {
     this.consumer.on(this.consumer.events.REBALANCING, () => {
       this.logger.info('group rebalancing; flushing and committing owned partitions');
       void this.tick(true);
+    });
+    // kafkajs restarts its consumer after retriable failures; any other crash stops the pipeline, so
+    // the process exits and its supervisor restarts it from the last commit.
+    this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
+      if (payload.restart) return;
+      this.abort(
+        new SluiceError(`the Kafka consumer stopped: ${messageOf(payload.error)}`, {
+          code: 'SLUICE_KAFKA_UNAVAILABLE',
+          retriable: true,
+          cause: payload.error,
+        }),
+      );
     });
     await this.consumer.connect();
     await this.consumer.subscribe({ topic: this.topic, fromBeginning: this.pipeline.source.fromBeginning });
@@ -351,7 +367,14 @@ class PipelineRunner implements RunningPipeline {
     const worker = this.workers.get(batch.partition);
     // Not ours, or still restoring: nothing is resolved, so kafkajs fetches these again later.
     if (!worker || !this.assigned.has(batch.partition)) return;
-    const taken = worker.accept(batch.messages, BigInt(batch.highWatermark));
+    let taken: number;
+    try {
+      taken = worker.accept(batch.messages, BigInt(batch.highWatermark));
+    } catch (error) {
+      // A bug, not bad input (that is dead-lettered): the state may be half-updated, so stop uncommitted.
+      this.abort(error instanceof Error ? error : new Error(String(error)));
+      return;
+    }
     // Only what the worker took is resolved; the rest is fetched again once the partition resumes.
     const last = batch.messages[taken - 1];
     if (last) payload.resolveOffset(last.offset);
@@ -392,6 +415,11 @@ class PipelineRunner implements RunningPipeline {
     if (retry && Date.now() < retry.retryAt) return false;
     const results = worker.resultsToSink();
     if (results.length === 0) return true;
+    return this.writeResults(worker, results);
+  }
+
+  private async writeResults(worker: PartitionWorker, results: readonly WindowResult[]): Promise<boolean> {
+    const retry = this.sinkRetries.get(worker.partition);
     try {
       await this.sink.write(results, { partition: worker.partition });
       worker.sunk(results.length);
@@ -422,6 +450,13 @@ class PipelineRunner implements RunningPipeline {
     if (!force && Date.now() - last < this.pipeline.processing.commitInterval) return;
     this.lastCommitAt.set(worker.partition, Date.now());
     await worker.quiesce();
+    // Nothing changes while quiet: sink the last rows (a busy session window makes more all the time),
+    // then snapshot a state that owes the sink nothing.
+    const owed = worker.resultsBeforeSnapshot();
+    if (owed.length > 0 && !(await this.writeResults(worker, owed))) {
+      worker.release();
+      return;
+    }
     const snapshot = worker.snapshot();
     worker.release();
     // Never commit a partition this member no longer owns (or a worker already abandoned).

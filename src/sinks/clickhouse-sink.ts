@@ -76,6 +76,8 @@ export class ClickHouseSink {
         pipeline: this.pipelineName,
         window_start: clickhouseDateTime(result.window.start),
         window_end: clickhouseDateTime(result.window.end),
+        window_start_ms: result.window.start,
+        window_end_ms: result.window.end,
         source_partition: source.partition,
         ...result.values,
         emit_reason: result.reason,

@@ -1,5 +1,5 @@
 // The ClickHouse tables that window results land in, one per window definition. Rows have a
-// deterministic identity (pipeline, window start, group key, source partition) and a version, in a
+// deterministic identity (pipeline, window start in ms, group key, source partition) and a version, in a
 // ReplacingMergeTree(version), so writing a result again replaces it instead of adding to it.
 // The version grows with the records a window absorbed (×2, +1 for the final row), so an early update
 // never replaces the final row, and a window re-emitted from a partial replay never replaces a fuller
@@ -27,12 +27,21 @@ function aggregationColumns(aggregation: AggregationConfig): string[] {
 
 export function windowTableDdl(database: string, window: WindowConfig): string {
   const keyColumns = window.groupBy.map((field) => `  ${quoteIdentifier(field)} String,`);
-  const orderBy = ['pipeline', 'window_start', ...window.groupBy.map(quoteIdentifier), 'source_partition'];
+  // window_start_ms last: session windows start at any millisecond, and two of a key may share a second.
+  const orderBy = [
+    'pipeline',
+    'window_start',
+    ...window.groupBy.map(quoteIdentifier),
+    'source_partition',
+    'window_start_ms',
+  ];
   return [
     `CREATE TABLE IF NOT EXISTS ${quoteIdentifier(database)}.${quoteIdentifier(window.name)} (`,
     '  pipeline String,',
     "  window_start DateTime('UTC'),",
     "  window_end DateTime('UTC'),",
+    '  window_start_ms UInt64,',
+    '  window_end_ms UInt64,',
     ...keyColumns,
     '  source_partition UInt32,',
     '  count UInt64,',

@@ -15,9 +15,20 @@ export interface SideTopic {
   retentionMs?: number;
 }
 
+interface PendingWrite {
+  message: Message;
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+/** Records per request. */
+const BATCH = 500;
+
 export class SideTopicWriter {
   private readonly producer: Producer;
   private closed = false;
+  private readonly queues = new Map<string, PendingWrite[]>();
+  private readonly sending = new Set<string>();
 
   constructor(
     private readonly kafka: Kafka,
@@ -82,19 +93,50 @@ export class SideTopicWriter {
     }
   }
 
-  /** Resolves once the broker acknowledged the record; retries until acknowledged or closed. */
-  async write(topic: string, message: Message): Promise<void> {
-    for (let attempt = 1; ; attempt += 1) {
-      if (this.closed) throw new Error(`writer closed before ${topic} acknowledged the record`);
-      try {
-        await this.producer.send({ topic, acks: -1, messages: [message] });
-        return;
-      } catch (error) {
-        const delay = Math.min(10_000, 100 * 2 ** Math.min(attempt, 7));
-        this.logger.warn({ topic, attempt, err: messageOf(error) }, 'side-topic write failed; retrying');
-        await sleep(delay);
+  /**
+   * Resolves once the broker acknowledged the record; retries until acknowledged or closed. Records
+   * queue per topic and go out in batches, one request at a time per topic: a burst of thousands of
+   * dead letters or late events costs a few requests, not thousands of concurrent ones.
+   */
+  write(topic: string, message: Message): Promise<void> {
+    if (this.closed)
+      return Promise.reject(new Error(`writer closed before ${topic} acknowledged the record`));
+    return new Promise((resolve, reject) => {
+      const queue = this.queues.get(topic) ?? [];
+      queue.push({ message, resolve, reject });
+      this.queues.set(topic, queue);
+      if (!this.sending.has(topic)) void this.drain(topic);
+    });
+  }
+
+  private async drain(topic: string): Promise<void> {
+    this.sending.add(topic);
+    const queue = this.queues.get(topic) ?? [];
+    while (queue.length > 0 && !this.closed) {
+      const batch = queue.splice(0, BATCH);
+      for (let attempt = 1; ; attempt += 1) {
+        if (this.closed) {
+          batch.forEach((w) => w.reject(new Error(`writer closed before ${topic} acknowledged the record`)));
+          break;
+        }
+        try {
+          await this.producer.send({ topic, acks: -1, messages: batch.map((w) => w.message) });
+          batch.forEach((w) => w.resolve());
+          break;
+        } catch (error) {
+          const delay = Math.min(10_000, 100 * 2 ** Math.min(attempt, 7));
+          this.logger.warn(
+            { topic, records: batch.length, attempt, err: messageOf(error) },
+            'side-topic write failed; retrying',
+          );
+          await sleep(delay);
+        }
       }
     }
+    queue
+      .splice(0)
+      .forEach((w) => w.reject(new Error(`writer closed before ${topic} acknowledged the record`)));
+    this.sending.delete(topic);
   }
 
   async close(): Promise<void> {

@@ -29,7 +29,6 @@ interface WindowRecord {
   agg: SerializedAggregate;
   firstOffset: string;
   lastOffset: string;
-  emitted: boolean;
 }
 
 export function windowKey(id: string): string {
@@ -50,7 +49,6 @@ export function encodeWindow(w: OpenWindow): string {
     agg: serializeAggregate(w.agg),
     firstOffset: w.firstOffset.toString(),
     lastOffset: w.lastOffset.toString(),
-    emitted: w.emitted,
   };
   return JSON.stringify(record);
 }
@@ -109,7 +107,6 @@ export function decodeWindow(
     lastOffset: BigInt(data.lastOffset),
     closeAt: data.end + graceMs,
     dirty: false,
-    emitted: data.emitted,
     bytes: 0,
   };
 }

@@ -150,6 +150,13 @@ export class PartitionWindows {
     return this.pending.length;
   }
 
+  /** Hands out every waiting row (session rows replaced by merges, budget closes), however many. */
+  takePending(): WindowResult[] {
+    const rows = this.pending;
+    this.pending = [];
+    return rows;
+  }
+
   /** The windows changed since the last call, as changelog records (null: a tombstone), by key. */
   takeChangelog(): Map<string, string | null> {
     const records = new Map<string, string | null>();

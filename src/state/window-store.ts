@@ -53,8 +53,6 @@ export interface OpenWindow {
   closeAt: number;
   /** Changed since the last update emit. */
   dirty: boolean;
-  /** A row with this identity has been written (an update), so replacing it needs a superseding row. */
-  emitted: boolean;
   bytes: number;
 }
 
@@ -177,14 +175,12 @@ export class WindowStore {
     const id = `${sessionKey}\u0001${covered.start}`;
     const merged = this.open(id, definition, covered, key, offset, touching);
     this.absorbInto(merged, event, offset);
-    const replaced: WindowResult[] = [];
-    for (const old of touching) {
-      if (old.emitted && old.id !== id) {
-        // The replacing row outranks every version the old identity had: merged has more records.
-        replaced.push({ ...resultOf(old, 'superseded'), version: merged.agg.count * 2 + 1 });
-      }
-    }
-    if (touching.some((s) => s.emitted && s.id === id)) merged.emitted = true;
+    // Every replaced identity gets a superseding row, written or not as far as this process knows: a
+    // row may have reached ClickHouse before a crash that this state predates. It outranks every
+    // version the old identity had, as the merged session holds more records.
+    const replaced = touching
+      .filter((old) => old.id !== id)
+      .map((old) => ({ ...resultOf(old, 'superseded'), version: merged.agg.count * 2 + 1 }));
     this.sessions.set(sessionKey, [...existing.filter((s) => !touching.includes(s)), merged]);
     // open() removed the merged sessions (and their counts); the merged one counts once.
     this.keyCounts.set(definition.name, (this.keyCounts.get(definition.name) ?? 0) + 1);
@@ -221,7 +217,6 @@ export class WindowStore {
       if (!w.dirty || !isUpdating(w.definition.name)) continue;
       results.push(resultOf(w, 'update'));
       w.dirty = false;
-      w.emitted = true;
     }
     return results;
   }
@@ -289,7 +284,6 @@ export class WindowStore {
       lastOffset,
       closeAt: window.end + this.graceMs,
       dirty: true,
-      emitted: false,
       bytes: 0,
     };
     this.windows.set(id, w);

@@ -50,6 +50,8 @@ describe('ClickHouse server', () => {
       pipeline: 'p',
       window_start: '2026-01-01 00:01:00',
       window_end: '2026-01-01 00:02:00',
+      window_start_ms: Date.UTC(2026, 0, 1, 0, 1),
+      window_end_ms: Date.UTC(2026, 0, 1, 0, 2),
       url: '/docs',
       source_partition: 0,
       count,
@@ -85,7 +87,7 @@ describe('ClickHouse server', () => {
     ]);
     const latest = await queryRows<{ c: string }>(
       client,
-      `SELECT argMax(count, version) AS c FROM ${database}.views_1m GROUP BY pipeline, window_start, url, source_partition`,
+      `SELECT argMax(count, version) AS c FROM ${database}.views_1m GROUP BY pipeline, window_start, url, source_partition, window_start_ms`,
     );
     expect(latest).toEqual([{ c: '5' }]);
   });

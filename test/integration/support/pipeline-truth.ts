@@ -25,6 +25,8 @@ export interface ProduceOptions {
   base: number;
   span: number;
   seed: number;
+  /** How far event times stray from their place in the stream (default 2 s). */
+  jitterMs?: number;
   /** Raw values inserted among each partition's events at fixed places (records that cannot parse). */
   invalid?: readonly string[];
 }
@@ -37,7 +39,13 @@ export async function produceEvents(
 ): Promise<Produced[]> {
   const produced: Produced[] = [];
   for (let partition = 0; partition < options.partitions; partition += 1) {
-    const events = sampleEvents(options.perPartition, options.base, options.span, options.seed + partition);
+    const events = sampleEvents(
+      options.perPartition,
+      options.base,
+      options.span,
+      options.seed + partition,
+      options.jitterMs,
+    );
     const values: { value: string; event?: SampleEvent }[] = events.map((event) => ({
       value: JSON.stringify(event),
       event,

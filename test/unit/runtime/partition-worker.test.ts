@@ -299,4 +299,11 @@ describe('PartitionWorker', () => {
     expect(seen.sort((a, b) => a - b)).toEqual(records.map((_, i) => i * 60_000));
     expect(checkpoint(worker)).toBe(40n);
   });
+
+  it('takes a batch of many thousand records without deepening the stack', () => {
+    const { worker } = harness({ backpressure: { maxBufferSize: 100_000 } });
+    const records = Array.from({ length: 30_000 }, (_, i) => record(i, event(i, i, '/a')));
+    expect(worker.accept(records, 30_000n)).toBe(30_000);
+    expect(worker.counters.completed).toBe(30_000);
+  });
 });
