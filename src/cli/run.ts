@@ -21,5 +21,8 @@ export function registerRunCommand(program: Command): void {
       process.once('SIGTERM', () => shutdown('SIGTERM'));
       process.once('SIGINT', () => shutdown('SIGINT'));
       await running.done;
+      // Everything is committed and closed; a handle a client library still holds must not keep the
+      // process (a pod in Terminating) alive. Give stdout a moment to flush.
+      setTimeout(() => process.exit(0), 200).unref();
     });
 }

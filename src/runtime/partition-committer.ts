@@ -44,6 +44,11 @@ function chunks<T>(items: readonly T[]): T[][] {
 export class PartitionCommitter {
   private readonly producers = new Map<number, Producer>();
   private shared: Producer | undefined;
+  /** Partitions whose producer is being opened, and those released meanwhile. */
+  private readonly opening = new Set<number>();
+  private readonly closing = new Set<number>();
+  /** Bumped by closeAll, so an open() still in flight knows to let go. */
+  private generation = 0;
 
   constructor(
     private readonly kafka: Kafka,
@@ -52,8 +57,11 @@ export class PartitionCommitter {
     private readonly logger: Logger,
   ) {}
 
-  /** Prepares a newly assigned partition; under exactly-once this fences its previous owner. */
-  async open(partition: number): Promise<void> {
+  /**
+   * Prepares a newly assigned partition; under exactly-once this fences its previous owner. False when
+   * the partition was released (or the committer closed) meanwhile.
+   */
+  async open(partition: number): Promise<boolean> {
     if (!this.options.exactlyOnce) {
       if (!this.shared) {
         this.shared = this.kafka.producer({
@@ -63,9 +71,20 @@ export class PartitionCommitter {
         });
         await this.shared.connect();
       }
-      return;
+      return true;
     }
-    if (this.producers.has(partition)) return;
+    if (this.producers.has(partition)) return true;
+    this.opening.add(partition);
+    try {
+      return await this.openTransactional(partition);
+    } finally {
+      this.opening.delete(partition);
+      this.closing.delete(partition);
+    }
+  }
+
+  private async openTransactional(partition: number): Promise<boolean> {
+    const generation = this.generation;
     const producer = this.kafka.producer({
       transactionalId: `sluice-${this.options.pipeline}-${this.options.sourceTopic}-${partition}`,
       idempotent: true,
@@ -77,7 +96,13 @@ export class PartitionCommitter {
     // transaction aborted, so the changelog's end is stable before we read it.
     const fence = await this.withRetry(() => producer.transaction());
     await fence.abort();
+    if (this.closing.has(partition) || generation !== this.generation) {
+      // Revoked, or the committer closed, while this was opening: do not leave a connected producer behind.
+      await producer.disconnect().catch(() => undefined);
+      return false;
+    }
     this.producers.set(partition, producer);
+    return true;
   }
 
   async commit(partition: number, snapshot: Snapshot): Promise<void> {
@@ -110,11 +135,16 @@ export class PartitionCommitter {
   /** The partition was revoked (or lost): its producer goes, so a later owner's fencing is clean. */
   async close(partition: number): Promise<void> {
     const producer = this.producers.get(partition);
+    if (!producer) {
+      if (this.opening.has(partition)) this.closing.add(partition);
+      return;
+    }
     this.producers.delete(partition);
-    await producer?.disconnect().catch(() => undefined);
+    await producer.disconnect().catch(() => undefined);
   }
 
   async closeAll(): Promise<void> {
+    this.generation += 1;
     await Promise.all([...this.producers.keys()].map((p) => this.close(p)));
     await this.shared?.disconnect().catch(() => undefined);
     this.shared = undefined;

@@ -312,7 +312,12 @@ class PipelineRunner implements RunningPipeline {
     }
     const started = Date.now();
     try {
-      await Promise.all(partitions.map((p) => this.committer.open(p)));
+      const opened = await Promise.all(partitions.map((p) => this.committer.open(p)));
+      if (this.stopping) return;
+      partitions = partitions.filter((p, i) => {
+        if (!opened[i]) this.restoring.delete(p);
+        return opened[i];
+      });
       const restored = await readChangelog(this.kafka, changelogTopicOf(this.pipeline), partitions, {
         readCommitted: this.pipeline.processing.guarantee === 'exactly-once',
         sourceTopic: this.topic,

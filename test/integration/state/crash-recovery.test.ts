@@ -28,7 +28,7 @@ const KILLS = Number(process.env.SLUICE_CRASH_KILLS ?? 5);
  * Production lasts about 8 s per kill (a killed member holds its partitions until its 6 s session
  * times out), in slices of PER_SLICE events per partition every 200 ms.
  */
-const SLICES = KILLS * 40;
+const SLICES_PER_KILL = 40;
 const PER_SLICE = 30;
 const SEED = Number(process.env.SLUICE_CRASH_SEED ?? 20261123);
 const GRACE = 2_000;
@@ -40,7 +40,7 @@ const definitions: ReferenceDefinition[] = [
   { name: 'sessions', type: 'session', gap: 20_000, groupBy: ['userId'] },
 ];
 
-function pipelineConfig(name: string, topic: string, database: string) {
+function pipelineConfig(name: string, topic: string, database: string, guarantee: string) {
   const sum = [{ fn: 'sum', field: 'value' }];
   return {
     name,
@@ -54,7 +54,7 @@ function pipelineConfig(name: string, topic: string, database: string) {
     },
     // Idleness is wall-clock and the reference has none: production never pauses for 5 s until it ends.
     time: { field: 'timestamp', maxOutOfOrderness: OUT_OF_ORDERNESS, grace: GRACE, idleTimeout: '5s' },
-    processing: { guarantee: 'exactly-once', commitInterval: '300ms' },
+    processing: { guarantee, commitInterval: '300ms' },
     windows: [
       { name: 'by_type_10s', type: 'tumbling', size: '10s', groupBy: ['type'], aggregations: sum },
       {
@@ -145,7 +145,42 @@ function compare(expected: Map<string, Row>, found: Map<string, Row>) {
   return { lost, extra, wrong: wrong.map(([k, row]) => ({ key: k, expected: row, found: found.get(k) })) };
 }
 
-describe('crash recovery', () => {
+/** A seeded live stream: slices of every partition's events every 200 ms, until `slices` are sent. */
+function startProduction(kafka: Kafka, topic: string, slices: number, seed: number) {
+  // Each partition its own stream; 8 s of jitter against 5 s of allowed disorder makes some events late.
+  const streams = Array.from({ length: PARTITIONS }, (_, partition) =>
+    sampleEvents(slices * PER_SLICE, Date.UTC(2026, 4, 1), 30 * 60_000, seed + partition, 8_000),
+  );
+  const state = { produced: [] as Produced[], producing: true };
+  const done = withProducer(kafka, async (producer) => {
+    for (let slice = 0; slice < slices; slice += 1) {
+      for (let partition = 0; partition < PARTITIONS; partition += 1) {
+        const events = streams[partition]!.slice(slice * PER_SLICE, (slice + 1) * PER_SLICE);
+        const [meta] = await producer.send({
+          topic,
+          acks: -1,
+          messages: events.map((event) => ({ partition, value: JSON.stringify(event) })),
+        });
+        const base = BigInt(meta!.baseOffset!);
+        events.forEach((event, k) => state.produced.push({ partition, offset: base + BigInt(k), event }));
+      }
+      await sleep(200);
+    }
+    state.producing = false;
+  });
+  return { state, done };
+}
+
+function restored(sluice: SluiceProcess): Promise<string> {
+  return waitFor(
+    'the worker to restore its state and start',
+    () => Promise.resolve(sluice.output()),
+    (output) => output.includes('state restored from the changelog'),
+    60_000,
+  );
+}
+
+describe('crash recovery and moving state', () => {
   let kafka: Kafka;
   let clickhouse: ClickHouseClient;
   const processes: SluiceProcess[] = [];
@@ -160,64 +195,19 @@ describe('crash recovery', () => {
     await clickhouse.close();
   });
 
-  it(`survives ${KILLS} SIGKILLs with every window of every type exact`, async () => {
-    const name = uniqueName('crash');
-    const topic = uniqueName('user_events');
-    const database = uniqueName('crash');
-    await createTopic(kafka, topic, PARTITIONS);
-    // Each partition its own stream; 8 s of jitter against 5 s of allowed disorder makes some events
-    // late. Produced in slices while the worker runs and is killed, so every kill lands mid-stream.
-    const streams = Array.from({ length: PARTITIONS }, (_, partition) =>
-      sampleEvents(SLICES * PER_SLICE, Date.UTC(2026, 4, 1), 30 * 60_000, SEED + partition, 8_000),
-    );
-    const produced: Produced[] = [];
-    let producing = true;
-    const production = withProducer(kafka, async (producer) => {
-      for (let slice = 0; slice < SLICES; slice += 1) {
-        for (let partition = 0; partition < PARTITIONS; partition += 1) {
-          const events = streams[partition]!.slice(slice * PER_SLICE, (slice + 1) * PER_SLICE);
-          const [meta] = await producer.send({
-            topic,
-            acks: -1,
-            messages: events.map((event) => ({ partition, value: JSON.stringify(event) })),
-          });
-          const base = BigInt(meta!.baseOffset!);
-          events.forEach((event, k) => produced.push({ partition, offset: base + BigInt(k), event }));
-        }
-        await sleep(200);
-      }
-      producing = false;
-    });
-
-    const config = writeConfig(pipelineConfig(name, topic, database));
-    const next = random(SEED);
-    let midStream = 0;
-    let sluice = startSluice(['run', '--config', config]);
+  function start(config: string): SluiceProcess {
+    const sluice = startSluice(['run', '--config', config]);
     processes.push(sluice);
-    for (let kill = 0; kill < KILLS; kill += 1) {
-      await waitFor(
-        'the worker to restore its state and start',
-        () => Promise.resolve(sluice.output()),
-        (output) => output.includes('state restored from the changelog'),
-        60_000,
-      );
-      await sleep(200 + Math.floor(next() * 2_000));
-      const committed = await committedOffsets(kafka, `sluice-${name}`, topic);
-      if (producing) midStream += 1;
-      if (process.env.SLUICE_CRASH_DEBUG)
-        console.log(
-          new Date().toISOString(),
-          'kill',
-          kill,
-          committed,
-          sluice.output().split('\n').slice(-25).join('\n'),
-        );
-      await sluice.stop('SIGKILL');
-      sluice = startSluice(['run', '--config', config]);
-      processes.push(sluice);
-    }
+    return sluice;
+  }
 
-    await production;
+  /** After the stream ends: ClickHouse holds exactly the reference's windows, and the late topic every late event. */
+  async function expectExact(
+    produced: readonly Produced[],
+    topic: string,
+    database: string,
+    last: SluiceProcess,
+  ) {
     const expected = expectedRows(produced);
     expect(expected.late.size).toBeGreaterThan(0);
     const found = await waitFor(
@@ -231,13 +221,10 @@ describe('crash recovery', () => {
     ).catch(async (error: Error) => {
       const diff = compare(expected.rows, await rowsIn(clickhouse, database));
       throw new Error(
-        `${error.message.slice(0, 200)}\n${JSON.stringify(diff, null, 1).slice(0, 3000)}\n--- last run ---\n${sluice.output().slice(-2000)}`,
+        `${error.message.slice(0, 200)}\n${JSON.stringify(diff, null, 1).slice(0, 3000)}\n--- last run ---\n${last.output().slice(-2000)}`,
       );
     });
     expect(compare(expected.rows, found)).toEqual({ lost: [], extra: [], wrong: [] });
-    // The kills landed while there was work in flight, not after the stream was done.
-    expect(midStream).toBe(KILLS);
-
     // Every late event reached the late-events topic (at least once: side outputs are not transactional).
     const lateRecords = await readTopic(kafka, `${topic}.late`, expected.late.size);
     const lateSeen = new Set(
@@ -247,6 +234,73 @@ describe('crash recovery', () => {
       ),
     );
     expect(lateSeen).toEqual(expected.late);
+  }
+
+  async function crashes(guarantee: 'exactly-once' | 'at-least-once', kills: number) {
+    const name = uniqueName('crash');
+    const topic = uniqueName('user_events');
+    const database = uniqueName('crash');
+    await createTopic(kafka, topic, PARTITIONS);
+    // Produced while the worker runs and is killed, so every kill lands mid-stream.
+    const production = startProduction(kafka, topic, kills * SLICES_PER_KILL, SEED);
+    const config = writeConfig(pipelineConfig(name, topic, database, guarantee));
+    const next = random(SEED);
+    let midStream = 0;
+    let sluice = start(config);
+    for (let kill = 0; kill < kills; kill += 1) {
+      await restored(sluice);
+      await sleep(200 + Math.floor(next() * 2_000));
+      if (production.state.producing) midStream += 1;
+      if (process.env.SLUICE_CRASH_DEBUG)
+        console.log(
+          new Date().toISOString(),
+          'kill',
+          kill,
+          await committedOffsets(kafka, `sluice-${name}`, topic),
+        );
+      await sluice.stop('SIGKILL');
+      sluice = start(config);
+    }
+    await production.done;
+    await expectExact(production.state.produced, topic, database, sluice);
+    // The kills landed while there was work in flight, not after the stream was done.
+    expect(midStream).toBe(kills);
     expect(await sluice.stop('SIGTERM')).toBe(0);
-  });
+  }
+
+  it(`survives ${KILLS} SIGKILLs with every window of every type exact (exactly-once)`, () =>
+    crashes('exactly-once', KILLS));
+
+  it('survives SIGKILLs with every window exact under at-least-once too (the checkpoint dedupes state)', () =>
+    crashes('at-least-once', Math.max(2, Math.floor(KILLS / 2))));
+
+  it('moves state between two workers as they join and leave, every window exact', async () => {
+    const name = uniqueName('moving');
+    const topic = uniqueName('user_events');
+    const database = uniqueName('moving');
+    await createTopic(kafka, topic, PARTITIONS);
+    const production = startProduction(kafka, topic, 3 * SLICES_PER_KILL, SEED + 1);
+    const config = writeConfig(pipelineConfig(name, topic, database, 'exactly-once'));
+    const first = start(config);
+    await restored(first);
+    const t0 = Date.now();
+    const mark = (what: string) => process.env.SLUICE_CRASH_DEBUG && console.log(Date.now() - t0, what);
+    await sleep(2_000);
+    // A second member joins: some partitions move to it, their open windows with them.
+    const second = start(config);
+    await restored(second);
+    mark('second restored');
+    await sleep(3_000);
+    // The first leaves cleanly: everything moves to the second.
+    const stopped = await Promise.race([first.stop('SIGTERM'), sleep(40_000).then(() => 'hung')]);
+    if (stopped === 'hung') throw new Error(`the first member did not stop:\n${first.output().slice(-6000)}`);
+    expect(stopped).toBe(0);
+    mark('first stopped');
+    expect(production.state.producing).toBe(true);
+    await production.done;
+    mark('production done');
+    await expectExact(production.state.produced, topic, database, second);
+    expect(second.output().match(/state restored from the changelog/g)?.length).toBeGreaterThanOrEqual(2);
+    expect(await second.stop('SIGTERM')).toBe(0);
+  }, 300_000);
 });
