@@ -17,7 +17,7 @@ const URLS = ['/', '/pricing', '/docs', '/docs/windows', '/blog', '/signup'];
 const TYPES: SampleEvent['type'][] = ['page_view', 'page_view', 'page_view', 'click', 'click', 'add_to_cart'];
 
 /** mulberry32: a tiny seeded generator, so a seed reproduces the same stream. */
-function random(seed: number): () => number {
+export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -35,7 +35,7 @@ export function sampleEvents(
   seed = 1,
   jitterMs = 2_000,
 ): SampleEvent[] {
-  const next = random(seed);
+  const next = seededRandom(seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)] as T;
   return Array.from({ length: count }, (_, i) => {
     const user = Math.floor(next() * 50);

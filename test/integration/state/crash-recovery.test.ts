@@ -17,7 +17,7 @@ import {
   uniqueName,
   waitFor,
 } from '../support/fixtures.js';
-import { sampleEvents } from '../../../src/cli/sample-events.js';
+import { sampleEvents, seededRandom } from '../../../src/cli/sample-events.js';
 import { committedOffsets, withProducer, type Produced } from '../support/pipeline-truth.js';
 import { startSluice, writeConfig, type SluiceProcess } from '../support/sluice-process.js';
 import { WindowReference, type ReferenceDefinition } from '../../support/window-reference.js';
@@ -75,18 +75,6 @@ function pipelineConfig(name: string, topic: string, database: string, guarantee
       },
     ],
     sinks: { clickhouse: { url: inject('clickhouseUrl'), database } },
-  };
-}
-
-/** mulberry32, for the kill schedule. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
   };
 }
 
@@ -244,7 +232,7 @@ describe('crash recovery and moving state', () => {
     // Produced while the worker runs and is killed, so every kill lands mid-stream.
     const production = startProduction(kafka, topic, kills * SLICES_PER_KILL, SEED);
     const config = writeConfig(pipelineConfig(name, topic, database, guarantee));
-    const next = random(SEED);
+    const next = seededRandom(SEED);
     let midStream = 0;
     let sluice = start(config);
     for (let kill = 0; kill < kills; kill += 1) {
