@@ -5,7 +5,13 @@ import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickh
 import type { ClickHouseSinkConfig, WindowConfig } from '../config/schema.js';
 import { SluiceError, messageOf } from '../errors.js';
 import type { WindowResult } from '../state/window-store.js';
-import { quoteIdentifier, windowTableDdl } from './clickhouse-tables.js';
+import {
+  missingColumnDdl,
+  quoteIdentifier,
+  sortingKeyProblem,
+  stringLiteral,
+  windowTableDdl,
+} from './clickhouse-tables.js';
 
 export class SinkUnavailableError extends SluiceError {
   constructor(what: string, cause: unknown) {
@@ -63,7 +69,35 @@ export class ClickHouseSink {
     });
     for (const window of this.windowsByName.values()) {
       await this.client.command({ query: windowTableDdl(this.target.database, window) });
+      await this.migrate(window);
     }
+  }
+
+  /** Adds the columns an older Sluice's table lacks; refuses a table whose row identity does not fit. */
+  private async migrate(window: WindowConfig): Promise<void> {
+    // Literals rather than query parameters: ClickHouse 18.16 has no {name:Type} parameters.
+    const database = stringLiteral(this.target.database);
+    const table = stringLiteral(window.name);
+    const columns = await this.query<{ name: string }>(
+      `SELECT name FROM system.columns WHERE database = ${database} AND table = ${table}`,
+    );
+    for (const ddl of missingColumnDdl(this.target.database, window, new Set(columns.map((c) => c.name))))
+      await this.client.command({ query: ddl });
+    const [existing] = await this.query<{ sorting_key: string }>(
+      `SELECT sorting_key FROM system.tables WHERE database = ${database} AND name = ${table}`,
+    );
+    const problem = existing ? sortingKeyProblem(window, existing.sorting_key) : undefined;
+    if (problem)
+      throw new SluiceError(
+        `ClickHouse table ${this.target.database}.${window.name} does not fit window ${window.name}: ${problem}. ` +
+          'It was made for another definition (groupBy or window type changed): give the window a new name, or drop the table to rebuild it.',
+        { code: 'SLUICE_CONFIG_INVALID', retriable: false },
+      );
+  }
+
+  private async query<T>(query: string): Promise<T[]> {
+    const result = await this.client.query({ query, format: 'JSONEachRow' });
+    return result.json<T>();
   }
 
   /** Inserts the results of one partition; resolves only once ClickHouse has acknowledged every row. */

@@ -4,53 +4,102 @@
 // The version grows with the records a window absorbed (×2, +1 for the final row), so an early update
 // never replaces the final row, and a window re-emitted from a partial replay never replaces a fuller
 // one. A session row that a merge replaced is written once more with superseded = 1.
-// The SQL is kept to what ClickHouse 18.16 (Debian's package) and current releases both accept.
+// Tables made by an older Sluice get the columns they lack (ALTER TABLE ADD COLUMN, with defaults); a
+// table whose identity (ORDER BY) no longer fits the definition is refused with what to do.
+// The SQL is kept to what ClickHouse 18.16 (Debian's package) and current releases both accept: no
+// ADD COLUMN IF NOT EXISTS there, so columns are compared with system.columns first.
 import type { AggregationConfig, WindowConfig } from '../config/schema.js';
 
 export function quoteIdentifier(name: string): string {
   return `\`${name.replace(/`/g, '``')}\``;
 }
 
-function aggregationColumns(aggregation: AggregationConfig): string[] {
-  const column = quoteIdentifier(aggregation.name);
+export function stringLiteral(value: string): string {
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
+export interface Column {
+  name: string;
+  type: string;
+  /** How an older table's existing rows fill the column when it is added. */
+  default?: string;
+}
+
+function aggregationColumns(aggregation: AggregationConfig): Column[] {
   switch (aggregation.fn) {
     case 'sum':
-      return [`  ${column} Float64,`];
+      return [{ name: aggregation.name, type: 'Float64', default: '0' }];
     case 'avg':
     case 'min':
     case 'max':
-      return [`  ${column} Nullable(Float64),`];
+      return [{ name: aggregation.name, type: 'Nullable(Float64)', default: 'NULL' }];
     case 'count_distinct':
-      return [`  ${column} UInt64,`, `  ${quoteIdentifier(`${aggregation.name}_exact`)} UInt8,`];
+      return [
+        { name: aggregation.name, type: 'UInt64', default: '0' },
+        { name: `${aggregation.name}_exact`, type: 'UInt8', default: '1' },
+      ];
   }
 }
 
-export function windowTableDdl(database: string, window: WindowConfig): string {
-  const keyColumns = window.groupBy.map((field) => `  ${quoteIdentifier(field)} String,`);
-  // window_start_ms last: session windows start at any millisecond, and two of a key may share a second.
-  const orderBy = [
-    'pipeline',
-    'window_start',
-    ...window.groupBy.map(quoteIdentifier),
-    'source_partition',
-    'window_start_ms',
+export function windowColumns(window: WindowConfig): Column[] {
+  return [
+    { name: 'pipeline', type: 'String' },
+    { name: 'window_start', type: "DateTime('UTC')" },
+    { name: 'window_end', type: "DateTime('UTC')" },
+    { name: 'window_start_ms', type: 'UInt64', default: 'toUInt64(toUnixTimestamp(window_start)) * 1000' },
+    { name: 'window_end_ms', type: 'UInt64', default: 'toUInt64(toUnixTimestamp(window_end)) * 1000' },
+    ...window.groupBy.map((field) => ({ name: field, type: 'String', default: "''" })),
+    { name: 'source_partition', type: 'UInt32' },
+    { name: 'count', type: 'UInt64' },
+    ...window.aggregations.flatMap(aggregationColumns),
+    { name: 'emit_reason', type: 'String', default: "'watermark'" },
+    { name: 'superseded', type: 'UInt8', default: '0' },
+    { name: 'version', type: 'UInt64' },
   ];
+}
+
+/** The row identity: window_start_ms last, as sessions start at any millisecond and two may share a second. */
+export function windowSortingKey(window: WindowConfig): string[] {
+  return ['pipeline', 'window_start', ...window.groupBy, 'source_partition', 'window_start_ms'];
+}
+
+export function windowTableDdl(database: string, window: WindowConfig): string {
   return [
     `CREATE TABLE IF NOT EXISTS ${quoteIdentifier(database)}.${quoteIdentifier(window.name)} (`,
-    '  pipeline String,',
-    "  window_start DateTime('UTC'),",
-    "  window_end DateTime('UTC'),",
-    '  window_start_ms UInt64,',
-    '  window_end_ms UInt64,',
-    ...keyColumns,
-    '  source_partition UInt32,',
-    '  count UInt64,',
-    ...window.aggregations.flatMap(aggregationColumns),
-    '  emit_reason String,',
-    '  superseded UInt8,',
-    '  version UInt64',
+    windowColumns(window)
+      .map((c) => `  ${quoteIdentifier(c.name)} ${c.type}`)
+      .join(',\n'),
     ') ENGINE = ReplacingMergeTree(version)',
     'PARTITION BY toYYYYMM(window_start)',
-    `ORDER BY (${orderBy.join(', ')})`,
+    `ORDER BY (${windowSortingKey(window).map(quoteIdentifier).join(', ')})`,
   ].join('\n');
+}
+
+/** The ALTERs that bring an existing table up to the definition's columns. */
+export function missingColumnDdl(
+  database: string,
+  window: WindowConfig,
+  existing: ReadonlySet<string>,
+): string[] {
+  return windowColumns(window)
+    .filter((c) => !existing.has(c.name))
+    .map(
+      (c) =>
+        `ALTER TABLE ${quoteIdentifier(database)}.${quoteIdentifier(window.name)} ADD COLUMN ${quoteIdentifier(c.name)} ${c.type}` +
+        (c.default === undefined ? '' : ` DEFAULT ${c.default}`),
+    );
+}
+
+/**
+ * Why an existing table's identity cannot hold this definition's rows, or undefined when it can: its
+ * sorting key must hold the group key; sessions also need window_start_ms in it.
+ */
+export function sortingKeyProblem(window: WindowConfig, sortingKey: string): string | undefined {
+  const actual = sortingKey.split(',').map((part) => part.trim().replace(/^`|`$/g, ''));
+  const needed = windowSortingKey(window).filter(
+    (column) => column !== 'window_start_ms' || window.type === 'session',
+  );
+  const missing = needed.filter((column) => !actual.includes(column));
+  if (missing.length === 0) return undefined;
+  return `its rows are identified by (${actual.join(', ')}), without ${missing.join(', ')}`;
 }

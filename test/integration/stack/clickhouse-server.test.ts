@@ -1,8 +1,9 @@
 // The ClickHouse the stack runs accepts the SQL Sluice relies on: its result tables, JSONEachRow inserts
-// with DateTime('UTC'), and replacement by version under FINAL and argMax.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// with DateTime('UTC'), replacement by version under FINAL and argMax, and bringing older tables up to date.
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { validatePipeline } from '../../../src/config/validate.js';
+import { ClickHouseSink } from '../../../src/sinks/clickhouse-sink.js';
 import { windowTableDdl } from '../../../src/sinks/clickhouse-tables.js';
 import { queryRows, testClickHouse, uniqueName } from '../support/fixtures.js';
 
@@ -90,5 +91,93 @@ describe('ClickHouse server', () => {
       `SELECT argMax(count, version) AS c FROM ${database}.views_1m GROUP BY pipeline, window_start, url, source_partition, window_start_ms`,
     );
     expect(latest).toEqual([{ c: '5' }]);
+  });
+});
+
+describe('result tables made by an older Sluice', () => {
+  let client: ClickHouseClient;
+  const database = uniqueName('ch_migrate');
+  const url = inject('clickhouseUrl');
+
+  beforeAll(async () => {
+    client = testClickHouse();
+    await client.command({ query: `CREATE DATABASE ${database}` });
+  });
+
+  afterAll(async () => {
+    await client.command({ query: `DROP DATABASE IF EXISTS ${database}` });
+    await client.close();
+  });
+
+  function sink(windows: unknown[]): ClickHouseSink {
+    const pipeline = validatePipeline({ name: 'p', windows });
+    return new ClickHouseSink({ url, username: 'default', password: '', database }, 'p', pipeline.windows);
+  }
+
+  it('gains the columns it lacks, its rows keeping their values', async () => {
+    // The first release's table: no millisecond bounds, aggregations, reason or superseded flag.
+    await client.command({
+      query: `CREATE TABLE ${database}.views (pipeline String, window_start DateTime('UTC'), window_end DateTime('UTC'),
+        url String, source_partition UInt32, count UInt64, version UInt64)
+        ENGINE = ReplacingMergeTree(version) PARTITION BY toYYYYMM(window_start)
+        ORDER BY (pipeline, window_start, url, source_partition)`,
+    });
+    await client.insert({
+      table: `${database}.views`,
+      values: [
+        {
+          pipeline: 'p',
+          window_start: '2026-01-01 00:01:00',
+          window_end: '2026-01-01 00:02:00',
+          url: '/',
+          source_partition: 0,
+          count: 4,
+          version: 4,
+        },
+      ],
+      format: 'JSONEachRow',
+    });
+    const current = sink([
+      {
+        name: 'views',
+        type: 'tumbling',
+        size: '1m',
+        groupBy: ['url'],
+        aggregations: [{ fn: 'sum', field: 'value' }],
+      },
+    ]);
+    await current.prepare();
+    await current.prepare(); // idempotent
+    await current.close();
+    const rows = await queryRows<Record<string, unknown>>(
+      client,
+      `SELECT count, toString(window_start_ms) AS start_ms, sum_value, emit_reason, superseded FROM ${database}.views`,
+    );
+    expect(rows).toEqual([
+      {
+        count: '4',
+        start_ms: String(Date.UTC(2026, 0, 1, 0, 1)),
+        sum_value: 0,
+        emit_reason: 'watermark',
+        superseded: 0,
+      },
+    ]);
+  });
+
+  it('is refused, saying what to do, when its row identity does not fit the definition', async () => {
+    await client.command({
+      query: `CREATE TABLE ${database}.sessions (pipeline String, window_start DateTime('UTC'), window_end DateTime('UTC'),
+        userId String, source_partition UInt32, count UInt64, version UInt64)
+        ENGINE = ReplacingMergeTree(version) PARTITION BY toYYYYMM(window_start)
+        ORDER BY (pipeline, window_start, userId, source_partition)`,
+    });
+    const sessions = sink([{ name: 'sessions', type: 'session', gap: '30m', groupBy: ['userId'] }]);
+    await expect(sessions.prepare()).rejects.toThrow(
+      /sessions does not fit window sessions: .*without window_start_ms.*give the window a new name, or drop the table/,
+    );
+    await sessions.close();
+    const regrouped = sink([{ name: 'sessions', type: 'tumbling', size: '1m', groupBy: ['country'] }]);
+    await expect(regrouped.prepare()).rejects.toThrow(/without country/);
+    await regrouped.close();
   });
 });
