@@ -10,6 +10,7 @@ import type { Endpoints } from '../config/endpoints.js';
 import type { Pipeline } from '../config/schema.js';
 import { SluiceError, messageOf } from '../errors.js';
 import type { Logger } from '../ops/logger.js';
+import { PipelineMetrics } from '../ops/metrics.js';
 import { ClickHouseSink } from '../sinks/clickhouse-sink.js';
 import { SideTopicWriter } from '../sinks/side-topic-writer.js';
 import { checkKafka, createKafka } from '../source/kafka-client.js';
@@ -54,6 +55,10 @@ export interface RunningPipeline {
   status(): PartitionStatus[];
   /** The same, plus restores in progress. */
   pipelineStatus(): PipelineStatus;
+  /** Joined its group and every assigned partition's state restored: ready for traffic (readiness). */
+  isReady(): boolean;
+  /** The pipeline's metrics in the Prometheus text format. */
+  metrics(): Promise<string>;
   /** Stops fetching every partition; in-flight records still finish. */
   pause(): void;
   resume(): void;
@@ -105,6 +110,8 @@ class PipelineRunner implements RunningPipeline {
   private readonly lastCommitAt = new Map<number, number>();
   private readonly restoring = new Set<number>();
   private restoreProgress: RestoreProgress = { read: 0, total: 0 };
+  private joined = false;
+  private readonly metricsRegistry: PipelineMetrics;
   private assigned = new Set<number>();
   private userPaused = false;
   private ticker: NodeJS.Timeout | undefined;
@@ -139,6 +146,7 @@ class PipelineRunner implements RunningPipeline {
       logger,
     );
     this.pauses = new PartitionPauses(this.consumer, this.topic, logger);
+    this.metricsRegistry = new PipelineMetrics(pipeline.name);
     this.sink = new ClickHouseSink(endpoints.clickhouse, pipeline.name, pipeline.windows);
     this.sideTopics = new SideTopicWriter(this.kafka, logger);
     this.sideOutputs = new SideOutputs(pipeline, this.sideTopics);
@@ -232,6 +240,14 @@ class PipelineRunner implements RunningPipeline {
     };
   }
 
+  isReady(): boolean {
+    return this.joined && this.restoring.size === 0 && !this.stopping;
+  }
+
+  metrics(): Promise<string> {
+    return this.metricsRegistry.registry.metrics();
+  }
+
   pause(): void {
     this.userPaused = true;
     for (const partition of this.assigned) this.pauses.add(partition, 'user');
@@ -283,6 +299,7 @@ class PipelineRunner implements RunningPipeline {
   }
 
   private onAssignment(assignment: Record<string, number[]>): void {
+    this.joined = true;
     this.assigned = new Set(assignment[this.topic] ?? []);
     // A revoked partition's uncommitted work is abandoned: its new owner restores the last committed
     // state and replays from the committed offset. Retained partitions keep their state and skip what
@@ -310,6 +327,10 @@ class PipelineRunner implements RunningPipeline {
       this.restoring.add(partition);
       this.pauses.add(partition, 'restore');
     }
+    const metrics = this.metricsRegistry;
+    metrics.restoringPartitions.set(this.restoring.size);
+    metrics.restoreProgress.set(0);
+    let counted = 0;
     const started = Date.now();
     try {
       const opened = await Promise.all(partitions.map((p) => this.committer.open(p)));
@@ -321,7 +342,12 @@ class PipelineRunner implements RunningPipeline {
       const restored = await readChangelog(this.kafka, changelogTopicOf(this.pipeline), partitions, {
         readCommitted: this.pipeline.processing.guarantee === 'exactly-once',
         sourceTopic: this.topic,
-        onProgress: (progress) => (this.restoreProgress = progress),
+        onProgress: (progress) => {
+          this.restoreProgress = progress;
+          metrics.restoreRecords.inc(progress.read - counted);
+          counted = progress.read;
+          metrics.restoreProgress.set(progress.total === 0 ? 1 : progress.read / progress.total);
+        },
       });
       for (const partition of partitions) {
         this.restoring.delete(partition);
@@ -329,6 +355,9 @@ class PipelineRunner implements RunningPipeline {
         this.workers.set(partition, this.createWorker(partition, restored.get(partition)));
         this.pauses.remove(partition, 'restore');
       }
+      metrics.restoringPartitions.set(this.restoring.size);
+      metrics.restoreProgress.set(1);
+      metrics.restoreSeconds.set((Date.now() - started) / 1000);
       this.logger.info(
         { partitions, records: this.restoreProgress.read, ms: Date.now() - started },
         'state restored from the changelog',

@@ -110,6 +110,14 @@ describe('rebalance and shutdown', () => {
     expect(await countsIn(clickhouse, database)).toEqual(expected);
     await waitForCommits(kafka, `sluice-${name}`, topic, produced);
     expect(logB.count('state restored from the changelog')).toBeGreaterThanOrEqual(2);
+    // Readiness and the restore metrics: B restored A's partitions from their changelog.
+    expect(b.isReady()).toBe(true);
+    expect(b.pipelineStatus().restoring.partitions).toEqual([]);
+    const metrics = await b.metrics();
+    const restored = /sluice_restore_records_total\{pipeline="[^"]+"\} (\d+)/.exec(metrics);
+    expect(Number(restored?.[1])).toBeGreaterThan(0);
+    expect(metrics).toMatch(/sluice_restore_progress_ratio\{pipeline="[^"]+"\} 1/);
+    expect(metrics).toMatch(/sluice_restoring_partitions\{pipeline="[^"]+"\} 0/);
     // Both members really worked: A sank results before it left.
     const rowsByA = await queryRows<{ n: string }>(
       clickhouse,
