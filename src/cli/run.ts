@@ -4,6 +4,8 @@ import type { Command } from 'commander';
 import { loadPipelineFile } from '../config/load.js';
 import { run } from '../index.js';
 import { createLogger } from '../ops/logger.js';
+import { startOpsServer } from '../ops/http-server.js';
+import { ConfigError } from '../config/config-error.js';
 
 export function registerRunCommand(program: Command): void {
   program
@@ -14,6 +16,27 @@ export function registerRunCommand(program: Command): void {
       const pipeline = await loadPipelineFile(opts.config);
       const logger = createLogger();
       const running = await run(pipeline, { logger });
+      if (pipeline.http.enabled) {
+        const ops = await startOpsServer(running, pipeline.http).catch((error: unknown) => {
+          void running.stop();
+          throw new ConfigError(
+            [
+              {
+                path: 'http.port',
+                expected: 'a free port to serve /healthz, /readyz, /status and /metrics',
+                found: pipeline.http.port,
+              },
+            ],
+            opts.config,
+            error,
+          );
+        });
+        logger.info(
+          { port: ops.port, host: pipeline.http.host },
+          'serving /healthz /readyz /status /metrics',
+        );
+        void running.done.finally(() => ops.close()).catch(() => undefined);
+      }
       const shutdown = (signal: string) => {
         logger.info({ signal }, 'stopping');
         void running.stop();

@@ -275,6 +275,27 @@ export const backpressureSchema = z
   })
   .strict();
 
+export const httpSchema = z
+  .object({
+    enabled: z
+      .boolean()
+      .default(true)
+      .meta({ description: 'Serve /healthz, /readyz, /status and /metrics.', examples: [true] }),
+    host: z
+      .string()
+      .min(1)
+      .default('0.0.0.0')
+      .meta({ description: 'Address to listen on.', examples: ['0.0.0.0'] }),
+    port: z
+      .number()
+      .int()
+      .min(0)
+      .max(65_535)
+      .default(8080)
+      .meta({ description: 'Port to listen on (0: any free port, logged at start).', examples: [8080] }),
+  })
+  .strict();
+
 export const shutdownSchema = z
   .object({
     timeout: durationWithDefault(
@@ -591,6 +612,9 @@ export const pipelineSchema = z
       .default(() => backpressureSchema.parse({}))
       .meta({ description: 'Per-partition buffer bounds and what happens when they are reached.' }),
     shutdown: shutdownSchema.default(() => shutdownSchema.parse({})).meta({ description: 'Graceful stop.' }),
+    http: httpSchema
+      .default(() => httpSchema.parse({}))
+      .meta({ description: 'The health, readiness, status and metrics endpoints of `sluice run`.' }),
     onStageError: z
       .custom<OnStageError>(
         (value) => typeof value === 'function',

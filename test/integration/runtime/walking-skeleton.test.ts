@@ -88,6 +88,7 @@ describe('walking skeleton: user-events → tumbling counts → ClickHouse', () 
 
     expect(await sluice.stop('SIGTERM')).toBe(0);
     expect(sluice.output()).toContain('record sent to the dead-letter topic');
+    expect(sluice.output()).toContain('serving /healthz /readyz /status /metrics');
   });
 
   it('commits past open windows, whose state is in the changelog, and a restart closes them exactly', async () => {

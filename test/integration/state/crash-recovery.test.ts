@@ -75,6 +75,7 @@ function pipelineConfig(name: string, topic: string, database: string, guarantee
       },
     ],
     sinks: { clickhouse: { url: inject('clickhouseUrl'), database } },
+    http: { port: 0 },
   };
 }
 

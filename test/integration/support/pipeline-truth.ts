@@ -159,6 +159,8 @@ export function countingPipeline(options: {
     sinks: {
       clickhouse: { url: options.clickhouseUrl ?? inject('clickhouseUrl'), database: options.database },
     },
+    // Tests run several pipelines at once: each takes any free port for its endpoints.
+    http: { port: 0 },
   };
 }
 

@@ -1,0 +1,80 @@
+// The operations endpoints under a running pipeline on the real stack: liveness, readiness, status
+// values that move as records flow, Prometheus metrics, and liveness failing once the pipeline stopped.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Kafka } from 'kafkajs';
+import { definePipeline, run, type RunningPipeline } from '../../../src/index.js';
+import { startOpsServer, type OpsServer } from '../../../src/ops/http-server.js';
+import { createTopic, testKafka, uniqueName, waitFor } from '../support/fixtures.js';
+import { captureLog } from '../support/log-capture.js';
+import { countingPipeline, produceEvents, withProducer } from '../support/pipeline-truth.js';
+
+interface StatusBody {
+  ready: boolean;
+  partitions: { partition: number; fetched: number; openWindows: number; watermark: number | null }[];
+  restoring: { partitions: number[] };
+}
+
+describe('operations endpoints', () => {
+  let kafka: Kafka;
+  let running: RunningPipeline | undefined;
+  let server: OpsServer | undefined;
+
+  beforeAll(() => {
+    kafka = testKafka();
+  });
+
+  afterAll(async () => {
+    await running?.stop();
+    await server?.close();
+  });
+
+  it('serve health, readiness, status and metrics that follow the pipeline', async () => {
+    const name = uniqueName('ops');
+    const topic = uniqueName('user_events');
+    await createTopic(kafka, topic, 2);
+    running = await run(
+      definePipeline(countingPipeline({ name, topic, database: uniqueName('ops'), idleTimeout: '1h' })),
+      { logger: captureLog().logger },
+    );
+    server = await startOpsServer(running, { host: '127.0.0.1', port: 0 });
+    const get = async (path: string) => {
+      const response = await fetch(`http://127.0.0.1:${server!.port}${path}`);
+      return { status: response.status, text: await response.text() };
+    };
+
+    expect(await get('/healthz')).toEqual({ status: 200, text: JSON.stringify({ status: 'ok' }) });
+    await waitFor(
+      'ready',
+      () => get('/readyz'),
+      (r) => r.status === 200,
+    );
+    const before = JSON.parse((await get('/status')).text) as StatusBody;
+    expect(before.ready).toBe(true);
+    expect(before.partitions.every((p) => p.fetched === 0)).toBe(true);
+
+    await withProducer(kafka, (producer) =>
+      produceEvents(producer, topic, {
+        partitions: 2,
+        perPartition: 100,
+        base: Date.UTC(2026, 5, 1),
+        span: 600_000,
+        seed: 3,
+      }),
+    );
+    const after = await waitFor(
+      'the status to count the records',
+      async () => JSON.parse((await get('/status')).text) as StatusBody,
+      (s) => s.partitions.reduce((sum, p) => sum + p.fetched, 0) === 200,
+    );
+    expect(after.partitions.every((p) => p.openWindows > 0 && p.watermark !== null)).toBe(true);
+
+    const metrics = await get('/metrics');
+    expect(metrics.status).toBe(200);
+    expect(metrics.text).toContain(`sluice_restoring_partitions{pipeline="${name}"} 0`);
+    expect((await get('/nope')).status).toBe(404);
+
+    await running.stop();
+    expect((await get('/healthz')).status).toBe(503);
+    expect((await get('/readyz')).status).toBe(503);
+  });
+});
