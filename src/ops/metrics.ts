@@ -1,6 +1,67 @@
 // The pipeline's Prometheus metrics, in a registry of its own (two pipelines in one process do not
-// collide). The operations work serves them over HTTP; `RunningPipeline.metrics()` renders them now.
-import { Counter, Gauge, Registry } from 'prom-client';
+// collide). Per-partition levels (buffer, windows, lag, pauses) are read from the pipeline's status at
+// scrape time; totals that must never go down survive a partition leaving (they are pipeline-wide);
+// events the status does not keep (sink batches, commits, rebalances, restores) are counted as they
+// happen. Served by the operations endpoint as /metrics.
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** What the metrics read at scrape time: the running pipeline's status. */
+export interface MetricsSource {
+  partitions(): readonly PartitionLevels[];
+  /** Totals of partitions this member no longer owns, so counters stay monotonic. */
+  releasedTotals(): Readonly<RecordTotals>;
+}
+
+export interface RecordTotals {
+  fetched: number;
+  completed: number;
+  filtered: number;
+  skipped: number;
+  deadLettered: number;
+  late: number;
+  shed: number;
+  keyCapped: number;
+}
+
+export interface PartitionLevels extends RecordTotals {
+  partition: number;
+  bufferRecords: number;
+  bufferBytes: number;
+  /** Fill against the tighter of the two bounds, 0..1 (can exceed 1 briefly under shedding). */
+  pressure: number;
+  openWindows: number;
+  stateBytes: number;
+  lag: number | undefined;
+  watermark: number | null;
+  pausedFor: readonly string[];
+}
+
+const RECORD_TOTALS: [keyof RecordTotals, string, string][] = [
+  ['fetched', 'sluice_records_fetched_total', 'Records fetched from the source topic.'],
+  [
+    'completed',
+    'sluice_records_completed_total',
+    'Records done with every stage (absorbed, filtered, skipped or dead-lettered).',
+  ],
+  ['filtered', 'sluice_records_filtered_total', 'Records a stage filtered out.'],
+  ['skipped', 'sluice_records_skipped_total', 'Records skipped after a stage error (policy skip).'],
+  ['deadLettered', 'sluice_dead_letters_total', 'Records sent to the dead-letter topic.'],
+  [
+    'late',
+    'sluice_late_events_total',
+    'Events that arrived after their window closed (sent to the late-events topic).',
+  ],
+  [
+    'shed',
+    'sluice_records_shed_total',
+    'Records dropped or rejected to the overflow topic by a shedding backpressure strategy.',
+  ],
+  [
+    'keyCapped',
+    'sluice_window_key_cap_total',
+    'Events dropped from, or put under __other__ in, a window at its key cap.',
+  ],
+];
 
 export class PipelineMetrics {
   readonly registry = new Registry();
@@ -11,29 +72,144 @@ export class PipelineMetrics {
   /** Partitions assigned but still being restored. */
   readonly restoringPartitions: Gauge;
   readonly restoreSeconds: Gauge;
+  readonly sinkRows: Counter<'sink'>;
+  readonly sinkBatches: Counter<'sink'>;
+  readonly sinkFailures: Counter<'sink'>;
+  readonly sinkFlushSeconds: Histogram<'sink'>;
+  readonly commits: Counter;
+  readonly commitFailures: Counter;
+  readonly commitSeconds: Histogram;
+  readonly rebalances: Counter;
 
-  constructor(pipeline: string) {
+  constructor(pipeline: string, source?: MetricsSource) {
     this.registry.setDefaultLabels({ pipeline });
+    const registers = [this.registry];
     this.restoreRecords = new Counter({
       name: 'sluice_restore_records_total',
       help: 'Changelog records read back while restoring window state.',
-      registers: [this.registry],
+      registers,
     });
     this.restoreProgress = new Gauge({
       name: 'sluice_restore_progress_ratio',
       help: 'Share of the current state restore already read (1 when none is running).',
-      registers: [this.registry],
+      registers,
     });
     this.restoringPartitions = new Gauge({
       name: 'sluice_restoring_partitions',
       help: 'Partitions assigned to this member whose state is still being restored.',
-      registers: [this.registry],
+      registers,
     });
     this.restoreSeconds = new Gauge({
       name: 'sluice_restore_duration_seconds',
       help: 'How long the last state restore took.',
-      registers: [this.registry],
+      registers,
     });
     this.restoreProgress.set(1);
+    this.sinkRows = new Counter({
+      name: 'sluice_sink_rows_total',
+      help: 'Rows a sink acknowledged.',
+      labelNames: ['sink'],
+      registers,
+    });
+    this.sinkBatches = new Counter({
+      name: 'sluice_sink_batches_total',
+      help: 'Batches a sink acknowledged.',
+      labelNames: ['sink'],
+      registers,
+    });
+    this.sinkFailures = new Counter({
+      name: 'sluice_sink_failures_total',
+      help: 'Batches a sink refused (retried later).',
+      labelNames: ['sink'],
+      registers,
+    });
+    this.sinkFlushSeconds = new Histogram({
+      name: 'sluice_sink_flush_duration_seconds',
+      help: 'Time for a sink to acknowledge a batch.',
+      labelNames: ['sink'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.commits = new Counter({
+      name: 'sluice_commits_total',
+      help: 'Commits: changed windows to the changelog and the offset, together.',
+      registers,
+    });
+    this.commitFailures = new Counter({
+      name: 'sluice_commit_failures_total',
+      help: 'Commits that failed (retried).',
+      registers,
+    });
+    this.commitSeconds = new Histogram({
+      name: 'sluice_commit_duration_seconds',
+      help: 'Time for one commit (the transaction under exactly-once).',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    });
+    this.rebalances = new Counter({
+      name: 'sluice_rebalances_total',
+      help: 'Consumer group rebalances seen.',
+      registers,
+    });
+    if (source) this.registerLevels(source);
+  }
+
+  private registerLevels(source: MetricsSource): void {
+    const registers = [this.registry];
+    for (const [key, name, help] of RECORD_TOTALS) {
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          const total = source.partitions().reduce((sum, p) => sum + p[key], source.releasedTotals()[key]);
+          this.reset();
+          this.inc(total);
+        },
+      });
+    }
+    const perPartition = (name: string, help: string, value: (p: PartitionLevels) => number | undefined) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['partition'],
+        registers,
+        collect() {
+          this.reset();
+          for (const p of source.partitions()) {
+            const v = value(p);
+            if (v !== undefined) this.set({ partition: String(p.partition) }, v);
+          }
+        },
+      });
+    perPartition(
+      'sluice_consumer_lag',
+      'Records between the partition’s position and its end.',
+      (p) => p.lag,
+    );
+    perPartition('sluice_buffer_records', 'Records between fetch and sink.', (p) => p.bufferRecords);
+    perPartition(
+      'sluice_buffer_bytes',
+      'Bytes of record values between fetch and the windows.',
+      (p) => p.bufferBytes,
+    );
+    perPartition('sluice_buffer_pressure_ratio', 'Buffer fill against its bound.', (p) => p.pressure);
+    perPartition('sluice_open_windows', 'Windows open in memory.', (p) => p.openWindows);
+    perPartition('sluice_state_bytes', 'Estimated bytes of window state.', (p) => p.stateBytes);
+    perPartition('sluice_watermark_seconds', 'The partition’s event-time watermark (epoch seconds).', (p) =>
+      p.watermark === null ? undefined : p.watermark / 1000,
+    );
+    new Gauge({
+      name: 'sluice_paused_partitions',
+      help: 'Partitions paused, by reason (one partition may have several).',
+      labelNames: ['reason'],
+      registers,
+      collect() {
+        this.reset();
+        for (const reason of ['backpressure', 'sink', 'restore', 'user']) {
+          this.set({ reason }, source.partitions().filter((p) => p.pausedFor.includes(reason)).length);
+        }
+      },
+    });
   }
 }

@@ -101,6 +101,7 @@ export class PartitionWorker {
   private sideWrites = 0;
   private shedPending = 0;
   private caughtUp = false;
+  private highWatermark: bigint | undefined;
   private idleWaiters: (() => void)[] = [];
   /** Feeding the chain is held while a snapshot is taken. */
   private holding = false;
@@ -176,7 +177,18 @@ export class PartitionWorker {
    * `pause-upstream` it stops at the buffer bound and returns how many it took; the rest are fetched
    * again after the partition resumes. The shedding strategies take everything and shed the oldest.
    */
+  /**
+   * Records between this partition's position and its end as last fetched: the consumer lag. Undefined
+   * before the first fetch.
+   */
+  lag(): bigint | undefined {
+    const position = this.offsets.position();
+    if (this.highWatermark === undefined || position === undefined) return undefined;
+    return this.highWatermark > position ? this.highWatermark - position : 0n;
+  }
+
   accept(records: readonly FetchedRecord[], highWatermark: bigint): number {
+    this.highWatermark = highWatermark;
     let taken = 0;
     for (const raw of records) {
       const offset = BigInt(raw.offset);

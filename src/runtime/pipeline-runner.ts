@@ -10,7 +10,7 @@ import type { Endpoints } from '../config/endpoints.js';
 import type { Pipeline } from '../config/schema.js';
 import { SluiceError, messageOf } from '../errors.js';
 import type { Logger } from '../ops/logger.js';
-import { PipelineMetrics } from '../ops/metrics.js';
+import { PipelineMetrics, type PartitionLevels, type RecordTotals } from '../ops/metrics.js';
 import { ClickHouseSink } from '../sinks/clickhouse-sink.js';
 import { SideTopicWriter } from '../sinks/side-topic-writer.js';
 import { checkKafka, createKafka } from '../source/kafka-client.js';
@@ -111,6 +111,17 @@ class PipelineRunner implements RunningPipeline {
   private readonly restoring = new Set<number>();
   private restoreProgress: RestoreProgress = { read: 0, total: 0 };
   private joined = false;
+  /** Counters of the partitions this member gave up, so pipeline totals never go down. */
+  private readonly released: RecordTotals = {
+    fetched: 0,
+    completed: 0,
+    filtered: 0,
+    skipped: 0,
+    deadLettered: 0,
+    late: 0,
+    shed: 0,
+    keyCapped: 0,
+  };
   private readonly metricsRegistry: PipelineMetrics;
   private assigned = new Set<number>();
   private userPaused = false;
@@ -146,7 +157,10 @@ class PipelineRunner implements RunningPipeline {
       logger,
     );
     this.pauses = new PartitionPauses(this.consumer, this.topic, logger);
-    this.metricsRegistry = new PipelineMetrics(pipeline.name);
+    this.metricsRegistry = new PipelineMetrics(pipeline.name, {
+      partitions: () => this.partitionLevels(),
+      releasedTotals: () => this.released,
+    });
     this.sink = new ClickHouseSink(endpoints.clickhouse, pipeline.name, pipeline.windows);
     this.sideTopics = new SideTopicWriter(this.kafka, logger);
     this.sideOutputs = new SideOutputs(pipeline, this.sideTopics);
@@ -167,6 +181,7 @@ class PipelineRunner implements RunningPipeline {
     // Before kafkajs rejoins (and partitions may move), sink what has closed and commit it, still
     // under the old generation, so the next owner replays as little as possible.
     this.consumer.on(this.consumer.events.REBALANCING, () => {
+      this.metricsRegistry.rebalances.inc();
       this.logger.info('group rebalancing; flushing and committing owned partitions');
       void this.tick(true);
     });
@@ -238,6 +253,26 @@ class PipelineRunner implements RunningPipeline {
       partitions: this.status(),
       restoring: { partitions: [...this.restoring], progress: { ...this.restoreProgress } },
     };
+  }
+
+  private partitionLevels(): PartitionLevels[] {
+    const bounds = this.pipeline.backpressure;
+    return [...this.workers.values()].map((w) => {
+      const fill = w.fill();
+      const watermark = w.watermark();
+      return {
+        partition: w.partition,
+        ...w.counters,
+        bufferRecords: fill.records,
+        bufferBytes: fill.bytes,
+        pressure: Math.max(fill.records / bounds.maxBufferSize, fill.bytes / bounds.maxBufferBytes),
+        openWindows: w.openWindows,
+        stateBytes: w.stateBytes,
+        lag: w.lag() === undefined ? undefined : Number(w.lag()),
+        watermark: Number.isFinite(watermark) ? watermark : null,
+        pausedFor: this.pauses.of(w.partition),
+      };
+    });
   }
 
   isReady(): boolean {
@@ -313,7 +348,11 @@ class PipelineRunner implements RunningPipeline {
   }
 
   private release(partition: number): void {
-    this.workers.get(partition)?.close();
+    const worker = this.workers.get(partition);
+    if (worker)
+      for (const key of Object.keys(this.released) as (keyof RecordTotals)[])
+        this.released[key] += worker.counters[key];
+    worker?.close();
     this.workers.delete(partition);
     this.pauses.forget(partition);
     this.sinkRetries.delete(partition);
@@ -454,8 +493,13 @@ class PipelineRunner implements RunningPipeline {
 
   private async writeResults(worker: PartitionWorker, results: readonly WindowResult[]): Promise<boolean> {
     const retry = this.sinkRetries.get(worker.partition);
+    const metrics = this.metricsRegistry;
+    const timer = metrics.sinkFlushSeconds.startTimer({ sink: 'clickhouse' });
     try {
       await this.sink.write(results, { partition: worker.partition });
+      timer();
+      metrics.sinkBatches.inc({ sink: 'clickhouse' });
+      metrics.sinkRows.inc({ sink: 'clickhouse' }, results.length);
       worker.sunk(results.length);
       if (retry) this.logger.info({ partition: worker.partition }, 'sink recovered');
       this.sinkRetries.delete(worker.partition);
@@ -463,6 +507,7 @@ class PipelineRunner implements RunningPipeline {
       return true;
     } catch (error) {
       // Keep the results: the state that produced them is not committed past them until they land.
+      metrics.sinkFailures.inc({ sink: 'clickhouse' });
       const failures = (retry?.failures ?? 0) + 1;
       const delay = sinkRetryDelay(failures);
       this.sinkRetries.set(worker.partition, { failures, retryAt: Date.now() + delay });
@@ -495,10 +540,14 @@ class PipelineRunner implements RunningPipeline {
     worker.release();
     // Never commit a partition this member no longer owns (or a worker already abandoned).
     if (!snapshot || this.workers.get(worker.partition) !== worker) return;
+    const timer = this.metricsRegistry.commitSeconds.startTimer();
     try {
       await this.committer.commit(worker.partition, snapshot);
+      timer();
+      this.metricsRegistry.commits.inc();
       worker.published(snapshot);
     } catch (error) {
+      this.metricsRegistry.commitFailures.inc();
       if (isFenced(error)) {
         this.logger.warn(
           { partition: worker.partition, err: messageOf(error) },

@@ -68,9 +68,27 @@ describe('operations endpoints', () => {
     );
     expect(after.partitions.every((p) => p.openWindows > 0 && p.watermark !== null)).toBe(true);
 
-    const metrics = await get('/metrics');
+    const metrics = await waitFor(
+      'a commit in the metrics',
+      () => get('/metrics'),
+      (m) => (sample(m.text, 'sluice_commits_total', name) ?? 0) > 0,
+    );
     expect(metrics.status).toBe(200);
-    expect(metrics.text).toContain(`sluice_restoring_partitions{pipeline="${name}"} 0`);
+    const value = (metric: string, labels: Record<string, string> = {}) =>
+      sample(metrics.text, metric, name, labels);
+    expect(value('sluice_restoring_partitions')).toBe(0);
+    expect(value('sluice_records_fetched_total')).toBe(200);
+    expect(value('sluice_records_completed_total')).toBe(200);
+    expect(value('sluice_dead_letters_total')).toBe(0);
+    for (const partition of ['0', '1']) {
+      expect(value('sluice_consumer_lag', { partition })).toBe(0);
+      expect(value('sluice_open_windows', { partition })).toBeGreaterThan(0);
+      expect(value('sluice_state_bytes', { partition })).toBeGreaterThan(0);
+      expect(value('sluice_buffer_records', { partition })).toBe(0);
+    }
+    expect(value('sluice_paused_partitions', { reason: 'sink' })).toBe(0);
+    expect(metrics.text).toContain('# TYPE sluice_commit_duration_seconds histogram');
+    expect(metrics.text).toContain('# TYPE sluice_sink_flush_duration_seconds histogram');
     expect((await get('/nope')).status).toBe(404);
 
     await running.stop();
@@ -78,3 +96,26 @@ describe('operations endpoints', () => {
     expect((await get('/readyz')).status).toBe(503);
   });
 });
+
+/** One sample of a metric for the pipeline with the given labels (in any order). */
+function sample(
+  text: string,
+  metric: string,
+  pipeline: string,
+  labels: Record<string, string> = {},
+): number | undefined {
+  const wanted = { pipeline, ...labels };
+  for (const line of text.split('\n')) {
+    const match = /^([a-z_]+)\{([^}]*)\} (\S+)$/.exec(line);
+    if (!match || match[1] !== metric) continue;
+    const found = Object.fromEntries(
+      [...match[2]!.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]] as [string, string]),
+    );
+    if (
+      Object.keys(found).length === Object.keys(wanted).length &&
+      Object.entries(wanted).every(([k, v]) => found[k] === v)
+    )
+      return Number(match[3]);
+  }
+  return undefined;
+}
