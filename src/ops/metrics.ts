@@ -80,6 +80,8 @@ export class PipelineMetrics {
   readonly commitFailures: Counter;
   readonly commitSeconds: Histogram;
   readonly rebalances: Counter;
+  readonly stageRecords: Counter<'stage' | 'outcome'>;
+  readonly stageSeconds: Histogram<'stage'>;
 
   constructor(pipeline: string, source?: MetricsSource) {
     this.registry.setDefaultLabels({ pipeline });
@@ -149,6 +151,19 @@ export class PipelineMetrics {
     this.rebalances = new Counter({
       name: 'sluice_rebalances_total',
       help: 'Consumer group rebalances seen.',
+      registers,
+    });
+    this.stageRecords = new Counter({
+      name: 'sluice_stage_records_total',
+      help: 'Items through each stage (parse included), by outcome: out, filtered or failed.',
+      labelNames: ['stage', 'outcome'],
+      registers,
+    });
+    this.stageSeconds = new Histogram({
+      name: 'sluice_stage_duration_seconds',
+      help: 'Time an item spends in a stage, retries included.',
+      labelNames: ['stage'],
+      buckets: [0.00001, 0.0001, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
       registers,
     });
     if (source) this.registerLevels(source);

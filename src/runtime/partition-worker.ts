@@ -17,6 +17,7 @@ import {
   type FetchedRecord,
   type Origin,
   type StageFailure,
+  type StageObservation,
 } from './stage-chain.js';
 
 export type { FetchedRecord } from './stage-chain.js';
@@ -30,6 +31,16 @@ export interface WorkerEffects {
   late(event: LateEvent): Promise<void>;
   /** A stage chose `abort`: the pipeline must stop. */
   abort(error: Error): void;
+  /** One item went through a stage (for latency histograms). */
+  stageObserved?(stage: string, outcome: StageObservation, ms: number): void;
+}
+
+/** Per stage: items out, filtered and failed, and their total time, since this member got the partition. */
+export interface StageStats {
+  out: number;
+  filtered: number;
+  failed: number;
+  totalMs: number;
 }
 
 export interface LateEvent {
@@ -87,6 +98,7 @@ export class PartitionWorker {
     shed: 0,
     keyCapped: 0,
   };
+  readonly stageStats = new Map<string, StageStats>();
   /** The largest buffer fill seen, for status and for tests of the bound. */
   readonly peak: BufferFill = { records: 0, bytes: 0 };
   private readonly windows: PartitionWindows;
@@ -143,6 +155,13 @@ export class PartitionWorker {
         this.itemDone(item.origin);
       },
       failed: (failure) => this.failed(failure),
+      observed: (stage, outcome, ms) => {
+        let stats = this.stageStats.get(stage);
+        if (!stats) this.stageStats.set(stage, (stats = { out: 0, filtered: 0, failed: 0, totalMs: 0 }));
+        stats[outcome] += 1;
+        stats.totalMs += ms;
+        effects.stageObserved?.(stage, outcome, ms);
+      },
     });
   }
 

@@ -43,7 +43,17 @@ export interface PartitionStatus extends PartitionCounters, WindowCounters {
   committedOffset: string | null;
 }
 
+export interface StageStatus {
+  /** Items the stage let through, filtered out, or failed for good (after retries), on this member. */
+  processed: number;
+  filtered: number;
+  failed: number;
+  averageLatencyMs: number;
+}
+
 export interface PipelineStatus {
+  /** Per stage (parse included), over the partitions this member owns. */
+  stages: Record<string, StageStatus>;
   /** Partitions this member owns and has restored. */
   partitions: PartitionStatus[];
   /** Partitions assigned but still being restored from the changelog, with progress. */
@@ -249,7 +259,29 @@ class PipelineRunner implements RunningPipeline {
   }
 
   pipelineStatus(): PipelineStatus {
+    const totals = new Map<string, { out: number; filtered: number; failed: number; totalMs: number }>();
+    for (const worker of this.workers.values()) {
+      for (const [stage, stats] of worker.stageStats) {
+        const total = totals.get(stage) ?? { out: 0, filtered: 0, failed: 0, totalMs: 0 };
+        total.out += stats.out;
+        total.filtered += stats.filtered;
+        total.failed += stats.failed;
+        total.totalMs += stats.totalMs;
+        totals.set(stage, total);
+      }
+    }
+    const stages: Record<string, StageStatus> = {};
+    for (const [stage, t] of totals) {
+      const count = t.out + t.filtered + t.failed;
+      stages[stage] = {
+        processed: t.out,
+        filtered: t.filtered,
+        failed: t.failed,
+        averageLatencyMs: count === 0 ? 0 : Math.round((t.totalMs / count) * 1000) / 1000,
+      };
+    }
     return {
+      stages,
       partitions: this.status(),
       restoring: { partitions: [...this.restoring], progress: { ...this.restoreProgress } },
     };
@@ -428,6 +460,10 @@ class PipelineRunner implements RunningPipeline {
         overflow: (origin) => this.sideOutputs.overflow(partition, origin),
         late: (event) => this.sideOutputs.late(partition, event),
         abort: (error) => this.abort(error),
+        stageObserved: (stage, outcome, ms) => {
+          this.metricsRegistry.stageRecords.inc({ stage, outcome });
+          this.metricsRegistry.stageSeconds.observe({ stage }, ms / 1000);
+        },
       },
       Date.now,
       restored,

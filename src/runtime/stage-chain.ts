@@ -45,6 +45,15 @@ export interface ChainHandlers {
   dropped(item: ChainItem): void;
   /** An item failed a stage for good; `action` says what to do with its record. */
   failed(failure: StageFailure): void;
+  /** One item went through a stage (parse included): how it came out and how long it took. */
+  observed?: (stage: string, outcome: StageObservation, ms: number) => void;
+}
+
+export type StageObservation = 'out' | 'filtered' | 'failed';
+
+function observationOf(outcome: StageOutcome): StageObservation {
+  if (outcome.kind === 'failed') return 'failed';
+  return outcome.values.length === 0 ? 'filtered' : 'out';
 }
 
 function processorOf(stage: StageConfig): Processor {
@@ -86,7 +95,8 @@ export class StageChain {
       this.stages.push(
         new OrderedStage<ChainItem, StageOutcome>(
           config.concurrency,
-          (item) => runStage(policy, item.record, pipeline.onStageError, revoked),
+          (item) =>
+            this.timed(policy.name, () => runStage(policy, item.record, pipeline.onStageError, revoked)),
           (item, outcome) => this.afterStage(index, policy.name, item, outcome),
         ),
       );
@@ -103,13 +113,16 @@ export class StageChain {
     this.items += 1;
     const raw = origin.raw;
     const source = { topic: this.topic, partition: this.partition, offset: raw.offset };
+    const started = performance.now();
     let parsed;
     try {
       parsed = parseJsonEvent(raw, source, this.pipeline.time.field);
     } catch (error) {
+      this.handlers.observed?.('parse', 'failed', performance.now() - started);
       this.fail({ origin, stage: 'parse', error, attempts: 1, action: this.pipeline.parse.onError });
       return;
     }
+    this.handlers.observed?.('parse', 'out', performance.now() - started);
     const record: StageRecord = {
       value: parsed.event,
       key: raw.key,
@@ -126,6 +139,22 @@ export class StageChain {
   /** Resolves once nothing is left in the chain. */
   async idle(): Promise<void> {
     for (const stage of this.stages) await stage.idle();
+  }
+
+  /** Runs one attempt sequence of a stage, reporting its outcome and duration. */
+  private timed(
+    stage: string,
+    run: () => StageOutcome | Promise<StageOutcome>,
+  ): StageOutcome | Promise<StageOutcome> {
+    const observed = this.handlers.observed;
+    if (!observed) return run();
+    const started = performance.now();
+    const report = (outcome: StageOutcome): StageOutcome => {
+      observed(stage, observationOf(outcome), performance.now() - started);
+      return outcome;
+    };
+    const outcome = run();
+    return outcome instanceof Promise ? outcome.then(report) : report(outcome);
   }
 
   private forward(stageIndex: number, item: ChainItem): void {

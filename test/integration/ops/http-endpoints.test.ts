@@ -12,6 +12,7 @@ interface StatusBody {
   ready: boolean;
   partitions: { partition: number; fetched: number; openWindows: number; watermark: number | null }[];
   restoring: { partitions: number[] };
+  stages: Record<string, { processed: number; filtered: number; failed: number; averageLatencyMs: number }>;
 }
 
 describe('operations endpoints', () => {
@@ -67,6 +68,8 @@ describe('operations endpoints', () => {
       (s) => s.partitions.reduce((sum, p) => sum + p.fetched, 0) === 200,
     );
     expect(after.partitions.every((p) => p.openWindows > 0 && p.watermark !== null)).toBe(true);
+    expect(after.stages.parse).toMatchObject({ processed: 200, filtered: 0, failed: 0 });
+    expect(after.stages.parse!.averageLatencyMs).toBeGreaterThan(0);
 
     const metrics = await waitFor(
       'a commit in the metrics',
@@ -87,6 +90,8 @@ describe('operations endpoints', () => {
       expect(value('sluice_buffer_records', { partition })).toBe(0);
     }
     expect(value('sluice_paused_partitions', { reason: 'sink' })).toBe(0);
+    expect(value('sluice_stage_records_total', { stage: 'parse', outcome: 'out' })).toBe(200);
+    expect(value('sluice_stage_duration_seconds_count', { stage: 'parse' })).toBe(200);
     expect(metrics.text).toContain('# TYPE sluice_commit_duration_seconds histogram');
     expect(metrics.text).toContain('# TYPE sluice_sink_flush_duration_seconds histogram');
     expect((await get('/nope')).status).toBe(404);
