@@ -3,6 +3,7 @@
 import { Kafka, logLevel, type LogEntry } from 'kafkajs';
 import { SluiceError, messageOf } from '../errors.js';
 import type { Logger } from '../ops/logger.js';
+import { kafkaSecurityFromEnv } from './kafka-security.js';
 
 export class KafkaUnavailableError extends SluiceError {
   constructor(brokers: readonly string[], cause: unknown) {
@@ -28,6 +29,7 @@ export function createKafka(brokers: readonly string[], clientId: string, logger
   return new Kafka({
     clientId,
     brokers: [...brokers],
+    ...kafkaSecurityFromEnv(),
     logLevel: logLevel.WARN,
     logCreator: kafkajsLogger(logger.child({ component: 'kafkajs' })),
     retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 5_000 },
@@ -39,6 +41,7 @@ export async function checkKafka(brokers: readonly string[]): Promise<void> {
   const probe = new Kafka({
     clientId: 'sluice-probe',
     brokers: [...brokers],
+    ...kafkaSecurityFromEnv(),
     logLevel: logLevel.NOTHING,
     connectionTimeout: 3_000,
     retry: { retries: 2, initialRetryTime: 300 },

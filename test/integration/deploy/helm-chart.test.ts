@@ -1,5 +1,8 @@
 // The Helm chart: lint (strict) passes, and every object it renders with the default values and with
 // every option on validates against the Kubernetes schemas.
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { checkChart, validateObject } from '../support/helm-chart.js';
 
@@ -76,5 +79,14 @@ describe('the Helm chart', () => {
       spec: { replicas: 'three', selector: {}, template: { spec: { containers: [{ name: 'c' }] } } },
     });
     expect(problems.join('\n')).toContain('replicas must be integer');
+  });
+});
+
+describe('the Helm chart’s values schema', () => {
+  it('refuses a values file that does not fit, naming the field', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sluice-values-'));
+    const bad = join(dir, 'bad.yaml');
+    await writeFile(bad, 'replicaCount: many\nkafka:\n  brokers: kafka:9092\n  tls: { enabled: maybe }\n');
+    await expect(checkChart('helm/sluice', { bad })).rejects.toThrow(/replicaCount|enabled/);
   });
 });
