@@ -6,6 +6,7 @@
 // exactly-once). Drain, stop and revoke commit what they can within the shutdown deadline.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import type { Endpoints } from '../config/endpoints.js';
 import type { Pipeline } from '../config/schema.js';
 import { SluiceError, messageOf } from '../errors.js';
@@ -60,6 +61,8 @@ export interface PipelineStatus {
   restoring: { partitions: number[]; progress: RestoreProgress };
 }
 
+export type MetricObject = MetricObjectWithValues<MetricValue<string>>;
+
 export interface RunningPipeline {
   /** Per-partition counters of the partitions this member owns now. */
   status(): PartitionStatus[];
@@ -69,6 +72,8 @@ export interface RunningPipeline {
   isReady(): boolean;
   /** The pipeline's metrics in the Prometheus text format. */
   metrics(): Promise<string>;
+  /** The same data as /status and /metrics, as objects: for embedding Sluice in another service. */
+  getMetrics(): Promise<{ status: PipelineStatus; ready: boolean; metrics: MetricObject[] }>;
   /** Stops fetching every partition; in-flight records still finish. */
   pause(): void;
   resume(): void;
@@ -313,6 +318,14 @@ class PipelineRunner implements RunningPipeline {
 
   metrics(): Promise<string> {
     return this.metricsRegistry.registry.metrics();
+  }
+
+  async getMetrics(): Promise<{ status: PipelineStatus; ready: boolean; metrics: MetricObject[] }> {
+    return {
+      status: this.pipelineStatus(),
+      ready: this.isReady(),
+      metrics: await this.metricsRegistry.registry.getMetricsAsJSON(),
+    };
   }
 
   pause(): void {

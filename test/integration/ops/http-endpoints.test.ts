@@ -37,6 +37,8 @@ describe('operations endpoints', () => {
       definePipeline(countingPipeline({ name, topic, database: uniqueName('ops'), idleTimeout: '1h' })),
       { logger: captureLog().logger },
     );
+    // Joined, but its partitions' state is still being read back: not ready yet.
+    expect(running.isReady()).toBe(false);
     server = await startOpsServer(running, { host: '127.0.0.1', port: 0 });
     const get = async (path: string) => {
       const response = await fetch(`http://127.0.0.1:${server!.port}${path}`);
@@ -95,6 +97,12 @@ describe('operations endpoints', () => {
     expect(metrics.text).toContain('# TYPE sluice_commit_duration_seconds histogram');
     expect(metrics.text).toContain('# TYPE sluice_sink_flush_duration_seconds histogram');
     expect((await get('/nope')).status).toBe(404);
+    const embedded = await running.getMetrics();
+    expect(embedded.ready).toBe(true);
+    expect(embedded.status.stages.parse?.processed).toBe(200);
+    expect(embedded.metrics.find((m) => m.name === 'sluice_records_fetched_total')?.values[0]?.value).toBe(
+      200,
+    );
 
     await running.stop();
     expect((await get('/healthz')).status).toBe(503);
