@@ -4,6 +4,7 @@
 // events the status does not keep (sink batches, commits, rebalances, restores) are counted as they
 // happen. Served by the operations endpoint as /metrics.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { PartitionCounters } from '../runtime/partition-worker.js';
 
 /** What the metrics read at scrape time: the running pipeline's status. */
 export interface MetricsSource {
@@ -12,16 +13,8 @@ export interface MetricsSource {
   releasedTotals(): Readonly<RecordTotals>;
 }
 
-export interface RecordTotals {
-  fetched: number;
-  completed: number;
-  filtered: number;
-  skipped: number;
-  deadLettered: number;
-  late: number;
-  shed: number;
-  keyCapped: number;
-}
+/** The per-partition record counters, summed. */
+export type RecordTotals = PartitionCounters;
 
 export interface PartitionLevels extends RecordTotals {
   partition: number;

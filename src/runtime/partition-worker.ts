@@ -61,6 +61,19 @@ export interface PartitionCounters {
   keyCapped: number;
 }
 
+export function emptyCounters(): PartitionCounters {
+  return {
+    fetched: 0,
+    completed: 0,
+    filtered: 0,
+    skipped: 0,
+    deadLettered: 0,
+    late: 0,
+    shed: 0,
+    keyCapped: 0,
+  };
+}
+
 /** The partition's state as read back from its changelog partition. */
 export interface RestoredPartition {
   records: ReadonlyMap<string, string>;
@@ -88,16 +101,7 @@ export class StageAbortError extends Error {
 }
 
 export class PartitionWorker {
-  readonly counters: PartitionCounters = {
-    fetched: 0,
-    completed: 0,
-    filtered: 0,
-    skipped: 0,
-    deadLettered: 0,
-    late: 0,
-    shed: 0,
-    keyCapped: 0,
-  };
+  readonly counters: PartitionCounters = emptyCounters();
   readonly stageStats = new Map<string, StageStats>();
   /** The largest buffer fill seen, for status and for tests of the bound. */
   readonly peak: BufferFill = { records: 0, bytes: 0 };

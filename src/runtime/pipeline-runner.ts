@@ -21,7 +21,12 @@ import type { WindowResult } from '../state/window-store.js';
 import type { BufferFill } from './backpressure.js';
 import { PartitionCommitter, isFenced } from './partition-committer.js';
 import { PartitionPauses, type PauseCounts, type PauseReason } from './partition-pauses.js';
-import { PartitionWorker, type PartitionCounters, type RestoredPartition } from './partition-worker.js';
+import {
+  PartitionWorker,
+  emptyCounters,
+  type PartitionCounters,
+  type RestoredPartition,
+} from './partition-worker.js';
 import { SideOutputs, changelogTopicOf, pipelineTopics } from './side-outputs.js';
 import { sinkRetryDelay } from './sink-retry.js';
 
@@ -127,16 +132,7 @@ class PipelineRunner implements RunningPipeline {
   private restoreProgress: RestoreProgress = { read: 0, total: 0 };
   private joined = false;
   /** Counters of the partitions this member gave up, so pipeline totals never go down. */
-  private readonly released: RecordTotals = {
-    fetched: 0,
-    completed: 0,
-    filtered: 0,
-    skipped: 0,
-    deadLettered: 0,
-    late: 0,
-    shed: 0,
-    keyCapped: 0,
-  };
+  private readonly released: RecordTotals = emptyCounters();
   private readonly metricsRegistry: PipelineMetrics;
   private assigned = new Set<number>();
   private userPaused = false;

@@ -2,21 +2,11 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { PipelineMetrics } from '../../../src/ops/metrics.js';
-
-const totals = {
-  fetched: 0,
-  completed: 0,
-  filtered: 0,
-  skipped: 0,
-  deadLettered: 0,
-  late: 0,
-  shed: 0,
-  keyCapped: 0,
-};
+import { emptyCounters } from '../../../src/runtime/partition-worker.js';
 
 describe('the Grafana dashboard', () => {
   it('queries only metrics that Sluice exports', async () => {
-    const metrics = new PipelineMetrics('p', { partitions: () => [], releasedTotals: () => totals });
+    const metrics = new PipelineMetrics('p', { partitions: () => [], releasedTotals: () => emptyCounters() });
     const exported = new Set(
       (await metrics.registry.getMetricsAsJSON()).flatMap((m) =>
         String(m.type) === 'histogram' ? [`${m.name}_bucket`, `${m.name}_sum`, `${m.name}_count`] : [m.name],
