@@ -3,11 +3,11 @@
 // moving; then `sluice dlq inspect | replay | purge` work on them as an operator would.
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { IHeaders, Kafka } from 'kafkajs';
 import { sampleEvents } from '../../../src/cli/sample-events.js';
-import { createTopic, readTopic, testClickHouse, testKafka, uniqueName } from '../support/fixtures.js';
+import { createTopic, readTopic, uniqueName } from '../support/fixtures.js';
 import {
   countingPipeline,
   countsIn,
@@ -18,7 +18,8 @@ import {
   withProducer,
   type Produced,
 } from '../support/pipeline-truth.js';
-import { runSluice, startSluice, writeConfig, type SluiceProcess } from '../support/sluice-process.js';
+import { runSluice, writeConfig } from '../support/sluice-process.js';
+import { useTestServices } from '../support/services.js';
 
 const PARTITIONS = 2;
 
@@ -85,19 +86,10 @@ async function topicEnds(kafka: Kafka, topic: string): Promise<Record<number, st
 }
 
 describe('dead letters', () => {
+  const services = useTestServices();
   let kafka: Kafka;
   let clickhouse: ClickHouseClient;
-  const processes: SluiceProcess[] = [];
-
-  beforeAll(() => {
-    kafka = testKafka();
-    clickhouse = testClickHouse();
-  });
-
-  afterAll(async () => {
-    await Promise.all(processes.map((p) => p.stop('SIGKILL')));
-    await clickhouse.close();
-  });
+  beforeAll(() => ({ kafka, clickhouse } = services));
 
   it('parks poison records with their context, keeps the partition moving, and inspects, replays and purges them', async () => {
     const name = uniqueName('dlq');
@@ -153,8 +145,7 @@ describe('dead letters', () => {
       ],
     });
     writeFileSync(join(dirname(withStage), 'explode.mjs'), STAGE_MODULE);
-    const sluice = startSluice(['run', '--config', withStage]);
-    processes.push(sluice);
+    const sluice = services.start(['run', '--config', withStage]);
 
     await waitForCounts(clickhouse, database, groundTruth(produced)).catch((error: Error) => {
       throw new Error(`${error.message}\n--- sluice ---\n${sluice.output().slice(-4000)}`);

@@ -1,10 +1,10 @@
 // The walking skeleton end to end: events produced with kafkajs across partitions, `sluice run` as a
 // child process, exact per-window counts in ClickHouse, and offsets committed only below what is sunk.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Kafka } from 'kafkajs';
 import { tumblingWindowOf } from '../../../src/windows/tumbling.js';
-import { createTopic, testClickHouse, testKafka, uniqueName, waitFor } from '../support/fixtures.js';
+import { createTopic, uniqueName, waitFor } from '../support/fixtures.js';
 import {
   MINUTE,
   committedOffsets,
@@ -17,7 +17,8 @@ import {
   withProducer,
   type Produced,
 } from '../support/pipeline-truth.js';
-import { startSluice, writeConfig, type SluiceProcess } from '../support/sluice-process.js';
+import { writeConfig } from '../support/sluice-process.js';
+import { useTestServices } from '../support/services.js';
 
 const PARTITIONS = 4;
 const OUT_OF_ORDERNESS = 5_000;
@@ -45,19 +46,10 @@ function pipelineConfig(name: string, topic: string, database: string, idleTimeo
 }
 
 describe('walking skeleton: user-events → tumbling counts → ClickHouse', () => {
+  const services = useTestServices();
   let kafka: Kafka;
   let clickhouse: ClickHouseClient;
-  const running: SluiceProcess[] = [];
-
-  beforeAll(() => {
-    kafka = testKafka();
-    clickhouse = testClickHouse();
-  });
-
-  afterAll(async () => {
-    await Promise.all(running.map((p) => p.stop('SIGKILL')));
-    await clickhouse.close();
-  });
+  beforeAll(() => ({ kafka, clickhouse } = services));
 
   it('lands exact per-window counts and commits every offset once all windows are sunk', async () => {
     const name = uniqueName('skeleton');
@@ -67,8 +59,11 @@ describe('walking skeleton: user-events → tumbling counts → ClickHouse', () 
     const produced = await produce(kafka, topic);
     const expected = groundTruth(produced, () => true);
 
-    const sluice = startSluice(['run', '--config', writeConfig(pipelineConfig(name, topic, database, '1s'))]);
-    running.push(sluice);
+    const sluice = services.start([
+      'run',
+      '--config',
+      writeConfig(pipelineConfig(name, topic, database, '1s')),
+    ]);
     const found = await waitFor(
       `${total(expected)} events counted in ${database}.views_1m`,
       () => countsIn(clickhouse, database),
@@ -112,8 +107,11 @@ describe('walking skeleton: user-events → tumbling counts → ClickHouse', () 
     const expected = groundTruth(produced, closed);
     expect(total(expected)).toBeLessThan(total(groundTruth(produced)));
 
-    const sluice = startSluice(['run', '--config', writeConfig(pipelineConfig(name, topic, database, '1h'))]);
-    running.push(sluice);
+    const sluice = services.start([
+      'run',
+      '--config',
+      writeConfig(pipelineConfig(name, topic, database, '1h')),
+    ]);
     await waitFor(
       'every offset committed while windows are still open',
       () => committedOffsets(kafka, `sluice-${name}`, topic),
@@ -131,12 +129,11 @@ describe('walking skeleton: user-events → tumbling counts → ClickHouse', () 
     expect(await sluice.stop('SIGTERM')).toBe(0);
 
     // The restart reads nothing from the source (all committed): the open windows come from the changelog.
-    const restarted = startSluice([
+    const restarted = services.start([
       'run',
       '--config',
       writeConfig(pipelineConfig(name, topic, database, '1s')),
     ]);
-    running.push(restarted);
     const all = groundTruth(produced);
     const found = await waitFor(
       `all ${total(all)} events counted after the restart`,

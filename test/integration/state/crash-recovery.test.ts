@@ -4,22 +4,15 @@
 // early rows and merges are crash-tested too): nothing lost, nothing counted twice, no wrong value.
 // Late events must all be in the late-events topic.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Kafka } from 'kafkajs';
 import { inject } from 'vitest';
-import {
-  createTopic,
-  queryRows,
-  readTopic,
-  testClickHouse,
-  testKafka,
-  uniqueName,
-  waitFor,
-} from '../support/fixtures.js';
+import { createTopic, queryRows, readTopic, uniqueName, waitFor } from '../support/fixtures.js';
 import { sampleEvents, seededRandom } from '../../../src/cli/sample-events.js';
 import { committedOffsets, withProducer, type Produced } from '../support/pipeline-truth.js';
-import { startSluice, writeConfig, type SluiceProcess } from '../support/sluice-process.js';
+import { writeConfig, type SluiceProcess } from '../support/sluice-process.js';
+import { useTestServices } from '../support/services.js';
 import { WindowReference, type ReferenceDefinition } from '../../support/window-reference.js';
 
 const PARTITIONS = 3;
@@ -170,23 +163,13 @@ function restored(sluice: SluiceProcess): Promise<string> {
 }
 
 describe('crash recovery and moving state', () => {
+  const services = useTestServices();
   let kafka: Kafka;
   let clickhouse: ClickHouseClient;
-  const processes: SluiceProcess[] = [];
-
-  beforeAll(() => {
-    kafka = testKafka();
-    clickhouse = testClickHouse();
-  });
-
-  afterAll(async () => {
-    await Promise.all(processes.map((p) => p.stop('SIGKILL')));
-    await clickhouse.close();
-  });
+  beforeAll(() => ({ kafka, clickhouse } = services));
 
   function start(config: string): SluiceProcess {
-    const sluice = startSluice(['run', '--config', config]);
-    processes.push(sluice);
+    const sluice = services.start(['run', '--config', config]);
     return sluice;
   }
 
