@@ -11,6 +11,8 @@ export interface MetricsSource {
   partitions(): readonly PartitionLevels[];
   /** Totals of partitions this member no longer owns, so counters stay monotonic. */
   releasedTotals(): Readonly<RecordTotals>;
+  /** Items per stage and outcome, over every partition this member has owned. */
+  stages(): ReadonlyMap<string, { out: number; filtered: number; failed: number }>;
 }
 
 /** The per-partition record counters, summed. */
@@ -73,7 +75,6 @@ export class PipelineMetrics {
   readonly commitFailures: Counter;
   readonly commitSeconds: Histogram;
   readonly rebalances: Counter;
-  readonly stageRecords: Counter<'stage' | 'outcome'>;
   readonly stageSeconds: Histogram<'stage'>;
 
   constructor(pipeline: string, source?: MetricsSource) {
@@ -146,12 +147,6 @@ export class PipelineMetrics {
       help: 'Consumer group rebalances seen.',
       registers,
     });
-    this.stageRecords = new Counter({
-      name: 'sluice_stage_records_total',
-      help: 'Items through each stage (parse included), by outcome: out, filtered or failed.',
-      labelNames: ['stage', 'outcome'],
-      registers,
-    });
     this.stageSeconds = new Histogram({
       name: 'sluice_stage_duration_seconds',
       help: 'Time an item spends in a stage, retries included.',
@@ -164,6 +159,19 @@ export class PipelineMetrics {
 
   private registerLevels(source: MetricsSource): void {
     const registers = [this.registry];
+    new Counter({
+      name: 'sluice_stage_records_total',
+      help: 'Items through each stage (parse included), by outcome: out, filtered or failed.',
+      labelNames: ['stage', 'outcome'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [stage, counts] of source.stages()) {
+          for (const outcome of ['out', 'filtered', 'failed'] as const)
+            this.inc({ stage, outcome }, counts[outcome]);
+        }
+      },
+    });
     for (const [key, name, help] of RECORD_TOTALS) {
       new Counter({
         name,

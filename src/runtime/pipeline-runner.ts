@@ -24,13 +24,12 @@ import { PartitionPauses, type PauseCounts, type PauseReason } from './partition
 import {
   PartitionWorker,
   emptyCounters,
+  type StageStats,
   type PartitionCounters,
   type RestoredPartition,
 } from './partition-worker.js';
 import { SideOutputs, changelogTopicOf, pipelineTopics } from './side-outputs.js';
 import { sinkRetryDelay } from './sink-retry.js';
-
-export { deadLetterTopicOf } from './side-outputs.js';
 
 const TICK_MS = 200;
 
@@ -133,6 +132,7 @@ class PipelineRunner implements RunningPipeline {
   private joined = false;
   /** Counters of the partitions this member gave up, so pipeline totals never go down. */
   private readonly released: RecordTotals = emptyCounters();
+  private readonly releasedStages = new Map<string, StageStats>();
   private readonly metricsRegistry: PipelineMetrics;
   private assigned = new Set<number>();
   private userPaused = false;
@@ -171,6 +171,7 @@ class PipelineRunner implements RunningPipeline {
     this.metricsRegistry = new PipelineMetrics(pipeline.name, {
       partitions: () => this.partitionLevels(),
       releasedTotals: () => this.released,
+      stages: () => this.stageTotals(),
     });
     this.sink = new ClickHouseSink(endpoints.clickhouse, pipeline.name, pipeline.windows);
     this.sideTopics = new SideTopicWriter(this.kafka, logger);
@@ -260,19 +261,8 @@ class PipelineRunner implements RunningPipeline {
   }
 
   pipelineStatus(): PipelineStatus {
-    const totals = new Map<string, { out: number; filtered: number; failed: number; totalMs: number }>();
-    for (const worker of this.workers.values()) {
-      for (const [stage, stats] of worker.stageStats) {
-        const total = totals.get(stage) ?? { out: 0, filtered: 0, failed: 0, totalMs: 0 };
-        total.out += stats.out;
-        total.filtered += stats.filtered;
-        total.failed += stats.failed;
-        total.totalMs += stats.totalMs;
-        totals.set(stage, total);
-      }
-    }
     const stages: Record<string, StageStatus> = {};
-    for (const [stage, t] of totals) {
+    for (const [stage, t] of this.stageTotals()) {
       const count = t.out + t.filtered + t.failed;
       stages[stage] = {
         processed: t.out,
@@ -286,6 +276,38 @@ class PipelineRunner implements RunningPipeline {
       partitions: this.status(),
       restoring: { partitions: [...this.restoring], progress: { ...this.restoreProgress } },
     };
+  }
+
+  private stageTotalsOf(worker: PartitionWorker): Map<string, StageStats> {
+    const merged = new Map<string, StageStats>();
+    for (const [stage, s] of worker.stageStats) {
+      const before = this.releasedStages.get(stage) ?? { out: 0, filtered: 0, failed: 0, totalMs: 0 };
+      merged.set(stage, {
+        out: before.out + s.out,
+        filtered: before.filtered + s.filtered,
+        failed: before.failed + s.failed,
+        totalMs: before.totalMs + s.totalMs,
+      });
+    }
+    return merged;
+  }
+
+  /** Per stage, summed over the partitions this member owns and those it gave up (monotonic totals). */
+  private stageTotals(): Map<string, StageStats> {
+    const totals = new Map<string, StageStats>();
+    const add = (stats: ReadonlyMap<string, StageStats>) => {
+      for (const [stage, s] of stats) {
+        const total = totals.get(stage) ?? { out: 0, filtered: 0, failed: 0, totalMs: 0 };
+        total.out += s.out;
+        total.filtered += s.filtered;
+        total.failed += s.failed;
+        total.totalMs += s.totalMs;
+        totals.set(stage, total);
+      }
+    };
+    add(this.releasedStages);
+    for (const worker of this.workers.values()) add(worker.stageStats);
+    return totals;
   }
 
   private partitionLevels(): PartitionLevels[] {
@@ -393,6 +415,10 @@ class PipelineRunner implements RunningPipeline {
     if (worker)
       for (const key of Object.keys(this.released) as (keyof RecordTotals)[])
         this.released[key] += worker.counters[key];
+    if (worker) {
+      // Fold the leaving partition's stage stats in, so totals never go down.
+      for (const [stage, stats] of this.stageTotalsOf(worker)) this.releasedStages.set(stage, stats);
+    }
     worker?.close();
     this.workers.delete(partition);
     this.pauses.forget(partition);
@@ -469,10 +495,9 @@ class PipelineRunner implements RunningPipeline {
         overflow: (origin) => this.sideOutputs.overflow(partition, origin),
         late: (event) => this.sideOutputs.late(partition, event),
         abort: (error) => this.abort(error),
-        stageObserved: (stage, outcome, ms) => {
-          this.metricsRegistry.stageRecords.inc({ stage, outcome });
-          this.metricsRegistry.stageSeconds.observe({ stage }, ms / 1000);
-        },
+        // Counts per stage are read from the workers at scrape time; only the histogram needs each item.
+        stageObserved: (stage, _outcome, ms) =>
+          this.metricsRegistry.stageSeconds.observe({ stage }, ms / 1000),
       },
       Date.now,
       restored,

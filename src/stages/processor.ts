@@ -26,8 +26,6 @@ export interface StageContext {
   signal: AbortSignal;
 }
 
-export type ProcessResult = unknown;
-
 /** Returns the output value, an array of values (fan-out; empty filters), or null/undefined (filter). */
 export type Processor = (record: StageRecord, ctx: StageContext) => unknown;
 

@@ -179,13 +179,6 @@ export class PartitionWindows {
     return problems;
   }
 
-  lowestOffsetHeld(): bigint | undefined {
-    let lowest = this.store.lowestOffsetHeld();
-    for (const result of this.pending)
-      if (lowest === undefined || result.firstOffset < lowest) lowest = result.firstOffset;
-    return lowest;
-  }
-
   private windowsOf(definition: Exclude<WindowConfig, { type: 'session' }>, eventTimeMs: number): Window[] {
     return definition.type === 'tumbling'
       ? [tumblingWindowOf(eventTimeMs, definition.size)]

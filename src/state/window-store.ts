@@ -229,11 +229,6 @@ export class WindowStore {
     return lowest;
   }
 
-  /** Every open window (for snapshots and tests). */
-  openWindows(): IterableIterator<OpenWindow> {
-    return this.windows.values();
-  }
-
   /** Windows changed (value) or removed (null) since the last call, by id; clears the record. */
   takeChanges(): Map<string, OpenWindow | null> {
     const changes = new Map(this.changed);

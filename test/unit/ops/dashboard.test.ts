@@ -6,7 +6,11 @@ import { emptyCounters } from '../../../src/runtime/partition-worker.js';
 
 describe('the Grafana dashboard', () => {
   it('queries only metrics that Sluice exports', async () => {
-    const metrics = new PipelineMetrics('p', { partitions: () => [], releasedTotals: () => emptyCounters() });
+    const metrics = new PipelineMetrics('p', {
+      partitions: () => [],
+      releasedTotals: () => emptyCounters(),
+      stages: () => new Map(),
+    });
     const exported = new Set(
       (await metrics.registry.getMetricsAsJSON()).flatMap((m) =>
         String(m.type) === 'histogram' ? [`${m.name}_bucket`, `${m.name}_sum`, `${m.name}_count`] : [m.name],
