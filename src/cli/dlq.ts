@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import type { IHeaders } from 'kafkajs';
 import { parseDuration } from '../config/duration.js';
-import { resolveEndpoints } from '../config/endpoints.js';
+import { resolveBrokers } from '../config/endpoints.js';
 import { loadPipelineFile } from '../config/load.js';
 import { ConfigError } from '../config/config-error.js';
 import { createLogger } from '../ops/logger.js';
@@ -35,10 +35,19 @@ function durationOption(name: string, text: string | undefined): number | undefi
 
 async function context(opts: DlqOptions) {
   const pipeline = await loadPipelineFile(opts.config);
-  const endpoints = await resolveEndpoints(pipeline);
-  await checkKafka(endpoints.brokers);
-  const kafka = createKafka(endpoints.brokers, 'sluice-dlq', createLogger('error'));
-  return { pipeline, kafka, topic: opts.topic ?? deadLetterTopicOf(pipeline) };
+  const brokers = await resolveBrokers(pipeline);
+  await checkKafka(brokers);
+  const kafka = createKafka(brokers, 'sluice-dlq', createLogger('error'));
+  const topic = opts.topic ?? deadLetterTopicOf(pipeline);
+  const admin = kafka.admin();
+  await admin.connect();
+  const exists = await admin
+    .listTopics()
+    .then((topics) => topics.includes(topic))
+    .finally(() => admin.disconnect());
+  // Sluice creates the dead-letter topic with its first dead letter: none yet is not an error.
+  if (!exists) console.error(`no dead letters: topic ${topic} does not exist yet (nothing has failed)`);
+  return { pipeline, kafka, topic, exists };
 }
 
 function describe(message: TopicMessage): Record<string, string | undefined> {
@@ -66,7 +75,8 @@ export function registerDlqCommands(program: Command): void {
     .option('--limit <n>', 'print at most n', '50')
     .option('--json', 'one JSON object per line')
     .action(async (opts: DlqOptions & { limit: string; json?: boolean }) => {
-      const { kafka, topic } = await context(opts);
+      const { kafka, topic, exists } = await context(opts);
+      if (!exists) return;
       const limit = Number(opts.limit);
       const rows: Record<string, string | undefined>[] = [];
       await readTopicToEnd(kafka, topic, {
@@ -92,8 +102,9 @@ export function registerDlqCommands(program: Command): void {
     .option('--since <duration>', 'only dead letters that failed within this long ago, e.g. 2h')
     .option('--dry-run', 'print what would be replayed; publish and commit nothing')
     .action(async (opts: DlqOptions & { limit?: string; since?: string; dryRun?: boolean }) => {
-      const { pipeline, kafka, topic } = await context(opts);
       const sinceMs = durationOption('--since', opts.since);
+      const { pipeline, kafka, topic, exists } = await context(opts);
+      if (!exists) return;
       const cutoff = sinceMs === undefined ? Number.NEGATIVE_INFINITY : Date.now() - sinceMs;
       const limit = opts.limit === undefined ? Number.POSITIVE_INFINITY : Number(opts.limit);
       const producer = kafka.producer({ idempotent: true });
@@ -146,8 +157,9 @@ export function registerDlqCommands(program: Command): void {
     .option('--topic <name>', 'dead-letter topic (default: from the pipeline)')
     .requiredOption('--older-than <duration>', 'e.g. 7d')
     .action(async (opts: DlqOptions & { olderThan: string }) => {
-      const { kafka, topic } = await context(opts);
       const age = durationOption('--older-than', opts.olderThan) as number;
+      const { kafka, topic, exists } = await context(opts);
+      if (!exists) return;
       const admin = kafka.admin();
       await admin.connect();
       const cut = await admin.fetchTopicOffsetsByTimestamp(topic, Date.now() - age);

@@ -7,6 +7,12 @@ import type { StackState } from '../stack/stack-state.js';
 function describe(state: StackState): string {
   return [
     `kafka       ${state.kafka.brokers}  (Apache Kafka ${state.kafka.version}, KRaft, pid ${state.kafka.pid})`,
+    ...(state.kafka.secure
+      ? [
+          `kafka+tls   ${state.kafka.secure.brokers}  (${state.kafka.secure.protocol}: ${state.kafka.secure.mechanisms.join(', ')}; ` +
+            `user ${state.kafka.secure.username}, CA ${state.kafka.secure.caFile}; password in \`stack status --json\`)`,
+        ]
+      : []),
     `clickhouse  ${state.clickhouse.url}  (ClickHouse ${state.clickhouse.version}, pid ${state.clickhouse.pid})`,
     `logs        ${state.kafka.logFile}`,
     `            ${state.clickhouse.logFile}`,

@@ -1,6 +1,6 @@
 // Where the pipeline's Kafka and ClickHouse are: the config file first, then KAFKA_BROKERS /
 // CLICKHOUSE_URL (and CLICKHOUSE_USER / CLICKHOUSE_PASSWORD), then the local stack's state file.
-import { readStackState } from '../stack/stack-state.js';
+import { readStackState, type StackState } from '../stack/stack-state.js';
 import { defaultStackDir } from '../stack/stack-paths.js';
 import { ConfigError } from './config-error.js';
 import type { Pipeline } from './schema.js';
@@ -10,32 +10,44 @@ export interface Endpoints {
   clickhouse: { url: string; username: string; password: string; database: string };
 }
 
-export async function resolveEndpoints(pipeline: Pipeline, stackDir = defaultStackDir()): Promise<Endpoints> {
-  const stack = await readStackState(stackDir);
+const MISSING_BROKERS = {
+  path: 'source.brokers',
+  expected: 'Kafka brokers (or KAFKA_BROKERS, or a local stack: `sluice stack up`)',
+  found: undefined,
+};
+
+const MISSING_CLICKHOUSE = {
+  path: 'sinks.clickhouse.url',
+  expected: 'a ClickHouse URL (or CLICKHOUSE_URL, or a local stack: `sluice stack up`)',
+  found: undefined,
+};
+
+function brokersOf(pipeline: Pipeline, stack: StackState | undefined): string[] | undefined {
   const brokers =
     pipeline.source.brokers ??
     process.env.KAFKA_BROKERS?.split(',')
       .map((b) => b.trim())
       .filter(Boolean) ??
     (stack ? [stack.kafka.brokers] : undefined);
+  return brokers && brokers.length > 0 ? brokers : undefined;
+}
+
+/** Only the brokers: for tools (the dead-letter commands) that never touch ClickHouse. */
+export async function resolveBrokers(pipeline: Pipeline, stackDir = defaultStackDir()): Promise<string[]> {
+  const brokers = brokersOf(pipeline, await readStackState(stackDir));
+  if (!brokers) throw new ConfigError([MISSING_BROKERS]);
+  return brokers;
+}
+
+export async function resolveEndpoints(pipeline: Pipeline, stackDir = defaultStackDir()): Promise<Endpoints> {
+  const stack = await readStackState(stackDir);
+  const brokers = brokersOf(pipeline, stack);
   const url = pipeline.sinks.clickhouse.url ?? process.env.CLICKHOUSE_URL ?? stack?.clickhouse.url;
-  const missing = [
-    brokers === undefined || brokers.length === 0
-      ? {
-          path: 'source.brokers',
-          expected: 'Kafka brokers (or KAFKA_BROKERS, or a local stack: `sluice stack up`)',
-          found: undefined,
-        }
-      : undefined,
-    url === undefined
-      ? {
-          path: 'sinks.clickhouse.url',
-          expected: 'a ClickHouse URL (or CLICKHOUSE_URL, or a local stack: `sluice stack up`)',
-          found: undefined,
-        }
-      : undefined,
-  ].filter((issue) => issue !== undefined);
-  if (missing.length > 0 || brokers === undefined || url === undefined) throw new ConfigError(missing);
+  if (!brokers || url === undefined)
+    throw new ConfigError([
+      ...(brokers ? [] : [MISSING_BROKERS]),
+      ...(url === undefined ? [MISSING_CLICKHOUSE] : []),
+    ]);
   const sink = pipeline.sinks.clickhouse;
   return {
     brokers,

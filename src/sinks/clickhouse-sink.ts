@@ -19,6 +19,9 @@ export class SinkUnavailableError extends SluiceError {
   }
 }
 
+/** ClickHouse's answers to bad credentials: codes 192/193 up to 20.x, 516 since (and their texts). */
+const AUTHENTICATION_FAILED = /Code: (192|193|516)\b|Unknown user|Wrong password|Authentication failed/i;
+
 export interface ClickHouseTarget extends Omit<ClickHouseSinkConfig, 'url'> {
   url: string;
 }
@@ -62,6 +65,17 @@ export class ClickHouseSink {
         `could not reach ClickHouse at ${this.target.url}: ${messageOf(ping.error)}. ` +
           'Start the local stack with `sluice stack up`, or point CLICKHOUSE_URL (or sinks.clickhouse.url) at a running server.',
         ping.error,
+      );
+    }
+    // /ping answers without credentials; a first query checks them and says which ones to fix.
+    try {
+      await this.query('SELECT 1 AS ok');
+    } catch (error) {
+      if (!AUTHENTICATION_FAILED.test(messageOf(error))) throw error;
+      throw new SluiceError(
+        `ClickHouse at ${this.target.url} refused user "${this.target.username}": ${messageOf(error)}. ` +
+          'Check CLICKHOUSE_USER and CLICKHOUSE_PASSWORD (or sinks.clickhouse.username and password).',
+        { code: 'SLUICE_SINK_UNAVAILABLE', retriable: false, cause: error },
       );
     }
     await this.client.command({

@@ -3,7 +3,7 @@
 import { Kafka, logLevel, type LogEntry } from 'kafkajs';
 import { SluiceError, messageOf } from '../errors.js';
 import type { Logger } from '../ops/logger.js';
-import { kafkaSecurityFromEnv } from './kafka-security.js';
+import { kafkaSecurityFromEnv, type KafkaSecurity } from './kafka-security.js';
 
 export class KafkaUnavailableError extends SluiceError {
   constructor(brokers: readonly string[], cause: unknown) {
@@ -13,6 +13,40 @@ export class KafkaUnavailableError extends SluiceError {
       { code: 'SLUICE_KAFKA_UNAVAILABLE', retriable: true, cause },
     );
   }
+}
+
+/** The broker answered but refused the SASL credentials: retrying the same ones cannot help. */
+export class KafkaAuthenticationError extends SluiceError {
+  constructor(brokers: readonly string[], mechanism: string, username: string, cause: unknown) {
+    super(
+      `Kafka at ${brokers.join(', ')} refused SASL ${mechanism} authentication as "${username}": ${messageOf(cause)}. ` +
+        'Check KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD and KAFKA_SASL_MECHANISM (the mechanism must be one the listener enables).',
+      { code: 'SLUICE_KAFKA_AUTHENTICATION', retriable: false, cause },
+    );
+  }
+}
+
+/** TLS failed because the broker's certificate is not trusted (a private CA, or a self-signed one). */
+export class KafkaTlsError extends SluiceError {
+  constructor(brokers: readonly string[], cause: unknown) {
+    super(
+      `could not verify the TLS certificate of Kafka at ${brokers.join(', ')}: ${messageOf(cause)}. ` +
+        'Set KAFKA_SSL_CA_FILE to the PEM file of the CA that signed the broker certificate.',
+      { code: 'SLUICE_KAFKA_TLS', retriable: false, cause },
+    );
+  }
+}
+
+const CERTIFICATE_ERROR = /certificate|CERT_|self[- ]signed|unable to verify/i;
+
+/** The message of an error and of the errors it wraps (kafkajs nests the socket error in its retries). */
+function messageChain(error: unknown): string {
+  const messages: string[] = [];
+  for (let e = error as { message?: string; cause?: unknown; originalError?: unknown } | undefined; e;) {
+    if (e.message) messages.push(e.message);
+    e = (e.originalError ?? e.cause) as typeof e;
+  }
+  return messages.join(' / ');
 }
 
 function kafkajsLogger(logger: Logger) {
@@ -36,6 +70,11 @@ export function createKafka(brokers: readonly string[], clientId: string, logger
   });
 }
 
+function saslUser(security: KafkaSecurity): string {
+  const sasl = security.sasl as { username?: string } | undefined;
+  return sasl?.username ?? '';
+}
+
 /** Connects an admin client once, failing fast with a KafkaUnavailableError when no broker answers. */
 export async function checkKafka(brokers: readonly string[]): Promise<void> {
   const probe = new Kafka({
@@ -51,6 +90,10 @@ export async function checkKafka(brokers: readonly string[]): Promise<void> {
     await admin.connect();
     await admin.describeCluster();
   } catch (error) {
+    const security = kafkaSecurityFromEnv();
+    if ((error as Error).name === 'KafkaJSSASLAuthenticationError' && security.sasl)
+      throw new KafkaAuthenticationError(brokers, security.sasl.mechanism, saslUser(security), error);
+    if (security.ssl && CERTIFICATE_ERROR.test(messageChain(error))) throw new KafkaTlsError(brokers, error);
     throw new KafkaUnavailableError(brokers, error);
   } finally {
     await admin.disconnect().catch(() => undefined);

@@ -1,6 +1,7 @@
 // A ClickHouse server from Debian's `clickhouse-server` package (installed with apt when missing and
 // running as root), started with its own config, data folder and ports instead of the system service.
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
@@ -10,6 +11,7 @@ import { StackError } from './stack-error.js';
 import type { ClickHouseState } from './stack-state.js';
 
 const run = promisify(execFile);
+const CREDENTIALED_USER = 'sluice';
 
 function findBinary(name: string): string | undefined {
   const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/usr/bin', '/usr/local/bin'];
@@ -70,7 +72,11 @@ function serverConfig(dir: string, dataDir: string, httpPort: number, tcpPort: n
 `;
 }
 
-const USERS = `<?xml version="1.0"?>
+/**
+ * \`default\` without a password, as the tests and the demo use it, and \`sluice\` with one, for trying
+ * CLICKHOUSE_USER / CLICKHOUSE_PASSWORD the way a production server asks for them.
+ */
+const users = (password: string) => `<?xml version="1.0"?>
 <yandex>
   <profiles><default><max_memory_usage>4000000000</max_memory_usage></default></profiles>
   <users>
@@ -80,6 +86,12 @@ const USERS = `<?xml version="1.0"?>
       <profile>default</profile>
       <quota>default</quota>
     </default>
+    <${CREDENTIALED_USER}>
+      <password>${password}</password>
+      <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
+      <profile>default</profile>
+      <quota>default</quota>
+    </${CREDENTIALED_USER}>
   </users>
   <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors><result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas>
 </yandex>
@@ -112,7 +124,8 @@ export async function startClickHouse(options: ClickHouseStartOptions): Promise<
   const logFile = join(options.dir, 'clickhouse-stdout.log');
   await mkdir(join(dataDir, 'tmp'), { recursive: true });
   await writeFile(configFile, serverConfig(options.dir, dataDir, options.httpPort, options.tcpPort));
-  await writeFile(join(options.dir, 'users.xml'), USERS);
+  const password = randomBytes(12).toString('hex');
+  await writeFile(join(options.dir, 'users.xml'), users(password));
 
   const pid = startDetached(binary, [`--config-file=${configFile}`], logFile, options.dir);
   const url = `http://127.0.0.1:${options.httpPort}`;
@@ -130,5 +143,6 @@ export async function startClickHouse(options: ClickHouseStartOptions): Promise<
     version: await serverVersion(url),
     dataDir,
     logFile: join(options.dir, 'clickhouse-server.log'),
+    credentials: { username: CREDENTIALED_USER, password },
   };
 }

@@ -2,29 +2,41 @@
 // the Maven jars with its own config, data folder and ports.
 import { randomUUID } from 'node:crypto';
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { KAFKA_VERSION, resolveKafkaJars } from './kafka-jars.js';
+import {
+  createSecureListener,
+  scramFormatArguments,
+  secureListenerProperties,
+  SECURE_LISTENER,
+  type SecureListener,
+} from './kafka-secure-listener.js';
 import { startDetached, waitUntilReady } from './processes.js';
 import { StackError } from './stack-error.js';
 import type { KafkaState } from './stack-state.js';
 
 const run = promisify(execFile);
 
-function serverProperties(port: number, controllerPort: number, logDir: string): string {
+function serverProperties(
+  port: number,
+  controllerPort: number,
+  logDir: string,
+  secure: SecureListener,
+): string {
+  const secureUrl = `${SECURE_LISTENER}://127.0.0.1:${secure.port}`;
   return `# Written by sluice stack: single-node KRaft broker for local development and tests.
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:${controllerPort}
-listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}
-advertised.listeners=PLAINTEXT://127.0.0.1:${port}
+listeners=PLAINTEXT://127.0.0.1:${port},${secureUrl},CONTROLLER://127.0.0.1:${controllerPort}
+advertised.listeners=PLAINTEXT://127.0.0.1:${port},${secureUrl}
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
-log.dirs=${logDir}
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,${SECURE_LISTENER}:${SECURE_LISTENER}
+${secureListenerProperties(secure)}log.dirs=${logDir}
 num.partitions=1
 auto.create.topics.enable=true
 offsets.topic.replication.factor=1
@@ -75,47 +87,43 @@ export interface KafkaStartOptions {
   dir: string;
   port: number;
   controllerPort: number;
-  /** Wipe the data folder first (needed when the controller port changed). */
-  fresh: boolean;
+  /** The SASL_SSL listener's port. */
+  securePort: number;
   log?: (line: string) => void;
 }
 
 export async function startKafka(options: KafkaStartOptions): Promise<KafkaState> {
-  const libs = await resolveKafkaJars(KAFKA_VERSION, options.log);
+  const [libs, secure] = await Promise.all([
+    resolveKafkaJars(KAFKA_VERSION, options.log),
+    createSecureListener(options.dir, options.securePort),
+  ]);
   const dataDir = join(options.dir, 'data');
   const configFile = join(options.dir, 'server.properties');
   const logFile = join(options.dir, 'kafka.log');
   const classpath = `${libs}/*`;
-  if (options.fresh) await rm(dataDir, { recursive: true, force: true });
+  // Always formatted afresh: the SCRAM credentials live in the cluster metadata, and the password is new.
+  await rm(dataDir, { recursive: true, force: true });
   await mkdir(dataDir, { recursive: true });
-  await writeFile(configFile, serverProperties(options.port, options.controllerPort, dataDir));
+  await writeFile(configFile, serverProperties(options.port, options.controllerPort, dataDir, secure));
   await writeFile(join(options.dir, 'log4j.properties'), LOG4J);
   const log4j = `-Dlog4j.configuration=file:${join(options.dir, 'log4j.properties')}`;
 
-  if (!existsSync(join(dataDir, 'meta.properties'))) {
-    try {
-      await run(
-        'java',
-        [
-          log4j,
-          '-cp',
-          classpath,
-          'kafka.tools.StorageTool',
-          'format',
-          `--cluster-id=${clusterId()}`,
-          '--config',
-          configFile,
-        ],
-        {
-          timeout: 120_000,
-        },
-      );
-    } catch (error) {
-      throw new StackError(
-        `formatting the Kafka storage in ${dataDir} failed: ${(error as Error).message}`,
-        error,
-      );
-    }
+  try {
+    const format = [
+      'kafka.tools.StorageTool',
+      'format',
+      `--cluster-id=${clusterId()}`,
+      '--config',
+      configFile,
+    ];
+    await run('java', [log4j, '-cp', classpath, ...format, ...scramFormatArguments(secure)], {
+      timeout: 120_000,
+    });
+  } catch (error) {
+    throw new StackError(
+      `formatting the Kafka storage in ${dataDir} failed: ${(error as Error).message}`,
+      error,
+    );
   }
 
   const jvm = ['-Xms256m', '-Xmx1g', '-XX:+UseG1GC', '-Djava.awt.headless=true', log4j];
@@ -135,6 +143,15 @@ export async function startKafka(options: KafkaStartOptions): Promise<KafkaState
     version: KAFKA_VERSION,
     dataDir,
     logFile,
+    secure: {
+      brokers: secure.brokers,
+      port: secure.port,
+      protocol: SECURE_LISTENER,
+      mechanisms: secure.mechanisms,
+      username: secure.username,
+      password: secure.password,
+      caFile: secure.caFile,
+    },
   };
 }
 

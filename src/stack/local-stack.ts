@@ -55,7 +55,8 @@ export async function stackUp(options: StackOptions): Promise<StackState> {
   if (current.health === 'running' && current.state) return current.state;
   if (current.health === 'degraded') await stackDown(options);
 
-  const [kafkaPort, controllerPort, httpPort, tcpPort] = (await freePorts(4)) as [
+  const [kafkaPort, controllerPort, securePort, httpPort, tcpPort] = (await freePorts(5)) as [
+    number,
     number,
     number,
     number,
@@ -72,7 +73,7 @@ export async function stackUp(options: StackOptions): Promise<StackState> {
       dir: kafkaDir,
       port: await chosenPort('SLUICE_KAFKA_PORT', kafkaPort),
       controllerPort,
-      fresh: true,
+      securePort,
       log,
     }),
     startClickHouse({

@@ -11,6 +11,19 @@ export interface KafkaState {
   version: string;
   dataDir: string;
   logFile: string;
+  /** The SASL_SSL listener (absent in state files of stacks started before it existed). */
+  secure?: KafkaSecureState;
+}
+
+/** Where and how a client reaches the broker with SASL over TLS; the values the KAFKA_* variables take. */
+export interface KafkaSecureState {
+  brokers: string;
+  port: number;
+  protocol: string;
+  mechanisms: string[];
+  username: string;
+  password: string;
+  caFile: string;
 }
 
 export interface ClickHouseState {
@@ -21,6 +34,8 @@ export interface ClickHouseState {
   version: string;
   dataDir: string;
   logFile: string;
+  /** A user with a password, besides the password-less \`default\` (absent in older state files). */
+  credentials?: { username: string; password: string };
 }
 
 export interface StackState {

@@ -1,12 +1,14 @@
 // Vitest global setup of the integration project: one Kafka and one ClickHouse for the whole run,
 // handed to the tests through `inject`, and stopped when the run ends.
 import type { TestProject } from 'vitest/node';
-import { locateStack } from './locate-stack.js';
+import { locateStack, type SecureEndpoints } from './locate-stack.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     kafkaBrokers: string;
     clickhouseUrl: string;
+    /** A SASL_SSL listener and a ClickHouse user with a password, when the stack has them. */
+    secure: SecureEndpoints | null;
   }
 }
 
@@ -18,5 +20,6 @@ export default async function setup(project: TestProject): Promise<() => Promise
   );
   project.provide('kafkaBrokers', stack.kafkaBrokers);
   project.provide('clickhouseUrl', stack.clickhouseUrl);
+  project.provide('secure', stack.secure ?? null);
   return () => stack.stop();
 }

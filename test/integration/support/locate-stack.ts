@@ -7,9 +7,17 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stackDown, stackUp } from '../../../src/stack/local-stack.js';
 
+/** Where the security tests reach the same broker and server with credentials and TLS. */
+export interface SecureEndpoints {
+  kafka: { brokers: string; username: string; password: string; caFile: string; mechanisms: string[] };
+  clickhouse: { username: string; password: string };
+}
+
 export interface LocatedStack {
   kafkaBrokers: string;
   clickhouseUrl: string;
+  /** Only the native stack has them; elsewhere the security tests say what they miss. */
+  secure?: SecureEndpoints;
   how: string;
   stop(): Promise<void>;
 }
@@ -52,6 +60,10 @@ async function fromNativeStack(): Promise<LocatedStack> {
   return {
     kafkaBrokers: state.kafka.brokers,
     clickhouseUrl: state.clickhouse.url,
+    secure:
+      state.kafka.secure && state.clickhouse.credentials
+        ? { kafka: state.kafka.secure, clickhouse: state.clickhouse.credentials }
+        : undefined,
     how: `native local stack in ${dir} (Kafka ${state.kafka.version}, ClickHouse ${state.clickhouse.version})`,
     stop: async () => {
       await stackDown({ dir });
