@@ -10,7 +10,7 @@ import { loadPipelineFile } from '../config/load.js';
 import { ConfigError } from '../config/config-error.js';
 import { createLogger } from '../ops/logger.js';
 import { deadLetterTopicOf } from '../runtime/side-outputs.js';
-import { DEAD_LETTER_HEADERS, originalHeaders } from '../sinks/dead-letters.js';
+import { DEAD_LETTER_HEADERS, isSinkDeadLetter, originalHeaders } from '../sinks/dead-letters.js';
 import { checkKafka, createKafka } from '../source/kafka-client.js';
 import { readTopicToEnd, type TopicMessage } from '../source/topic-reader.js';
 
@@ -110,6 +110,7 @@ export function registerDlqCommands(program: Command): void {
       const producer = kafka.producer({ idempotent: true });
       await producer.connect();
       let replayed = 0;
+      let sinkRows = 0;
       await readTopicToEnd(kafka, topic, {
         groupId: `sluice-dlq-replay-${pipeline.name}`,
         commit: !opts.dryRun,
@@ -120,6 +121,11 @@ export function registerDlqCommands(program: Command): void {
             consumed += 1;
             const failedAt = Date.parse(header(message.headers, DEAD_LETTER_HEADERS.failedAt) ?? '');
             if (!(failedAt >= cutoff)) continue;
+            // A sink's refused result row, not a source record: re-publishing it to the source means nothing.
+            if (isSinkDeadLetter(message.headers)) {
+              sinkRows += 1;
+              continue;
+            }
             const target = header(message.headers, DEAD_LETTER_HEADERS.sourceTopic) ?? pipeline.source.topic;
             const partition = Number(header(message.headers, DEAD_LETTER_HEADERS.sourcePartition));
             replayed += 1;
@@ -148,6 +154,10 @@ export function registerDlqCommands(program: Command): void {
       });
       await producer.disconnect();
       console.log(`${opts.dryRun ? 'would replay' : 'replayed'} ${replayed} dead letter(s) from ${topic}`);
+      if (sinkRows > 0)
+        console.log(
+          `passed over ${sinkRows} result row(s) a sink refused (sluice.reason sink-*): they are rows, not source records; see them with \`sluice dlq inspect\``,
+        );
     });
 
   dlq

@@ -4,7 +4,9 @@ import { Command } from 'commander';
 import { SluiceError } from '../errors.js';
 import { registerDemoCommand } from './demo.js';
 import { registerDlqCommands } from './dlq.js';
+import { registerMigrateCommand } from './migrate.js';
 import { registerRunCommand } from './run.js';
+import { registerSchemasCommand } from './schemas.js';
 import { registerStackCommands } from './stack.js';
 
 const program = new Command('sluice')
@@ -15,6 +17,8 @@ const program = new Command('sluice')
 registerRunCommand(program);
 registerDemoCommand(program);
 registerDlqCommands(program);
+registerMigrateCommand(program);
+registerSchemasCommand(program);
 registerStackCommands(program);
 
 try {

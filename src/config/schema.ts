@@ -1,6 +1,8 @@
 // The zod schema of a pipeline: the single source of truth for its shape, its defaults, the types
 // the code uses (z.infer) and the configuration reference. Every field has a description and an example.
 import { z } from 'zod';
+import type { BatchHooks } from '../sinks/batcher.js';
+import type { ResultRow } from '../sinks/result-row.js';
 import type { OnStageError, Processor } from '../stages/processor.js';
 import { formatDuration, parseDuration } from './duration.js';
 
@@ -536,8 +538,87 @@ export const lateEventsSchema = z
   })
   .strict();
 
+/** How a sink batches, retries and stops hammering a failing target: shared by every sink. */
+export const sinkDeliverySchema = {
+  batch: z
+    .object({
+      maxSize: z
+        .number()
+        .int()
+        .min(1)
+        .default(10_000)
+        .meta({
+          description: 'Rows per batch: a group with this many rows is written at once.',
+          examples: [10_000],
+        }),
+      maxWaitMs: z
+        .number()
+        .int()
+        .min(1)
+        .default(1_000)
+        .meta({
+          description:
+            'Milliseconds the first row of a group may wait before its batch is written. Commits also write what is waiting.',
+          examples: [1_000],
+        }),
+    })
+    .strict()
+    .default({ maxSize: 10_000, maxWaitMs: 1_000 })
+    .meta({ description: 'When a batch is written: by size, by age, or on demand (commit, revoke, stop).' }),
+  retry: retrySchema
+    .default(() => retrySchema.parse({ max: 5, baseDelay: 200 }))
+    .meta({
+      description: 'Retries of a failed write (backoff with jitter) before the circuit breaker counts it.',
+    }),
+  circuitBreaker: z
+    .object({
+      failures: z
+        .number()
+        .int()
+        .min(1)
+        .default(3)
+        .meta({
+          description: 'Consecutive failed writes (after retries) that open the circuit.',
+          examples: [3],
+        }),
+      halfOpenAfter: durationWithDefault(
+        'How long an open circuit waits before one write tries the target again.',
+        '5s',
+        5_000,
+      ),
+    })
+    .strict()
+    .default({ failures: 3, halfOpenAfter: 5_000 })
+    .meta({
+      description:
+        'While open, every source partition is paused (backpressure) instead of failing in a loop; rows are kept.',
+    }),
+  hooks: z
+    .custom<BatchHooks<ResultRow>>(
+      (value) => typeof value === 'object' && value !== null,
+      'an object of hook functions',
+    )
+    .optional()
+    .meta({
+      description:
+        'TypeScript only: `beforeFlush(rows, group)` filters or reshapes a batch, `onSuccess(rows, group)`, `onFail(error, rows, group)`.',
+    }),
+  onExhausted: z
+    .enum(['backpressure', 'dead-letter'])
+    .default('backpressure')
+    .meta({
+      description:
+        'A batch whose retries are exhausted: keep it and wait for the target (backpressure), or send its rows to the dead-letter topic and move on. Rows the target rejects as invalid always go to the dead-letter topic.',
+      examples: ['backpressure'],
+    }),
+};
+
 export const clickhouseSinkSchema = z
   .object({
+    enabled: z
+      .boolean()
+      .default(true)
+      .meta({ description: 'Write window results to ClickHouse.', examples: [true] }),
     url: z
       .string()
       .url()
@@ -562,6 +643,48 @@ export const clickhouseSinkSchema = z
       description: 'Database for the result tables; created when missing.',
       examples: ['sluice'],
     }),
+    tables: z
+      .record(
+        z.string(),
+        z.string().regex(/^[A-Za-z_{][A-Za-z0-9_{}]*$/, 'a table name, may hold {field} parts'),
+      )
+      .default({})
+      .meta({
+        description:
+          "Routing: per window name, the table its rows go to, which may use the window's groupBy fields, e.g. `views_{country}`; tables are created on first use. Default: the window's name.",
+        examples: [{ views: 'views_{country}' }],
+      }),
+    migrations: z
+      .string()
+      .optional()
+      .meta({
+        description:
+          'A folder of `.sql` files applied in name order, once each, at start-up and by `sluice migrate` (recorded in `<database>.sluice_migrations`).',
+        examples: ['schemas/clickhouse'],
+      }),
+    ...sinkDeliverySchema,
+  })
+  .strict();
+
+export const kafkaSinkSchema = z
+  .object({
+    topic: z
+      .string()
+      .regex(/^[A-Za-z0-9._{}-]+$/, 'a topic name, may hold {window}')
+      .meta({
+        description:
+          'Output topic for window results, keyed by the group key; `{window}` puts each window in its own topic (required with Avro and several windows). Created with the source partition count when missing.',
+        examples: ['page-views.{window}'],
+      }),
+    format: z
+      .enum(['json', 'avro'])
+      .default('json')
+      .meta({
+        description:
+          'JSON, or Avro binary with the schema Sluice derives from the window (printed by `sluice schemas`).',
+        examples: ['json'],
+      }),
+    ...sinkDeliverySchema,
   })
   .strict();
 
@@ -592,6 +715,10 @@ export const pipelineSchema = z
         clickhouse: clickhouseSinkSchema
           .default(() => clickhouseSinkSchema.parse({}))
           .meta({ description: 'Where window results land: one ReplacingMergeTree table per window.' }),
+        kafka: kafkaSinkSchema.optional().meta({
+          description:
+            'Window results to a Kafka topic as well, inside the exactly-once transaction when that guarantee is on.',
+        }),
       })
       .strict()
       .default(() => ({ clickhouse: clickhouseSinkSchema.parse({}) }))
@@ -635,6 +762,8 @@ export type WindowConfig = Pipeline['windows'][number];
 export type AggregationConfig = WindowConfig['aggregations'][number];
 export type TimeConfig = Pipeline['time'];
 export type ClickHouseSinkConfig = Pipeline['sinks']['clickhouse'];
+export type KafkaSinkConfig = NonNullable<Pipeline['sinks']['kafka']>;
+export type SinkDeliveryConfig = Pick<ClickHouseSinkConfig, keyof typeof sinkDeliverySchema>;
 export type StageConfig = Pipeline['stages'][number];
 export type RetryConfig = z.output<typeof retrySchema>;
 export type BackpressureConfig = Pipeline['backpressure'];

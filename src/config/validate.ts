@@ -59,10 +59,51 @@ function toConfigIssues(issues: readonly z.core.$ZodIssue[], input: unknown): Co
   });
 }
 
+/** What one field cannot say about another: routing and output names must fit the windows. */
+function crossFieldIssues(pipeline: Pipeline): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const windows = new Map(pipeline.windows.map((w) => [w.name, w]));
+  for (const [name, template] of Object.entries(pipeline.sinks.clickhouse.tables)) {
+    const window = windows.get(name);
+    if (!window) {
+      issues.push({
+        path: `sinks.clickhouse.tables.${name}`,
+        expected: `a window name (${[...windows.keys()].join(', ')})`,
+        found: name,
+      });
+      continue;
+    }
+    for (const [, field] of template.matchAll(/\{([^}]*)\}/g))
+      if (!window.groupBy.includes(field!))
+        issues.push({
+          path: `sinks.clickhouse.tables.${name}`,
+          expected: `{field} parts from the window's groupBy (${window.groupBy.join(', ') || 'none'})`,
+          found: template,
+        });
+  }
+  const kafka = pipeline.sinks.kafka;
+  if (kafka?.format === 'avro' && pipeline.windows.length > 1 && !kafka.topic.includes('{window}'))
+    issues.push({
+      path: 'sinks.kafka.topic',
+      expected:
+        'a name with {window} when the format is avro and there are several windows (one schema per topic)',
+      found: kafka.topic,
+    });
+  if (!pipeline.sinks.clickhouse.enabled && !kafka)
+    issues.push({
+      path: 'sinks',
+      expected: 'at least one sink (clickhouse enabled, or kafka)',
+      found: pipeline.sinks,
+    });
+  return issues;
+}
+
 /** Validates a pipeline, filling defaults; throws ConfigError naming every bad field. */
 export function validatePipeline(input: unknown, source?: string): Pipeline {
   const result = pipelineSchema.safeParse(input);
   if (!result.success)
     throw new ConfigError(toConfigIssues(result.error.issues, input), source, result.error);
+  const issues = crossFieldIssues(result.data);
+  if (issues.length > 0) throw new ConfigError(issues, source);
   return result.data;
 }

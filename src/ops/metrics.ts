@@ -13,6 +13,8 @@ export interface MetricsSource {
   releasedTotals(): Readonly<RecordTotals>;
   /** Items per stage and outcome, over every partition this member has owned. */
   stages(): ReadonlyMap<string, { out: number; filtered: number; failed: number }>;
+  /** Per sink: rows buffered and whether its circuit is open. */
+  sinks(): readonly { sink: string; buffered: number; circuitOpen: boolean }[];
 }
 
 /** The per-partition record counters, summed. */
@@ -71,6 +73,9 @@ export class PipelineMetrics {
   readonly sinkBatches: Counter<'sink'>;
   readonly sinkFailures: Counter<'sink'>;
   readonly sinkFlushSeconds: Histogram<'sink'>;
+  readonly sinkBatchRows: Histogram<'sink'>;
+  readonly sinkRetries: Counter<'sink'>;
+  readonly sinkDeadLetteredRows: Counter<'sink'>;
   readonly commits: Counter;
   readonly commitFailures: Counter;
   readonly commitSeconds: Histogram;
@@ -115,7 +120,7 @@ export class PipelineMetrics {
     });
     this.sinkFailures = new Counter({
       name: 'sluice_sink_failures_total',
-      help: 'Batches a sink refused (retried later).',
+      help: 'Writes to a sink that failed (each retried, or its rows dead-lettered).',
       labelNames: ['sink'],
       registers,
     });
@@ -124,6 +129,25 @@ export class PipelineMetrics {
       help: 'Time for a sink to acknowledge a batch.',
       labelNames: ['sink'],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.sinkBatchRows = new Histogram({
+      name: 'sluice_sink_batch_rows',
+      help: 'Rows per batch a sink acknowledged.',
+      labelNames: ['sink'],
+      buckets: [1, 10, 100, 500, 1_000, 5_000, 10_000, 50_000, 100_000],
+      registers,
+    });
+    this.sinkRetries = new Counter({
+      name: 'sluice_sink_retries_total',
+      help: 'Writes a sink tried again after a failure (backoff with jitter).',
+      labelNames: ['sink'],
+      registers,
+    });
+    this.sinkDeadLetteredRows = new Counter({
+      name: 'sluice_sink_dead_lettered_rows_total',
+      help: 'Result rows a sink refused (or gave up on) and sent to the dead-letter topic.',
+      labelNames: ['sink'],
       registers,
     });
     this.commits = new Counter({
@@ -159,6 +183,26 @@ export class PipelineMetrics {
 
   private registerLevels(source: MetricsSource): void {
     const registers = [this.registry];
+    new Gauge({
+      name: 'sluice_sink_buffered_rows',
+      help: 'Rows waiting in a sink for their batch to be written.',
+      labelNames: ['sink'],
+      registers,
+      collect() {
+        this.reset();
+        for (const s of source.sinks()) this.set({ sink: s.sink }, s.buffered);
+      },
+    });
+    new Gauge({
+      name: 'sluice_sink_circuit_open',
+      help: "1 while a sink's circuit breaker is open (the source is paused), else 0.",
+      labelNames: ['sink'],
+      registers,
+      collect() {
+        this.reset();
+        for (const s of source.sinks()) this.set({ sink: s.sink }, s.circuitOpen ? 1 : 0);
+      },
+    });
     new Counter({
       name: 'sluice_stage_records_total',
       help: 'Items through each stage (parse included), by outcome: out, filtered or failed.',

@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, Kafka, Message, Producer } from 'kafkajs';
 import { messageOf } from '../errors.js';
 import type { Logger } from '../ops/logger.js';
+import type { OutputBatch } from '../sinks/kafka-sink.js';
 import type { Snapshot } from './partition-worker.js';
 
 export interface CommitterOptions {
@@ -39,6 +40,16 @@ function chunks<T>(items: readonly T[]): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += CHUNK) out.push(items.slice(i, i + CHUNK));
   return out;
+}
+
+function byTopic(outputs: readonly OutputBatch[]): Map<string, Message[]> {
+  const topics = new Map<string, Message[]>();
+  for (const { topic, messages } of outputs) {
+    const list = topics.get(topic) ?? [];
+    list.push(...messages);
+    topics.set(topic, list);
+  }
+  return topics;
 }
 
 export class PartitionCommitter {
@@ -105,7 +116,11 @@ export class PartitionCommitter {
     return true;
   }
 
-  async commit(partition: number, snapshot: Snapshot): Promise<void> {
+  /**
+   * Makes the snapshot durable; under exactly-once `outputs` (the Kafka sink's rows) go in the same
+   * transaction, so they are visible to read_committed consumers exactly when the state and offset are.
+   */
+  async commit(partition: number, snapshot: Snapshot, outputs: readonly OutputBatch[] = []): Promise<void> {
     const messages: Message[] = [...snapshot.records].map(([key, value]) => ({ key, value, partition }));
     const offsets = [{ partition, offset: snapshot.offset.toString() }];
     if (!this.options.exactlyOnce) {
@@ -121,6 +136,8 @@ export class PartitionCommitter {
     try {
       for (const chunk of chunks(messages))
         await transaction.send({ topic: this.options.changelogTopic, acks: -1, messages: chunk });
+      for (const [topic, output] of byTopic(outputs))
+        for (const chunk of chunks(output)) await transaction.send({ topic, acks: -1, messages: chunk });
       await transaction.sendOffsets({
         consumerGroupId: this.options.groupId,
         topics: [{ topic: this.options.sourceTopic, partitions: offsets }],

@@ -1,7 +1,7 @@
 // Runs a pipeline as one member of its consumer group. On assignment it fences the partitions' previous
 // owners and restores their window state from the changelog before their first record; it hands
 // fetched batches to each partition's worker under its buffer bounds, pauses partitions for
-// backpressure, a failing sink, a restore or the user, writes closed windows to ClickHouse, and every
+// backpressure, a failing sink, a restore or the user, hands closed windows to its sinks, and every
 // commit interval makes a partition's state and offset durable together (one transaction under
 // exactly-once). Drain, stop and revoke commit what they can within the shutdown deadline.
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -12,7 +12,8 @@ import type { Pipeline } from '../config/schema.js';
 import { SluiceError, messageOf } from '../errors.js';
 import type { Logger } from '../ops/logger.js';
 import { PipelineMetrics, type PartitionLevels, type RecordTotals } from '../ops/metrics.js';
-import { ClickHouseSink } from '../sinks/clickhouse-sink.js';
+import { BatchClosedError } from '../sinks/batcher.js';
+import { SinkSet, type SinkControls } from '../sinks/sink-set.js';
 import { SideTopicWriter } from '../sinks/side-topic-writer.js';
 import { checkKafka, createKafka } from '../source/kafka-client.js';
 import { readChangelog, type RestoreProgress } from '../state/changelog-reader.js';
@@ -29,7 +30,6 @@ import {
   type RestoredPartition,
 } from './partition-worker.js';
 import { SideOutputs, changelogTopicOf, pipelineTopics } from './side-outputs.js';
-import { sinkRetryDelay } from './sink-retry.js';
 
 const TICK_MS = 200;
 
@@ -83,6 +83,8 @@ export interface RunningPipeline {
   resume(): void;
   /** Pauses, finishes in-flight records, flushes, commits; stays paused (for deploys). */
   drain(): Promise<void>;
+  /** The sinks' batch controls: flush (all or one table/topic), pause, resume, drain, sizes. */
+  readonly sinks: SinkControls;
   /** Drains within the shutdown deadline, commits, and leaves the group. */
   stop(): Promise<void>;
   /** Resolves when the pipeline has stopped; rejects if a stage aborted it. */
@@ -114,7 +116,7 @@ class PipelineRunner implements RunningPipeline {
   readonly done: Promise<void>;
   private settle!: { resolve: () => void; reject: (error: Error) => void };
   private readonly kafka: Kafka;
-  private readonly sink: ClickHouseSink;
+  readonly sinks: SinkSet;
   private readonly sideTopics: SideTopicWriter;
   private readonly sideOutputs: SideOutputs;
   private readonly consumer: Consumer;
@@ -124,8 +126,8 @@ class PipelineRunner implements RunningPipeline {
   private readonly workers = new Map<number, PartitionWorker>();
   /** One flush per partition at a time: the tick and the batch handler both flush. */
   private readonly flushing = new Map<number, Promise<void>>();
-  /** Per partition: consecutive sink failures and when the next attempt may run. */
-  private readonly sinkRetries = new Map<number, { failures: number; retryAt: number }>();
+  /** Partitions with a flush queued behind the running one: ticks do not pile up more. */
+  private readonly flushQueued = new Set<number>();
   private readonly lastCommitAt = new Map<number, number>();
   private readonly restoring = new Set<number>();
   private restoreProgress: RestoreProgress = { read: 0, total: 0 };
@@ -172,10 +174,31 @@ class PipelineRunner implements RunningPipeline {
       partitions: () => this.partitionLevels(),
       releasedTotals: () => this.released,
       stages: () => this.stageTotals(),
+      sinks: () =>
+        this.sinks.sinks.map((sink) => ({
+          sink: sink.name,
+          buffered: Object.values(sink.sizes()).reduce((a, b) => a + b, 0),
+          circuitOpen: sink.circuitOpen,
+        })),
     });
-    this.sink = new ClickHouseSink(endpoints.clickhouse, pipeline.name, pipeline.windows);
     this.sideTopics = new SideTopicWriter(this.kafka, logger);
     this.sideOutputs = new SideOutputs(pipeline, this.sideTopics);
+    const m = this.metricsRegistry;
+    this.sinks = new SinkSet(pipeline, endpoints.clickhouse, this.kafka, {
+      metrics: {
+        rows: m.sinkRows,
+        batches: m.sinkBatches,
+        batchRows: m.sinkBatchRows,
+        flushSeconds: m.sinkFlushSeconds,
+        retries: m.sinkRetries,
+        failures: m.sinkFailures,
+        deadLetteredRows: m.sinkDeadLetteredRows,
+      },
+      logger,
+      deadLetter: (sink, rows, group, error, reason) =>
+        this.sideOutputs.sinkRows(sink, rows, group, error, reason),
+      circuit: () => this.applySinkCircuit(),
+    });
     this.done = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
     // An abort is reported through `done`; callers that only await stop() must not see an unhandled rejection.
     this.done.catch(() => undefined);
@@ -183,9 +206,10 @@ class PipelineRunner implements RunningPipeline {
 
   async start(): Promise<void> {
     await checkKafka(this.endpoints.brokers);
-    await this.sink.prepare();
+    await this.sinks.check();
     const partitions = await this.sourcePartitions();
     await this.sideTopics.connect(pipelineTopics(this.pipeline, partitions));
+    await this.sinks.prepare();
 
     this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) =>
       this.onAssignment(payload.memberAssignment),
@@ -384,7 +408,7 @@ class PipelineRunner implements RunningPipeline {
     await this.consumer.disconnect().catch(() => undefined);
     await this.committer.closeAll();
     await this.sideTopics.close().catch(() => undefined);
-    await this.sink.close();
+    await this.sinks.close();
     this.logger.info('pipeline stopped');
     if (error) this.settle.reject(error);
     else this.settle.resolve();
@@ -422,7 +446,7 @@ class PipelineRunner implements RunningPipeline {
     worker?.close();
     this.workers.delete(partition);
     this.pauses.forget(partition);
-    this.sinkRetries.delete(partition);
+    this.sinks.forget(partition);
     this.lastCommitAt.delete(partition);
     void this.committer.close(partition);
   }
@@ -460,6 +484,7 @@ class PipelineRunner implements RunningPipeline {
         if (!this.assigned.has(partition) || this.stopping) continue;
         this.workers.set(partition, this.createWorker(partition, restored.get(partition)));
         this.pauses.remove(partition, 'restore');
+        if (this.sinks.circuitOpen) this.pauses.add(partition, 'sink');
       }
       metrics.restoringPartitions.set(this.restoring.size);
       metrics.restoreProgress.set(1);
@@ -545,48 +570,52 @@ class PipelineRunner implements RunningPipeline {
   /** Sinks the partition's closed windows and, when due, commits; serial per partition. */
   private flush(worker: PartitionWorker, forceCommit: boolean): Promise<void> {
     const previous = this.flushing.get(worker.partition) ?? Promise.resolve();
+    // A tick while one is already waiting adds nothing (a batch may hold the partition for maxWaitMs).
+    if (!forceCommit && this.flushQueued.has(worker.partition)) return previous;
+    this.flushQueued.add(worker.partition);
     const next = previous.then(async () => {
+      this.flushQueued.delete(worker.partition);
       if (await this.sinkResults(worker)) await this.commitIfDue(worker, forceCommit);
     });
     this.flushing.set(worker.partition, next);
     return next;
   }
 
-  /** Writes what closed to ClickHouse; false while the sink fails (the partition is then paused). */
+  /** Hands what closed to the sinks and waits until every sink has it (batched by size or age). */
   private async sinkResults(worker: PartitionWorker): Promise<boolean> {
-    const retry = this.sinkRetries.get(worker.partition);
-    if (retry && Date.now() < retry.retryAt) return false;
     const results = worker.resultsToSink();
     if (results.length === 0) return true;
     return this.writeResults(worker, results);
   }
 
-  private async writeResults(worker: PartitionWorker, results: readonly WindowResult[]): Promise<boolean> {
-    const retry = this.sinkRetries.get(worker.partition);
-    const metrics = this.metricsRegistry;
-    const timer = metrics.sinkFlushSeconds.startTimer({ sink: 'clickhouse' });
+  /**
+   * Resolves true once every sink has the results (or dead-lettered rows it refused); the worker then
+   * lets go of them. While a sink fails it keeps retrying them: the partition waits, its results count
+   * against its buffer, and an open circuit pauses the source. False when the sinks were closed.
+   */
+  private async writeResults(
+    worker: PartitionWorker,
+    results: readonly WindowResult[],
+    now = false,
+  ): Promise<boolean> {
+    const written = this.sinks.write(results, worker.partition);
+    if (now) void this.sinks.flush();
     try {
-      await this.sink.write(results, { partition: worker.partition });
-      timer();
-      metrics.sinkBatches.inc({ sink: 'clickhouse' });
-      metrics.sinkRows.inc({ sink: 'clickhouse' }, results.length);
-      worker.sunk(results.length);
-      if (retry) this.logger.info({ partition: worker.partition }, 'sink recovered');
-      this.sinkRetries.delete(worker.partition);
-      this.pauses.remove(worker.partition, 'sink');
-      return true;
+      await written;
     } catch (error) {
-      // Keep the results: the state that produced them is not committed past them until they land.
-      metrics.sinkFailures.inc({ sink: 'clickhouse' });
-      const failures = (retry?.failures ?? 0) + 1;
-      const delay = sinkRetryDelay(failures);
-      this.sinkRetries.set(worker.partition, { failures, retryAt: Date.now() + delay });
-      this.pauses.add(worker.partition, 'sink');
-      this.logger.warn(
-        { partition: worker.partition, failures, retryInMs: Math.round(delay), err: messageOf(error) },
-        'sink failed; partition paused until it recovers',
-      );
-      return false;
+      if (error instanceof BatchClosedError) return false;
+      throw error;
+    }
+    worker.sunk(results.length);
+    return true;
+  }
+
+  /** A sink's circuit opened or closed: every partition pauses while any is open. */
+  private applySinkCircuit(): void {
+    const open = this.sinks.circuitOpen;
+    for (const partition of this.assigned) {
+      if (open) this.pauses.add(partition, 'sink');
+      else this.pauses.remove(partition, 'sink');
     }
   }
 
@@ -602,7 +631,7 @@ class PipelineRunner implements RunningPipeline {
     // Nothing changes while quiet: sink the last rows (a busy session window makes more all the time),
     // then snapshot a state that owes the sink nothing.
     const owed = worker.resultsBeforeSnapshot();
-    if (owed.length > 0 && !(await this.writeResults(worker, owed))) {
+    if (owed.length > 0 && !(await this.writeResults(worker, owed, true))) {
       worker.release();
       return;
     }
@@ -612,10 +641,12 @@ class PipelineRunner implements RunningPipeline {
     if (!snapshot || this.workers.get(worker.partition) !== worker) return;
     const timer = this.metricsRegistry.commitSeconds.startTimer();
     try {
-      await this.committer.commit(worker.partition, snapshot);
+      const outputs = this.sinks.outputsFor(worker.partition);
+      await this.committer.commit(worker.partition, snapshot, outputs);
       timer();
       this.metricsRegistry.commits.inc();
       worker.published(snapshot);
+      this.sinks.outputsPublished(worker.partition, outputs.length);
     } catch (error) {
       this.metricsRegistry.commitFailures.inc();
       if (isFenced(error)) {

@@ -2,7 +2,9 @@
 // there: dead letters (a stage failed for good), overflow (shed by `reject`), late events (their window
 // had closed). Each write resolves once the broker has the record.
 import type { Pipeline } from '../config/schema.js';
-import { deadLetterMessage } from '../sinks/dead-letters.js';
+import { deadLetterMessage, sinkDeadLetterMessage } from '../sinks/dead-letters.js';
+import { outputTopics } from '../sinks/kafka-sink.js';
+import type { ResultRow } from '../sinks/result-row.js';
 import type { SideTopic, SideTopicWriter } from '../sinks/side-topic-writer.js';
 import type { LateEvent } from './partition-worker.js';
 import type { Origin, StageFailure } from './stage-chain.js';
@@ -31,6 +33,7 @@ export function pipelineTopics(pipeline: Pipeline, partitions: number): SideTopi
     { topic: lateTopicOf(pipeline), partitions, retentionMs },
     { topic: changelogTopicOf(pipeline), partitions },
   ];
+  for (const topic of outputTopics(pipeline)) topics.push({ topic, partitions, brokerDefaults: true });
   if (pipeline.backpressure.strategy === 'reject')
     topics.push({ topic: overflowTopicOf(pipeline), partitions, retentionMs });
   return topics;
@@ -51,6 +54,29 @@ export class SideOutputs {
       attempts: failure.attempts,
     });
     return this.writer.write(deadLetterTopicOf(this.pipeline), message);
+  }
+
+  /** Rows a sink refused (or gave up on), each in the dead-letter partition of its source partition. */
+  async sinkRows(
+    sink: string,
+    rows: readonly ResultRow[],
+    group: string,
+    error: unknown,
+    reason: 'rejected' | 'exhausted',
+  ): Promise<void> {
+    await Promise.all(
+      rows.map((row) => {
+        const partition = Number(row.source_partition ?? 0);
+        const message = sinkDeadLetterMessage(row, {
+          ...this.context(partition),
+          reason: reason === 'rejected' ? 'sink-rejected' : 'sink-exhausted',
+          error,
+          sink,
+          group,
+        });
+        return this.writer.write(deadLetterTopicOf(this.pipeline), message);
+      }),
+    );
   }
 
   overflow(partition: number, origin: Origin): Promise<void> {

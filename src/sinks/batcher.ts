@@ -110,7 +110,8 @@ export class Batcher<Row> {
 
   /** Writes everything, including what arrives meanwhile, until nothing is buffered or in flight. */
   async drain(): Promise<void> {
-    while (this.buffered() > 0 || [...this.groups.values()].some((g) => g.writing)) await this.flush();
+    while (this.buffered() > 0 || [...this.groups.values()].some((g) => g.writing !== undefined))
+      await this.flush();
   }
 
   /** Rows waiting per group (not counting a batch being written). */

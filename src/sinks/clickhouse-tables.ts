@@ -63,9 +63,10 @@ export function windowSortingKey(window: WindowConfig): string[] {
   return ['pipeline', 'window_start', ...window.groupBy, 'source_partition', 'window_start_ms'];
 }
 
-export function windowTableDdl(database: string, window: WindowConfig): string {
+/** The table for a window's rows: named after the window unless routing names it otherwise. */
+export function windowTableDdl(database: string, window: WindowConfig, table = window.name): string {
   return [
-    `CREATE TABLE IF NOT EXISTS ${quoteIdentifier(database)}.${quoteIdentifier(window.name)} (`,
+    `CREATE TABLE IF NOT EXISTS ${quoteIdentifier(database)}.${quoteIdentifier(table)} (`,
     windowColumns(window)
       .map((c) => `  ${quoteIdentifier(c.name)} ${c.type}`)
       .join(',\n'),
@@ -80,12 +81,13 @@ export function missingColumnDdl(
   database: string,
   window: WindowConfig,
   existing: ReadonlySet<string>,
+  table = window.name,
 ): string[] {
   return windowColumns(window)
     .filter((c) => !existing.has(c.name))
     .map(
       (c) =>
-        `ALTER TABLE ${quoteIdentifier(database)}.${quoteIdentifier(window.name)} ADD COLUMN ${quoteIdentifier(c.name)} ${c.type}` +
+        `ALTER TABLE ${quoteIdentifier(database)}.${quoteIdentifier(table)} ADD COLUMN ${quoteIdentifier(c.name)} ${c.type}` +
         (c.default === undefined ? '' : ` DEFAULT ${c.default}`),
     );
 }

@@ -23,7 +23,7 @@ export interface DeadLetterContext {
   topic: string;
   partition: number;
   stage: string;
-  reason: 'stage-error' | 'overflow' | 'late';
+  reason: 'stage-error' | 'overflow' | 'late' | 'sink-rejected' | 'sink-exhausted';
   error?: unknown;
   attempts: number;
   failedAtMs: number;
@@ -55,6 +55,38 @@ export function deadLetterMessage(raw: FetchedRecord, context: DeadLetterContext
     headers[h.errorCode] = errorCode(context.error);
   }
   return { key: raw.key, value: raw.value, headers, timestamp: raw.timestamp };
+}
+
+/**
+ * A result row a sink could not write: the row as JSON, with the sink, its table or topic, and why.
+ * Not a source record: `sluice dlq replay` leaves these out (write them to the sink by hand once fixed).
+ */
+export function sinkDeadLetterMessage(
+  row: Record<string, unknown>,
+  context: Omit<DeadLetterContext, 'stage' | 'attempts'> & { sink: string; group: string },
+): Message {
+  const h = DEAD_LETTER_HEADERS;
+  const headers: IHeaders = {
+    [h.pipeline]: context.pipeline,
+    [h.sourceTopic]: context.topic,
+    [h.sourcePartition]: String(context.partition),
+    [h.stage]: `sink:${context.sink}`,
+    [h.reason]: context.reason,
+    [h.failedAt]: new Date(context.failedAtMs).toISOString(),
+    'sluice.sink': context.sink,
+    'sluice.sink.target': context.group,
+  };
+  if (context.error !== undefined) {
+    headers[h.error] = messageOf(context.error).slice(0, 4_000);
+    headers[h.errorCode] = errorCode(context.error);
+  }
+  return { key: null, value: JSON.stringify(row), headers };
+}
+
+/** A dead letter that holds a sink's result row rather than a source record. */
+export function isSinkDeadLetter(headers: IHeaders | undefined): boolean {
+  const reason = headers?.[DEAD_LETTER_HEADERS.reason]?.toString() ?? '';
+  return reason.startsWith('sink-');
 }
 
 /** The original headers of a dead letter, without Sluice's. */

@@ -13,6 +13,8 @@ export interface SideTopic {
   partitions: number;
   /** Time-retained (dead letters, overflow, late events); without it the topic is compacted (changelog). */
   retentionMs?: number;
+  /** Neither: the broker's defaults (output topics, which users own). */
+  brokerDefaults?: boolean;
 }
 
 interface PendingWrite {
@@ -53,8 +55,9 @@ export class SideTopicWriter {
           topics: missing.map((t) => ({
             topic: t.topic,
             numPartitions: t.partitions,
-            configEntries:
-              t.retentionMs === undefined
+            configEntries: t.brokerDefaults
+              ? []
+              : t.retentionMs === undefined
                 ? [{ name: 'cleanup.policy', value: 'compact' }]
                 : [
                     { name: 'cleanup.policy', value: 'delete' },
@@ -75,7 +78,7 @@ export class SideTopicWriter {
 
   /** A compacted state topic must have one partition per source partition, or state lands in the wrong place. */
   private async checkPartitions(topics: readonly SideTopic[]): Promise<void> {
-    const compacted = topics.filter((t) => t.retentionMs === undefined);
+    const compacted = topics.filter((t) => t.retentionMs === undefined && !t.brokerDefaults);
     if (compacted.length === 0) return;
     const admin = this.kafka.admin();
     await admin.connect();

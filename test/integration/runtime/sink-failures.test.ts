@@ -1,6 +1,7 @@
 // A sink that fails for a while and a sink that is slow, played by a TCP proxy in front of the real
-// ClickHouse: partitions pause instead of buffering, nothing is committed past what is unsunk, the
-// member keeps its partitions (heartbeats go on while paused), and everything lands exactly once.
+// ClickHouse: the sink's circuit opens and every partition pauses instead of buffering, nothing is
+// committed past what is unsunk, the member keeps its partitions (heartbeats go on while paused), and
+// once the circuit closes again everything lands exactly once.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Kafka } from 'kafkajs';
@@ -43,7 +44,10 @@ describe('a failing or slow sink', () => {
   async function setUp(
     prefix: string,
     windowSize: string,
-    extra: (source: Record<string, unknown>) => Record<string, unknown>,
+    extra: (
+      source: Record<string, unknown>,
+      sinks: { clickhouse: Record<string, unknown> },
+    ) => Record<string, unknown>,
   ) {
     const proxy: FaultProxy = await startFaultProxy(inject('clickhouseUrl'));
     cleanups.push(() => proxy.close());
@@ -60,9 +64,12 @@ describe('a failing or slow sink', () => {
       clickhouseUrl: proxy.url,
     });
     const log: CapturedLog = captureLog();
-    const running: RunningPipeline = await run(definePipeline({ ...config, ...extra(config.source) }), {
-      logger: log.logger,
-    });
+    const running: RunningPipeline = await run(
+      definePipeline({ ...config, ...extra(config.source, config.sinks) }),
+      {
+        logger: log.logger,
+      },
+    );
     cleanups.push(() => running.stop());
     const counts = () => countsIn(clickhouse, database);
     const commits = () => committedOffsets(kafka, `sluice-${name}`, topic);
@@ -70,8 +77,17 @@ describe('a failing or slow sink', () => {
   }
 
   it('pauses while the sink fails, commits nothing past unsunk results, keeps its partitions, then lands everything', async () => {
-    const { proxy, topic, log, running, counts, commits } = await setUp('failing', '1s', (source) => ({
+    const { proxy, topic, log, running, counts, commits } = await setUp('failing', '1s', (source, sinks) => ({
       source: { ...source, sessionTimeout: '6s', heartbeatInterval: '1s' },
+      // Give up on a batch quickly, and open the circuit at the first exhausted batch.
+      sinks: {
+        clickhouse: {
+          ...sinks.clickhouse,
+          batch: { maxSize: 500, maxWaitMs: 200 },
+          retry: { max: 2, baseDelay: '100ms' },
+          circuitBreaker: { failures: 1, halfOpenAfter: '1s' },
+        },
+      },
     }));
     const produce = (seed: number, base: number, span: number) =>
       withProducer(kafka, (producer) =>
@@ -112,7 +128,10 @@ describe('a failing or slow sink', () => {
     );
     expect(await counts()).toEqual(truth(all));
     await waitFor('everything committed', commits, (c) => sameOffsets(c, endOffsets(all)));
-    expect(log.count('sink recovered')).toBeGreaterThanOrEqual(PARTITIONS);
+    expect(log.count('sink circuit open; pausing the source until it answers again')).toBeGreaterThanOrEqual(
+      1,
+    );
+    expect(log.count('sink circuit closed; resuming')).toBeGreaterThanOrEqual(1);
     expect(running.status().every((p) => p.pausedFor.length === 0)).toBe(true);
   });
 

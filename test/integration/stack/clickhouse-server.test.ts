@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { validatePipeline } from '../../../src/config/validate.js';
-import { ClickHouseSink } from '../../../src/sinks/clickhouse-sink.js';
+import { ClickHouseSchema, createClickHouseClient } from '../../../src/sinks/clickhouse-schema.js';
 import { windowTableDdl } from '../../../src/sinks/clickhouse-tables.js';
 import { queryRows, testClickHouse, uniqueName } from '../support/fixtures.js';
 
@@ -109,9 +109,15 @@ describe('result tables made by an older Sluice', () => {
     await client.close();
   });
 
-  function sink(windows: unknown[]): ClickHouseSink {
+  /** What a pipeline with these windows does to the database at start-up (and `sluice migrate`). */
+  function sink(windows: unknown[]) {
     const pipeline = validatePipeline({ name: 'p', windows });
-    return new ClickHouseSink({ url, username: 'default', password: '', database }, 'p', pipeline.windows);
+    const endpoint = { url, username: 'default', password: '', database };
+    const chClient = createClickHouseClient(endpoint);
+    return {
+      prepare: () => new ClickHouseSchema(chClient, endpoint).migrate(pipeline.windows),
+      close: () => chClient.close(),
+    };
   }
 
   it('gains the columns it lacks, its rows keeping their values', async () => {

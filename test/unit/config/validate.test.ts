@@ -46,7 +46,18 @@ describe('pipeline config', () => {
       maxKeys: 100_000,
       onKeyCap: 'drop',
     });
-    expect(pipeline.sinks.clickhouse).toEqual({ username: 'default', password: '', database: 'sluice' });
+    expect(pipeline.sinks.clickhouse).toEqual({
+      enabled: true,
+      username: 'default',
+      password: '',
+      database: 'sluice',
+      tables: {},
+      batch: { maxSize: 10_000, maxWaitMs: 1_000 },
+      retry: { max: 5, backoff: 'exponential', baseDelay: 200, maxDelay: 10_000, jitter: true },
+      circuitBreaker: { failures: 3, halfOpenAfter: 5_000 },
+      onExhausted: 'backpressure',
+    });
+    expect(pipeline.sinks.kafka).toBeUndefined();
   });
 
   it('names the path, what was expected and what was found', () => {

@@ -10,6 +10,7 @@ describe('the Grafana dashboard', () => {
       partitions: () => [],
       releasedTotals: () => emptyCounters(),
       stages: () => new Map(),
+      sinks: () => [],
     });
     const exported = new Set(
       (await metrics.registry.getMetricsAsJSON()).flatMap((m) =>

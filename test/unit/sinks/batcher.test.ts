@@ -12,12 +12,12 @@ function manualClock() {
   let now = 0;
   const timers: { at: number; fn: () => void; cancelled: boolean }[] = [];
   return {
-    schedule(fn: () => void, ms: number) {
+    schedule: (fn: () => void, ms: number) => {
       const timer = { at: now + ms, fn, cancelled: false };
       timers.push(timer);
       return { cancel: () => (timer.cancelled = true) };
     },
-    async advance(ms: number) {
+    advance: async (ms: number) => {
       now += ms;
       for (;;) {
         const due = timers.find((t) => !t.cancelled && t.at <= now);
@@ -26,6 +26,8 @@ function manualClock() {
         due.fn();
         await settle();
       }
+      // Always yield once, so that a caller looping on advance() lets pending I/O callbacks run.
+      await settle();
     },
     pending: () => timers.filter((t) => !t.cancelled).length,
   };
@@ -40,7 +42,10 @@ describe('batcher', () => {
     const batcher = new Batcher<Row>({
       maxSize: 3,
       maxWaitMs: 100,
-      write: async (rows) => void written.push(rows),
+      write: (rows) => {
+        written.push(rows);
+        return Promise.resolve();
+      },
       schedule: clock.schedule,
     });
     const adds = [1, 2, 3, 4].map((id) => batcher.add('t', [{ id, key: `k${id}` }]));
@@ -62,7 +67,10 @@ describe('batcher', () => {
       maxWaitMs: 1_000,
       keyOf: (r) => r.key,
       prefer: (a, b) => (b.id > a.id ? b : a),
-      write: async (rows) => void written.push(rows),
+      write: (rows) => {
+        written.push(rows);
+        return Promise.resolve();
+      },
     });
     const first = batcher.add('t', [
       { id: 5, key: 'a' },
@@ -92,6 +100,7 @@ describe('batcher', () => {
       retryDelayMs: 10,
       schedule: clock.schedule,
       write: async (rows) => {
+        await settle();
         if (failures-- > 0) throw new Error('down');
         events.push(`write ${rows.map((r) => r.id).join(',')}`);
       },
@@ -107,6 +116,7 @@ describe('batcher', () => {
     );
     const flushed = batcher.flush('g');
     await settle();
+    await settle();
     expect(events).toEqual(['fail down 3']);
     await clock.advance(10);
     await flushed;
@@ -121,7 +131,10 @@ describe('batcher', () => {
       maxSize: 2,
       maxWaitMs: 10,
       schedule: clock.schedule,
-      write: async (rows) => void written.push(rows.length),
+      write: (rows) => {
+        written.push(rows.length);
+        return Promise.resolve();
+      },
     });
     batcher.pause();
     const adds = batcher.add(
@@ -141,7 +154,7 @@ describe('batcher', () => {
   });
 
   it('rejects waiting adds when closed', async () => {
-    const batcher = new Batcher<Row>({ maxSize: 10, maxWaitMs: 60_000, write: async () => {} });
+    const batcher = new Batcher<Row>({ maxSize: 10, maxWaitMs: 60_000, write: () => Promise.resolve() });
     const added = batcher.add('a', [{ id: 1, key: '1' }]);
     batcher.close();
     await expect(added).rejects.toBeInstanceOf(BatchClosedError);
@@ -175,6 +188,7 @@ describe('batcher', () => {
             schedule: clock.schedule,
             keyOf: (r) => r.key,
             write: async (rows, group) => {
+              await settle();
               if (failNext > 0) {
                 failNext -= 1;
                 throw new Error('injected');

@@ -1,0 +1,22 @@
+// `sluice schemas`: prints the Avro schema of each window's result rows, the schema the Kafka sink
+// writes with `format: avro`, so that consumers of the output topic can decode it.
+import type { Command } from 'commander';
+import { loadPipelineFile } from '../config/load.js';
+import { windowResultSchema } from '../sinks/result-avro.js';
+
+export function registerSchemasCommand(program: Command): void {
+  program
+    .command('schemas')
+    .description("print the Avro schema of each window's result rows (one JSON document per line)")
+    .requiredOption('-c, --config <file>', 'pipeline file (YAML or JSON)')
+    .option('-w, --window <name>', 'only this window')
+    .action(async (opts: { config: string; window?: string }) => {
+      const pipeline = await loadPipelineFile(opts.config);
+      const windows = pipeline.windows.filter((w) => opts.window === undefined || w.name === opts.window);
+      if (windows.length === 0)
+        program.error(
+          `sluice: no window named ${opts.window}; the pipeline has ${pipeline.windows.map((w) => w.name).join(', ')}`,
+        );
+      for (const window of windows) console.log(JSON.stringify(windowResultSchema(window)));
+    });
+}

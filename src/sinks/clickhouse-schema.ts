@@ -1,0 +1,209 @@
+// Brings a ClickHouse database up to what a pipeline writes: the database, one table per window (or per
+// routed table), the columns an older Sluice's tables lack, and the `.sql` files of a migrations folder,
+// each applied once and recorded. Idempotent: running it again changes nothing. Used at start-up and by
+// `sluice migrate`.
+import { createHash } from 'node:crypto';
+import { readFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
+import type { WindowConfig } from '../config/schema.js';
+import { SluiceError, messageOf } from '../errors.js';
+import {
+  missingColumnDdl,
+  quoteIdentifier,
+  sortingKeyProblem,
+  stringLiteral,
+  windowTableDdl,
+} from './clickhouse-tables.js';
+
+export interface ClickHouseEndpoint {
+  url: string;
+  username: string;
+  password: string;
+  database: string;
+}
+
+export class SinkUnavailableError extends SluiceError {
+  constructor(what: string, cause: unknown) {
+    super(what, { code: 'SLUICE_SINK_UNAVAILABLE', retriable: true, cause });
+  }
+}
+
+/** ClickHouse's answers to bad credentials: codes 192/193 up to 20.x, 516 since (and their texts). */
+const AUTHENTICATION_FAILED = /Code: (192|193|516)\b|Unknown user|Wrong password|Authentication failed/i;
+
+export function createClickHouseClient(endpoint: ClickHouseEndpoint): ClickHouseClient {
+  return createClient({
+    url: endpoint.url,
+    username: endpoint.username,
+    password: endpoint.password,
+    request_timeout: 30_000,
+    // Failures reach our logs with context; the client's own lines would repeat them.
+    log: { level: ClickHouseLogLevel.OFF },
+  });
+}
+
+export interface MigrationReport {
+  createdTables: string[];
+  addedColumns: string[];
+  appliedFiles: string[];
+}
+
+export class ClickHouseSchema {
+  private readonly ready = new Set<string>();
+
+  constructor(
+    private readonly client: ClickHouseClient,
+    private readonly endpoint: ClickHouseEndpoint,
+  ) {}
+
+  /** Fails fast, saying where it looked and what to fix, when the server does not answer or refuses us. */
+  async check(): Promise<void> {
+    const ping = await this.client.ping();
+    if (!ping.success) {
+      throw new SinkUnavailableError(
+        `could not reach ClickHouse at ${this.endpoint.url}: ${messageOf(ping.error)}. ` +
+          'Start the local stack with `sluice stack up`, or point CLICKHOUSE_URL (or sinks.clickhouse.url) at a running server.',
+        ping.error,
+      );
+    }
+    // /ping answers without credentials; a first query checks them and says which ones to fix.
+    try {
+      await this.query('SELECT 1 AS ok');
+    } catch (error) {
+      if (!AUTHENTICATION_FAILED.test(messageOf(error))) throw error;
+      throw new SluiceError(
+        `ClickHouse at ${this.endpoint.url} refused user "${this.endpoint.username}": ${messageOf(error)}. ` +
+          'Check CLICKHOUSE_USER and CLICKHOUSE_PASSWORD (or sinks.clickhouse.username and password).',
+        { code: 'SLUICE_SINK_UNAVAILABLE', retriable: false, cause: error },
+      );
+    }
+  }
+
+  /** The database, the window tables (by their default names) and the migrations folder. */
+  async migrate(windows: readonly WindowConfig[], migrationsDir?: string): Promise<MigrationReport> {
+    const report: MigrationReport = { createdTables: [], addedColumns: [], appliedFiles: [] };
+    await this.client.command({
+      query: `CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(this.endpoint.database)}`,
+    });
+    for (const window of windows) await this.ensureTable(window, window.name, report);
+    if (migrationsDir) report.appliedFiles = await this.applyFolder(migrationsDir);
+    return report;
+  }
+
+  /** Creates `table` for the window's rows when missing, or brings it up to date; once per table. */
+  async ensureTable(window: WindowConfig, table: string, report?: MigrationReport): Promise<void> {
+    if (this.ready.has(table)) return;
+    const { database } = this.endpoint;
+    if (!(await this.tableExists(table))) {
+      await this.client.command({ query: windowTableDdl(database, window, table) });
+      report?.createdTables.push(`${database}.${table}`);
+    }
+    // Literals rather than query parameters: ClickHouse 18.16 has no {name:Type} parameters.
+    const columns = await this.query<{ name: string }>(
+      `SELECT name FROM system.columns WHERE database = ${stringLiteral(database)} AND table = ${stringLiteral(table)}`,
+    );
+    const existing = new Set(columns.map((c) => c.name));
+    for (const ddl of missingColumnDdl(database, window, existing, table)) {
+      await this.client.command({ query: ddl });
+    }
+    report?.addedColumns.push(
+      ...missingColumnDdl(database, window, existing, table).map((ddl) => ddl.replace(/^ALTER TABLE /, '')),
+    );
+    const [found] = await this.query<{ sorting_key: string }>(
+      `SELECT sorting_key FROM system.tables WHERE database = ${stringLiteral(database)} AND name = ${stringLiteral(table)}`,
+    );
+    const problem = found ? sortingKeyProblem(window, found.sorting_key) : undefined;
+    if (problem)
+      throw new SluiceError(
+        `ClickHouse table ${database}.${table} does not fit window ${window.name}: ${problem}. ` +
+          'It was made for another definition (groupBy or window type changed): give the window a new name, or drop the table to rebuild it.',
+        { code: 'SLUICE_CONFIG_INVALID', retriable: false },
+      );
+    this.ready.add(table);
+  }
+
+  /** Forgets that a table was checked (it was dropped under us): the next write creates it again. */
+  forget(table: string): void {
+    this.ready.delete(table);
+  }
+
+  /**
+   * Applies the folder's `.sql` files in name order, each once: a file already applied is skipped, one
+   * changed since it was applied is refused (write a new file instead). `{database}` in a file is the
+   * sink's database. Statements are separated by `;` at the end of a line.
+   */
+  private async applyFolder(dir: string): Promise<string[]> {
+    const { database } = this.endpoint;
+    const ledger = `${quoteIdentifier(database)}.sluice_migrations`;
+    await this.client.command({
+      query: `CREATE TABLE IF NOT EXISTS ${ledger} (name String, checksum String, applied_at DateTime) ENGINE = MergeTree ORDER BY name`,
+    });
+    let files: string[];
+    try {
+      files = (await readdir(dir)).filter((f) => f.endsWith('.sql')).sort();
+    } catch (error) {
+      throw new SluiceError(
+        `sinks.clickhouse.migrations: expected a readable folder of .sql files, found ${JSON.stringify(dir)} (${messageOf(error)})`,
+        { code: 'SLUICE_CONFIG_INVALID', retriable: false, cause: error },
+      );
+    }
+    const applied = new Map(
+      (await this.query<{ name: string; checksum: string }>(`SELECT name, checksum FROM ${ledger}`)).map(
+        (r) => [r.name, r.checksum],
+      ),
+    );
+    const done: string[] = [];
+    for (const file of files) {
+      const text = await readFile(join(dir, file), 'utf8');
+      const checksum = createHash('sha256').update(text).digest('hex');
+      const previous = applied.get(file);
+      if (previous === checksum) continue;
+      if (previous !== undefined)
+        throw new SluiceError(
+          `migration ${file} changed after it was applied to ${database} (checksum ${previous.slice(0, 12)} then, ${checksum.slice(0, 12)} now): add a new file instead of editing an applied one`,
+          { code: 'SLUICE_CONFIG_INVALID', retriable: false },
+        );
+      for (const statement of splitStatements(text.replaceAll('{database}', database))) {
+        try {
+          await this.client.command({ query: statement });
+        } catch (error) {
+          throw new SluiceError(`migration ${file} failed: ${messageOf(error)}\n${statement}`, {
+            code: 'SLUICE_SINK_UNAVAILABLE',
+            retriable: false,
+            cause: error,
+          });
+        }
+      }
+      await this.client.insert({
+        table: `${database}.sluice_migrations`,
+        values: [
+          { name: file, checksum, applied_at: new Date().toISOString().slice(0, 19).replace('T', ' ') },
+        ],
+        format: 'JSONEachRow',
+      });
+      done.push(file);
+    }
+    return done;
+  }
+
+  private async tableExists(table: string): Promise<boolean> {
+    const rows = await this.query<{ n: string }>(
+      `SELECT count() AS n FROM system.tables WHERE database = ${stringLiteral(this.endpoint.database)} AND name = ${stringLiteral(table)}`,
+    );
+    return Number(rows[0]?.n ?? 0) > 0;
+  }
+
+  private async query<T>(query: string): Promise<T[]> {
+    const result = await this.client.query({ query, format: 'JSONEachRow' });
+    return result.json<T>();
+  }
+}
+
+/** SQL statements of a migration file: split at `;` ending a line, comments-only parts dropped. */
+export function splitStatements(text: string): string[] {
+  return text
+    .split(/;\s*$/m)
+    .map((part) => part.trim())
+    .filter((part) => part.replace(/--.*$/gm, '').trim().length > 0);
+}

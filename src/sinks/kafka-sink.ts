@@ -1,0 +1,200 @@
+// Window results to a Kafka topic, keyed by the group key (a JSON array of its values), as JSON or
+// Avro. At-least-once: batched like any sink and written with acks from all in-sync replicas.
+// Exactly-once: rows wait in a per-partition outbox and go out inside the partition's commit
+// transaction, with its changelog records and offsets, so a read_committed consumer sees each window
+// result once: a crash aborts the transaction, and the replay makes the rows again.
+import type { Kafka, Message, Producer } from 'kafkajs';
+import type { KafkaSinkConfig, Pipeline, WindowConfig } from '../config/schema.js';
+import { avroEncoder } from './result-avro.js';
+import type { ResultRow, RoutedRow } from './result-row.js';
+import { BatchingSink, type ResultSink, type SinkWiring } from './result-sink.js';
+
+export interface OutputBatch {
+  topic: string;
+  messages: Message[];
+}
+
+/** Kafka errors about the records themselves: sending them again cannot succeed. */
+const REJECTED = /MESSAGE_TOO_LARGE|RECORD_LIST_TOO_LARGE|INVALID_RECORD|CORRUPT_MESSAGE|INVALID_TIMESTAMP/;
+
+export function outputTopicOf(config: KafkaSinkConfig, window: string): string {
+  return config.topic.replaceAll('{window}', window);
+}
+
+/** Every topic the Kafka sink writes to. */
+export function outputTopics(pipeline: Pipeline): string[] {
+  const config = pipeline.sinks.kafka;
+  if (!config) return [];
+  return [...new Set(pipeline.windows.map((w) => outputTopicOf(config, w.name)))];
+}
+
+class ResultEncoder {
+  private readonly encoders = new Map<string, (row: ResultRow) => Buffer>();
+
+  constructor(
+    private readonly config: KafkaSinkConfig,
+    windows: readonly WindowConfig[],
+  ) {
+    for (const window of windows)
+      this.encoders.set(
+        window.name,
+        config.format === 'avro'
+          ? avroEncoder(window)
+          : (row) => Buffer.from(JSON.stringify({ window: window.name, ...row })),
+      );
+  }
+
+  message(routed: RoutedRow): Message {
+    const encode = this.encoders.get(routed.window);
+    if (!encode) throw new Error(`a row of unknown window ${routed.window}`);
+    return {
+      key: JSON.stringify(routed.key),
+      value: encode(routed.row),
+      headers: { 'sluice.window': routed.window, 'sluice.format': this.config.format },
+    };
+  }
+}
+
+/** At-least-once: batches per topic through a producer of its own. */
+class KafkaBatchSink extends BatchingSink {
+  private readonly producer: Producer;
+  private readonly encoder: ResultEncoder;
+  /** Rows as encoded messages, found again by row when a batch is written. */
+  private readonly pending = new WeakMap<ResultRow, Message>();
+
+  constructor(
+    private readonly config: KafkaSinkConfig,
+    pipeline: Pipeline,
+    kafka: Kafka,
+    wiring: SinkWiring,
+  ) {
+    super(
+      'kafka',
+      config,
+      {
+        write: async (rows, topic) => {
+          await this.producer.send({
+            topic,
+            acks: -1,
+            messages: rows.map((row) => this.pending.get(row) ?? this.encodeLoose(row)),
+          });
+        },
+        isRejection: (error) => REJECTED.test(`${(error as { type?: string }).type ?? ''} ${String(error)}`),
+      },
+      wiring,
+      config.hooks,
+    );
+    this.encoder = new ResultEncoder(config, pipeline.windows);
+    this.producer = kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+    });
+  }
+
+  /** The brokers are the source's, checked before any sink. */
+  check(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  async prepare(): Promise<void> {
+    await this.producer.connect();
+  }
+
+  protected groupOf(routed: RoutedRow): string {
+    this.pending.set(routed.row, this.encoder.message(routed));
+    return outputTopicOf(this.config, routed.window);
+  }
+
+  /** A row a beforeFlush hook made: encoded as JSON whatever the format (it may not fit the schema). */
+  private encodeLoose(row: ResultRow): Message {
+    return { value: JSON.stringify(row) };
+  }
+
+  override async close(): Promise<void> {
+    await super.close();
+    await this.producer.disconnect().catch(() => undefined);
+  }
+}
+
+/** Exactly-once: rows wait for their partition's commit transaction. */
+export class KafkaTransactionalSink implements ResultSink {
+  readonly name = 'kafka';
+  readonly circuitOpen = false;
+  private readonly outbox = new Map<number, OutputBatch[]>();
+  private readonly encoder: ResultEncoder;
+
+  constructor(
+    private readonly config: KafkaSinkConfig,
+    pipeline: Pipeline,
+  ) {
+    this.encoder = new ResultEncoder(config, pipeline.windows);
+  }
+
+  check(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** Nothing to connect: the commit transaction's producer carries the rows. */
+  prepare(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  write(rows: readonly RoutedRow[]): Promise<void> {
+    for (const routed of rows) {
+      const partition = Number(routed.row.source_partition);
+      const batches = this.outbox.get(partition) ?? [];
+      batches.push({
+        topic: outputTopicOf(this.config, routed.window),
+        messages: [this.encoder.message(routed)],
+      });
+      this.outbox.set(partition, batches);
+    }
+    return Promise.resolve();
+  }
+
+  /** What the partition's next commit transaction must carry; kept until published(). */
+  pendingFor(partition: number): OutputBatch[] {
+    return [...(this.outbox.get(partition) ?? [])];
+  }
+
+  /** The transaction with the first `count` batches committed. */
+  published(partition: number, count: number): void {
+    const batches = this.outbox.get(partition);
+    if (batches) batches.splice(0, count);
+  }
+
+  /** The partition left this member: its new owner makes these rows again from the restored state. */
+  forget(partition: number): void {
+    this.outbox.delete(partition);
+  }
+
+  async flush(): Promise<void> {}
+  pause(): void {}
+  resume(): void {}
+  async drain(): Promise<void> {}
+
+  sizes(): Record<string, number> {
+    const sizes: Record<string, number> = {};
+    for (const batches of this.outbox.values())
+      for (const batch of batches) sizes[batch.topic] = (sizes[batch.topic] ?? 0) + batch.messages.length;
+    return sizes;
+  }
+
+  close(): Promise<void> {
+    this.outbox.clear();
+    return Promise.resolve();
+  }
+}
+
+export function createKafkaSink(
+  pipeline: Pipeline,
+  kafka: Kafka,
+  wiring: SinkWiring,
+): KafkaBatchSink | KafkaTransactionalSink | undefined {
+  const config = pipeline.sinks.kafka;
+  if (!config) return undefined;
+  return pipeline.processing.guarantee === 'exactly-once'
+    ? new KafkaTransactionalSink(config, pipeline)
+    : new KafkaBatchSink(config, pipeline, kafka, wiring);
+}

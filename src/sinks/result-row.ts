@@ -1,0 +1,61 @@
+// A window result as the row every sink writes: the table's columns (see clickhouse-tables.ts), the
+// same fields in a Kafka message. Its identity is the table's sorting key, so two rows of one identity
+// in a batch are one row, and the higher version wins, as ReplacingMergeTree would decide.
+import type { WindowConfig } from '../config/schema.js';
+import type { WindowResult } from '../state/window-store.js';
+
+export type ResultRow = Record<string, string | number | null>;
+
+/** A row with where it goes and the source partition it came from. */
+export interface RoutedRow {
+  window: string;
+  /** The group key's values in groupBy order. */
+  key: readonly string[];
+  row: ResultRow;
+}
+
+/** 'YYYY-MM-DD hh:mm:ss' in UTC: the DateTime text form every ClickHouse release parses. */
+export function clickhouseDateTime(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
+}
+
+export function resultRow(
+  pipeline: string,
+  window: WindowConfig,
+  result: WindowResult,
+  sourcePartition: number,
+): RoutedRow {
+  const row: ResultRow = {
+    pipeline,
+    window_start: clickhouseDateTime(result.window.start),
+    window_end: clickhouseDateTime(result.window.end),
+    window_start_ms: result.window.start,
+    window_end_ms: result.window.end,
+    source_partition: sourcePartition,
+    ...result.values,
+    emit_reason: result.reason,
+    superseded: result.reason === 'superseded' ? 1 : 0,
+    version: result.version,
+  };
+  window.groupBy.forEach((field, i) => (row[field] = result.key[i] ?? ''));
+  return { window: window.name, key: result.key, row };
+}
+
+/** The row's identity within its table: the sorting key's values. */
+export function rowIdentity(routed: RoutedRow): string {
+  return JSON.stringify([routed.row.window_start_ms, routed.key, routed.row.source_partition]);
+}
+
+/** Of two rows with one identity, the one ReplacingMergeTree(version) keeps: the higher version, else the later. */
+export function newerRow(current: RoutedRow, incoming: RoutedRow): RoutedRow {
+  return Number(incoming.row.version) >= Number(current.row.version) ? incoming : current;
+}
+
+/** `views_{country}` with the row's values; the window's name when no template is set. */
+export function routeTable(template: string | undefined, window: WindowConfig, routed: RoutedRow): string {
+  if (!template) return window.name;
+  return template.replace(/\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, field: string) => {
+    const value = String(routed.row[field] ?? '');
+    return value.replace(/[^A-Za-z0-9_]/g, '_') || '_';
+  });
+}

@@ -1,0 +1,105 @@
+// The pipeline's sinks together: a window result counts as delivered once every sink has it. Turns
+// results into rows once, fans them out, and gives the batch controls (flush, pause, resume, drain,
+// sizes) over all of them. Under exactly-once, the Kafka sink's rows travel in the commit transaction.
+import type { Kafka } from 'kafkajs';
+import type { Pipeline } from '../config/schema.js';
+import type { WindowResult } from '../state/window-store.js';
+import { ClickHouseSink } from './clickhouse-sink.js';
+import type { ClickHouseEndpoint } from './clickhouse-schema.js';
+import { KafkaTransactionalSink, createKafkaSink, type OutputBatch } from './kafka-sink.js';
+import { resultRow } from './result-row.js';
+import type { ResultSink, SinkWiring } from './result-sink.js';
+
+/** The batch controls of a running pipeline's sinks. */
+export interface SinkControls {
+  /** Writes what is buffered now: every group, or one (a table or a topic) in every sink. */
+  flush(group?: string): Promise<void>;
+  /** Stops writing batches on size and time; commits still write what they need. */
+  pause(): void;
+  resume(): void;
+  /** Writes everything buffered, including what arrives meanwhile. */
+  drain(): Promise<void>;
+  /** Rows buffered per sink and group. */
+  sizes(): Record<string, Record<string, number>>;
+}
+
+export class SinkSet implements SinkControls {
+  readonly sinks: ResultSink[];
+  private readonly transactional: KafkaTransactionalSink | undefined;
+
+  constructor(
+    private readonly pipeline: Pipeline,
+    clickhouse: ClickHouseEndpoint | undefined,
+    kafka: Kafka,
+    wiring: SinkWiring,
+  ) {
+    const sinks: ResultSink[] = [];
+    if (pipeline.sinks.clickhouse.enabled && clickhouse)
+      sinks.push(new ClickHouseSink(pipeline, clickhouse, wiring));
+    const output = createKafkaSink(pipeline, kafka, wiring);
+    if (output) sinks.push(output);
+    this.sinks = sinks;
+    this.transactional = output instanceof KafkaTransactionalSink ? output : undefined;
+  }
+
+  /** Reachability and credentials of every sink's target, before anything is created. */
+  async check(): Promise<void> {
+    for (const sink of this.sinks) await sink.check();
+  }
+
+  async prepare(): Promise<void> {
+    for (const sink of this.sinks) await sink.prepare();
+  }
+
+  /** Resolves once every sink has every row of these results (or dead-lettered those it refused). */
+  async write(results: readonly WindowResult[], partition: number): Promise<void> {
+    const windows = new Map(this.pipeline.windows.map((w) => [w.name, w]));
+    const rows = results.map((result) => {
+      const window = windows.get(result.definition);
+      if (!window) throw new Error(`result for unknown window definition ${result.definition}`);
+      return resultRow(this.pipeline.name, window, result, partition);
+    });
+    await Promise.all(this.sinks.map((sink) => sink.write(rows)));
+  }
+
+  /** Output rows the partition's next commit transaction carries (exactly-once Kafka output). */
+  outputsFor(partition: number): OutputBatch[] {
+    return this.transactional?.pendingFor(partition) ?? [];
+  }
+
+  outputsPublished(partition: number, count: number): void {
+    this.transactional?.published(partition, count);
+  }
+
+  forget(partition: number): void {
+    this.transactional?.forget(partition);
+  }
+
+  get circuitOpen(): boolean {
+    return this.sinks.some((sink) => sink.circuitOpen);
+  }
+
+  async flush(group?: string): Promise<void> {
+    await Promise.all(this.sinks.map((sink) => sink.flush(group)));
+  }
+
+  pause(): void {
+    for (const sink of this.sinks) sink.pause();
+  }
+
+  resume(): void {
+    for (const sink of this.sinks) sink.resume();
+  }
+
+  async drain(): Promise<void> {
+    await Promise.all(this.sinks.map((sink) => sink.drain()));
+  }
+
+  sizes(): Record<string, Record<string, number>> {
+    return Object.fromEntries(this.sinks.map((sink) => [sink.name, sink.sizes()]));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.sinks.map((sink) => sink.close()));
+  }
+}
