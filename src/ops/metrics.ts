@@ -3,6 +3,7 @@
 // scrape time; totals that must never go down survive a partition leaving (they are pipeline-wide);
 // events the status does not keep (sink batches, commits, rebalances, restores) are counted as they
 // happen. Served by the operations endpoint as /metrics.
+import type { SinkMetrics } from '../sinks/result-sink.js';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { PartitionCounters } from '../runtime/partition-worker.js';
 
@@ -81,6 +82,19 @@ export class PipelineMetrics {
   readonly commitSeconds: Histogram;
   readonly rebalances: Counter;
   readonly stageSeconds: Histogram<'stage'>;
+
+  /** The per-sink metrics, as the sinks take them. */
+  sinkMetrics(): SinkMetrics {
+    return {
+      rows: this.sinkRows,
+      batches: this.sinkBatches,
+      batchRows: this.sinkBatchRows,
+      flushSeconds: this.sinkFlushSeconds,
+      retries: this.sinkRetries,
+      failures: this.sinkFailures,
+      deadLetteredRows: this.sinkDeadLetteredRows,
+    };
+  }
 
   constructor(pipeline: string, source?: MetricsSource) {
     this.registry.setDefaultLabels({ pipeline });

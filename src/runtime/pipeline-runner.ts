@@ -183,17 +183,8 @@ class PipelineRunner implements RunningPipeline {
     });
     this.sideTopics = new SideTopicWriter(this.kafka, logger);
     this.sideOutputs = new SideOutputs(pipeline, this.sideTopics);
-    const m = this.metricsRegistry;
     this.sinks = new SinkSet(pipeline, endpoints.clickhouse, this.kafka, {
-      metrics: {
-        rows: m.sinkRows,
-        batches: m.sinkBatches,
-        batchRows: m.sinkBatchRows,
-        flushSeconds: m.sinkFlushSeconds,
-        retries: m.sinkRetries,
-        failures: m.sinkFailures,
-        deadLetteredRows: m.sinkDeadLetteredRows,
-      },
+      metrics: this.metricsRegistry.sinkMetrics(),
       logger,
       deadLetter: (sink, rows, group, error, reason) =>
         this.sideOutputs.sinkRows(sink, rows, group, error, reason),

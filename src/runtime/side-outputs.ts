@@ -56,7 +56,7 @@ export class SideOutputs {
     return this.writer.write(deadLetterTopicOf(this.pipeline), message);
   }
 
-  /** Rows a sink refused (or gave up on), each in the dead-letter partition of its source partition. */
+  /** Rows a sink refused (or gave up on), each naming its source partition in the headers. */
   async sinkRows(
     sink: string,
     rows: readonly ResultRow[],
