@@ -14,6 +14,10 @@ export function registerMigrateCommand(program: Command): void {
     .action(async (opts: { config: string }) => {
       const pipeline = await loadPipelineFile(opts.config);
       const { clickhouse } = await resolveEndpoints(pipeline);
+      if (!clickhouse) {
+        console.log('the ClickHouse sink is disabled (sinks.clickhouse.enabled: false): nothing to migrate');
+        return;
+      }
       const client = createClickHouseClient(clickhouse);
       try {
         const schema = new ClickHouseSchema(client, clickhouse);

@@ -7,7 +7,8 @@ import type { Pipeline } from './schema.js';
 
 export interface Endpoints {
   brokers: string[];
-  clickhouse: { url: string; username: string; password: string; database: string };
+  /** Absent when the ClickHouse sink is disabled. */
+  clickhouse?: { url: string; username: string; password: string; database: string };
 }
 
 const MISSING_BROKERS = {
@@ -42,13 +43,17 @@ export async function resolveBrokers(pipeline: Pipeline, stackDir = defaultStack
 export async function resolveEndpoints(pipeline: Pipeline, stackDir = defaultStackDir()): Promise<Endpoints> {
   const stack = await readStackState(stackDir);
   const brokers = brokersOf(pipeline, stack);
-  const url = pipeline.sinks.clickhouse.url ?? process.env.CLICKHOUSE_URL ?? stack?.clickhouse.url;
+  const sink = pipeline.sinks.clickhouse;
+  if (!sink.enabled) {
+    if (!brokers) throw new ConfigError([MISSING_BROKERS]);
+    return { brokers };
+  }
+  const url = sink.url ?? process.env.CLICKHOUSE_URL ?? stack?.clickhouse.url;
   if (!brokers || url === undefined)
     throw new ConfigError([
       ...(brokers ? [] : [MISSING_BROKERS]),
       ...(url === undefined ? [MISSING_CLICKHOUSE] : []),
     ]);
-  const sink = pipeline.sinks.clickhouse;
   return {
     brokers,
     clickhouse: {

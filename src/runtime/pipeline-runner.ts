@@ -237,7 +237,7 @@ class PipelineRunner implements RunningPipeline {
       {
         topic: this.topic,
         brokers: this.endpoints.brokers,
-        clickhouse: this.endpoints.clickhouse.url,
+        clickhouse: this.endpoints.clickhouse?.url ?? 'disabled',
         guarantee: this.pipeline.processing.guarantee,
       },
       'pipeline started',

@@ -2,7 +2,8 @@
 // in ClickHouse (FINAL, superseded rows dropped) with a brute-force reference computed from the produced
 // events, window by window, for tumbling, sliding and session windows (the sessions in update mode, so
 // early rows and merges are crash-tested too): nothing lost, nothing counted twice, no wrong value.
-// Late events must all be in the late-events topic.
+// Late events must all be in the late-events topic. The same windows also go to Kafka output topics,
+// which a read_committed reader must see exactly once under exactly-once.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ClickHouseClient } from '@clickhouse/client';
@@ -67,9 +68,40 @@ function pipelineConfig(name: string, topic: string, database: string, guarantee
         emit: { mode: 'update', every: '500ms' },
       },
     ],
-    sinks: { clickhouse: { url: inject('clickhouseUrl'), database } },
+    // Two sinks: a window counts as delivered once ClickHouse and the output topics both have it.
+    sinks: {
+      clickhouse: { url: inject('clickhouseUrl'), database },
+      kafka: { topic: `${topic}.results.{window}` },
+    },
     http: { port: 0 },
   };
+}
+
+/** Final windows (tumbling, sliding) emit one row each: what the output topics must hold once (or at least once). */
+const FINAL_DEFINITIONS = ['by_type_10s', 'by_url_30s'];
+
+/** Rows of the final windows in the output topics, read_committed, by identity, with how often each came. */
+async function outputRows(kafka: Kafka, topic: string, expected: Map<string, Row>) {
+  const wanted = [...expected.keys()].filter((k) => FINAL_DEFINITIONS.includes(k.split('|')[0]!));
+  const found = new Map<string, Row>();
+  const seen = new Map<string, number>();
+  for (const name of FINAL_DEFINITIONS) {
+    const definition = definitions.find((d) => d.name === name)!;
+    const count = wanted.filter((k) => k.startsWith(`${name}|`)).length;
+    for (const message of await readTopic(kafka, `${topic}.results.${name}`, count)) {
+      const row = JSON.parse(message.value!.toString()) as Record<string, string | number>;
+      const key = definition.groupBy.map((field) => row[field]).join(',');
+      expect(message.key?.toString()).toBe(JSON.stringify(definition.groupBy.map((field) => row[field])));
+      const identity = `${name}|${row.window_start_ms}|${key}|${row.source_partition}`;
+      seen.set(identity, (seen.get(identity) ?? 0) + 1);
+      found.set(identity, {
+        count: Number(row.count),
+        sum: Number(row.sum_value),
+        end: Number(row.window_end_ms),
+      });
+    }
+  }
+  return { wanted: new Map(wanted.map((k) => [k, expected.get(k)!])), found, seen };
 }
 
 type Row = { count: number; sum: number; end: number };
@@ -179,6 +211,7 @@ describe('crash recovery and moving state', () => {
     topic: string,
     database: string,
     last: SluiceProcess,
+    guarantee: 'exactly-once' | 'at-least-once',
   ) {
     const expected = expectedRows(produced);
     expect(expected.late.size).toBeGreaterThan(0);
@@ -206,6 +239,13 @@ describe('crash recovery and moving state', () => {
       ),
     );
     expect(lateSeen).toEqual(expected.late);
+
+    // The Kafka sink: under exactly-once a read_committed reader sees each final window once, whatever
+    // the kills; under at-least-once each at least once, every copy the same.
+    const output = await outputRows(kafka, topic, expected.rows);
+    expect(compare(output.wanted, output.found)).toEqual({ lost: [], extra: [], wrong: [] });
+    const repeated = [...output.seen].filter(([, n]) => n > 1);
+    if (guarantee === 'exactly-once') expect(repeated).toEqual([]);
   }
 
   async function crashes(guarantee: 'exactly-once' | 'at-least-once', kills: number) {
@@ -234,7 +274,7 @@ describe('crash recovery and moving state', () => {
       sluice = start(config);
     }
     await production.done;
-    await expectExact(production.state.produced, topic, database, sluice);
+    await expectExact(production.state.produced, topic, database, sluice, guarantee);
     // The kills landed while there was work in flight, not after the stream was done.
     expect(midStream).toBe(kills);
     expect(await sluice.stop('SIGTERM')).toBe(0);
@@ -271,7 +311,7 @@ describe('crash recovery and moving state', () => {
     expect(production.state.producing).toBe(true);
     await production.done;
     mark('production done');
-    await expectExact(production.state.produced, topic, database, second);
+    await expectExact(production.state.produced, topic, database, second, 'exactly-once');
     expect(second.output().match(/state restored from the changelog/g)?.length).toBeGreaterThanOrEqual(2);
     expect(await second.stop('SIGTERM')).toBe(0);
   }, 300_000);
