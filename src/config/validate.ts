@@ -93,7 +93,7 @@ function crossFieldIssues(pipeline: Pipeline): ConfigIssue[] {
     issues.push({
       path: 'sinks',
       expected: 'at least one sink (clickhouse enabled, or kafka)',
-      found: pipeline.sinks,
+      found: 'clickhouse disabled and no kafka sink',
     });
   return issues;
 }

@@ -93,7 +93,8 @@ export class SinkDelivery<Row> {
       await this.attempt(rows, group);
     } catch (error) {
       if (this.target.isRejection(error)) return this.isolate(rows, group, error);
-      if (this.config.onExhausted === 'dead-letter') {
+      // An open circuit is backpressure whatever the policy: the batch was not even tried.
+      if (this.config.onExhausted === 'dead-letter' && !(error instanceof BrokenCircuitError)) {
         await this.events.deadLetter(rows, group, error, 'exhausted');
         return;
       }

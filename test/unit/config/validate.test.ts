@@ -134,6 +134,53 @@ describe('pipeline config', () => {
     );
   });
 
+  it('checks sink routing and output names against the windows', () => {
+    const windows = [
+      { name: 'a', type: 'tumbling', size: '1m', groupBy: ['country'] },
+      { name: 'b', type: 'tumbling', size: '1m' },
+    ];
+    expect(
+      issuesOf({
+        ...minimal,
+        windows,
+        sinks: {
+          clickhouse: { tables: { a: 'a_{country}_{url}', nope: 'x' } },
+          kafka: { topic: 'results', format: 'avro' },
+        },
+      }),
+    ).toEqual([
+      {
+        path: 'sinks.clickhouse.tables.a',
+        expected: "{field} parts from the window's groupBy (country)",
+        found: 'a_{country}_{url}',
+      },
+      { path: 'sinks.clickhouse.tables.nope', expected: 'a window name (a, b)', found: 'nope' },
+      {
+        path: 'sinks.kafka.topic',
+        expected:
+          'a name with {window} when the format is avro and there are several windows (one schema per topic)',
+        found: 'results',
+      },
+    ]);
+    expect(issuesOf({ ...minimal, sinks: { clickhouse: { enabled: false } } })).toEqual([
+      {
+        path: 'sinks',
+        expected: 'at least one sink (clickhouse enabled, or kafka)',
+        found: 'clickhouse disabled and no kafka sink',
+      },
+    ]);
+    expect(
+      validatePipeline({
+        ...minimal,
+        windows,
+        sinks: {
+          clickhouse: { tables: { a: 'a_{country}' } },
+          kafka: { topic: 'r.{window}', format: 'avro' },
+        },
+      }).sinks.kafka?.batch,
+    ).toEqual({ maxSize: 10_000, maxWaitMs: 1_000 });
+  });
+
   it('parses the durations people write', () => {
     expect(parseDuration('250ms')).toBe(250);
     expect(parseDuration('30s')).toBe(30_000);
