@@ -538,6 +538,20 @@ export const lateEventsSchema = z
   })
   .strict();
 
+/** A sink's retries: more patient than a stage's, since a batch holds many records' results. */
+const sinkRetrySchema = retrySchema.extend({
+  max: z
+    .number()
+    .int()
+    .min(0)
+    .default(5)
+    .meta({
+      description: 'Retries of a batch after its first attempt, for errors that may pass.',
+      examples: [5],
+    }),
+  baseDelay: durationWithDefault('Delay before the first retry.', '200ms', 200),
+});
+
 /** How a sink batches, retries and stops hammering a failing target: shared by every sink. */
 export const sinkDeliverySchema = {
   batch: z
@@ -565,8 +579,8 @@ export const sinkDeliverySchema = {
     .strict()
     .default({ maxSize: 10_000, maxWaitMs: 1_000 })
     .meta({ description: 'When a batch is written: by size, by age, or on demand (commit, revoke, stop).' }),
-  retry: retrySchema
-    .default(() => retrySchema.parse({ max: 5, baseDelay: 200 }))
+  retry: sinkRetrySchema
+    .default(() => sinkRetrySchema.parse({}))
     .meta({
       description: 'Retries of a failed write (backoff with jitter) before the circuit breaker counts it.',
     }),
