@@ -13,6 +13,7 @@ import { deadLetterTopicOf } from '../runtime/side-outputs.js';
 import { DEAD_LETTER_HEADERS, isSinkDeadLetter, originalHeaders } from '../sinks/dead-letters.js';
 import { checkKafka, createKafka } from '../source/kafka-client.js';
 import { readTopicToEnd, type TopicMessage } from '../source/topic-reader.js';
+import { topicOffsets } from '../source/topic-offsets.js';
 
 interface DlqOptions {
   config: string;
@@ -173,7 +174,7 @@ export function registerDlqCommands(program: Command): void {
       const admin = kafka.admin();
       await admin.connect();
       const cut = await admin.fetchTopicOffsetsByTimestamp(topic, Date.now() - age);
-      const lows = new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, BigInt(p.low)]));
+      const lows = new Map((await topicOffsets(admin, topic)).map((p) => [p.partition, BigInt(p.low)]));
       const partitions = cut.map((p) => ({ partition: p.partition, offset: p.offset }));
       const purged = partitions.reduce(
         (sum, p) => sum + Number(BigInt(p.offset) - (lows.get(p.partition) ?? 0n)),

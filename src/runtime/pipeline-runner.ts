@@ -30,6 +30,7 @@ import {
   type RestoredPartition,
 } from './partition-worker.js';
 import { SideOutputs, changelogTopicOf, pipelineTopics } from './side-outputs.js';
+import { topicOffsets } from '../source/topic-offsets.js';
 
 const TICK_MS = 200;
 
@@ -250,7 +251,7 @@ class PipelineRunner implements RunningPipeline {
     try {
       const topics = await admin.listTopics();
       if (!topics.includes(this.topic)) throw new SourceTopicMissingError(this.topic, this.endpoints.brokers);
-      return (await admin.fetchTopicOffsets(this.topic)).length;
+      return (await topicOffsets(admin, this.topic)).length;
     } finally {
       await admin.disconnect();
     }

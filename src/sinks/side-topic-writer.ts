@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka, Message, Producer } from 'kafkajs';
 import { messageOf } from '../errors.js';
 import type { Logger } from '../ops/logger.js';
+import { topicOffsets } from '../source/topic-offsets.js';
 
 export interface SideTopic {
   topic: string;
@@ -84,7 +85,7 @@ export class SideTopicWriter {
     await admin.connect();
     try {
       for (const t of compacted) {
-        const found = (await admin.fetchTopicOffsets(t.topic)).length;
+        const found = (await topicOffsets(admin, t.topic)).length;
         if (found !== t.partitions)
           throw new Error(
             `state topic ${t.topic} has ${found} partition(s); the source has ${t.partitions}. ` +

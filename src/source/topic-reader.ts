@@ -3,6 +3,7 @@
 // that group's offsets; without one it reads from the beginning and leaves no group behind.
 import { randomBytes } from 'node:crypto';
 import type { Kafka, KafkaMessage } from 'kafkajs';
+import { topicOffsets } from './topic-offsets.js';
 
 export type TopicMessage = KafkaMessage & { partition: number };
 
@@ -20,8 +21,8 @@ export interface ReadOptions {
 export async function readTopicToEnd(kafka: Kafka, topic: string, options: ReadOptions): Promise<number> {
   const admin = kafka.admin();
   await admin.connect();
-  const ends = new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, BigInt(p.high)]));
-  const starts = new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, BigInt(p.low)]));
+  const ends = new Map((await topicOffsets(admin, topic)).map((p) => [p.partition, BigInt(p.high)]));
+  const starts = new Map((await topicOffsets(admin, topic)).map((p) => [p.partition, BigInt(p.low)]));
   const groupId = options.groupId ?? `sluice-tool-${randomBytes(6).toString('hex')}`;
   if (options.groupId) {
     const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
 import { decodeCheckpoint, CHECKPOINT_KEY } from './changelog-codec.js';
 import type { RestoredPartition } from '../runtime/partition-worker.js';
+import { topicOffsets } from '../source/topic-offsets.js';
 
 export interface RestoreProgress {
   /** Changelog records read so far, and how many there were to read when restoring began. */
@@ -28,9 +29,9 @@ export async function readChangelog(
   const checkpoints = new Map<number, string>();
   const admin = kafka.admin();
   await admin.connect();
-  const offsets = await admin.fetchTopicOffsets(topic);
+  const offsets = await topicOffsets(admin, topic);
   const sourceEnds = new Map(
-    (await admin.fetchTopicOffsets(options.sourceTopic)).map((o) => [o.partition, BigInt(o.high)]),
+    (await topicOffsets(admin, options.sourceTopic)).map((o) => [o.partition, BigInt(o.high)]),
   );
   const ends = new Map(offsets.map((o) => [o.partition, BigInt(o.high)]));
   const remaining = new Set(
