@@ -1,4 +1,6 @@
 // Sluice's public API: declare a pipeline (validated exactly as a YAML/JSON config is) and run it.
+// Must come first: fixes kafkajs' read_committed filter before kafkajs loads.
+import './source/kafkajs-fix.js';
 import { resolveEndpoints, type Endpoints } from './config/endpoints.js';
 import type { Pipeline, PipelineInput } from './config/schema.js';
 import { validatePipeline } from './config/validate.js';

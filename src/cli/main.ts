@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 // The `sluice` command line: one file per command group; errors print their message, not a stack trace.
+// Must come first: fixes kafkajs' read_committed filter before kafkajs loads.
+import '../source/kafkajs-fix.js';
 import { Command } from 'commander';
 import { SluiceError } from '../errors.js';
 import { registerDemoCommand } from './demo.js';

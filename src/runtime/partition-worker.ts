@@ -118,6 +118,8 @@ export class PartitionWorker {
   private shedPending = 0;
   private caughtUp = false;
   private highWatermark: bigint | undefined;
+  /** Past the last skipped fetch of only markers or aborted records. */
+  private skippedPosition: bigint | undefined;
   private idleWaiters: (() => void)[] = [];
   /** Feeding the chain is held while a snapshot is taken. */
   private holding = false;
@@ -205,12 +207,21 @@ export class PartitionWorker {
    * before the first fetch.
    */
   lag(): bigint | undefined {
-    const position = this.offsets.position();
+    const tracked = this.offsets.position();
+    const position =
+      tracked === undefined || (this.skippedPosition !== undefined && this.skippedPosition > tracked)
+        ? this.skippedPosition
+        : tracked;
     if (this.highWatermark === undefined || position === undefined) return undefined;
     return this.highWatermark > position ? this.highWatermark - position : 0n;
   }
 
-  accept(records: readonly FetchedRecord[], highWatermark: bigint): number {
+  accept(
+    records: readonly FetchedRecord[],
+    highWatermark: bigint,
+    /** The batch's last offset including control records (transaction markers) after its last record. */
+    lastOffset?: bigint,
+  ): number {
     this.highWatermark = highWatermark;
     let taken = 0;
     for (const raw of records) {
@@ -233,7 +244,7 @@ export class PartitionWorker {
     }
     const last = records[taken - 1];
     if (last !== undefined && taken === records.length)
-      this.caughtUp = BigInt(last.offset) + 1n >= highWatermark;
+      this.caughtUp = (lastOffset ?? BigInt(last.offset)) + 1n >= highWatermark;
     else if (taken < records.length) {
       this.caughtUp = false;
       this.backpressure.hold();
@@ -242,6 +253,17 @@ export class PartitionWorker {
     this.shedWhileOver();
     this.pump();
     return taken;
+  }
+
+  /**
+   * A fetch held only transaction markers or aborted records (kafkajs skips such batches): the
+   * partition is read up to `lastOffset`. On a transactional topic the end is always a marker, so
+   * without this an idle partition would never count as caught up and its last windows never close.
+   */
+  skippedTo(lastOffset: bigint, highWatermark: bigint): void {
+    this.highWatermark = highWatermark;
+    this.skippedPosition = lastOffset + 1n;
+    this.caughtUp = lastOffset + 1n >= highWatermark;
   }
 
   /** The backpressure transition to apply now, if any. */

@@ -16,6 +16,7 @@ import { BatchClosedError } from '../sinks/batcher.js';
 import { SinkSet, type SinkControls } from '../sinks/sink-set.js';
 import { SideTopicWriter } from '../sinks/side-topic-writer.js';
 import { checkKafka, createKafka } from '../source/kafka-client.js';
+import { readCommittedFixed } from '../source/kafkajs-fix.js';
 import { readChangelog, type RestoreProgress } from '../state/changelog-reader.js';
 import type { WindowCounters } from '../state/partition-windows.js';
 import type { WindowResult } from '../state/window-store.js';
@@ -197,6 +198,11 @@ class PipelineRunner implements RunningPipeline {
   }
 
   async start(): Promise<void> {
+    if (!readCommittedFixed)
+      this.logger.warn(
+        'kafkajs was loaded before sluice, so its read_committed filter could not be fixed: records of ' +
+          'aborted transactions in a topic several transactional producers share may be read. Import sluice first.',
+      );
     await checkKafka(this.endpoints.brokers);
     await this.sinks.check();
     const partitions = await this.sourcePartitions();
@@ -212,6 +218,14 @@ class PipelineRunner implements RunningPipeline {
       this.metricsRegistry.rebalances.inc();
       this.logger.info('group rebalancing; flushing and committing owned partitions');
       void this.tick(true);
+    });
+    // Fetches of only transaction markers (or aborted records) never reach eachBatch: this is how a
+    // partition learns it has read to the end of a transactional topic.
+    this.consumer.on(this.consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+      if (payload.topic !== this.topic || payload.batchSize !== 0) return;
+      this.workers
+        .get(payload.partition)
+        ?.skippedTo(BigInt(payload.lastOffset), BigInt(payload.highWatermark));
     });
     // kafkajs restarts its consumer after retriable failures; any other crash stops the pipeline, so
     // the process exits and its supervisor restarts it from the last commit.
@@ -529,7 +543,7 @@ class PipelineRunner implements RunningPipeline {
     if (!worker || !this.assigned.has(batch.partition)) return;
     let taken: number;
     try {
-      taken = worker.accept(batch.messages, BigInt(batch.highWatermark));
+      taken = worker.accept(batch.messages, BigInt(batch.highWatermark), BigInt(batch.lastOffset()));
     } catch (error) {
       // A bug, not bad input (that is dead-lettered): the state may be half-updated, so stop uncommitted.
       this.abort(error instanceof Error ? error : new Error(String(error)));
@@ -575,6 +589,9 @@ class PipelineRunner implements RunningPipeline {
 
   /** Hands what closed to the sinks and waits until every sink has it (batched by size or age). */
   private async sinkResults(worker: PartitionWorker): Promise<boolean> {
+    // A released worker's results are its next owner's to make (from the restored state): handing them
+    // to the sinks now would put stale rows in the outbox of a partition that may come back here.
+    if (this.workers.get(worker.partition) !== worker) return false;
     const results = worker.resultsToSink();
     if (results.length === 0) return true;
     return this.writeResults(worker, results);
@@ -636,6 +653,15 @@ class PipelineRunner implements RunningPipeline {
       const outputs = this.sinks.outputsFor(worker.partition);
       await this.committer.commit(worker.partition, snapshot, outputs);
       timer();
+      this.logger.debug(
+        {
+          partition: worker.partition,
+          offset: snapshot.offset.toString(),
+          records: snapshot.records.size,
+          outputs: outputs.reduce((n, batch) => n + batch.messages.length, 0),
+        },
+        'committed',
+      );
       this.metricsRegistry.commits.inc();
       worker.published(snapshot);
       this.sinks.outputsPublished(worker.partition, outputs.length);

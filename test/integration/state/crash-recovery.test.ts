@@ -4,6 +4,7 @@
 // early rows and merges are crash-tested too): nothing lost, nothing counted twice, no wrong value.
 // Late events must all be in the late-events topic. The same windows also go to Kafka output topics,
 // which a read_committed reader must see exactly once under exactly-once.
+import { writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ClickHouseClient } from '@clickhouse/client';
@@ -84,16 +85,25 @@ const FINAL_DEFINITIONS = ['by_type_10s', 'by_url_30s'];
 async function outputRows(kafka: Kafka, topic: string, expected: Map<string, Row>) {
   const wanted = [...expected.keys()].filter((k) => FINAL_DEFINITIONS.includes(k.split('|')[0]!));
   const found = new Map<string, Row>();
-  const seen = new Map<string, number>();
+  // Where each window's copies are (output partition@offset): more than one is a duplicate.
+  const seen = new Map<string, string[]>();
   for (const name of FINAL_DEFINITIONS) {
     const definition = definitions.find((d) => d.name === name)!;
     const count = wanted.filter((k) => k.startsWith(`${name}|`)).length;
+    const read = new Set<string>();
     for (const message of await readTopic(kafka, `${topic}.results.${name}`, count)) {
+      // The reader itself is at-least-once (a rebalance of its group re-delivers): a record is its position.
+      const position = `${message.partition}@${message.offset}`;
+      if (read.has(position)) continue;
+      read.add(position);
       const row = JSON.parse(message.value!.toString()) as Record<string, string | number>;
       const key = definition.groupBy.map((field) => row[field]).join(',');
       expect(message.key?.toString()).toBe(JSON.stringify(definition.groupBy.map((field) => row[field])));
       const identity = `${name}|${row.window_start_ms}|${key}|${row.source_partition}`;
-      seen.set(identity, (seen.get(identity) ?? 0) + 1);
+      seen.set(identity, [
+        ...(seen.get(identity) ?? []),
+        `${position} at ${new Date(Number(message.timestamp)).toISOString()}`,
+      ]);
       found.set(identity, {
         count: Number(row.count),
         sum: Number(row.sum_value),
@@ -201,7 +211,8 @@ describe('crash recovery and moving state', () => {
   beforeAll(() => ({ kafka, clickhouse } = services));
 
   function start(config: string): SluiceProcess {
-    const sluice = services.start(['run', '--config', config]);
+    const debug = process.env.SLUICE_CRASH_DEBUG ? { SLUICE_LOG_LEVEL: 'debug' } : undefined;
+    const sluice = services.start(['run', '--config', config], debug);
     return sluice;
   }
 
@@ -244,7 +255,7 @@ describe('crash recovery and moving state', () => {
     // the kills; under at-least-once each at least once, every copy the same.
     const output = await outputRows(kafka, topic, expected.rows);
     expect(compare(output.wanted, output.found)).toEqual({ lost: [], extra: [], wrong: [] });
-    const repeated = [...output.seen].filter(([, n]) => n > 1);
+    const repeated = [...output.seen].filter(([, copies]) => copies.length > 1);
     if (guarantee === 'exactly-once') expect(repeated).toEqual([]);
   }
 
@@ -271,10 +282,15 @@ describe('crash recovery and moving state', () => {
           await committedOffsets(kafka, `sluice-${name}`, topic),
         );
       await sluice.stop('SIGKILL');
+      if (process.env.SLUICE_CRASH_DEBUG) writeFileSync(`/tmp/crash-run-${kill}.log`, sluice.output());
       sluice = start(config);
     }
     await production.done;
-    await expectExact(production.state.produced, topic, database, sluice, guarantee);
+    try {
+      await expectExact(production.state.produced, topic, database, sluice, guarantee);
+    } finally {
+      if (process.env.SLUICE_CRASH_DEBUG) writeFileSync('/tmp/crash-run-last.log', sluice.output());
+    }
     // The kills landed while there was work in flight, not after the stream was done.
     expect(midStream).toBe(kills);
     expect(await sluice.stop('SIGTERM')).toBe(0);

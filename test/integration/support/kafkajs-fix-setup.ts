@@ -1,0 +1,2 @@
+// Test files import kafkajs directly: the read_committed fix must be installed before it loads.
+import '../../../src/source/kafkajs-fix.js';
