@@ -7,9 +7,11 @@ import { SluiceError } from '../errors.js';
 import { registerDemoCommand } from './demo.js';
 import { registerDlqCommands } from './dlq.js';
 import { registerMigrateCommand } from './migrate.js';
+import { registerProduceCommand } from './produce.js';
 import { registerRunCommand } from './run.js';
 import { registerSchemasCommand } from './schemas.js';
 import { registerStackCommands } from './stack.js';
+import { registerValidateConfigCommand } from './validate-config.js';
 
 const program = new Command('sluice')
   .description('Kafka stream processing with event-time windows into ClickHouse')
@@ -20,8 +22,10 @@ registerRunCommand(program);
 registerDemoCommand(program);
 registerDlqCommands(program);
 registerMigrateCommand(program);
+registerProduceCommand(program);
 registerSchemasCommand(program);
 registerStackCommands(program);
+registerValidateConfigCommand(program);
 
 try {
   await program.parseAsync(process.argv);

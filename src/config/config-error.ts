@@ -16,7 +16,13 @@ export class ConfigError extends SluiceError {
   readonly issues: readonly ConfigIssue[];
 
   constructor(issues: readonly ConfigIssue[], source?: string, cause?: unknown) {
-    const where = source === undefined ? 'invalid pipeline config' : `invalid pipeline config in ${source}`;
+    // Issues about command-line options (`--brokers`) are not the pipeline file's fault.
+    const options = issues.length > 0 && issues.every((i) => i.path.startsWith('--'));
+    const where = options
+      ? 'invalid command-line option'
+      : source === undefined
+        ? 'invalid pipeline config'
+        : `invalid pipeline config in ${source}`;
     super(`${where}:\n${issues.map((i) => `  ${describeIssue(i)}`).join('\n')}`, {
       code: 'SLUICE_CONFIG_INVALID',
       retriable: false,

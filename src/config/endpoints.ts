@@ -24,8 +24,12 @@ const MISSING_CLICKHOUSE = {
 };
 
 function brokersOf(pipeline: Pipeline, stack: StackState | undefined): string[] | undefined {
+  return brokersFrom(pipeline.source.brokers, stack);
+}
+
+function brokersFrom(configured: string[] | undefined, stack: StackState | undefined): string[] | undefined {
   const brokers =
-    pipeline.source.brokers ??
+    configured ??
     process.env.KAFKA_BROKERS?.split(',')
       .map((b) => b.trim())
       .filter(Boolean) ??
@@ -37,6 +41,16 @@ function brokersOf(pipeline: Pipeline, stack: StackState | undefined): string[] 
 export async function resolveBrokers(pipeline: Pipeline, stackDir = defaultStackDir()): Promise<string[]> {
   const brokers = brokersOf(pipeline, await readStackState(stackDir));
   if (!brokers) throw new ConfigError([MISSING_BROKERS]);
+  return brokers;
+}
+
+/** For tools run without a pipeline (`sluice produce`): `--brokers`, then KAFKA_BROKERS, then the local stack. */
+export async function resolveToolBrokers(
+  configured: string[] | undefined,
+  stackDir = defaultStackDir(),
+): Promise<string[]> {
+  const brokers = brokersFrom(configured, await readStackState(stackDir));
+  if (!brokers) throw new ConfigError([{ ...MISSING_BROKERS, path: '--brokers' }]);
   return brokers;
 }
 
