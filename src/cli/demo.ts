@@ -1,39 +1,72 @@
-// `sluice demo`: the main job on the local stack. Starts Kafka and ClickHouse, produces sample events
-// over the last few minutes, runs the page-views pipeline and prints the per-minute aggregates that
-// landed in ClickHouse.
-import { createClient } from '@clickhouse/client';
-import type { Command } from 'commander';
-import { Partitioners } from 'kafkajs';
+// `sluice demo`: the main job on the local stack, in one command. Starts Kafka and ClickHouse, creates
+// `user-events`, runs the user-events pipeline (a tumbling, a sliding and a session window) and feeds
+// it: first the last few minutes of history, so windows close at once, then a live stream with late
+// and malformed records mixed in. Shows the pipeline's health and the aggregates landing in ClickHouse
+// until Ctrl-C (or --duration), then stops what it started.
+import { createWriteStream } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { createClient } from '@clickhouse/client';
+import type { Command } from 'commander';
+import logUpdate from 'log-update';
+import { ConfigError } from '../config/config-error.js';
+import { parseDuration } from '../config/duration.js';
 import { loadPipelineFile } from '../config/load.js';
 import { run } from '../index.js';
 import { createLogger } from '../ops/logger.js';
+import { producePaced, type ProduceTotals } from '../produce/paced-producer.js';
+import { syntheticFeed, type FeedRecord } from '../produce/synthetic-feed.js';
 import { createKafka } from '../source/kafka-client.js';
 import { stackDown, stackStatus, stackUp } from '../stack/local-stack.js';
 import { defaultStackDir } from '../stack/stack-paths.js';
+import { queryAggregates, renderScreen, type Aggregates, type Sample } from './demo-screen.js';
 import { sampleEvents } from './sample-events.js';
 
-const EXAMPLE = fileURLToPath(new URL('../../examples/page-views.yaml', import.meta.url));
+const EXAMPLE = fileURLToPath(new URL('../../examples/user-events.yaml', import.meta.url));
 const MINUTE = 60_000;
+const HISTORY_MINUTES = 5;
 
 interface DemoOptions {
-  events: string;
+  rate: string;
+  duration?: string;
   keepStack?: boolean;
+  partitions: string;
 }
 
 export function registerDemoCommand(program: Command): void {
   program
     .command('demo')
     .description(
-      'start the local stack, produce sample events, run the page-views pipeline, print the aggregates',
+      'start the local stack, run the user-events pipeline on live sample events and show its health and aggregates until Ctrl-C',
     )
-    .option('-n, --events <count>', 'how many sample events to produce', '5000')
-    .option('--keep-stack', 'leave the local stack running afterwards')
+    .option('-r, --rate <n>', 'live events per second', '200')
+    .option('-d, --duration <duration>', 'stop by itself after this long (default: run until Ctrl-C)')
+    .option('-p, --partitions <n>', 'partitions of user-events when the demo creates it', '4')
+    .option('--keep-stack', 'leave the local stack running afterwards (it is stopped if the demo started it)')
     .action((opts: DemoOptions) => demo(opts));
 }
 
+function positive(name: string, text: string): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1)
+    throw new ConfigError([{ path: name, expected: 'a whole number of at least 1', found: text }]);
+  return value;
+}
+
 async function demo(opts: DemoOptions): Promise<void> {
+  const rate = positive('--rate', opts.rate);
+  const partitions = positive('--partitions', opts.partitions);
+  const durationMs = opts.duration === undefined ? undefined : parseDuration(opts.duration);
+  if (opts.duration !== undefined && durationMs === undefined)
+    throw new ConfigError([
+      { path: '--duration', expected: "a duration such as '30s' or '5m'", found: opts.duration },
+    ]);
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
   const dir = defaultStackDir();
   const wasRunning = (await stackStatus(dir)).health === 'running';
   console.log('starting the local stack (Apache Kafka in KRaft mode + ClickHouse)…');
@@ -42,71 +75,113 @@ async function demo(opts: DemoOptions): Promise<void> {
     `  kafka ${stack.kafka.brokers} · clickhouse ${stack.clickhouse.url} (${stack.clickhouse.version})`,
   );
 
-  const logger = createLogger('warn');
-  const base = await loadPipelineFile(EXAMPLE);
-  // Short idle timeout: the demo's stream stops, and its windows should close seconds later.
-  const pipeline = { ...base, time: { ...base.time, idleTimeout: 2_000 } };
+  const logFile = join(dir, 'demo.log');
+  const logger = createLogger('info', createWriteStream(logFile, { flags: 'a' }));
+  const pipeline = await loadPipelineFile(EXAMPLE);
   const kafka = createKafka([stack.kafka.brokers], 'sluice-demo', logger);
   const admin = kafka.admin();
   await admin.connect();
-  if (!(await admin.listTopics()).includes(pipeline.source.topic)) {
+  if (!(await admin.listTopics()).includes(pipeline.source.topic))
     await admin.createTopics({
-      topics: [{ topic: pipeline.source.topic, numPartitions: 4 }],
+      topics: [{ topic: pipeline.source.topic, numPartitions: partitions }],
       waitForLeaders: true,
     });
-  }
   await admin.disconnect();
 
-  const count = Number(opts.events);
-  const from = Math.floor(Date.now() / MINUTE) * MINUTE - 5 * MINUTE;
-  const events = sampleEvents(count, from, 5 * MINUTE, from / MINUTE);
-  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
-  await producer.connect();
-  for (let i = 0; i < events.length; i += 1_000) {
-    await producer.send({
-      topic: pipeline.source.topic,
-      messages: events.slice(i, i + 1_000).map((e) => ({ key: e.userId, value: JSON.stringify(e) })),
-    });
-  }
-  await producer.disconnect();
+  // History first: the last few minutes of events, so the first windows close as soon as live events
+  // move the watermark past them.
+  const from = Math.floor(Date.now() / MINUTE) * MINUTE - HISTORY_MINUTES * MINUTE;
+  // About five users per event per second: sessions of a few events with pauses between them.
+  const users = Math.max(50, rate * 5);
+  const history = sampleEvents(
+    HISTORY_MINUTES * 60 * Math.min(rate, 50),
+    from,
+    Date.now() - from,
+    from / MINUTE,
+    2_000,
+    users,
+  );
+  const historyFeed = history.map((event): FeedRecord => ({
+    kind: 'event',
+    key: event.userId,
+    value: Buffer.from(JSON.stringify(event)),
+  }));
+  const backfilled = await producePaced(kafka, historyFeed[Symbol.iterator](), {
+    topic: pipeline.source.topic,
+  });
   console.log(
-    `produced ${count} events to ${pipeline.source.topic}, event times over the 5 minutes before this one`,
+    `produced ${backfilled.sent} events of the last ${HISTORY_MINUTES} minutes; live events follow at ${rate}/s`,
   );
 
-  const running = await run(pipeline, { logger });
+  console.log(`running pipeline ${pipeline.name} (${EXAMPLE}); its log goes to ${logFile}`);
+  // The demo's own stack, whatever KAFKA_BROKERS or CLICKHOUSE_URL say.
+  const sink = pipeline.sinks.clickhouse;
+  const running = await run(pipeline, {
+    logger,
+    endpoints: {
+      brokers: [stack.kafka.brokers],
+      clickhouse: {
+        url: stack.clickhouse.url,
+        username: sink.username,
+        password: sink.password,
+        database: sink.database,
+      },
+    },
+  });
   const clickhouse = createClient({ url: stack.clickhouse.url });
-  const table = `${pipeline.sinks.clickhouse.database}.${pipeline.windows[0]?.name ?? ''}`;
-  const since = new Date(from).toISOString().slice(0, 19).replace('T', ' ');
+  let produced: ProduceTotals = { sent: 0, event: 0, late: 0, malformed: 0, elapsedMs: 0 };
+  const live = producePaced(
+    kafka,
+    syntheticFeed({
+      seed: Date.now() % 1_000_000,
+      late: 0.01,
+      malformed: 0.005,
+      lateByMs: 10 * MINUTE,
+      users,
+    }),
+    { topic: pipeline.source.topic, rate, signal: stop.signal, onProgress: (t) => (produced = { ...t }) },
+  );
+  const startedAt = Date.now();
+  const deadline = durationMs === undefined ? Infinity : startedAt + durationMs;
+  const interactive = process.stdout.isTTY;
+  let before: Sample | undefined;
+  let lastPrinted = 0;
   try {
-    const deadline = Date.now() + 120_000;
-    let landed = 0;
-    let shown = -1;
-    while (landed < count && Date.now() < deadline) {
-      await sleep(500);
-      const rows = await clickhouse.query({
-        query: `SELECT sum(count) AS n FROM ${table} FINAL WHERE window_start >= '${since}'`,
-        format: 'JSONEachRow',
-      });
-      landed = Number(((await rows.json<{ n: string }>())[0] ?? { n: '0' }).n);
-      if (landed !== shown) console.log(`  events counted in ClickHouse: ${landed}/${count}`);
-      shown = landed;
+    while (!stop.signal.aborted && Date.now() < deadline) {
+      await sleep(1_000, undefined, { signal: stop.signal }).catch(() => undefined);
+      const now: Sample = { at: Date.now(), produced, status: running.pipelineStatus() };
+      let aggregates: Aggregates | undefined;
+      let clickhouseError: string | undefined;
+      try {
+        aggregates = await queryAggregates(clickhouse, pipeline);
+      } catch (error) {
+        // The tables appear with the pipeline's first rows.
+        clickhouseError = error instanceof Error ? error.message.split('\n')[0] : String(error);
+      }
+      const screen = renderScreen({ pipeline, startedAt, now, before, aggregates, clickhouseError });
+      before = now;
+      if (interactive) logUpdate(screen);
+      else if (now.at - lastPrinted >= 5_000) {
+        // Not a terminal (a log, a CI job): a snapshot every 5 s instead of a redrawn screen.
+        console.log(`\n${screen}`);
+        lastPrinted = now.at;
+      }
     }
-    if (landed < count)
-      console.log(`  only ${landed} of ${count} events landed within 2 minutes; see the logs above`);
-    const result = await clickhouse.query({
-      query: `SELECT toString(window_start) AS minute, type, url, sum(count) AS events
-              FROM ${table} FINAL WHERE window_start >= '${since}'
-              GROUP BY window_start, type, url ORDER BY window_start, events DESC LIMIT 1 BY window_start, type`,
-      format: 'JSONEachRow',
-    });
-    console.log(`\nTop URL per event type and minute (ClickHouse: ${table} FINAL):`);
-    console.table(await result.json());
   } finally {
-    await clickhouse.close();
+    if (interactive) logUpdate.done();
+    stop.abort();
+    console.log('\nstopping: the producer, then the pipeline (drains and commits), then the stack…');
+    await live.catch(() => undefined);
     await running.stop();
+    await clickhouse.close();
     if (!wasRunning && !opts.keepStack) {
       await stackDown({ dir });
       console.log('local stack stopped (use --keep-stack to leave it running)');
-    }
+    } else console.log(`the local stack is still running: sluice stack status; sluice stack down`);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    console.log(
+      `demo stopped after ${Math.round((Date.now() - startedAt) / 1000)} s: ${produced.sent} live events produced`,
+    );
   }
 }

@@ -96,6 +96,8 @@ async function produce(opts: ProduceOptions): Promise<void> {
         late: numberOption('--late', opts.late, 0, 1)!,
         malformed: numberOption('--malformed', opts.malformed, 0, 1)!,
         lateByMs,
+        // About five users per event per second: sessions of a few events with pauses between them.
+        users: Math.max(50, Math.round((rate ?? 200) * 5)),
       });
 
   await checkKafka(brokers);

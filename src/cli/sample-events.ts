@@ -67,6 +67,9 @@ interface UserState {
   session: number;
   lastSeen: number;
   page: string;
+  /** Events left in the current session; then the user is away until `awayUntil`. */
+  left: number;
+  awayUntil: number;
 }
 
 /**
@@ -77,13 +80,17 @@ export function* userEventStream(
   seed: number,
   timeOf: (i: number) => number,
   jitterMs = 2_000,
+  userCount = USERS,
 ): Generator<SampleEvent> {
   const next = seededRandom(seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)] as T;
   const users = new Map<number, UserState>();
   for (let i = 0; ; i += 1) {
-    const n = Math.floor(next() * USERS);
     const timestamp = Math.max(0, Math.floor(timeOf(i) + (next() - 0.5) * 2 * jitterMs));
+    // Someone who is not away (a few tries; in a small pool everyone may be, then one comes back early).
+    let n = Math.floor(next() * userCount);
+    for (let tries = 0; tries < 4 && (users.get(n)?.awayUntil ?? 0) > timestamp; tries += 1)
+      n = Math.floor(next() * userCount);
     let user = users.get(n);
     if (!user) {
       user = {
@@ -93,11 +100,19 @@ export function* userEventStream(
         session: -1,
         lastSeen: -Infinity,
         page: '/',
+        left: 0,
+        awayUntil: 0,
       };
       users.set(n, user);
     }
-    const fresh = timestamp - user.lastSeen > SESSION_TIMEOUT_MS || next() < 0.02;
-    if (fresh) user.session += 1;
+    const fresh = timestamp - user.lastSeen > SESSION_TIMEOUT_MS || user.left <= 0;
+    if (fresh) {
+      user.session += 1;
+      // Sessions of about 8 events (geometric), then 1 to 15 minutes away.
+      user.left = 1 + Math.floor(-Math.log(1 - next()) * 8);
+    }
+    user.left -= 1;
+    if (user.left <= 0) user.awayUntil = timestamp + 60_000 + Math.floor(next() * 14 * 60_000);
     user.lastSeen = Math.max(user.lastSeen, timestamp);
     const type: EventType = fresh ? 'page_view' : pick(NEXT_TYPES);
     if (type === 'page_view') user.page = pick(URLS);
@@ -134,9 +149,10 @@ export function sampleEvents(
   spanMs: number,
   seed = 1,
   jitterMs = 2_000,
+  users = USERS,
 ): SampleEvent[] {
   const events: SampleEvent[] = [];
-  const stream = userEventStream(seed, (i) => fromMs + (i * spanMs) / count, jitterMs);
+  const stream = userEventStream(seed, (i) => fromMs + (i * spanMs) / count, jitterMs, users);
   for (const event of stream) {
     event.timestamp = Math.min(fromMs + spanMs - 1, Math.max(fromMs, event.timestamp));
     events.push(event);

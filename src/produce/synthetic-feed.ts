@@ -28,6 +28,8 @@ export interface SyntheticOptions {
   malformed: number;
   /** How far behind now a late event's time is. */
   lateByMs: number;
+  /** Size of the user pool (default 50): about five per event per second keeps sessions realistic. */
+  users?: number;
   /** Wall clock: event times follow it. */
   now?: () => number;
 }
@@ -57,7 +59,7 @@ export function* syntheticFeed(options: SyntheticOptions): Generator<FeedRecord>
   const now = options.now ?? Date.now;
   const next = seededRandom(options.seed ^ 0x5eed);
   let malformedTurn = 0;
-  for (const event of userEventStream(options.seed, () => now(), 500)) {
+  for (const event of userEventStream(options.seed, () => now(), 500, options.users)) {
     const roll = next();
     if (roll < options.malformed) {
       const kind = MALFORMED_KINDS[malformedTurn++ % MALFORMED_KINDS.length]!;

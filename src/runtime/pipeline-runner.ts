@@ -48,6 +48,8 @@ export interface PartitionStatus extends PartitionCounters, WindowCounters {
   watermark: number | null;
   /** The offset of the last commit (state and offset made durable together). */
   committedOffset: string | null;
+  /** Records between this member's position and the partition's end as last fetched; null before a fetch. */
+  lag: number | null;
 }
 
 export interface StageStatus {
@@ -286,6 +288,7 @@ class PipelineRunner implements RunningPipeline {
         pauses: this.pauses.countsOf(w.partition),
         watermark: Number.isFinite(watermark) ? watermark : null,
         committedOffset: w.committedOffset?.toString() ?? null,
+        lag: w.lag() === undefined ? null : Number(w.lag()),
       };
     });
   }
