@@ -489,7 +489,7 @@ export const processingSchema = z
       .default('exactly-once')
       .meta({
         description:
-          '`exactly-once`: each commit is one Kafka transaction holding the changelog records and the offsets. `at-least-once`: the changelog is written, then the offsets committed; cheaper, and window results stay exact, but dead letters and late events may be written twice after a crash.',
+          '`exactly-once`: each commit is one Kafka transaction holding the changelog records and the offsets. `at-least-once`: the changelog transaction is committed, then the offsets; window results stay exact, but dead letters, late events and Kafka output rows may be written twice after a crash.',
         examples: ['exactly-once'],
       }),
     commitInterval: durationWithDefault(

@@ -1,10 +1,13 @@
 // Makes a partition's snapshot durable: its changelog records and its consumer offset.
-// Exactly-once: one Kafka transaction per commit holds both (TxnOffsetCommit via sendOffsets). kafkajs
-// speaks the pre-KIP-447 protocol, so zombies are fenced per partition: each source partition has its
-// own transactional producer, `sluice-<pipeline>-<topic>-<partition>`, initialised (fencing any older
-// one and aborting its open transaction) before the partition's state is read back.
-// At-least-once: the records are written with an idempotent producer, then the offset committed; a crash
-// in between leaves a checkpoint ahead of the commit, which the restore honours (no double counting).
+// Every snapshot goes to the changelog in one Kafka transaction, so a restore (read_committed) sees
+// each snapshot whole or not at all, however many requests it takes: a crash halfway through writing
+// one cannot leave state that is ahead of its checkpoint. kafkajs speaks the pre-KIP-447 protocol, so
+// zombies are fenced per partition: each source partition has its own transactional producer,
+// `sluice-<pipeline>-<topic>-<partition>`, initialised (fencing any older one and aborting its open
+// transaction) before the partition's state is read back.
+// Exactly-once: the offset goes in the same transaction (TxnOffsetCommit via sendOffsets), with the
+// Kafka sink's rows. At-least-once: the offset is committed after the transaction; a crash in between
+// leaves a checkpoint ahead of the commit, which the restore honours (no double counting).
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, Kafka, Message, Producer } from 'kafkajs';
 import { messageOf } from '../errors.js';
@@ -54,7 +57,6 @@ function byTopic(outputs: readonly OutputBatch[]): Map<string, Message[]> {
 
 export class PartitionCommitter {
   private readonly producers = new Map<number, Producer>();
-  private shared: Producer | undefined;
   /** Partitions whose producer is being opened, and those released meanwhile. */
   private readonly opening = new Set<number>();
   private readonly closing = new Set<number>();
@@ -73,17 +75,6 @@ export class PartitionCommitter {
    * the partition was released (or the committer closed) meanwhile.
    */
   async open(partition: number): Promise<boolean> {
-    if (!this.options.exactlyOnce) {
-      if (!this.shared) {
-        this.shared = this.kafka.producer({
-          idempotent: true,
-          maxInFlightRequests: 1,
-          allowAutoTopicCreation: false,
-        });
-        await this.shared.connect();
-      }
-      return true;
-    }
     if (this.producers.has(partition)) return true;
     this.opening.add(partition);
     try {
@@ -123,13 +114,6 @@ export class PartitionCommitter {
   async commit(partition: number, snapshot: Snapshot, outputs: readonly OutputBatch[] = []): Promise<void> {
     const messages: Message[] = [...snapshot.records].map(([key, value]) => ({ key, value, partition }));
     const offsets = [{ partition, offset: snapshot.offset.toString() }];
-    if (!this.options.exactlyOnce) {
-      if (!this.shared) throw new Error(`partition ${partition} was not opened`);
-      for (const chunk of chunks(messages))
-        await this.shared.send({ topic: this.options.changelogTopic, acks: -1, messages: chunk });
-      await this.consumer.commitOffsets(offsets.map((o) => ({ topic: this.options.sourceTopic, ...o })));
-      return;
-    }
     const producer = this.producers.get(partition);
     if (!producer) throw new Error(`partition ${partition} was not opened`);
     const transaction = await this.withRetry(() => producer.transaction());
@@ -138,15 +122,18 @@ export class PartitionCommitter {
         await transaction.send({ topic: this.options.changelogTopic, acks: -1, messages: chunk });
       for (const [topic, output] of byTopic(outputs))
         for (const chunk of chunks(output)) await transaction.send({ topic, acks: -1, messages: chunk });
-      await transaction.sendOffsets({
-        consumerGroupId: this.options.groupId,
-        topics: [{ topic: this.options.sourceTopic, partitions: offsets }],
-      });
+      if (this.options.exactlyOnce)
+        await transaction.sendOffsets({
+          consumerGroupId: this.options.groupId,
+          topics: [{ topic: this.options.sourceTopic, partitions: offsets }],
+        });
       await transaction.commit();
     } catch (error) {
       if (transaction.isActive()) await transaction.abort().catch(() => undefined);
       throw error;
     }
+    if (!this.options.exactlyOnce)
+      await this.consumer.commitOffsets(offsets.map((o) => ({ topic: this.options.sourceTopic, ...o })));
   }
 
   /** The partition was revoked (or lost): its producer goes, so a later owner's fencing is clean. */
@@ -163,8 +150,6 @@ export class PartitionCommitter {
   async closeAll(): Promise<void> {
     this.generation += 1;
     await Promise.all([...this.producers.keys()].map((p) => this.close(p)));
-    await this.shared?.disconnect().catch(() => undefined);
-    this.shared = undefined;
   }
 
   private async withRetry<T>(start: () => Promise<T>): Promise<T> {

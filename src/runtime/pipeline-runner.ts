@@ -2,8 +2,9 @@
 // owners and restores their window state from the changelog before their first record; it hands
 // fetched batches to each partition's worker under its buffer bounds, pauses partitions for
 // backpressure, a failing sink, a restore or the user, hands closed windows to its sinks, and every
-// commit interval makes a partition's state and offset durable together (one transaction under
-// exactly-once). Drain, stop and revoke commit what they can within the shutdown deadline.
+// commit interval makes a partition's state and offset durable together (the state in one
+// transaction; the offset in it under exactly-once, right after it under at-least-once). Drain, stop
+// and revoke commit what they can within the shutdown deadline.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
@@ -479,7 +480,8 @@ class PipelineRunner implements RunningPipeline {
         return opened[i];
       });
       const restored = await readChangelog(this.kafka, changelogTopicOf(this.pipeline), partitions, {
-        readCommitted: this.pipeline.processing.guarantee === 'exactly-once',
+        // Snapshots are transactions under either guarantee: a half-written one is not state.
+        readCommitted: true,
         sourceTopic: this.topic,
         onProgress: (progress) => {
           this.restoreProgress = progress;
@@ -633,7 +635,8 @@ class PipelineRunner implements RunningPipeline {
 
   /**
    * Every commit interval (or when forced): at a barrier, the partition's changed windows and its
-   * checkpoint go to the changelog and its offset is committed, atomically under exactly-once.
+   * checkpoint go to the changelog in one transaction, with the offset under exactly-once (after it
+   * under at-least-once).
    */
   private async commitIfDue(worker: PartitionWorker, force: boolean): Promise<void> {
     const last = this.lastCommitAt.get(worker.partition) ?? 0;
