@@ -1,7 +1,7 @@
 // Reads a pipeline from a YAML or JSON file, validates it and loads its module stages; parse errors
 // name the file and line.
 import { readFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { loadStageModules } from '../stages/stage-modules.js';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from './config-error.js';
@@ -23,5 +23,14 @@ export async function loadPipelineFile(path: string): Promise<Pipeline> {
     const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
     throw new ConfigError([{ path: '', expected: 'valid YAML or JSON', found: reason }], path, error);
   }
-  return loadStageModules(validatePipeline(document, path), dirname(path));
+  const pipeline = validatePipeline(document, path);
+  // Schema files are named relative to the config file, like module stages.
+  const relative = (file: string | undefined) =>
+    file === undefined ? undefined : resolve(dirname(path), file);
+  const parse = {
+    ...pipeline.parse,
+    schema: relative(pipeline.parse.schema),
+    writerSchema: relative(pipeline.parse.writerSchema),
+  };
+  return loadStageModules({ ...pipeline, parse }, dirname(path));
 }

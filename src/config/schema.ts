@@ -142,12 +142,74 @@ const stagePolicy = {
     }),
 };
 
+export const registrySchema = z
+  .object({
+    url: z
+      .string()
+      .url()
+      .optional()
+      .meta({
+        description:
+          'Confluent-compatible schema registry; else SCHEMA_REGISTRY_URL. Basic auth from SCHEMA_REGISTRY_USER / SCHEMA_REGISTRY_PASSWORD.',
+        examples: ['http://localhost:8081'],
+      }),
+    cacheSize: z
+      .number()
+      .int()
+      .positive()
+      .default(1_000)
+      .meta({ description: 'Writer schemas kept parsed, by id (LRU).', examples: [1000] }),
+    timeout: durationWithDefault('One request to the registry; a failed one is retried.', '5s', 5_000),
+  })
+  .strict();
+
 export const parseSchema = z
   .object({
     format: z
-      .literal('json')
+      .enum(['json', 'avro', 'avro-confluent'])
       .default('json')
-      .meta({ description: 'How record values are encoded.', examples: ['json'] }),
+      .meta({
+        description:
+          'How record values are encoded: JSON, plain Avro binary (writer schema from `writerSchema`), or Avro in the Confluent wire format (magic byte, 4-byte schema id, then Avro; writer schema from the registry).',
+        examples: ['avro-confluent'],
+      }),
+    schema: z
+      .string()
+      .min(1)
+      .optional()
+      .meta({
+        description:
+          'Avro reader schema (.avsc), relative to the config file; records written with older or newer versions are resolved to it. Defaults to the shipped schemas/avro/user-event.avsc.',
+        examples: ['./schemas/user-event.avsc'],
+      }),
+    writerSchema: z
+      .string()
+      .min(1)
+      .optional()
+      .meta({
+        description: 'format avro: the schema producers write with, when it differs from `schema`.',
+        examples: ['./schemas/user-event.v1.avsc'],
+      }),
+    registry: registrySchema.default(() => registrySchema.parse({})),
+    maxMessageBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(1_048_576)
+      .meta({
+        description: 'Larger record values are dead-lettered unread.',
+        examples: [1048576],
+      }),
+    maxItems: z
+      .number()
+      .int()
+      .positive()
+      .default(10_000)
+      .meta({
+        description:
+          'Avro: most items in one array or map. With the byte bound, a hostile length prefix cannot make decoding allocate or loop.',
+        examples: [10000],
+      }),
     onError: stagePolicy.onError,
   })
   .strict();

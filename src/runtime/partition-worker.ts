@@ -33,6 +33,8 @@ export interface WorkerEffects {
   abort(error: Error): void;
   /** One item went through a stage (for latency histograms). */
   stageObserved?(stage: string, outcome: StageObservation, ms: number): void;
+  /** Decodes record values (the pipeline's parse format, shared schema cache); JSON when absent. */
+  decode?: (value: Buffer) => unknown;
 }
 
 /** Per stage: items out, filtered and failed, and their total time, since this member got the partition. */
@@ -155,6 +157,7 @@ export class PartitionWorker {
     this.backpressure = new BackpressureController(pipeline.backpressure);
     this.chainCapacity = 64 + 2 * pipeline.stages.reduce((sum, stage) => sum + stage.concurrency, 0);
     this.chain = new StageChain(pipeline, topic, partition, this.revoke.signal, {
+      ...(effects.decode ? { decode: effects.decode } : {}),
       absorb: (item) => this.absorb(item),
       dropped: (item) => {
         this.counters.filtered += 1;

@@ -18,6 +18,7 @@ import { SinkSet, type SinkControls } from '../sinks/sink-set.js';
 import { SideTopicWriter } from '../sinks/side-topic-writer.js';
 import { checkKafka, createKafka } from '../source/kafka-client.js';
 import { readCommittedFixed } from '../source/kafkajs-fix.js';
+import { createDecoder, type DecoderHandle } from '../stages/record-decoders.js';
 import { readChangelog, type RestoreProgress } from '../state/changelog-reader.js';
 import type { WindowCounters } from '../state/partition-windows.js';
 import type { WindowResult } from '../state/window-store.js';
@@ -124,6 +125,7 @@ class PipelineRunner implements RunningPipeline {
   readonly sinks: SinkSet;
   private readonly sideTopics: SideTopicWriter;
   private readonly sideOutputs: SideOutputs;
+  private readonly decoder: DecoderHandle;
   private readonly consumer: Consumer;
   private readonly committer: PartitionCommitter;
   private readonly pauses: PartitionPauses;
@@ -186,6 +188,8 @@ class PipelineRunner implements RunningPipeline {
           circuitOpen: sink.circuitOpen,
         })),
     });
+    // One decoder for every partition: Avro schemas (and the registry's cache) are shared.
+    this.decoder = createDecoder(pipeline, { baseDir: process.cwd(), logger });
     this.sideTopics = new SideTopicWriter(this.kafka, logger);
     this.sideOutputs = new SideOutputs(pipeline, this.sideTopics);
     this.sinks = new SinkSet(pipeline, endpoints.clickhouse, this.kafka, {
@@ -534,6 +538,7 @@ class PipelineRunner implements RunningPipeline {
         // Counts per stage are read from the workers at scrape time; only the histogram needs each item.
         stageObserved: (stage, _outcome, ms) =>
           this.metricsRegistry.stageSeconds.observe({ stage }, ms / 1000),
+        decode: (value) => this.decoder.decode(value),
       },
       Date.now,
       restored,

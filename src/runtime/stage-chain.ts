@@ -3,7 +3,9 @@
 // (its origin) it derives from; the origin is complete once every item derived from it has been
 // absorbed, filtered, skipped or dead-lettered, however many a stage fanned out.
 import type { Pipeline, StageConfig } from '../config/schema.js';
-import { parseJsonEvent } from '../stages/json-parse.js';
+import { messageOf } from '../errors.js';
+import { validateEvent } from '../stages/json-parse.js';
+import { RecordError } from '../stages/record-error.js';
 import { filterProcessor } from '../stages/filter-stage.js';
 import type { ErrorAction, Processor, StageRecord } from '../stages/processor.js';
 import { OrderedStage } from './ordered-stage.js';
@@ -47,6 +49,19 @@ export interface ChainHandlers {
   failed(failure: StageFailure): void;
   /** One item went through a stage (parse included): how it came out and how long it took. */
   observed?: (stage: string, outcome: StageObservation, ms: number) => void;
+  /**
+   * Decodes a record value (record-decoders.ts): a document, or a promise while a schema is fetched.
+   * JSON when absent.
+   */
+  decode?: (value: Buffer) => unknown;
+}
+
+function decodeJson(value: Buffer): unknown {
+  try {
+    return JSON.parse(value.toString('utf8'));
+  } catch (error) {
+    throw new Error(`invalid JSON: ${messageOf(error)}`);
+  }
 }
 
 export type StageObservation = 'out' | 'filtered' | 'failed';
@@ -82,6 +97,10 @@ function headerText(headers: FetchedRecord['headers']): Record<string, string> {
 export class StageChain {
   private readonly stages: OrderedStage<ChainItem, StageOutcome>[] = [];
   private items = 0;
+  /** Records in line behind an asynchronous decode (its record first), and that decode. */
+  private readonly waiting: Origin[] = [];
+  private decoding: Promise<void> | undefined;
+  private readonly decode: (value: Buffer) => unknown;
 
   constructor(
     private readonly pipeline: Pick<Pipeline, 'stages' | 'time' | 'parse' | 'onStageError'>,
@@ -90,6 +109,7 @@ export class StageChain {
     private readonly revoked: AbortSignal,
     private readonly handlers: ChainHandlers,
   ) {
+    this.decode = handlers.decode ?? decodeJson;
     pipeline.stages.forEach((config, index) => {
       const policy = stagePolicy(config);
       this.stages.push(
@@ -108,18 +128,64 @@ export class StageChain {
     return this.items;
   }
 
-  /** Parses a source record and sends it down the chain. */
+  /** Parses a source record and sends it down the chain, in offset order. */
   push(origin: Origin): void {
     this.items += 1;
+    // Behind a record whose schema is being fetched: wait in line, so order holds.
+    if (this.waiting.length > 0) this.waiting.push(origin);
+    else this.parse(origin);
+  }
+
+  /** Decodes and validates; a decode that has to wait (a schema fetch) holds the line until it settles. */
+  private parse(origin: Origin): void {
     const raw = origin.raw;
     const source = { topic: this.topic, partition: this.partition, offset: raw.offset };
     const started = performance.now();
+    let decoded: unknown;
+    try {
+      if (raw.value === null) throw new Error('expected a value, found a null value (tombstone)');
+      decoded = this.decode(raw.value);
+    } catch (error) {
+      this.parseFailed(origin, new RecordError(source, 'parse', messageOf(error), error), started);
+      return;
+    }
+    if (decoded instanceof Promise) {
+      this.waiting.unshift(origin);
+      this.decoding = decoded.then(
+        (document) => this.parsed(origin, document, started),
+        (error: unknown) =>
+          this.parseFailed(origin, new RecordError(source, 'parse', messageOf(error), error), started),
+      );
+      void this.decoding.finally(() => this.nextInLine());
+      return;
+    }
+    this.parsed(origin, decoded, started);
+  }
+
+  /** The head of the line is done: parse what waited behind it until one has to wait again. */
+  private nextInLine(): void {
+    this.waiting.shift();
+    this.decoding = undefined;
+    while (this.waiting.length > 0) {
+      const next = this.waiting.shift()!;
+      this.parse(next);
+      if (this.waiting[0] === next) return;
+    }
+  }
+
+  private parseFailed(origin: Origin, error: unknown, started: number): void {
+    this.handlers.observed?.('parse', 'failed', performance.now() - started);
+    this.fail({ origin, stage: 'parse', error, attempts: 1, action: this.pipeline.parse.onError });
+  }
+
+  private parsed(origin: Origin, document: unknown, started: number): void {
+    const raw = origin.raw;
+    const source = { topic: this.topic, partition: this.partition, offset: raw.offset };
     let parsed;
     try {
-      parsed = parseJsonEvent(raw, source, this.pipeline.time.field);
+      parsed = validateEvent(document, raw, source, this.pipeline.time.field);
     } catch (error) {
-      this.handlers.observed?.('parse', 'failed', performance.now() - started);
-      this.fail({ origin, stage: 'parse', error, attempts: 1, action: this.pipeline.parse.onError });
+      this.parseFailed(origin, error, started);
       return;
     }
     this.handlers.observed?.('parse', 'out', performance.now() - started);
@@ -138,6 +204,7 @@ export class StageChain {
 
   /** Resolves once nothing is left in the chain. */
   async idle(): Promise<void> {
+    while (this.decoding) await this.decoding.catch(() => undefined);
     for (const stage of this.stages) await stage.idle();
   }
 

@@ -1,5 +1,6 @@
-// Parse stage for JSON values: bytes → a validated user event with its event time. A record that is not
-// JSON, fails the event schema or has no usable event time yields a RecordError naming the field.
+// Parse stage: a decoded value (JSON here; Avro in record-decoders.ts) → a validated user event with
+// its event time. A record that does not decode, fails the event schema or has no usable event time
+// yields a RecordError naming the field.
 import { messageOf } from '../errors.js';
 import { RecordError, type RecordOrigin } from './record-error.js';
 import { userEventSchema, type UserEvent } from './user-event.js';
@@ -40,6 +41,16 @@ export function parseJsonEvent(
   } catch (error) {
     throw new RecordError(origin, 'parse', `invalid JSON: ${messageOf(error)}`, error);
   }
+  return validateEvent(document, record, origin, timeField);
+}
+
+/** A decoded document (from JSON or Avro) → a validated user event with its event time. */
+export function validateEvent(
+  document: unknown,
+  record: RawRecord,
+  origin: RecordOrigin,
+  timeField: string | undefined,
+): ParsedEvent {
   const result = userEventSchema.safeParse(document);
   if (!result.success) {
     const issue = result.error.issues[0];
