@@ -65,7 +65,7 @@ export interface DecoderContext {
 
 export interface DecoderHandle {
   /** Sync for JSON, plain Avro and cached registry schemas; a promise while a schema is fetched. */
-  decode(value: Buffer): unknown;
+  readonly decode: (value: Buffer) => unknown;
   registry?: SchemaRegistryClient;
 }
 
