@@ -155,7 +155,7 @@ describe('Avro input through a schema registry', () => {
     const idLater = await (async () => {
       registry.setDown(false);
       const id = await registry.register(`${topic}-value`, {
-        ...(v2Schema),
+        ...v2Schema,
         doc: 'same fields, new id',
       });
       registry.setDown(true);
