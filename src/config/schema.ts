@@ -764,6 +764,88 @@ export const kafkaSinkSchema = z
   })
   .strict();
 
+const severity = z
+  .enum(['error', 'warning', 'info'])
+  .default('error')
+  .meta({
+    description:
+      '`error`: the record goes to the dead-letter topic; `warning`: it goes on, flagged in `qualityWarnings` and counted; `info`: it goes on and the violation is logged.',
+    examples: ['warning'],
+  });
+const ruleField = z
+  .string()
+  .min(1)
+  .meta({ description: 'Event field the rule checks (a.b for nested).', examples: ['url'] });
+
+export const qualityRuleSchema = z.discriminatedUnion('rule', [
+  z.object({ rule: z.literal('required'), field: ruleField, severity }).strict(),
+  z
+    .object({
+      rule: z.literal('regex'),
+      field: ruleField,
+      pattern: z
+        .string()
+        .refine((p) => {
+          try {
+            new RegExp(p);
+            return true;
+          } catch {
+            return false;
+          }
+        }, 'a valid regular expression')
+        .meta({ description: 'The value (as text) must match it.', examples: ['^/'] }),
+      severity,
+    })
+    .strict(),
+  z
+    .object({
+      rule: z.literal('range'),
+      field: ruleField,
+      min: z
+        .number()
+        .optional()
+        .meta({ description: 'Lowest allowed value.', examples: [0] }),
+      max: z
+        .number()
+        .optional()
+        .meta({ description: 'Highest allowed value.', examples: [100000] }),
+      severity,
+    })
+    .strict(),
+  z
+    .object({
+      rule: z.literal('enum'),
+      field: ruleField,
+      values: z
+        .array(z.union([z.string(), z.number(), z.boolean()]))
+        .min(1)
+        .meta({ description: 'Allowed values.', examples: [['page_view', 'click']] }),
+      severity,
+    })
+    .strict(),
+  z
+    .object({
+      rule: z.literal('unique'),
+      field: ruleField,
+      within: durationWithDefault(
+        'A value seen again within this much event time is a duplicate (per partition).',
+        '10m',
+        600_000,
+      ),
+      maxKeys: z
+        .number()
+        .int()
+        .positive()
+        .default(100_000)
+        .meta({
+          description: 'Values remembered per partition (least recently seen go first).',
+          examples: [100000],
+        }),
+      severity,
+    })
+    .strict(),
+]);
+
 export const pipelineSchema = z
   .object({
     name: identifier.meta({
@@ -776,6 +858,10 @@ export const pipelineSchema = z
     parse: parseSchema
       .default(() => parseSchema.parse({}))
       .meta({ description: 'How record values are decoded into events.' }),
+    quality: z.array(qualityRuleSchema).default([]).meta({
+      description:
+        'Data-quality rules checked on every parsed event, before the stages: required, regex, range, enum, and unique (deduplicate by a field, e.g. eventId). Each with a severity.',
+    }),
     stages: z.array(stageSchema).default([]).meta({
       description: 'Processors between parse and the windows, in order: filter, map, fan-out.',
     }),
@@ -843,3 +929,4 @@ export type SinkDeliveryConfig = Pick<ClickHouseSinkConfig, keyof typeof sinkDel
 export type StageConfig = Pipeline['stages'][number];
 export type RetryConfig = z.output<typeof retrySchema>;
 export type BackpressureConfig = Pipeline['backpressure'];
+export type QualityRule = Pipeline['quality'][number];

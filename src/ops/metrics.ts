@@ -81,6 +81,8 @@ export class PipelineMetrics {
   readonly commitFailures: Counter;
   readonly commitSeconds: Histogram;
   readonly rebalances: Counter;
+  readonly qualityViolations: Counter<'rule' | 'field' | 'severity'>;
+  readonly lookups: Counter<'stage' | 'result'>;
   readonly stageSeconds: Histogram<'stage'>;
 
   /** The per-sink metrics, as the sinks take them. */
@@ -120,6 +122,18 @@ export class PipelineMetrics {
       registers,
     });
     this.restoreProgress.set(1);
+    this.qualityViolations = new Counter({
+      name: 'sluice_quality_violations_total',
+      help: 'Events that broke a data-quality rule, by rule, field and severity (error: dead-lettered; warning: flagged; info: logged).',
+      labelNames: ['rule', 'field', 'severity'],
+      registers,
+    });
+    this.lookups = new Counter({
+      name: 'sluice_lookups_total',
+      help: 'Lookups of enrichment stages: cache hits, misses (fetched), and keys the source does not have.',
+      labelNames: ['stage', 'result'],
+      registers,
+    });
     this.sinkRows = new Counter({
       name: 'sluice_sink_rows_total',
       help: 'Rows a sink acknowledged.',

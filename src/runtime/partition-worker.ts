@@ -3,6 +3,7 @@
 // a barrier (nothing in the chain, no side write pending, every result sunk) the changed windows and a
 // checkpoint offset below which everything is in the state. No Kafka or ClickHouse here: side effects
 // (dead letters, overflow, late events) are injected.
+import type { Violation } from '../stages/quality-rules.js';
 import type { Pipeline } from '../config/schema.js';
 import type { Logger } from '../ops/logger.js';
 import { PartitionWindows, type Lateness, type WindowCounters } from '../state/partition-windows.js';
@@ -35,6 +36,8 @@ export interface WorkerEffects {
   stageObserved?(stage: string, outcome: StageObservation, ms: number): void;
   /** Decodes record values (the pipeline's parse format, shared schema cache); JSON when absent. */
   decode?: (value: Buffer) => unknown;
+  /** An event broke a data-quality rule (errors are also dead-lettered through `deadLetter`). */
+  qualityViolation?(violation: Violation, offset: string): void;
 }
 
 /** Per stage: items out, filtered and failed, and their total time, since this member got the partition. */
@@ -158,6 +161,7 @@ export class PartitionWorker {
     this.chainCapacity = 64 + 2 * pipeline.stages.reduce((sum, stage) => sum + stage.concurrency, 0);
     this.chain = new StageChain(pipeline, topic, partition, this.revoke.signal, {
       ...(effects.decode ? { decode: effects.decode } : {}),
+      quality: (violation, offset) => effects.qualityViolation?.(violation, offset),
       absorb: (item) => this.absorb(item),
       dropped: (item) => {
         this.counters.filtered += 1;

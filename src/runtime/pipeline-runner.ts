@@ -539,6 +539,15 @@ class PipelineRunner implements RunningPipeline {
         stageObserved: (stage, _outcome, ms) =>
           this.metricsRegistry.stageSeconds.observe({ stage }, ms / 1000),
         decode: (value) => this.decoder.decode(value),
+        qualityViolation: (violation, offset) => {
+          this.metricsRegistry.qualityViolations.inc({
+            rule: violation.rule,
+            field: violation.field,
+            severity: violation.severity,
+          });
+          if (violation.severity === 'info')
+            logger.info({ offset, violation: violation.message }, 'data-quality rule broken');
+        },
       },
       Date.now,
       restored,

@@ -6,6 +6,7 @@ import type { Pipeline, StageConfig } from '../config/schema.js';
 import { messageOf } from '../errors.js';
 import { validateEvent } from '../stages/json-parse.js';
 import { RecordError } from '../stages/record-error.js';
+import { QualityChecker, type Violation } from '../stages/quality-rules.js';
 import { filterProcessor } from '../stages/filter-stage.js';
 import type { ErrorAction, Processor, StageRecord } from '../stages/processor.js';
 import { OrderedStage } from './ordered-stage.js';
@@ -54,6 +55,8 @@ export interface ChainHandlers {
    * JSON when absent.
    */
   decode?: (value: Buffer) => unknown;
+  /** A data-quality rule was broken (any severity): for metrics and logs. */
+  quality?: (violation: Violation, offset: string) => void;
 }
 
 function decodeJson(value: Buffer): unknown {
@@ -101,15 +104,17 @@ export class StageChain {
   private readonly waiting: Origin[] = [];
   private decoding: Promise<void> | undefined;
   private readonly decode: (value: Buffer) => unknown;
+  private readonly quality: QualityChecker;
 
   constructor(
-    private readonly pipeline: Pick<Pipeline, 'stages' | 'time' | 'parse' | 'onStageError'>,
+    private readonly pipeline: Pick<Pipeline, 'stages' | 'time' | 'parse' | 'quality' | 'onStageError'>,
     private readonly topic: string,
     private readonly partition: number,
     private readonly revoked: AbortSignal,
     private readonly handlers: ChainHandlers,
   ) {
     this.decode = handlers.decode ?? decodeJson;
+    this.quality = new QualityChecker(pipeline.quality ?? []);
     pipeline.stages.forEach((config, index) => {
       const policy = stagePolicy(config);
       this.stages.push(
@@ -189,6 +194,24 @@ export class StageChain {
       return;
     }
     this.handlers.observed?.('parse', 'out', performance.now() - started);
+    if (this.quality.active) {
+      const violations = this.quality.check(parsed.event, parsed.eventTimeMs);
+      for (const violation of violations) this.handlers.quality?.(violation, raw.offset);
+      const errors = violations.filter((v) => v.severity === 'error');
+      if (errors.length > 0) {
+        const message = errors.map((v) => v.message).join('; ');
+        this.fail({
+          origin,
+          stage: 'quality',
+          error: new RecordError(source, 'quality', message),
+          attempts: 1,
+          action: 'dead-letter',
+        });
+        return;
+      }
+      const warnings = violations.filter((v) => v.severity === 'warning').map((v) => v.message);
+      if (warnings.length > 0) parsed = { ...parsed, event: { ...parsed.event, qualityWarnings: warnings } };
+    }
     const record: StageRecord = {
       value: parsed.event,
       key: raw.key,
