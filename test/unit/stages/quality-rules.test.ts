@@ -18,7 +18,7 @@ function rules(quality: unknown[]) {
       name: 'p',
       quality,
       windows: [{ name: 'w', type: 'tumbling', size: '1m', groupBy: ['type'] }],
-    } as PipelineInput,
+    },
     'test',
   ).quality;
 }
