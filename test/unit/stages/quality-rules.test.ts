@@ -4,7 +4,6 @@
 // reported for the log and the metric.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { PipelineInput } from '../../../src/config/schema.js';
 import { validatePipeline } from '../../../src/config/validate.js';
 import { createLogger } from '../../../src/ops/logger.js';
 import { PartitionWorker, type FetchedRecord } from '../../../src/runtime/partition-worker.js';
