@@ -32,5 +32,10 @@ export async function loadPipelineFile(path: string): Promise<Pipeline> {
     schema: relative(pipeline.parse.schema),
     writerSchema: relative(pipeline.parse.writerSchema),
   };
-  return loadStageModules({ ...pipeline, parse }, dirname(path));
+  const stages = pipeline.stages.map((stage) =>
+    'type' in stage && stage.type === 'lookup' && 'file' in stage.from
+      ? { ...stage, from: { ...stage.from, file: resolve(dirname(path), stage.from.file) } }
+      : stage,
+  );
+  return loadStageModules({ ...pipeline, parse, stages }, dirname(path));
 }

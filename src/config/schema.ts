@@ -267,10 +267,170 @@ export const moduleStageSchema = z
   })
   .strict();
 
-export const stageSchema = z.union([filterStageSchema, moduleStageSchema, customStageSchema], {
-  error: () =>
-    'a stage: {name, type: filter, field, in}, {name, module, export} or, in TypeScript, {name, process}',
-});
+export const userAgentStageSchema = z
+  .object({
+    name: stageName,
+    type: z.literal('user-agent').meta({
+      description: 'Parse a user-agent string into browser, browserVersion, os, osVersion and device.',
+    }),
+    field: z
+      .string()
+      .min(1)
+      .default('userAgent')
+      .meta({ description: 'Event field holding the user agent.', examples: ['userAgent'] }),
+    ...stagePolicy,
+  })
+  .strict();
+
+export const deriveFunctions = [
+  'minute',
+  'hour',
+  'day',
+  'weekday',
+  'url-host',
+  'url-path',
+  'url-segment',
+  'lower',
+  'upper',
+] as const;
+
+export const deriveStageSchema = z
+  .object({
+    name: stageName,
+    type: z.literal('derive').meta({ description: 'Add fields computed from others.' }),
+    fields: z
+      .array(
+        z
+          .object({
+            name: z
+              .string()
+              .min(1)
+              .meta({ description: 'The new field.', examples: ['hour'] }),
+            fn: z.enum(deriveFunctions).meta({
+              description:
+                'minute / hour / day (UTC, YYYY-MM-DD) / weekday of an epoch-ms or ISO time; url-host, url-path, url-segment (index: 1 = first path segment) of a URL; lower / upper of text.',
+              examples: ['hour'],
+            }),
+            from: z
+              .string()
+              .min(1)
+              .meta({ description: 'The field it is computed from.', examples: ['timestamp'] }),
+            index: z
+              .number()
+              .int()
+              .positive()
+              .default(1)
+              .meta({ description: 'url-segment: which segment.', examples: [1] }),
+          })
+          .strict(),
+      )
+      .min(1)
+      .meta({ description: 'Fields to add, in order (a later one may use an earlier one).' }),
+    ...stagePolicy,
+  })
+  .strict();
+
+export const lookupStageSchema = z
+  .object({
+    name: stageName,
+    type: z.literal('lookup').meta({
+      description:
+        'Join each event with a row of a ClickHouse table or a local file (CSV, JSON, NDJSON) by a key field.',
+    }),
+    key: z
+      .string()
+      .min(1)
+      .meta({ description: 'Event field whose value is looked up.', examples: ['userId'] }),
+    from: z
+      .union([
+        z
+          .object({
+            clickhouse: z
+              .object({
+                table: z
+                  .string()
+                  .regex(/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/, 'a table, database.table')
+                  .meta({ description: 'Table to read (database.table).', examples: ['crm.users'] }),
+                column: z
+                  .string()
+                  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a column name')
+                  .meta({ description: 'Its key column.', examples: ['user_id'] }),
+              })
+              .strict(),
+          })
+          .strict(),
+        z
+          .object({
+            file: z
+              .string()
+              .min(1)
+              .meta({
+                description:
+                  'CSV (with a header), JSON array or NDJSON, relative to the config file; loaded at start.',
+                examples: ['./users.csv'],
+              }),
+            column: z
+              .string()
+              .min(1)
+              .optional()
+              .meta({ description: 'Its key field (default: the event key field).', examples: ['id'] }),
+          })
+          .strict(),
+      ])
+      .meta({ description: '`{clickhouse: {table, column}}` or `{file, column}`.' }),
+    into: z
+      .string()
+      .min(1)
+      .optional()
+      .meta({
+        description: 'Put the row under this field; by default its fields are merged into the event.',
+        examples: ['user'],
+      }),
+    onMissing: z
+      .enum(['keep', 'drop', 'fail'])
+      .default('keep')
+      .meta({
+        description:
+          'A key the source does not have: keep the event as it is, drop it, or fail it (the stage error policy decides).',
+        examples: ['keep'],
+      }),
+    cache: z
+      .object({
+        maxEntries: z
+          .number()
+          .int()
+          .positive()
+          .default(10_000)
+          .meta({ description: 'Rows (and misses) kept, LRU.', examples: [10000] }),
+        ttl: durationWithDefault('How long a cached row (or miss) is trusted.', '5m', 300_000),
+      })
+      .strict()
+      .default({ maxEntries: 10_000, ttl: 300_000 })
+      .meta({ description: 'ClickHouse lookups: the LRU cache with TTL in front of the table.' }),
+    maxConcurrent: z
+      .number()
+      .int()
+      .positive()
+      .default(8)
+      .meta({ description: 'Queries to the table at once, over all partitions.', examples: [8] }),
+    ...stagePolicy,
+  })
+  .strict();
+
+export const stageSchema = z.union(
+  [
+    filterStageSchema,
+    userAgentStageSchema,
+    deriveStageSchema,
+    lookupStageSchema,
+    moduleStageSchema,
+    customStageSchema,
+  ],
+  {
+    error: () =>
+      'a stage: {name, type: filter|user-agent|derive|lookup, …}, {name, module, export} or, in TypeScript, {name, process}',
+  },
+);
 
 export const deadLetterSchema = z
   .object({

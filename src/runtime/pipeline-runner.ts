@@ -19,6 +19,7 @@ import { SideTopicWriter } from '../sinks/side-topic-writer.js';
 import { checkKafka, createKafka } from '../source/kafka-client.js';
 import { readCommittedFixed } from '../source/kafkajs-fix.js';
 import { createDecoder, type DecoderHandle } from '../stages/record-decoders.js';
+import { prepareStages, type PreparedStages } from '../stages/builtin-stages.js';
 import { readChangelog, type RestoreProgress } from '../state/changelog-reader.js';
 import type { WindowCounters } from '../state/partition-windows.js';
 import type { WindowResult } from '../state/window-store.js';
@@ -126,6 +127,7 @@ class PipelineRunner implements RunningPipeline {
   private readonly sideTopics: SideTopicWriter;
   private readonly sideOutputs: SideOutputs;
   private readonly decoder: DecoderHandle;
+  private stages: PreparedStages | undefined;
   private readonly consumer: Consumer;
   private readonly committer: PartitionCommitter;
   private readonly pauses: PartitionPauses;
@@ -215,6 +217,10 @@ class PipelineRunner implements RunningPipeline {
     const partitions = await this.sourcePartitions();
     await this.sideTopics.connect(pipelineTopics(this.pipeline, partitions));
     await this.sinks.prepare();
+    this.stages = await prepareStages(this.pipeline, this.endpoints, {
+      baseDir: process.cwd(),
+      observedLookup: (stage, result) => this.metricsRegistry.lookups.inc({ stage, result }),
+    });
 
     this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) =>
       this.onAssignment(payload.memberAssignment),
@@ -423,6 +429,7 @@ class PipelineRunner implements RunningPipeline {
     await this.committer.closeAll();
     await this.sideTopics.close().catch(() => undefined);
     await this.sinks.close();
+    await this.stages?.close().catch(() => undefined);
     this.logger.info('pipeline stopped');
     if (error) this.settle.reject(error);
     else this.settle.resolve();
@@ -528,7 +535,8 @@ class PipelineRunner implements RunningPipeline {
     return new PartitionWorker(
       this.topic,
       partition,
-      this.pipeline,
+      // Enrichment stages as prepared processors, shared by every partition.
+      { ...this.pipeline, stages: this.stages?.stages ?? this.pipeline.stages },
       logger,
       {
         deadLetter: (failure) => this.sideOutputs.deadLetter(partition, failure),

@@ -76,7 +76,10 @@ function observationOf(outcome: StageOutcome): StageObservation {
 
 function processorOf(stage: StageConfig): Processor {
   if ('process' in stage) return stage.process;
-  if ('type' in stage) return filterProcessor(stage.field, stage.in);
+  if ('type' in stage) {
+    if (stage.type === 'filter') return filterProcessor(stage.field, stage.in);
+    throw new Error(`stage ${stage.name}: a ${stage.type} stage was not prepared (the runner prepares it)`);
+  }
   throw new Error(
     `stage ${stage.name}: module ${stage.module} was not loaded (run() and loadPipelineFile() load it)`,
   );
