@@ -100,7 +100,9 @@ describe('pipeline config', () => {
     ]);
     const [none] = issuesOf({ ...minimal, stages: [{ name: 's', modul: './m.mjs' }] });
     expect(none?.path).toBe('stages[0]');
-    expect(none?.expected).toContain('{name, type: filter|user-agent|derive|lookup, …}, {name, module, export}');
+    expect(none?.expected).toContain(
+      '{name, type: filter|user-agent|derive|lookup, …}, {name, module, export}',
+    );
   });
 
   it('loads a module stage relative to the config file and says when its export is missing', async () => {
