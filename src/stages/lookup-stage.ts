@@ -107,7 +107,8 @@ export async function createLookup(stage: LookupStage, context: LookupContext): 
     const cache = new LRUCache<string, Found>({
       max: stage.cache.maxEntries,
       ttl: stage.cache.ttl,
-      ...(clock ? { perf: { now: clock } } : {}),
+      // A given clock is read on every check (lru-cache otherwise reuses a reading for 1 ms).
+      ...(clock ? { perf: { now: clock }, ttlResolution: 0 } : {}),
       fetchMethod: (key) =>
         limit(async () => {
           const result = await client.query({
