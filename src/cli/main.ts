@@ -4,6 +4,8 @@
 import '../source/kafkajs-fix.js';
 import { Command } from 'commander';
 import { SluiceError } from '../errors.js';
+import { SLUICE_VERSION } from '../version.js';
+import { registerBenchCommand } from './bench.js';
 import { registerDemoCommand } from './demo.js';
 import { registerDlqCommands } from './dlq.js';
 import { registerMigrateCommand } from './migrate.js';
@@ -15,7 +17,7 @@ import { registerValidateConfigCommand } from './validate-config.js';
 
 const program = new Command('sluice')
   .description('Kafka stream processing with event-time windows into ClickHouse')
-  .version('0.1.0')
+  .version(SLUICE_VERSION)
   .showHelpAfterError();
 
 registerRunCommand(program);
@@ -25,6 +27,7 @@ registerMigrateCommand(program);
 registerProduceCommand(program);
 registerSchemasCommand(program);
 registerStackCommands(program);
+registerBenchCommand(program);
 registerValidateConfigCommand(program);
 
 try {
