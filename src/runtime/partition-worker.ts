@@ -286,7 +286,10 @@ export class PartitionWorker {
   resultsToSink(): readonly WindowResult[] {
     const room = this.pipeline.backpressure.maxBufferSize - this.fill().records;
     const now = this.clock();
-    const closed = room > 0 ? this.windows.closeDue(now, this.caughtUp, room) : [];
+    // Idle only when fetched to the end *and* everything fetched has been through the windows: records
+    // still waiting in the inbox or the stages are not silence, however long the wait.
+    const idle = this.caughtUp && this.isDrained();
+    const closed = room > 0 ? this.windows.closeDue(now, idle, room) : [];
     if (room - closed.length > 0) closed.push(...this.windows.updatesDue(now, room - closed.length));
     if (closed.length > 0) {
       this.unsunk = this.unsunk.concat(closed);

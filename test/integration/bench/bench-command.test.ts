@@ -27,6 +27,9 @@ describe('sluice bench', () => {
       expect(r.events).toBe(20_000);
       expect(r.eventsPerSecond).toBeGreaterThan(0);
     }
+    // The stream is in event-time order within its jitter: nothing late, nothing dead-lettered.
+    const sluice = report.results.find((r) => r.name === 'sluice-simple');
+    expect([sluice?.late, sluice?.deadLettered]).toEqual([0, 0]);
     expect(report.machine.cpus).toBeGreaterThan(0);
     expect(report.versions.node).toBe(process.version);
     expect(readFileSync(join(out, 'latest.md'), 'utf8')).toContain('| sluice-simple |');

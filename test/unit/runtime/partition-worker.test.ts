@@ -15,6 +15,7 @@ import {
 } from '../../../src/runtime/partition-worker.js';
 import type { Origin, StageFailure } from '../../../src/runtime/stage-chain.js';
 import { tumblingWindowOf } from '../../../src/windows/tumbling.js';
+import type { StageRecord } from '../../../src/stages/processor.js';
 
 const logger = createLogger('silent');
 const base: PipelineInput = {
@@ -298,6 +299,44 @@ describe('PartitionWorker', () => {
     }
     expect(seen.sort((a, b) => a - b)).toEqual(records.map((_, i) => i * 60_000));
     expect(checkpoint(worker)).toBe(40n);
+  });
+
+  it('does not take records still waiting in a slow stage for idleness, however long the wait', async () => {
+    // Wall time well past the events' time: a watermark that followed the clock would make them late.
+    const clock = { now: 1_000_000 };
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const { worker, late } = harness(
+      {
+        stages: [
+          {
+            name: 'slow',
+            process: async (r: StageRecord) => {
+              if ((r.value as { url: string }).url === '/b') await gate;
+              return r.value;
+            },
+          },
+        ],
+      },
+      () => clock.now,
+    );
+    // Fetched to the end of the partition (caught up); the first record goes through, the stage holds
+    // the second, and the third waits behind it (offset order).
+    const records = ['/a', '/b', '/a'].map((url, i) => record(i, event(i, 60_000 + i * 1_000, url)));
+    worker.accept(records, 3n);
+    await sleep(10);
+    clock.now += 60_000; // far past idleTimeout (10 s) of wall time
+    expect(worker.resultsToSink()).toEqual([]);
+    release();
+    await sleep(10);
+    expect(late).toEqual([]);
+    // Once they have been through the windows, silence is idleness: the windows close, all three in them.
+    clock.now += 60_000;
+    const results = worker.resultsToSink();
+    expect(results.map((r) => [r.key[0], r.count]).sort()).toEqual([
+      ['/a', 2],
+      ['/b', 1],
+    ]);
   });
 
   it('takes a batch of many thousand records without deepening the stack', () => {
