@@ -78,6 +78,8 @@ async function bench(opts: BenchOptions): Promise<void> {
     writeFileSync(join(opts.out, `${name}.md`), reportMarkdown(report));
   }
   console.log(`saved ${join(opts.out, `${stamp}.json`)} and .md (also latest.json, latest.md)`);
+  // Everything is closed; a handle a client library still holds must not keep the process alive.
+  setTimeout(() => process.exit(0), 200).unref();
 }
 
 /** The local stack, or the servers KAFKA_BROKERS and CLICKHOUSE_URL name (the tests' stack, say). */

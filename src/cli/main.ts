@@ -42,4 +42,6 @@ try {
     console.error(error);
   }
   process.exitCode = 1;
+  // A client library may still hold a connection open: an error must end the process, not hang it.
+  setTimeout(() => process.exit(1), 500).unref();
 }

@@ -3,7 +3,7 @@
 // yields a RecordError naming the field.
 import { messageOf } from '../errors.js';
 import { RecordError, type RecordOrigin } from './record-error.js';
-import { userEventSchema, type UserEvent } from './user-event.js';
+import { isPlainValidEvent, userEventSchema, type UserEvent } from './user-event.js';
 
 export interface ParsedEvent {
   event: UserEvent;
@@ -51,13 +51,17 @@ export function validateEvent(
   origin: RecordOrigin,
   timeField: string | undefined,
 ): ParsedEvent {
-  const result = userEventSchema.safeParse(document);
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    const path = issue?.path.join('.') || '(root)';
-    throw new RecordError(origin, 'parse', `field '${path}': ${issue?.message ?? 'invalid'}`, result.error);
+  let event: UserEvent;
+  if (isPlainValidEvent(document)) event = document;
+  else {
+    const result = userEventSchema.safeParse(document);
+    if (!result.success) {
+      const issue = result.error.issues[0];
+      const path = issue?.path.join('.') || '(root)';
+      throw new RecordError(origin, 'parse', `field '${path}': ${issue?.message ?? 'invalid'}`, result.error);
+    }
+    event = result.data;
   }
-  const event = result.data;
   const time = eventTimeOf(
     timeField === undefined ? undefined : event[timeField],
     timeField,
