@@ -6,7 +6,7 @@
 import { cpus, totalmem, hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Partitioners, type Kafka } from 'kafkajs';
-import { userEventStream, type SampleEvent } from '../cli/sample-events.js';
+import { userEventStream, type SampleEvent } from '../produce/sample-events.js';
 import { validatePipeline } from '../config/validate.js';
 import type { Endpoints } from '../config/endpoints.js';
 import { run } from '../index.js';

@@ -21,7 +21,7 @@ import { createKafka } from '../source/kafka-client.js';
 import { stackDown, stackStatus, stackUp } from '../stack/local-stack.js';
 import { defaultStackDir } from '../stack/stack-paths.js';
 import { queryAggregates, renderScreen, type Aggregates, type Sample } from './demo-screen.js';
-import { sampleEvents } from './sample-events.js';
+import { sampleEvents } from '../produce/sample-events.js';
 
 const EXAMPLE = fileURLToPath(new URL('../../examples/user-events.yaml', import.meta.url));
 const MINUTE = 60_000;

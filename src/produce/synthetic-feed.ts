@@ -1,7 +1,7 @@
 // The records `sluice produce` and the demo send: live synthetic user events (event time = now), with
 // a share of late events (event time well behind, beyond any sensible grace) and of malformed records
 // of each kind a parse stage must dead-letter. Seeded: the same seed gives the same stream.
-import { seededRandom, userEventStream } from '../cli/sample-events.js';
+import { seededRandom, userEventStream } from './sample-events.js';
 
 export type RecordKind = 'event' | 'late' | 'malformed';
 

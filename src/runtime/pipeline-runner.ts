@@ -491,8 +491,6 @@ class PipelineRunner implements RunningPipeline {
         return opened[i];
       });
       const restored = await readChangelog(this.kafka, changelogTopicOf(this.pipeline), partitions, {
-        // Snapshots are transactions under either guarantee: a half-written one is not state.
-        readCommitted: true,
         sourceTopic: this.topic,
         onProgress: (progress) => {
           this.restoreProgress = progress;

@@ -1,7 +1,7 @@
 // Reads partitions of the changelog topic from the beginning to the end they had when reading began,
 // keeping the newest value per key (as compaction would): the state a newly assigned partition starts
-// from. With read_committed it sees only committed transactions; the caller fences older producers of
-// the partition first, so no open transaction holds the end back.
+// from. It reads committed transactions only; the caller fences older producers of the partition
+// first, so no open transaction holds the end back.
 import { randomBytes } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
 import { decodeCheckpoint, CHECKPOINT_KEY } from './changelog-codec.js';
@@ -19,7 +19,6 @@ export async function readChangelog(
   topic: string,
   partitions: readonly number[],
   options: {
-    readCommitted: boolean;
     /** The source topic, whose ends tell whether a restored partition has anything left to read. */
     sourceTopic: string;
     onProgress?: (progress: RestoreProgress) => void;
@@ -49,7 +48,8 @@ export async function readChangelog(
     const groupId = `sluice-restore-${randomBytes(6).toString('hex')}`;
     const consumer = kafka.consumer({
       groupId,
-      readUncommitted: !options.readCommitted,
+      // Snapshots are transactions (under either guarantee): only committed ones are state.
+      readUncommitted: false,
       allowAutoTopicCreation: false,
     });
     let finish!: () => void;

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Kafka } from 'kafkajs';
 import { inject } from 'vitest';
-import { sampleEvents } from '../../../src/cli/sample-events.js';
+import { sampleEvents } from '../../../src/produce/sample-events.js';
 import { stackDown, stackStatus } from '../../../src/stack/local-stack.js';
 import { tumblingWindowOf } from '../../../src/windows/tumbling.js';
 import { run } from '../../../src/index.js';

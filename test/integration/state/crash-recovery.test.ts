@@ -11,7 +11,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { Kafka } from 'kafkajs';
 import { inject } from 'vitest';
 import { createTopic, queryRows, readTopic, uniqueName, waitFor } from '../support/fixtures.js';
-import { sampleEvents, seededRandom } from '../../../src/cli/sample-events.js';
+import { sampleEvents, seededRandom } from '../../../src/produce/sample-events.js';
 import { committedOffsets, withProducer, type Produced } from '../support/pipeline-truth.js';
 import { writeConfig, type SluiceProcess } from '../support/sluice-process.js';
 import { useTestServices } from '../support/services.js';
