@@ -16,7 +16,8 @@ export default defineConfig({
       {
         test: {
           name: 'integration',
-          include: ['test/integration/**/*.test.ts'],
+          // The fault scenarios (test/faults) run here in their short form; `npm run faults` runs them full.
+          include: ['test/integration/**/*.test.ts', 'test/faults/**/*.test.ts'],
           environment: 'node',
           // After the unit tests: a broken core fails in seconds, before any server starts.
           sequence: { groupOrder: 1 },

@@ -4,7 +4,6 @@
 // in ClickHouse, every hostile record in the dead-letter topic with its position and a message naming
 // what is wrong, the worker running throughout, and each schema fetched once, not once per record.
 // The registry goes away for a while mid-stream: records wait, none is dead-lettered for it.
-import { readFileSync } from 'node:fs';
 import avsc from 'avsc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClickHouseClient } from '@clickhouse/client';
@@ -19,26 +18,15 @@ import {
   type Produced,
 } from '../support/pipeline-truth.js';
 import { startTestRegistry, type TestRegistry } from '../support/schema-registry-server.js';
+import { avroOf, framed, userEventV1, userEventV2 } from '../support/avro-records.js';
 import { writeConfig } from '../support/sluice-process.js';
 import { useTestServices } from '../support/services.js';
 
 const PARTITIONS = 2;
-const v2Schema = JSON.parse(readFileSync('schemas/avro/user-event.avsc', 'utf8')) as object;
-const v1Schema = JSON.parse(readFileSync('schemas/avro/user-event.v1.avsc', 'utf8')) as object;
+const v2Schema = userEventV2;
+const v1Schema = userEventV1;
 const v2 = avsc.Type.forSchema(v2Schema as avsc.Schema);
 const v1 = avsc.Type.forSchema(v1Schema as avsc.Schema);
-
-function framed(id: number, body: Buffer): Buffer {
-  const header = Buffer.alloc(5);
-  header.writeInt32BE(id, 1);
-  return Buffer.concat([header, body]);
-}
-
-function avroOf(event: SampleEvent, type: avsc.Type): Buffer {
-  const fields = (type as avsc.Type & { fields: { name: string }[] }).fields.map((f) => f.name);
-  const source = event as unknown as Record<string, unknown>;
-  return type.toBuffer(Object.fromEntries(fields.map((name) => [name, source[name] ?? null])));
-}
 
 describe('Avro input through a schema registry', () => {
   const services = useTestServices();

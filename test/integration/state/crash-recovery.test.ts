@@ -10,12 +10,13 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Kafka } from 'kafkajs';
 import { inject } from 'vitest';
-import { createTopic, queryRows, readTopic, uniqueName, waitFor } from '../support/fixtures.js';
+import { createTopic, readTopic, uniqueName, waitFor } from '../support/fixtures.js';
 import { sampleEvents, seededRandom } from '../../../src/produce/sample-events.js';
 import { committedOffsets, withProducer, type Produced } from '../support/pipeline-truth.js';
 import { writeConfig, type SluiceProcess } from '../support/sluice-process.js';
 import { useTestServices } from '../support/services.js';
-import { WindowReference, type ReferenceDefinition } from '../../support/window-reference.js';
+import type { ReferenceDefinition } from '../../support/window-reference.js';
+import { compareWindows, expectedWindows, windowsIn, type WindowRow } from '../support/window-truth.js';
 
 const PARTITIONS = 3;
 const KILLS = Number(process.env.SLUICE_CRASH_KILLS ?? 5);
@@ -114,60 +115,11 @@ async function outputRows(kafka: Kafka, topic: string, expected: Map<string, Row
   return { wanted: new Map(wanted.map((k) => [k, expected.get(k)!])), found, seen };
 }
 
-type Row = { count: number; sum: number; end: number };
-
-/** The reference per partition, in offset order (each partition has its own watermark). */
-function expectedRows(produced: readonly Produced[]): { rows: Map<string, Row>; late: Set<string> } {
-  const rows = new Map<string, Row>();
-  const late = new Set<string>();
-  for (let partition = 0; partition < PARTITIONS; partition += 1) {
-    const reference = new WindowReference(definitions, { grace: GRACE, outOfOrderness: OUT_OF_ORDERNESS });
-    for (const r of produced.filter((p) => p.partition === partition)) {
-      const lateFor = reference.add({ t: r.event!.timestamp, value: { ...r.event } });
-      if (lateFor.length > 0) late.add(`${partition}@${r.offset}`);
-    }
-    for (const w of reference.windows()) {
-      const sum = w.events.reduce((s, e) => s + (e.value.value as number), 0);
-      rows.set(`${w.definition}|${w.window.start}|${w.key.join(',')}|${partition}`, {
-        count: w.events.length,
-        sum,
-        end: w.window.end,
-      });
-    }
-  }
-  return { rows, late };
-}
-
-async function rowsIn(client: ClickHouseClient, database: string): Promise<Map<string, Row>> {
-  const found = new Map<string, Row>();
-  for (const d of definitions) {
-    const rows = await queryRows<Record<string, string>>(
-      client,
-      `SELECT toString(window_start_ms) AS s, toString(window_end_ms) AS e, ${d.groupBy.join(', ')},
-              source_partition AS p, count, sum_value
-       FROM ${database}.${d.name} FINAL WHERE superseded = 0`,
-    );
-    for (const row of rows) {
-      const key = d.groupBy.map((field) => row[field]).join(',');
-      found.set(`${d.name}|${row.s}|${key}|${row.p}`, {
-        count: Number(row.count),
-        sum: Number(row.sum_value),
-        end: Number(row.e),
-      });
-    }
-  }
-  return found;
-}
-
-function compare(expected: Map<string, Row>, found: Map<string, Row>) {
-  const lost = [...expected.keys()].filter((k) => !found.has(k));
-  const extra = [...found.keys()].filter((k) => !expected.has(k));
-  const wrong = [...expected].filter(([k, row]) => {
-    const got = found.get(k);
-    return got !== undefined && (got.count !== row.count || got.sum !== row.sum || got.end !== row.end);
-  });
-  return { lost, extra, wrong: wrong.map(([k, row]) => ({ key: k, expected: row, found: found.get(k) })) };
-}
+type Row = WindowRow;
+const truth = { definitions, partitions: PARTITIONS, grace: GRACE, outOfOrderness: OUT_OF_ORDERNESS };
+const expectedRows = (produced: readonly Produced[]) => expectedWindows(produced, truth);
+const rowsIn = (client: ClickHouseClient, database: string) => windowsIn(client, database, definitions);
+const compare = compareWindows;
 
 /** A seeded live stream: slices of every partition's events every 200 ms, until `slices` are sent. */
 function startProduction(kafka: Kafka, topic: string, slices: number, seed: number) {

@@ -1,0 +1,181 @@
+// Fault scenario: hostile input. Avro events from producers on two schema versions (all three window
+// types, out of order, some late), with malformed records of every kind mixed in (truncated Avro, huge
+// length prefixes, a wrong magic byte, an unknown schema id, invalid JSON, oversized values, wrong
+// types, no event time): the worker never crashes, every hostile record is in the dead-letter topic
+// with its position, and every good event is counted exactly (ClickHouse FINAL against the reference).
+import avsc from 'avsc';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { Kafka } from 'kafkajs';
+import { sampleEvents } from '../../src/produce/sample-events.js';
+import type { ReferenceDefinition } from '../support/window-reference.js';
+import {
+  HOSTILE_KINDS,
+  avroOf,
+  framed,
+  hostileRecord,
+  noTimeSchema,
+  textTimeSchema,
+  userEventV1,
+  userEventV2,
+} from '../integration/support/avro-records.js';
+import { createTopic, readTopic, uniqueName, waitFor } from '../integration/support/fixtures.js';
+import { withProducer, type Produced } from '../integration/support/pipeline-truth.js';
+import { startTestRegistry, type TestRegistry } from '../integration/support/schema-registry-server.js';
+import { writeConfig } from '../integration/support/sluice-process.js';
+import { useTestServices } from '../integration/support/services.js';
+import { compareWindows, expectedWindows, windowsIn } from '../integration/support/window-truth.js';
+import { FULL, peakRssMiB, printReport, tally } from './scenario-report.js';
+
+const PARTITIONS = 3;
+const GOOD_PER_PARTITION = FULL ? 10_000 : 1_000;
+const HOSTILE_TOTAL = FULL ? 10_000 : 800;
+const GRACE = 2_000;
+const OUT_OF_ORDERNESS = 5_000;
+const MAX_MESSAGE_BYTES = 16_384;
+const definitions: ReferenceDefinition[] = [
+  { name: 'by_type_10s', type: 'tumbling', size: 10_000, groupBy: ['type'] },
+  { name: 'by_url_30s', type: 'sliding', size: 30_000, advance: 10_000, groupBy: ['url'] },
+  { name: 'sessions', type: 'session', gap: 20_000, groupBy: ['userId'] },
+];
+
+describe('fault scenario: hostile input', () => {
+  const services = useTestServices();
+  let kafka: Kafka;
+  let clickhouse: ClickHouseClient;
+  let registry: TestRegistry;
+  beforeAll(async () => {
+    ({ kafka, clickhouse } = services);
+    registry = await startTestRegistry();
+  });
+  afterAll(() => registry.close());
+
+  it(
+    `survives ${HOSTILE_TOTAL} hostile records among ${PARTITIONS * GOOD_PER_PARTITION} events`,
+    async () => {
+      const name = uniqueName('hostile');
+      const topic = uniqueName('hostile_events');
+      const database = uniqueName('hostile');
+      await createTopic(kafka, topic, PARTITIONS);
+      const subject = `${topic}-value`;
+      const ids = {
+        v1: await registry.register(subject, userEventV1),
+        current: await registry.register(subject, userEventV2),
+        textTime: await registry.register(subject, textTimeSchema),
+        noTime: await registry.register(subject, noTimeSchema),
+      };
+      const v1 = avsc.Type.forSchema(userEventV1 as avsc.Schema);
+      const v2 = avsc.Type.forSchema(userEventV2 as avsc.Schema);
+      const sum = [{ fn: 'sum', field: 'value' }];
+      const sluice = services.start([
+        'run',
+        '--config',
+        writeConfig({
+          name,
+          source: { brokers: [inject('kafkaBrokers')], topic, groupId: `sluice-${name}` },
+          parse: {
+            format: 'avro-confluent',
+            registry: { url: registry.url },
+            maxMessageBytes: MAX_MESSAGE_BYTES,
+          },
+          time: { field: 'timestamp', maxOutOfOrderness: OUT_OF_ORDERNESS, grace: GRACE, idleTimeout: '2s' },
+          windows: [
+            { name: 'by_type_10s', type: 'tumbling', size: '10s', groupBy: ['type'], aggregations: sum },
+            {
+              name: 'by_url_30s',
+              type: 'sliding',
+              size: '30s',
+              advance: '10s',
+              groupBy: ['url'],
+              aggregations: sum,
+            },
+            { name: 'sessions', type: 'session', gap: '20s', groupBy: ['userId'], aggregations: sum },
+          ],
+          sinks: { clickhouse: { url: inject('clickhouseUrl'), database } },
+          http: { port: 0 },
+        }),
+      ]);
+
+      // Each partition: its events in order with 8 s of jitter (some late), hostile records spread among them.
+      const produced: Produced[] = [];
+      const hostileAt = new Set<string>();
+      await withProducer(kafka, async (producer) => {
+        for (let partition = 0; partition < PARTITIONS; partition += 1) {
+          const events = sampleEvents(
+            GOOD_PER_PARTITION,
+            Date.UTC(2026, 5, 1),
+            30 * 60_000,
+            900 + partition,
+            8_000,
+          );
+          const values: { value: Buffer; event?: (typeof events)[number] }[] = events.map((event, i) => ({
+            event,
+            value: i % 3 === 0 ? framed(ids.v1, avroOf(event, v1)) : framed(ids.current, avroOf(event, v2)),
+          }));
+          const hostileHere =
+            Math.floor(HOSTILE_TOTAL / PARTITIONS) + (partition < HOSTILE_TOTAL % PARTITIONS ? 1 : 0);
+          const good = avroOf(events[0]!, v2);
+          for (let h = 0; h < hostileHere; h += 1) {
+            const kind = HOSTILE_KINDS[h % HOSTILE_KINDS.length]!;
+            const at = Math.floor(((h + 0.5) * values.length) / hostileHere);
+            values.splice(at, 0, { value: hostileRecord(kind, good, ids, MAX_MESSAGE_BYTES) });
+          }
+          for (let i = 0; i < values.length; i += 500) {
+            const chunk = values.slice(i, i + 500);
+            const [meta] = await producer.send({
+              topic,
+              acks: -1,
+              messages: chunk.map((v) => ({ partition, value: v.value })),
+            });
+            chunk.forEach((v, k) => {
+              const offset = BigInt(meta!.baseOffset!) + BigInt(k);
+              if (v.event) produced.push({ partition, offset, event: v.event });
+              else hostileAt.add(`${partition}@${offset}`);
+            });
+          }
+        }
+      });
+
+      const truth = expectedWindows(produced, {
+        definitions,
+        partitions: PARTITIONS,
+        grace: GRACE,
+        outOfOrderness: OUT_OF_ORDERNESS,
+      });
+      const found = await waitFor(
+        `${truth.rows.size} windows`,
+        () => windowsIn(clickhouse, database, definitions),
+        (rows) => {
+          const t = tally(compareWindows(truth.rows, rows));
+          return t.lost + t.doubled + t.wrong === 0;
+        },
+        FULL ? 300_000 : 120_000,
+      ).catch(() => windowsIn(clickhouse, database, definitions));
+      const dead = await readTopic(kafka, `${topic}.dlq`, hostileAt.size);
+      const deadAt = new Set(
+        dead.map(
+          (m) =>
+            `${String(m.headers?.['sluice.source.partition'])}@${String(m.headers?.['sluice.source.offset'])}`,
+        ),
+      );
+      const late = await readTopic(kafka, `${topic}.late`, truth.late.size);
+      const counts = tally(compareWindows(truth.rows, found));
+      printReport({
+        scenario: 'hostile input',
+        produced: produced.length + hostileAt.size,
+        windowsExpected: truth.rows.size,
+        windowsFound: found.size,
+        ...counts,
+        deadLetters: dead.length,
+        late: late.length,
+        peakRssMiB: peakRssMiB(sluice.child.pid),
+      });
+      expect(counts).toEqual({ lost: 0, doubled: 0, wrong: 0 });
+      expect(deadAt).toEqual(hostileAt);
+      expect(truth.late.size).toBeGreaterThan(0);
+      expect(sluice.child.exitCode).toBeNull();
+      expect(await sluice.stop('SIGTERM')).toBe(0);
+    },
+    FULL ? 900_000 : 300_000,
+  );
+});
