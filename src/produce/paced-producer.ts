@@ -13,6 +13,8 @@ export interface PaceOptions {
   count?: number;
   signal?: AbortSignal;
   onProgress?: (sent: ProduceTotals) => void;
+  /** Records per send (default 1,000); sends go one at a time, so a partition keeps the feed's order. */
+  batchSize?: number;
 }
 
 export type ProduceTotals = Record<RecordKind, number> & { sent: number; elapsedMs: number };
@@ -33,14 +35,15 @@ export async function producePaced(
   const totals: ProduceTotals = { sent: 0, event: 0, late: 0, malformed: 0, elapsedMs: 0 };
   const started = Date.now();
   const limit = options.count ?? Infinity;
+  const batchSize = options.batchSize ?? BATCH;
   let ended = false;
   try {
     while (!ended && totals.sent < limit && !options.signal?.aborted) {
       // At a rate: what is due by now (in batches, so a slow broker is caught up on, not overrun).
       const due =
         options.rate === undefined
-          ? BATCH
-          : Math.min(BATCH, Math.floor(((Date.now() - started) / 1000) * options.rate) - totals.sent);
+          ? batchSize
+          : Math.min(batchSize, Math.floor(((Date.now() - started) / 1000) * options.rate) - totals.sent);
       if (due <= 0) {
         await sleep(TICK_MS);
         continue;

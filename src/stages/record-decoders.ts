@@ -66,7 +66,6 @@ export interface DecoderContext {
 export interface DecoderHandle {
   /** Sync for JSON, plain Avro and cached registry schemas; a promise while a schema is fetched. */
   readonly decode: (value: Buffer) => unknown;
-  registry?: SchemaRegistryClient;
 }
 
 export function createDecoder(pipeline: Pipeline, context: DecoderContext): DecoderHandle {
@@ -135,5 +134,5 @@ export function createDecoder(pipeline: Pipeline, context: DecoderContext): Deco
       },
     );
   });
-  return { decode, registry };
+  return { decode };
 }

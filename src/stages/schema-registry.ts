@@ -28,16 +28,9 @@ export class UnknownSchemaError extends Error {
   }
 }
 
-export interface RegistryStats {
-  hits: number;
-  misses: number;
-  requests: number;
-}
-
 export class SchemaRegistryClient {
   private readonly cache: LRUCache<number, Type>;
   private readonly pending = new Map<number, Promise<Type>>();
-  readonly stats: RegistryStats = { hits: 0, misses: 0, requests: 0 };
   private readonly base: string;
   private readonly auth: string | undefined;
 
@@ -58,11 +51,7 @@ export class SchemaRegistryClient {
   /** The writer type of schema `id`: at once when cached, else after one request shared by all callers. */
   writerType(id: number): Type | Promise<Type> {
     const cached = this.cache.get(id);
-    if (cached) {
-      this.stats.hits += 1;
-      return cached;
-    }
-    this.stats.misses += 1;
+    if (cached) return cached;
     let request = this.pending.get(id);
     if (!request) {
       request = this.fetchUntilAnswered(id).finally(() => this.pending.delete(id));
@@ -90,7 +79,6 @@ export class SchemaRegistryClient {
   }
 
   private async fetchSchema(id: number): Promise<Type> {
-    this.stats.requests += 1;
     const response = await fetch(`${this.base}/schemas/ids/${id}`, {
       headers: {
         accept: 'application/vnd.schemaregistry.v1+json, application/json',

@@ -18,7 +18,14 @@ import {
   type Produced,
 } from '../support/pipeline-truth.js';
 import { startTestRegistry, type TestRegistry } from '../support/schema-registry-server.js';
-import { avroOf, framed, userEventV1, userEventV2 } from '../support/avro-records.js';
+import {
+  avroOf,
+  framed,
+  hostileRecord,
+  textTimeSchema,
+  userEventV1,
+  userEventV2,
+} from '../support/avro-records.js';
 import { writeConfig } from '../support/sluice-process.js';
 import { useTestServices } from '../support/services.js';
 
@@ -47,17 +54,7 @@ describe('Avro input through a schema registry', () => {
     const idV1 = await registry.register(`${topic}-value`, v1Schema);
     const idV2 = await registry.register(`${topic}-value`, v2Schema);
     // A schema whose timestamp is a string: it cannot be resolved to the reader's long.
-    const idOdd = await registry.register(`${topic}-value`, {
-      type: 'record',
-      name: 'UserEvent',
-      namespace: 'dev.sluice.events',
-      fields: [
-        { name: 'eventId', type: 'string' },
-        { name: 'type', type: 'string' },
-        { name: 'userId', type: 'string' },
-        { name: 'timestamp', type: 'string' },
-      ],
-    });
+    const idOdd = await registry.register(`${topic}-value`, textTimeSchema);
     const good = sampleEvents(600, Date.UTC(2026, 9, 1), 5 * 60_000, 61);
     const sample = avroOf(good[0]!, v2);
     const hostile: { value: Buffer; reason: RegExp }[] = [
@@ -74,20 +71,7 @@ describe('Avro input through a schema registry', () => {
       { value: framed(999, sample), reason: /unknown schema id 999/ },
       { value: framed(idV2, Buffer.alloc(100_000, 1)), reason: /more than parse.maxMessageBytes \(65536\)/ },
       {
-        value: framed(
-          idOdd,
-          avsc.Type.forSchema({
-            type: 'record',
-            name: 'UserEvent',
-            namespace: 'dev.sluice.events',
-            fields: [
-              { name: 'eventId', type: 'string' },
-              { name: 'type', type: 'string' },
-              { name: 'userId', type: 'string' },
-              { name: 'timestamp', type: 'string' },
-            ],
-          }).toBuffer({ eventId: 'x', type: 'click', userId: 'u', timestamp: 'yesterday' }),
-        ),
+        value: hostileRecord('wrong-types', sample, { current: idV2, textTime: idOdd, noTime: -1 }, 65_536),
         reason: /cannot be read as the reader schema/,
       },
       { value: Buffer.from(JSON.stringify(good[1])), reason: /magic byte 123, expected 0/ },
