@@ -13,7 +13,7 @@ import { deadLetterTopicOf } from '../runtime/side-outputs.js';
 import { DEAD_LETTER_HEADERS, isSinkDeadLetter, originalHeaders } from '../sinks/dead-letters.js';
 import { checkKafka, createKafka } from '../source/kafka-client.js';
 import { readTopicToEnd, type TopicMessage } from '../source/topic-reader.js';
-import { topicOffsets } from '../source/topic-offsets.js';
+import { topicOffsets } from '../source/cluster-settling.js';
 
 interface DlqOptions {
   config: string;

@@ -34,7 +34,7 @@ import {
   type RestoredPartition,
 } from './partition-worker.js';
 import { SideOutputs, changelogTopicOf, pipelineTopics } from './side-outputs.js';
-import { topicOffsets } from '../source/topic-offsets.js';
+import { topicOffsets } from '../source/cluster-settling.js';
 
 const TICK_MS = 200;
 

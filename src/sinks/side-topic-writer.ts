@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka, Message, Producer } from 'kafkajs';
 import { messageOf } from '../errors.js';
 import type { Logger } from '../ops/logger.js';
-import { topicOffsets } from '../source/topic-offsets.js';
+import { topicOffsets, whileSettling } from '../source/cluster-settling.js';
 
 export interface SideTopic {
   topic: string;
@@ -48,9 +48,11 @@ export class SideTopicWriter {
     const admin = this.kafka.admin();
     await admin.connect();
     try {
-      const existing = new Set(await admin.listTopics());
-      const missing = topics.filter((t) => !existing.has(t.topic));
-      if (missing.length > 0) {
+      // Each attempt asks again what is missing: a retried call may have created some already.
+      await whileSettling(async () => {
+        const existing = new Set(await admin.listTopics());
+        const missing = topics.filter((t) => !existing.has(t.topic));
+        if (missing.length === 0) return;
         await admin.createTopics({
           waitForLeaders: true,
           topics: missing.map((t) => ({
@@ -66,7 +68,7 @@ export class SideTopicWriter {
                   ],
           })),
         });
-      }
+      });
     } catch (error) {
       // Another worker may have created it in between.
       if (!messageOf(error).includes('already exists')) throw error;

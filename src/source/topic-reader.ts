@@ -3,7 +3,7 @@
 // that group's offsets; without one it reads from the beginning and leaves no group behind.
 import { randomBytes } from 'node:crypto';
 import type { Kafka, KafkaMessage } from 'kafkajs';
-import { topicOffsets } from './topic-offsets.js';
+import { topicOffsets } from './cluster-settling.js';
 
 export type TopicMessage = KafkaMessage & { partition: number };
 

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
 import { decodeCheckpoint, CHECKPOINT_KEY } from './changelog-codec.js';
 import type { RestoredPartition } from '../runtime/partition-worker.js';
-import { topicOffsets } from '../source/topic-offsets.js';
+import { topicOffsets } from '../source/cluster-settling.js';
 
 export interface RestoreProgress {
   /** Changelog records read so far, and how many there were to read when restoring began. */

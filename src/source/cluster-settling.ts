@@ -1,7 +1,7 @@
-// A topic's partition offsets (low and high) as the admin client reports them, retried while the
-// cluster settles. kafkajs' fetchTopicOffsets gives up at once on NOT_LEADER_FOR_PARTITION and
-// LEADER_NOT_AVAILABLE, which a freshly created topic (or a broker electing leaders after a restart)
-// answers for a moment: a worker starting then must wait, not crash.
+// Admin calls retried while the cluster settles. kafkajs gives up at once on errors Kafka marks
+// retriable (NOT_LEADER_FOR_PARTITION, LEADER_NOT_AVAILABLE, UNKNOWN_TOPIC_OR_PARTITION while a new
+// topic's metadata spreads), which a freshly created topic or a broker electing leaders answers for a
+// moment: a worker starting then must wait, not crash.
 import type { Admin } from 'kafkajs';
 import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
 
@@ -18,6 +18,12 @@ const settling = retry(handleWhen(isRetriable), {
   backoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 2_000 }),
 });
 
+/** Runs `call` again (with backoff) while it fails with an error Kafka marks retriable. */
+export function whileSettling<T>(call: () => Promise<T>): Promise<T> {
+  return settling.execute(call);
+}
+
+/** A topic's partition offsets (low and high), retried while the cluster settles. */
 export function topicOffsets(admin: Admin, topic: string): Promise<PartitionOffsets> {
-  return settling.execute(() => admin.fetchTopicOffsets(topic));
+  return whileSettling(() => admin.fetchTopicOffsets(topic));
 }
