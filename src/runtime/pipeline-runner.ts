@@ -677,6 +677,7 @@ class PipelineRunner implements RunningPipeline {
     const timer = this.metricsRegistry.commitSeconds.startTimer();
     try {
       const outputs = this.sinks.outputsFor(worker.partition);
+      this.logger.debug({ partition: worker.partition, offset: snapshot.offset.toString() }, 'committing');
       await this.committer.commit(worker.partition, snapshot, outputs);
       timer();
       this.logger.debug(

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { KAFKA_VERSION, resolveKafkaJars } from './kafka-jars.js';
@@ -126,15 +126,8 @@ export async function startKafka(options: KafkaStartOptions): Promise<KafkaState
     );
   }
 
-  const jvm = ['-Xms256m', '-Xmx1g', '-XX:+UseG1GC', '-Djava.awt.headless=true', log4j];
-  const pid = startDetached(
-    'java',
-    [...jvm, '-cp', classpath, 'kafka.Kafka', configFile],
-    logFile,
-    options.dir,
-  );
   const brokers = `127.0.0.1:${options.port}`;
-  await waitUntilReady(`Kafka ${KAFKA_VERSION}`, pid, logFile, 90_000, () => brokerReady(brokers));
+  const pid = await launchBroker(options.dir, libs, brokers);
   return {
     pid,
     port: options.port,
@@ -153,6 +146,30 @@ export async function startKafka(options: KafkaStartOptions): Promise<KafkaState
       caFile: secure.caFile,
     },
   };
+}
+
+/** Runs the broker of `dir` (its config and data as they are) and waits until a group can join. */
+async function launchBroker(dir: string, libs: string, brokers: string): Promise<number> {
+  const log4j = `-Dlog4j.configuration=file:${join(dir, 'log4j.properties')}`;
+  const jvm = ['-Xms256m', '-Xmx1g', '-XX:+UseG1GC', '-Djava.awt.headless=true', log4j];
+  const logFile = join(dir, 'kafka.log');
+  const pid = startDetached(
+    'java',
+    [...jvm, '-cp', `${libs}/*`, 'kafka.Kafka', join(dir, 'server.properties')],
+    logFile,
+    dir,
+  );
+  await waitUntilReady(`Kafka ${KAFKA_VERSION}`, pid, logFile, 90_000, () => brokerReady(brokers));
+  return pid;
+}
+
+/**
+ * Starts a stopped broker again with the data it had: topics, committed offsets, transactions and
+ * producer state survive, as they do when a real broker restarts. Returns the new process id.
+ */
+export async function restartKafka(state: Pick<KafkaState, 'brokers' | 'dataDir'>): Promise<number> {
+  const libs = await resolveKafkaJars(KAFKA_VERSION);
+  return launchBroker(dirname(state.dataDir), libs, state.brokers);
 }
 
 /**

@@ -8,7 +8,6 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Kafka } from 'kafkajs';
 import { sampleEvents } from '../../src/produce/sample-events.js';
-import type { ReferenceDefinition } from '../support/window-reference.js';
 import {
   HOSTILE_KINDS,
   avroOf,
@@ -19,25 +18,17 @@ import {
   userEventV1,
   userEventV2,
 } from '../integration/support/avro-records.js';
-import { createTopic, readTopic, uniqueName, waitFor } from '../integration/support/fixtures.js';
+import { createTopic, uniqueName } from '../integration/support/fixtures.js';
 import { withProducer, type Produced } from '../integration/support/pipeline-truth.js';
 import { startTestRegistry, type TestRegistry } from '../integration/support/schema-registry-server.js';
 import { writeConfig } from '../integration/support/sluice-process.js';
 import { useTestServices } from '../integration/support/services.js';
-import { compareWindows, expectedWindows, windowsIn } from '../integration/support/window-truth.js';
-import { FULL, peakRssMiB, printReport, tally } from './scenario-report.js';
+import { MemoryWatch, PARTITIONS, faultPipeline, verdict } from './fault-scenario.js';
+import { FULL } from './scenario-report.js';
 
-const PARTITIONS = 3;
 const GOOD_PER_PARTITION = FULL ? 10_000 : 1_000;
 const HOSTILE_TOTAL = FULL ? 10_000 : 800;
-const GRACE = 2_000;
-const OUT_OF_ORDERNESS = 5_000;
 const MAX_MESSAGE_BYTES = 16_384;
-const definitions: ReferenceDefinition[] = [
-  { name: 'by_type_10s', type: 'tumbling', size: 10_000, groupBy: ['type'] },
-  { name: 'by_url_30s', type: 'sliding', size: 30_000, advance: 10_000, groupBy: ['url'] },
-  { name: 'sessions', type: 'session', gap: 20_000, groupBy: ['userId'] },
-];
 
 describe('fault scenario: hostile input', () => {
   const services = useTestServices();
@@ -66,35 +57,27 @@ describe('fault scenario: hostile input', () => {
       };
       const v1 = avsc.Type.forSchema(userEventV1 as avsc.Schema);
       const v2 = avsc.Type.forSchema(userEventV2 as avsc.Schema);
-      const sum = [{ fn: 'sum', field: 'value' }];
+      const memory = new MemoryWatch();
+      const pipeline = faultPipeline({
+        name,
+        topic,
+        database,
+        brokers: inject('kafkaBrokers'),
+        clickhouseUrl: inject('clickhouseUrl'),
+      });
       const sluice = services.start([
         'run',
         '--config',
         writeConfig({
-          name,
-          source: { brokers: [inject('kafkaBrokers')], topic, groupId: `sluice-${name}` },
+          ...pipeline,
           parse: {
             format: 'avro-confluent',
             registry: { url: registry.url },
             maxMessageBytes: MAX_MESSAGE_BYTES,
           },
-          time: { field: 'timestamp', maxOutOfOrderness: OUT_OF_ORDERNESS, grace: GRACE, idleTimeout: '2s' },
-          windows: [
-            { name: 'by_type_10s', type: 'tumbling', size: '10s', groupBy: ['type'], aggregations: sum },
-            {
-              name: 'by_url_30s',
-              type: 'sliding',
-              size: '30s',
-              advance: '10s',
-              groupBy: ['url'],
-              aggregations: sum,
-            },
-            { name: 'sessions', type: 'session', gap: '20s', groupBy: ['userId'], aggregations: sum },
-          ],
-          sinks: { clickhouse: { url: inject('clickhouseUrl'), database } },
-          http: { port: 0 },
         }),
       ]);
+      memory.watch(sluice.child.pid);
 
       // Each partition: its events in order with 8 s of jitter (some late), hostile records spread among them.
       const produced: Produced[] = [];
@@ -136,43 +119,22 @@ describe('fault scenario: hostile input', () => {
         }
       });
 
-      const truth = expectedWindows(produced, {
-        definitions,
-        partitions: PARTITIONS,
-        grace: GRACE,
-        outOfOrderness: OUT_OF_ORDERNESS,
-      });
-      const found = await waitFor(
-        `${truth.rows.size} windows`,
-        () => windowsIn(clickhouse, database, definitions),
-        (rows) => {
-          const t = tally(compareWindows(truth.rows, rows));
-          return t.lost + t.doubled + t.wrong === 0;
-        },
-        FULL ? 300_000 : 120_000,
-      ).catch(() => windowsIn(clickhouse, database, definitions));
-      const dead = await readTopic(kafka, `${topic}.dlq`, hostileAt.size);
-      const deadAt = new Set(
-        dead.map(
-          (m) =>
-            `${String(m.headers?.['sluice.source.partition'])}@${String(m.headers?.['sluice.source.offset'])}`,
-        ),
-      );
-      const late = await readTopic(kafka, `${topic}.late`, truth.late.size);
-      const counts = tally(compareWindows(truth.rows, found));
-      printReport({
+      const result = await verdict({
         scenario: 'hostile input',
-        produced: produced.length + hostileAt.size,
-        windowsExpected: truth.rows.size,
-        windowsFound: found.size,
-        ...counts,
-        deadLetters: dead.length,
-        late: late.length,
-        peakRssMiB: peakRssMiB(sluice.child.pid),
+        kafka,
+        clickhouse,
+        topic,
+        database,
+        produced,
+        memory,
+        otherRecords: hostileAt.size,
+        deadLetters: hostileAt.size,
       });
-      expect(counts).toEqual({ lost: 0, doubled: 0, wrong: 0 });
-      expect(deadAt).toEqual(hostileAt);
-      expect(truth.late.size).toBeGreaterThan(0);
+      memory.stop();
+      expect(result.counts).toEqual({ lost: 0, doubled: 0, wrong: 0 });
+      expect(result.deadAt).toEqual(hostileAt);
+      expect(result.lateExpected.size).toBeGreaterThan(0);
+      expect(result.lateFound).toEqual(result.lateExpected);
       expect(sluice.child.exitCode).toBeNull();
       expect(await sluice.stop('SIGTERM')).toBe(0);
     },

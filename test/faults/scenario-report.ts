@@ -1,7 +1,6 @@
 // What every fault scenario prints: events produced, windows expected and found, lost, doubled and
 // wrong windows, dead letters, late events and the worker's peak RSS. The suite's expectation is zero
 // lost, zero doubled, zero wrong; a scenario showing otherwise is a bug, not a figure.
-import { readFileSync } from 'node:fs';
 import Table from 'cli-table3';
 import type { compareWindows } from '../integration/support/window-truth.js';
 
@@ -16,23 +15,14 @@ export interface ScenarioReport {
   deadLetters: number;
   late: number;
   peakRssMiB: number;
+  /** Scenario-specific lines: where the kills landed, how long the outage was. */
+  [note: string]: string | number;
 }
 
 /** Splits a comparison: windows counted too often are "doubled", other differences "wrong". */
 export function tally(diff: ReturnType<typeof compareWindows>) {
   const doubled = diff.wrong.filter((w) => (w.found?.count ?? 0) > w.expected.count).length;
   return { lost: diff.lost.length, doubled: doubled + diff.extra.length, wrong: diff.wrong.length - doubled };
-}
-
-/** The peak resident memory of a process (VmHWM), in MiB; 0 once it is gone. */
-export function peakRssMiB(pid: number | undefined): number {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0);
-    return Math.round(kb / 1024);
-  } catch {
-    return 0;
-  }
 }
 
 export function printReport(report: ScenarioReport): void {

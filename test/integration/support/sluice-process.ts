@@ -9,6 +9,11 @@ import { stringify } from 'yaml';
 export interface SluiceProcess {
   child: ChildProcess;
   output(): string;
+  /**
+   * Resolves as soon as output written from now on matches `pattern` (checked per chunk, on arrival,
+   * so a test can act within milliseconds of a log line); rejects if the process exits first.
+   */
+  next(pattern: RegExp): Promise<void>;
   /** Sends `signal` and resolves with the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
@@ -32,6 +37,26 @@ export function startSluice(args: readonly string[], env: NodeJS.ProcessEnv = {}
   return {
     child,
     output: () => output,
+    next: (pattern) =>
+      new Promise<void>((resolve, reject) => {
+        const onData = (chunk: Buffer) => {
+          if (!pattern.test(chunk.toString())) return;
+          done();
+          resolve();
+        };
+        const onExit = () => {
+          done();
+          reject(new Error(`the process exited before printing ${String(pattern)}`));
+        };
+        const done = () => {
+          child.stdout?.off('data', onData);
+          child.stderr?.off('data', onData);
+          child.off('exit', onExit);
+        };
+        child.stdout?.on('data', onData);
+        child.stderr?.on('data', onData);
+        child.once('exit', onExit);
+      }),
     stop: async (signal = 'SIGTERM') => {
       if (child.exitCode === null) child.kill(signal);
       return exited;

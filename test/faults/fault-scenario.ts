@@ -1,0 +1,280 @@
+// What the fault scenarios share: the pipeline under test (all three window types, out-of-order and
+// late events), a seeded live stream that outlasts the faults, a watch on the workers' memory, and the
+// verdict: ClickHouse (FINAL) against the independently computed windows, printed as the report.
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { Kafka, Producer } from 'kafkajs';
+import { sampleEvents } from '../../src/produce/sample-events.js';
+import { readTopic, waitFor } from '../integration/support/fixtures.js';
+import type { Produced } from '../integration/support/pipeline-truth.js';
+import { compareWindows, expectedWindows, windowsIn } from '../integration/support/window-truth.js';
+import type { ReferenceDefinition } from '../support/window-reference.js';
+import { FULL, printReport, tally, type ScenarioReport } from './scenario-report.js';
+
+export const PARTITIONS = 3;
+export const GRACE = 2_000;
+export const OUT_OF_ORDERNESS = 5_000;
+/** Event-time jitter of the stream: above the allowed disorder, so some events are late. */
+const JITTER = 8_000;
+
+export const DEFINITIONS: ReferenceDefinition[] = [
+  { name: 'by_type_10s', type: 'tumbling', size: 10_000, groupBy: ['type'] },
+  { name: 'by_url_30s', type: 'sliding', size: 30_000, advance: 10_000, groupBy: ['url'] },
+  { name: 'sessions', type: 'session', gap: 20_000, groupBy: ['userId'] },
+];
+
+export interface FaultPipelineOptions {
+  name: string;
+  topic: string;
+  database: string;
+  brokers: string;
+  clickhouseUrl: string;
+  guarantee?: 'exactly-once' | 'at-least-once';
+  /** The /status port; 0 picks a free one. */
+  httpPort?: number;
+  /** Also write the windows to `<topic>.results.{window}` (inside the transaction under exactly-once). */
+  kafkaOutput?: boolean;
+  /** Extra ClickHouse sink settings (batching, retries, circuit breaker). */
+  clickhouse?: Record<string, unknown>;
+  backpressure?: Record<string, unknown>;
+}
+
+/** The scenarios' pipeline: the windows of DEFINITIONS, sessions in update mode so early rows and merges are tested too. */
+export function faultPipeline(options: FaultPipelineOptions) {
+  const sum = [{ fn: 'sum', field: 'value' }];
+  return {
+    name: options.name,
+    // A killed member holds its partitions until its session times out: keep that short.
+    source: {
+      brokers: [options.brokers],
+      topic: options.topic,
+      groupId: `sluice-${options.name}`,
+      sessionTimeout: '6s',
+      heartbeatInterval: '1s',
+    },
+    // Idleness is wall-clock and the reference has none: production never pauses for 5 s until it ends.
+    time: { field: 'timestamp', maxOutOfOrderness: OUT_OF_ORDERNESS, grace: GRACE, idleTimeout: '5s' },
+    processing: { guarantee: options.guarantee ?? 'exactly-once', commitInterval: '300ms' },
+    windows: [
+      { name: 'by_type_10s', type: 'tumbling', size: '10s', groupBy: ['type'], aggregations: sum },
+      {
+        name: 'by_url_30s',
+        type: 'sliding',
+        size: '30s',
+        advance: '10s',
+        groupBy: ['url'],
+        aggregations: sum,
+      },
+      {
+        name: 'sessions',
+        type: 'session',
+        gap: '20s',
+        groupBy: ['userId'],
+        aggregations: sum,
+        emit: { mode: 'update', every: '500ms' },
+      },
+    ],
+    ...(options.backpressure ? { backpressure: options.backpressure } : {}),
+    sinks: {
+      clickhouse: { url: options.clickhouseUrl, database: options.database, ...options.clickhouse },
+      ...(options.kafkaOutput ? { kafka: { topic: `${options.topic}.results.{window}` } } : {}),
+    },
+    http: { port: options.httpPort ?? 0 },
+  };
+}
+
+export interface Production {
+  /** Every acknowledged event with its partition and offset, and whether slices are still going out. */
+  readonly state: { produced: Produced[]; producing: boolean };
+  readonly done: Promise<void>;
+}
+
+export interface ProductionOptions {
+  slices: number;
+  /** Events per partition per slice. */
+  perSlice?: number;
+  intervalMs?: number;
+  seed: number;
+}
+
+/**
+ * A seeded live stream: a slice of every partition's events every `intervalMs`. Each partition has its
+ * own event-time stream with 8 s of jitter. The producer is idempotent and a refused slice is sent
+ * again until acknowledged, so a broker restart neither loses nor duplicates an event, and offsets
+ * come from the acknowledgements.
+ */
+export function startProduction(kafka: Kafka, topic: string, options: ProductionOptions): Production {
+  const perSlice = options.perSlice ?? 30;
+  const streams = Array.from({ length: PARTITIONS }, (_, partition) =>
+    sampleEvents(
+      options.slices * perSlice,
+      Date.UTC(2026, 4, 1),
+      30 * 60_000,
+      options.seed + partition,
+      JITTER,
+    ),
+  );
+  const state = { produced: [] as Produced[], producing: true };
+  const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  const done = (async () => {
+    await producer.connect();
+    try {
+      for (let slice = 0; slice < options.slices; slice += 1) {
+        for (let partition = 0; partition < PARTITIONS; partition += 1) {
+          const events = streams[partition]!.slice(slice * perSlice, (slice + 1) * perSlice);
+          const meta = await sendUntilAcknowledged(producer, topic, partition, events);
+          const base = BigInt(meta);
+          events.forEach((event, k) => state.produced.push({ partition, offset: base + BigInt(k), event }));
+        }
+        await sleep(options.intervalMs ?? 200);
+      }
+    } finally {
+      state.producing = false;
+      await producer.disconnect();
+    }
+  })();
+  return { state, done };
+}
+
+async function sendUntilAcknowledged(
+  producer: Producer,
+  topic: string,
+  partition: number,
+  events: readonly object[],
+): Promise<string> {
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      const [meta] = await producer.send({
+        topic,
+        acks: -1,
+        messages: events.map((event) => ({ partition, value: JSON.stringify(event) })),
+      });
+      return meta!.baseOffset!;
+    } catch (error) {
+      if (attempt >= 120) throw error;
+      await sleep(500);
+    }
+  }
+}
+
+/** The peak resident memory over every worker process a scenario starts, sampled while they live. */
+export class MemoryWatch {
+  private readonly pids = new Set<number>();
+  private peakKiB = 0;
+  private readonly timer = setInterval(() => this.sample(), 200);
+
+  watch(pid: number | undefined): void {
+    if (pid !== undefined) this.pids.add(pid);
+  }
+
+  /** Peak RSS in MiB, including each live process's own high-water mark (VmHWM). */
+  get peakMiB(): number {
+    this.sample();
+    return Math.round(this.peakKiB / 1024);
+  }
+
+  /** The current RSS of the watched processes that are alive, in MiB (the largest one). */
+  currentMiB(): number {
+    let largest = 0;
+    for (const pid of this.pids) largest = Math.max(largest, statusField(pid, 'VmRSS'));
+    return Math.round(largest / 1024);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  private sample(): void {
+    for (const pid of this.pids) {
+      const kib = statusField(pid, 'VmHWM');
+      if (kib === 0) this.pids.delete(pid);
+      this.peakKiB = Math.max(this.peakKiB, kib);
+    }
+  }
+}
+
+function statusField(pid: number, field: 'VmHWM' | 'VmRSS'): number {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    return Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
+export interface VerdictOptions {
+  scenario: string;
+  kafka: Kafka;
+  clickhouse: ClickHouseClient;
+  topic: string;
+  database: string;
+  produced: readonly Produced[];
+  memory: MemoryWatch;
+  /** Records produced besides the events (hostile ones), for the report's total. */
+  otherRecords?: number;
+  /** Dead letters the scenario expects; read from `<topic>.dlq`. */
+  deadLetters?: number;
+  /** Extra lines of the report, e.g. how many kills landed where. */
+  notes?: Record<string, string | number>;
+}
+
+export interface Verdict {
+  counts: { lost: number; doubled: number; wrong: number };
+  /** Late events expected (`partition@offset`) and found in the late-events topic. */
+  lateExpected: Set<string>;
+  lateFound: Set<string>;
+  /** The dead letters' source positions (`partition@offset`). */
+  deadAt: Set<string>;
+  report: ScenarioReport;
+}
+
+const positionOf = (m: { headers?: Record<string, unknown> }) =>
+  `${String(m.headers?.['sluice.source.partition'])}@${String(m.headers?.['sluice.source.offset'])}`;
+
+/**
+ * Waits until ClickHouse holds exactly the reference's windows (or the time is up), then reads the
+ * late-events and dead-letter topics, prints the report and returns it for the scenario to assert.
+ */
+export async function verdict(options: VerdictOptions): Promise<Verdict> {
+  const truth = expectedWindows(options.produced, {
+    definitions: DEFINITIONS,
+    partitions: PARTITIONS,
+    grace: GRACE,
+    outOfOrderness: OUT_OF_ORDERNESS,
+  });
+  const current = () => windowsIn(options.clickhouse, options.database, DEFINITIONS);
+  const found = await waitFor(
+    `${truth.rows.size} windows`,
+    current,
+    (rows) => {
+      const t = tally(compareWindows(truth.rows, rows));
+      return t.lost + t.doubled + t.wrong === 0;
+    },
+    FULL ? 300_000 : 150_000,
+  ).catch(current);
+  const counts = tally(compareWindows(truth.rows, found));
+  const dead = await readTopic(options.kafka, `${options.topic}.dlq`, options.deadLetters ?? 0).catch(
+    () => [],
+  );
+  const late = await readTopic(options.kafka, `${options.topic}.late`, truth.late.size).catch(() => []);
+  const report: ScenarioReport = {
+    scenario: options.scenario,
+    produced: options.produced.length + (options.otherRecords ?? 0),
+    windowsExpected: truth.rows.size,
+    windowsFound: found.size,
+    ...counts,
+    deadLetters: dead.length,
+    late: new Set(late.map(positionOf)).size,
+    peakRssMiB: options.memory.peakMiB,
+    ...options.notes,
+  };
+  printReport(report);
+  return {
+    counts,
+    lateExpected: truth.late,
+    lateFound: new Set(late.map(positionOf)),
+    deadAt: new Set(dead.map(positionOf)),
+    report,
+  };
+}
