@@ -273,6 +273,14 @@ export class PartitionWorker {
     this.caughtUp = lastOffset + 1n >= highWatermark;
   }
 
+  /**
+   * The consumer has had no answer to its fetches for a while: this partition's silence is not
+   * idleness (its log may be growing where it cannot be read), so idle time starts over from now.
+   */
+  fetchesStalled(): void {
+    this.windows.watermark.restartIdleClock(this.clock());
+  }
+
   /** The backpressure transition to apply now, if any. */
   decideBackpressure(): BackpressureAction {
     return this.backpressure.decide(this.fill());

@@ -37,6 +37,11 @@ import { SideOutputs, changelogTopicOf, pipelineTopics } from './side-outputs.js
 import { topicOffsets } from '../source/cluster-settling.js';
 
 const TICK_MS = 200;
+/**
+ * Fetches answer within maxWaitTimeInMs (500 ms) even when there is nothing to read; this long
+ * without an answer means the broker is out of reach, not that the partitions are quiet.
+ */
+const FETCH_STALL_MS = 3_000;
 
 export interface PartitionStatus extends PartitionCounters, WindowCounters {
   partition: number;
@@ -141,6 +146,8 @@ class PipelineRunner implements RunningPipeline {
   private readonly restoring = new Set<number>();
   private restoreProgress: RestoreProgress = { read: 0, total: 0 };
   private joined = false;
+  /** When a fetch last came back: silence counts as idleness only while fetches do. */
+  private lastFetchAt = Date.now();
   /** Counters of the partitions this member gave up, so pipeline totals never go down. */
   private readonly released: RecordTotals = emptyCounters();
   private readonly releasedStages = new Map<string, StageStats>();
@@ -232,6 +239,7 @@ class PipelineRunner implements RunningPipeline {
       this.logger.info('group rebalancing; flushing and committing owned partitions');
       void this.tick(true);
     });
+    this.consumer.on(this.consumer.events.FETCH, () => (this.lastFetchAt = Date.now()));
     // Fetches of only transaction markers (or aborted records) never reach eachBatch: this is how a
     // partition learns it has read to the end of a transactional topic.
     this.consumer.on(this.consumer.events.END_BATCH_PROCESS, ({ payload }) => {
@@ -590,8 +598,12 @@ class PipelineRunner implements RunningPipeline {
   }
 
   private async tick(forceCommit: boolean): Promise<void> {
+    // A broker that does not answer is not a quiet log: no partition may go idle meanwhile, and once
+    // fetches succeed again idleness needs a full idleTimeout of confirmed silence.
+    const stalled = Date.now() - this.lastFetchAt > FETCH_STALL_MS;
     await Promise.all(
       [...this.workers.values()].map(async (worker) => {
+        if (stalled) worker.fetchesStalled();
         await this.flush(worker, forceCommit);
         this.applyBackpressure(worker);
       }),

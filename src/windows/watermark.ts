@@ -51,6 +51,14 @@ export class Watermark {
   }
 
   /**
+   * Silence no longer counts from before `nowMs`: the consumer could not fetch (a broker down, say), so
+   * the quiet so far says nothing about the log. Idleness may start again `idleTimeoutMs` after this.
+   */
+  restartIdleClock(nowMs: number): void {
+    if (this.lastRecordAtMs !== undefined && nowMs > this.lastRecordAtMs) this.lastRecordAtMs = nowMs;
+  }
+
+  /**
    * The watermark at wall-clock time `nowMs`. `caughtUp` says the partition has no backlog: only then
    * can silence mean idleness rather than a consumer that is busy elsewhere.
    */

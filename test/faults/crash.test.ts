@@ -20,6 +20,7 @@ import {
   OUT_OF_ORDERNESS,
   PARTITIONS,
   faultPipeline,
+  restoredLatestAssignment,
   startProduction,
   verdict,
 } from './fault-scenario.js';
@@ -73,11 +74,12 @@ describe('fault scenario: crashes', () => {
   let clickhouse: ClickHouseClient;
   beforeAll(() => ({ kafka, clickhouse } = services));
 
+  /** Restored: the last assignment had nothing new to restore, or its restore has finished. */
   async function restored(sluice: SluiceProcess): Promise<void> {
     await waitFor(
       'the worker to restore its state and start',
       () => Promise.resolve(sluice.output()),
-      (output) => restoredLine.test(output.slice(output.lastIndexOf('partitions assigned'))),
+      (output) => restoredLatestAssignment(output),
       60_000,
     );
   }
@@ -135,7 +137,7 @@ describe('fault scenario: crashes', () => {
       await sluice.stop('SIGKILL');
       const output = sluice.output();
       // Where the kill really landed: a restore still running, a commit begun and not ended, and so on.
-      const tail = output.slice(output.lastIndexOf('partitions assigned'));
+      const tail = output.slice(output.lastIndexOf('"msg":"partitions assigned"'));
       const hit =
         point === 'mid-restore'
           ? !restoredLine.test(tail)

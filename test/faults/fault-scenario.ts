@@ -84,6 +84,17 @@ export function faultPipeline(options: FaultPipelineOptions) {
   };
 }
 
+/**
+ * Whether a worker's log shows it running on its latest assignment: that assignment had nothing new
+ * to restore, or the restore it started has finished.
+ */
+export function restoredLatestAssignment(output: string): boolean {
+  const at = output.lastIndexOf('"msg":"partitions assigned"');
+  if (at < 0) return false;
+  const line = output.slice(output.lastIndexOf('\n', at) + 1, at);
+  return line.includes('"restoring":[]') || output.includes('state restored from the changelog', at);
+}
+
 export interface Production {
   /** Every acknowledged event with its partition and offset, and whether slices are still going out. */
   readonly state: { produced: Produced[]; producing: boolean };

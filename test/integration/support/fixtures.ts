@@ -10,10 +10,11 @@ export function uniqueName(prefix: string): string {
   return `${prefix}_${randomBytes(4).toString('hex')}`;
 }
 
-export function testKafka(): Kafka {
+/** A client of the run's broker, or of `brokers` (a broker a test started for itself). */
+export function testKafka(brokers = inject('kafkaBrokers')): Kafka {
   return new Kafka({
     clientId: 'sluice-test',
-    brokers: [inject('kafkaBrokers')],
+    brokers: [brokers],
     logLevel: logLevel.NOTHING,
   });
 }

@@ -339,6 +339,28 @@ describe('PartitionWorker', () => {
     ]);
   });
 
+  it('does not take a broker out of reach for idleness: idle time starts over once fetches answer', async () => {
+    const clock = { now: 1_000_000 };
+    const { worker, late } = harness({}, () => clock.now);
+    worker.accept([record(0, event(0, 60_000, '/a'))], 1n);
+    await sleep(10);
+    // 30 s of no fetch answers (the runner says so every tick): far past idleTimeout (10 s), no window closes.
+    for (let second = 0; second < 30; second += 1) {
+      clock.now += 1_000;
+      worker.fetchesStalled();
+      expect(worker.resultsToSink()).toEqual([]);
+    }
+    // Fetches answer again and the next record of the stream is not late.
+    clock.now += 5_000;
+    worker.accept([record(1, event(1, 61_000, '/a'))], 2n);
+    await sleep(10);
+    expect(late).toEqual([]);
+    expect(worker.resultsToSink()).toEqual([]);
+    // Confirmed silence for a full idleTimeout: now the window closes, with both events.
+    clock.now += 10_000;
+    expect(worker.resultsToSink().map((r) => [r.key[0], r.count])).toEqual([['/a', 2]]);
+  });
+
   it('takes a batch of many thousand records without deepening the stack', () => {
     const { worker } = harness({ backpressure: { maxBufferSize: 100_000 } });
     const records = Array.from({ length: 30_000 }, (_, i) => record(i, event(i, i, '/a')));

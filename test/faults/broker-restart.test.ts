@@ -1,0 +1,104 @@
+// Fault scenario: the Kafka broker restarts. The worker's broker (one of the test's own) is stopped
+// mid-stream, stays down for 5 s (20 s in the full form) and starts again on its data, while the
+// producer keeps trying and the worker keeps running: its fetches, heartbeats and transactions fail
+// for a while, and when the broker is back it carries on by itself from what was committed, with
+// every window exact.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { startKafka, restartKafka } from '../../src/stack/kafka-server.js';
+import { freePorts } from '../../src/stack/ports.js';
+import { stopProcess } from '../../src/stack/processes.js';
+import {
+  createTopic,
+  testClickHouse,
+  testKafka,
+  uniqueName,
+  waitFor,
+} from '../integration/support/fixtures.js';
+import { startSluice, writeConfig, type SluiceProcess } from '../integration/support/sluice-process.js';
+import { MemoryWatch, PARTITIONS, faultPipeline, startProduction, verdict } from './fault-scenario.js';
+import { FULL } from './scenario-report.js';
+import { partitionStatus } from './worker-status.js';
+
+const DOWN_MS = FULL ? 20_000 : 5_000;
+/** The stream runs 8 s before the stop, through the outage, and some 15 s after the broker is back. */
+const SLICES = Math.ceil((DOWN_MS + 28_000) / 200);
+
+describe('fault scenario: broker restart', () => {
+  const cleanups: (() => Promise<unknown>)[] = [];
+  afterAll(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+  });
+
+  it(
+    `carries on exactly when the broker is down for ${DOWN_MS / 1000} s mid-stream`,
+    async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'sluice-broker-restart-'));
+      cleanups.push(() => rm(dir, { recursive: true, force: true }));
+      const [port, controllerPort, securePort, statusPort] = await freePorts(4);
+      const broker = await startKafka({
+        dir,
+        port: port!,
+        controllerPort: controllerPort!,
+        securePort: securePort!,
+      });
+      let brokerPid = broker.pid;
+      cleanups.push(() => stopProcess(brokerPid, 10_000));
+      const kafka = testKafka(broker.brokers);
+      const clickhouse = testClickHouse();
+      cleanups.push(() => clickhouse.close());
+
+      const name = uniqueName('restart');
+      const topic = uniqueName('restart_events');
+      const database = uniqueName('restart');
+      await createTopic(kafka, topic, PARTITIONS);
+      const config = writeConfig(
+        faultPipeline({
+          name,
+          topic,
+          database,
+          brokers: broker.brokers,
+          clickhouseUrl: inject('clickhouseUrl'),
+          httpPort: statusPort,
+        }),
+      );
+      const memory = new MemoryWatch();
+      const sluice: SluiceProcess = startSluice(['run', '--config', config]);
+      cleanups.push(() => sluice.stop('SIGKILL'));
+      memory.watch(sluice.child.pid);
+      const status = () => partitionStatus(statusPort!);
+      await waitFor('the worker to own every partition', status, (s) => s.length === PARTITIONS);
+
+      const production = startProduction(kafka, topic, { slices: SLICES, seed: 5151 });
+      await sleep(8_000);
+      await stopProcess(brokerPid, 30_000);
+      await sleep(DOWN_MS);
+      const restartAt = Date.now();
+      brokerPid = await restartKafka(broker);
+      const brokerStartMs = Date.now() - restartAt;
+      expect(production.state.producing).toBe(true);
+      await production.done;
+
+      const result = await verdict({
+        scenario: `broker restart (down ${DOWN_MS / 1000} s)`,
+        kafka,
+        clickhouse,
+        topic,
+        database,
+        produced: production.state.produced,
+        memory,
+        notes: { 'broker start ms': brokerStartMs },
+      });
+      memory.stop();
+      expect(result.counts, sluice.output().slice(-3000)).toEqual({ lost: 0, doubled: 0, wrong: 0 });
+      expect(result.lateFound).toEqual(result.lateExpected);
+      // The same worker process all along: it rode the outage out instead of crashing.
+      expect(sluice.child.exitCode, sluice.output().slice(-3000)).toBeNull();
+      expect(await sluice.stop('SIGTERM')).toBe(0);
+    },
+    FULL ? 600_000 : 300_000,
+  );
+});
