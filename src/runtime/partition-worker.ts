@@ -274,10 +274,10 @@ export class PartitionWorker {
   }
 
   /**
-   * The consumer has had no answer to its fetches for a while: this partition's silence is not
-   * idleness (its log may be growing where it cannot be read), so idle time starts over from now.
+   * This partition is not being read right now (paused, or the broker does not answer fetches): its
+   * silence is not idleness (its log may be growing unread), so idle time starts over from now.
    */
-  fetchesStalled(): void {
+  notFetching(): void {
     this.windows.watermark.restartIdleClock(this.clock());
   }
 

@@ -598,12 +598,13 @@ class PipelineRunner implements RunningPipeline {
   }
 
   private async tick(forceCommit: boolean): Promise<void> {
-    // A broker that does not answer is not a quiet log: no partition may go idle meanwhile, and once
-    // fetches succeed again idleness needs a full idleTimeout of confirmed silence.
+    // A broker that does not answer, or a paused partition (a sink down, say), is not a quiet log: no
+    // partition may go idle meanwhile, and once it is read again idleness needs a full idleTimeout of
+    // silence the broker confirmed.
     const stalled = Date.now() - this.lastFetchAt > FETCH_STALL_MS;
     await Promise.all(
       [...this.workers.values()].map(async (worker) => {
-        if (stalled) worker.fetchesStalled();
+        if (stalled || this.pauses.of(worker.partition).length > 0) worker.notFetching();
         await this.flush(worker, forceCommit);
         this.applyBackpressure(worker);
       }),

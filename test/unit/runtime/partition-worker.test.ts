@@ -339,15 +339,15 @@ describe('PartitionWorker', () => {
     ]);
   });
 
-  it('does not take a broker out of reach for idleness: idle time starts over once fetches answer', async () => {
+  it('does not take a paused partition or a broker out of reach for idleness: idle time starts over once it is read again', async () => {
     const clock = { now: 1_000_000 };
     const { worker, late } = harness({}, () => clock.now);
     worker.accept([record(0, event(0, 60_000, '/a'))], 1n);
     await sleep(10);
-    // 30 s of no fetch answers (the runner says so every tick): far past idleTimeout (10 s), no window closes.
+    // 30 s unread (paused for a sink, or no fetch answers; the runner says so every tick): far past idleTimeout (10 s), no window closes.
     for (let second = 0; second < 30; second += 1) {
       clock.now += 1_000;
-      worker.fetchesStalled();
+      worker.notFetching();
       expect(worker.resultsToSink()).toEqual([]);
     }
     // Fetches answer again and the next record of the stream is not late.
