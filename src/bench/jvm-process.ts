@@ -8,7 +8,6 @@ import { javaArgs, type JavaProgram } from './java-peer-build.js';
 const KEPT_LINES = 200;
 
 export interface JvmProcess {
-  readonly pid: number;
   /** Its exit code (or the signal that ended it), once it has exited. */
   readonly exited: Promise<string>;
   /** Calls `listener` with every stdout line from now on. */
@@ -23,10 +22,8 @@ export interface JvmProcess {
 
 export function startJvm(name: string, program: JavaProgram, args: readonly string[]): JvmProcess {
   // stdin is a pipe that stays open: a peer may watch it to stop when this process dies.
+  // A java that cannot be started is reported through 'error' below, as an exit.
   const child = spawn('java', javaArgs(program, args), { stdio: ['pipe', 'pipe', 'pipe'] });
-  if (child.pid === undefined)
-    throw new BenchPeerError(`could not start ${name}: no java process was created`);
-  const pid = child.pid;
   const kept: string[] = [];
   const keep = (line: string) => {
     kept.push(line);
@@ -55,11 +52,11 @@ export function startJvm(name: string, program: JavaProgram, args: readonly stri
   const output = () => kept.join('\n');
 
   return {
-    pid,
     exited,
     onLine: (listener) => listeners.push(listener),
     output,
-    failure: (what) => new BenchPeerError(`${name} (pid ${pid}): ${what}. Its last output:\n${output()}`),
+    failure: (what) =>
+      new BenchPeerError(`${name} (pid ${child.pid ?? 'none'}): ${what}. Its last output:\n${output()}`),
     async stop(graceMs) {
       if (hasExited) return;
       child.kill('SIGTERM');
