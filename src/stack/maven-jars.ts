@@ -1,5 +1,6 @@
 // Jars from Maven Central, resolved once with `mvn dependency:copy-dependencies` from a small pom into
-// a cache folder and reused after: the Kafka broker for the local stack, Helm for the chart checks.
+// a cache folder and reused after: the Kafka broker for the local stack, Helm for the chart checks, the
+// bench's Java peers.
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
@@ -9,7 +10,8 @@ import { StackError } from './stack-error.js';
 
 const run = promisify(execFile);
 
-async function requireTool(command: string, installHint: string): Promise<void> {
+/** Fails with `installHint` when `command` is not on PATH (it is run with `-version` to find out). */
+export async function requireTool(command: string, installHint: string): Promise<void> {
   try {
     await run(command, ['-version'], { timeout: 60_000 });
   } catch (error) {

@@ -1,0 +1,339 @@
+// The Kafka Streams peer of `sluice bench`: the application a user would otherwise write for Sluice's
+// bench pipeline. A tumbling count per (event type, url), event time from the event's `timestamp`,
+// exactly-once (v2), window state in an in-memory window store, every update sent to an output topic.
+// Built and run by src/bench/java-peers.ts, which watches the lines it prints (SLUICE-BENCH …).
+//
+//   java -cp … SluiceBenchStreams --brokers HOST:PORT --input-topic T --output-topic O
+//     --application-id ID --format json|avro-confluent [--schema-file user-event.avsc] --window-ms N
+//     --grace-ms N [--commit-interval-ms 100] [--events N] [--state-dir DIR] [--stop-when-stdin-closes true]
+//
+// stdout: `SLUICE-BENCH RUNNING <epoch ms>` each time the instance becomes RUNNING, and
+// `SLUICE-BENCH PROCESSED <n> <epoch ms>` when the n-th record (n = --events) has been counted.
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.File;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import org.apache.avro.Schema;
+import org.apache.avro.generic.GenericDatumReader;
+import org.apache.avro.generic.GenericRecord;
+import org.apache.avro.io.DecoderFactory;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.common.errors.SerializationException;
+import org.apache.kafka.common.serialization.Deserializer;
+import org.apache.kafka.common.serialization.Serde;
+import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.common.serialization.Serializer;
+import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.KeyValue;
+import org.apache.kafka.streams.StreamsBuilder;
+import org.apache.kafka.streams.StreamsConfig;
+import org.apache.kafka.streams.Topology;
+import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse;
+import org.apache.kafka.streams.kstream.Consumed;
+import org.apache.kafka.streams.kstream.Materialized;
+import org.apache.kafka.streams.kstream.Produced;
+import org.apache.kafka.streams.kstream.Repartitioned;
+import org.apache.kafka.streams.kstream.TimeWindows;
+import org.apache.kafka.streams.processor.TimestampExtractor;
+import org.apache.kafka.streams.state.Stores;
+
+public final class SluiceBenchStreams {
+  /**
+   * The repartition step's name: its topic is `<application id>-by-type-url-repartition`, which the
+   * harness (src/bench/java-peers.ts) watches too, so the two must agree.
+   */
+  static final String REPARTITION_NAME = "by-type-url";
+
+  /** The fields the count reads; a null url becomes "" (as Sluice's result rows write it). */
+  record UserEvent(String type, String url, long timestamp) {}
+
+  record Options(
+      String brokers,
+      String inputTopic,
+      String outputTopic,
+      String applicationId,
+      String format,
+      String schemaFile,
+      long windowMs,
+      long graceMs,
+      long commitIntervalMs,
+      long events,
+      String stateDir,
+      boolean stopWhenStdinCloses) {
+
+    static Options parse(String[] args) {
+      Map<String, String> values = new HashMap<>();
+      for (int i = 0; i < args.length; i += 2) {
+        if (!args[i].startsWith("--") || i + 1 >= args.length) {
+          throw new IllegalArgumentException("expected `--name value` pairs, found " + args[i]);
+        }
+        values.put(args[i].substring(2), args[i + 1]);
+      }
+      String format = required(values, "format");
+      if (!format.equals("json") && !format.equals("avro-confluent")) {
+        throw new IllegalArgumentException("--format: expected json or avro-confluent, found " + format);
+      }
+      if (format.equals("avro-confluent") && !values.containsKey("schema-file")) {
+        throw new IllegalArgumentException("--format avro-confluent needs --schema-file");
+      }
+      return new Options(
+          required(values, "brokers"),
+          required(values, "input-topic"),
+          required(values, "output-topic"),
+          required(values, "application-id"),
+          format,
+          values.get("schema-file"),
+          Long.parseLong(required(values, "window-ms")),
+          Long.parseLong(required(values, "grace-ms")),
+          // Kafka Streams' own default under exactly-once.
+          Long.parseLong(values.getOrDefault("commit-interval-ms", "100")),
+          // 0: print no PROCESSED line (a live run has no known end).
+          Long.parseLong(values.getOrDefault("events", "0")),
+          values.getOrDefault(
+              "state-dir", new File(System.getProperty("java.io.tmpdir"), "kafka-streams").getPath()),
+          Boolean.parseBoolean(values.getOrDefault("stop-when-stdin-closes", "false")));
+    }
+
+    private static String required(Map<String, String> values, String name) {
+      String value = values.get(name);
+      if (value == null) throw new IllegalArgumentException("missing --" + name);
+      return value;
+    }
+  }
+
+  /** JSON user events: a streaming parse that reads the three fields and skips the rest. */
+  static final class JsonEvents implements Deserializer<UserEvent> {
+    private final JsonFactory factory = new JsonFactory();
+
+    @Override
+    public UserEvent deserialize(String topic, byte[] data) {
+      try (JsonParser parser = factory.createParser(data)) {
+        if (parser.nextToken() != JsonToken.START_OBJECT) {
+          throw new SerializationException("not a JSON object");
+        }
+        String type = null;
+        String url = "";
+        Long timestamp = null;
+        while (parser.nextToken() == JsonToken.FIELD_NAME) {
+          String field = parser.currentName();
+          JsonToken value = parser.nextToken();
+          switch (field) {
+            case "type" -> type = value == JsonToken.VALUE_STRING ? parser.getText() : null;
+            case "url" -> url = value == JsonToken.VALUE_STRING ? parser.getText() : "";
+            case "timestamp" ->
+                timestamp = value == JsonToken.VALUE_NUMBER_INT ? parser.getLongValue() : null;
+            default -> {
+              // not a field the count reads
+            }
+          }
+          // Past an object or array value, whichever field it is (a scalar needs no skipping).
+          parser.skipChildren();
+        }
+        return checked(type, url, timestamp);
+      } catch (IOException e) {
+        throw new SerializationException("invalid JSON user event", e);
+      }
+    }
+  }
+
+  /** Confluent-framed Avro: magic byte 0, a 4-byte schema id, the body in the one writer schema. */
+  static final class AvroEvents implements Deserializer<UserEvent> {
+    private final GenericDatumReader<GenericRecord> reader;
+
+    AvroEvents(Schema schema) {
+      this.reader = new GenericDatumReader<>(schema);
+    }
+
+    @Override
+    public UserEvent deserialize(String topic, byte[] data) {
+      if (data == null || data.length < 5 || data[0] != 0) {
+        throw new SerializationException("not a Confluent-framed Avro record (magic byte 0, schema id, body)");
+      }
+      try {
+        // The schema id is not looked up: every record of the bench is written with the one schema.
+        GenericRecord event =
+            reader.read(null, DecoderFactory.get().binaryDecoder(data, 5, data.length - 5, null));
+        Object type = event.get("type");
+        Object url = event.get("url");
+        Object timestamp = event.get("timestamp");
+        return checked(
+            type == null ? null : type.toString(),
+            url == null ? "" : url.toString(),
+            timestamp instanceof Long t ? t : null);
+      } catch (IOException e) {
+        throw new SerializationException("invalid Avro user event", e);
+      }
+    }
+  }
+
+  static UserEvent checked(String type, String url, Long timestamp) {
+    if (type == null || timestamp == null) {
+      throw new SerializationException("a user event needs a string `type` and a long `timestamp`");
+    }
+    return new UserEvent(type, url, timestamp);
+  }
+
+  /** Event time: the event's own `timestamp`, decoded once by the source's deserializer. */
+  static final class EventTime implements TimestampExtractor {
+    @Override
+    public long extract(ConsumerRecord<Object, Object> record, long partitionTime) {
+      return ((UserEvent) record.value()).timestamp();
+    }
+  }
+
+  /** The source only reads: a serde needs a serializer, but nothing ever writes a UserEvent. */
+  static Serde<UserEvent> eventSerde(Deserializer<UserEvent> deserializer) {
+    Serializer<UserEvent> unused =
+        (topic, event) -> {
+          throw new UnsupportedOperationException("user events are only read");
+        };
+    return Serdes.serdeFrom(unused, deserializer);
+  }
+
+  static Topology topology(Options options, Deserializer<UserEvent> events, AtomicLong counted) {
+    ObjectMapper json = new ObjectMapper();
+    StreamsBuilder builder = new StreamsBuilder();
+    builder.stream(
+            options.inputTopic(),
+            Consumed.with(Serdes.ByteArray(), eventSerde(events)).withTimestampExtractor(new EventTime()))
+        // A count needs a non-null value, not this one; the event time travels as the record timestamp.
+        // The type must not hold "|": the key splits at its first one (the output key has the same limit).
+        .map((userId, event) -> KeyValue.pair(event.type() + "|" + event.url(), new byte[0]))
+        // Explicit, so the counted records can be seen after the repartition, where the counting happens.
+        .repartition(Repartitioned.with(Serdes.String(), Serdes.ByteArray()).withName(REPARTITION_NAME))
+        .peek((key, value) -> countOne(counted, options.events()))
+        .groupByKey()
+        .windowedBy(
+            TimeWindows.ofSizeAndGrace(
+                Duration.ofMillis(options.windowMs()), Duration.ofMillis(options.graceMs())))
+        // In memory, as Sluice keeps window state (both back it with a changelog topic); kept for the
+        // least retention a windowed count allows: the window and its grace.
+        .count(
+            Materialized.<String, Long>as(
+                    Stores.inMemoryWindowStore(
+                        "counts",
+                        Duration.ofMillis(options.windowMs() + options.graceMs()),
+                        Duration.ofMillis(options.windowMs()),
+                        false))
+                .withKeySerde(Serdes.String())
+                .withValueSerde(Serdes.Long()))
+        .toStream()
+        .map(
+            (window, count) -> {
+              String groupKey = window.key();
+              int bar = groupKey.indexOf('|');
+              ObjectNode value = json.createObjectNode();
+              value.put("window_start_ms", window.window().start());
+              value.put("type", groupKey.substring(0, bar));
+              value.put("url", groupKey.substring(bar + 1));
+              value.put("count", count);
+              return KeyValue.pair(window.window().start() + "|" + groupKey, value.toString());
+            })
+        .to(options.outputTopic(), Produced.with(Serdes.String(), Serdes.String()));
+    return builder.build();
+  }
+
+  /**
+   * A hint, not the end of the run: under exactly-once a task that aborts and retries counts some
+   * records again, so the harness also waits for the committed offsets.
+   */
+  static void countOne(AtomicLong counted, long events) {
+    if (counted.incrementAndGet() == events) {
+      System.out.println("SLUICE-BENCH PROCESSED " + events + " " + System.currentTimeMillis());
+      System.out.flush();
+    }
+  }
+
+  static Properties config(Options options) {
+    Properties props = new Properties();
+    props.put(StreamsConfig.APPLICATION_ID_CONFIG, options.applicationId());
+    props.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, options.brokers());
+    props.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
+    props.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, options.commitIntervalMs());
+    props.put(StreamsConfig.STATE_DIR_CONFIG, options.stateDir());
+    // Kafka Streams stays in its group on close by default (to resume fast after a restart); a bench run
+    // is not restarted, and the harness deletes the group as soon as the run stops.
+    props.put(StreamsConfig.mainConsumerPrefix("internal.leave.group.on.close"), true);
+    return props;
+  }
+
+  /**
+   * The harness holds our stdin open: when it dies without stopping us, the pipe closes and we stop
+   * (through the shutdown hook) instead of running on, unseen, on a machine others share.
+   */
+  static void stopWhenStdinCloses() {
+    Thread watcher =
+        new Thread(
+            () -> {
+              try {
+                while (System.in.read() != -1) {
+                  // nothing is ever sent: only the end of the stream matters
+                }
+              } catch (IOException e) {
+                // a broken pipe ends the stream too
+              }
+              System.exit(0);
+            },
+            "stdin-watcher");
+    watcher.setDaemon(true);
+    watcher.start();
+  }
+
+  public static void main(String[] args) throws Exception {
+    Options options = Options.parse(args);
+    Deserializer<UserEvent> events =
+        options.format().equals("json")
+            ? new JsonEvents()
+            : new AvroEvents(new Schema.Parser().parse(Files.readString(Path.of(options.schemaFile()))));
+    KafkaStreams streams =
+        new KafkaStreams(topology(options, events, new AtomicLong()), config(options));
+
+    CountDownLatch finished = new CountDownLatch(1);
+    AtomicBoolean failed = new AtomicBoolean(false);
+    streams.setStateListener(
+        (now, before) -> {
+          if (now == KafkaStreams.State.RUNNING) {
+            System.out.println("SLUICE-BENCH RUNNING " + System.currentTimeMillis());
+            System.out.flush();
+          } else if (now == KafkaStreams.State.ERROR) {
+            failed.set(true);
+            finished.countDown();
+          }
+        });
+    // One failed record or lost transaction ends the run: a bench result must not hide a failure.
+    streams.setUncaughtExceptionHandler(
+        error -> {
+          System.err.println("SLUICE-BENCH FAILED " + error);
+          error.printStackTrace();
+          return StreamThreadExceptionResponse.SHUTDOWN_CLIENT;
+        });
+    // SIGTERM: close cleanly (commit what is processed, leave the group), then exit.
+    Runtime.getRuntime()
+        .addShutdownHook(
+            new Thread(
+                () -> {
+                  streams.close(Duration.ofSeconds(30));
+                  finished.countDown();
+                }));
+    if (options.stopWhenStdinCloses()) stopWhenStdinCloses();
+    streams.start();
+    finished.await();
+    if (failed.get()) {
+      streams.close(Duration.ofSeconds(10));
+      System.exit(1);
+    }
+  }
+}

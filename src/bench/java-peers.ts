@@ -1,0 +1,295 @@
+// The bench's Java peers, run on the bench's own topic: Apache Kafka's consumer perf tool (the broker's
+// ceiling: a Java consumer that reads and does nothing) and a Kafka Streams application doing the bench
+// pipeline's work (the peer a user would otherwise pick). Each returns a rate from the same kind of span
+// as the bench's own runs: from joined and ready to every record through.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Admin } from 'kafkajs';
+import { createLogger } from '../ops/logger.js';
+import { topicOffsets } from '../source/cluster-settling.js';
+import { createKafka } from '../source/kafka-client.js';
+import { USER_EVENT_SCHEMA_FILE, consumerPerfToolProgram, kafkaStreamsProgram } from './java-peer-build.js';
+import { startJvm, waitForLine, type JvmProcess } from './jvm-process.js';
+
+export { BenchPeerError } from './bench-peer-error.js';
+
+export interface JavaPeerResult {
+  events: number;
+  seconds: number;
+  eventsPerSecond: number;
+}
+
+export interface ConsumerPerfToolOptions {
+  brokers: readonly string[];
+  topic: string;
+  /** Records to read: the tool stops at this many (or fails when the topic holds fewer). */
+  events: number;
+  log: (line: string) => void;
+}
+
+/** Time the tool may wait for a record before it gives up (its own --timeout). */
+const PERF_TOOL_IDLE_MS = 60_000;
+
+/**
+ * `kafka-consumer-perf-test` (org.apache.kafka.tools.ConsumerPerformance) reading `events` records of
+ * `topic` in a new consumer group. The figure is the tool's own "fetch" one: from the group join done
+ * (its first partitions assigned) to the last record read, excluding the join (its rebalance.time.ms),
+ * the same span as the bench's bare kafkajs consumer.
+ */
+export async function runConsumerPerfTool(options: ConsumerPerfToolOptions): Promise<JavaPeerResult> {
+  const program = await consumerPerfToolProgram(options.log);
+  const group = `bench-perf-tool-${options.topic}-${Date.now()}`;
+  const jvm = startJvm('the Kafka consumer perf tool', program, [
+    ...['--bootstrap-server', options.brokers.join(','), '--topic', options.topic],
+    ...['--messages', String(options.events), '--group', group, '--timeout', String(PERF_TOOL_IDLE_MS)],
+  ]);
+  const stdout: string[] = [];
+  jvm.onLine((line) => stdout.push(line));
+  const how = await jvm.exited;
+  await withAdmin(options.brokers, (admin) => admin.deleteGroups([group])).catch(() => undefined);
+  if (how !== 'exit code 0') throw jvm.failure(`ended with ${how}`);
+  if (stdout.some((line) => line.startsWith('WARNING: Exiting before consuming'))) {
+    throw jvm.failure(`read fewer than ${options.events} records of ${options.topic} before its timeout`);
+  }
+  const figures = perfToolFigures(stdout);
+  if (!figures) throw jvm.failure('printed no header and figures line');
+  const events = Number(figures['data.consumed.in.nMsg']);
+  const fetchMs = Number(figures['fetch.time.ms']);
+  if (events < options.events) throw jvm.failure(`read ${events} of ${options.events} records`);
+  if (!(fetchMs > 0)) throw jvm.failure('measured no fetch time: too few events to time');
+  options.log(
+    `  perf tool: ${events.toLocaleString('en-US')} records in ${fetchMs} ms after a ${figures['rebalance.time.ms']} ms group join`,
+  );
+  return { events, seconds: fetchMs / 1000, eventsPerSecond: Math.round(Number(figures['fetch.nMsg.sec'])) };
+}
+
+/** The tool's summary: a header line of names (`start.time, end.time, …`) and a line of values. */
+function perfToolFigures(stdout: readonly string[]): Record<string, string> | undefined {
+  const at = stdout.findIndex((line) => line.startsWith('start.time,'));
+  const header = stdout[at];
+  const values = stdout[at + 1];
+  if (at < 0 || header === undefined || values === undefined) return undefined;
+  const names = header.split(',').map((name) => name.trim());
+  const figures = values.split(',').map((value) => value.trim());
+  if (names.length !== figures.length) return undefined;
+  return Object.fromEntries(names.map((name, i) => [name, figures[i] ?? '']));
+}
+
+export interface KafkaStreamsOptions {
+  brokers: readonly string[];
+  /** The input topic: user events, JSON or Confluent-framed Avro in schemas/avro/user-event.avsc. */
+  topic: string;
+  /** Where every update of a window count goes; created (as many partitions as the input) when missing. */
+  outputTopic: string;
+  /** Also its consumer group, and the prefix of its internal topics; unique per run. */
+  applicationId: string;
+  format: 'json' | 'avro-confluent';
+  windowMs: number;
+  graceMs: number;
+  /** Default 100 ms: Kafka Streams' own default under exactly-once. */
+  commitIntervalMs?: number;
+  /** The input records, to print SLUICE-BENCH PROCESSED at the last; leave out for a live run. */
+  events?: number;
+  log: (line: string) => void;
+}
+
+export interface RunningKafkaStreams {
+  /** When Kafka Streams reported RUNNING (epoch ms). */
+  runningAtMs: number;
+  /** The JVM's last output lines (its warnings and SLUICE-BENCH lines), for diagnostics. */
+  output(): string;
+  /** Stops the JVM (SIGTERM, then a kill) and removes its internal topics, consumer group and state. */
+  stop(): Promise<void>;
+}
+
+/** The application's repartition topic: its name in SluiceBenchStreams.java (REPARTITION_NAME). */
+const repartitionTopic = (applicationId: string) => `${applicationId}-by-type-url-repartition`;
+
+const RUNNING_WITHIN_MS = 120_000;
+/** Time Kafka Streams may go without committing anything new before the run is declared stuck. */
+const STALL_MS = 60_000;
+const POLL_MS = 100;
+const STOP_GRACE_MS = 30_000;
+
+/**
+ * Starts the Kafka Streams peer and resolves once it is RUNNING, leaving it running (for a live-latency
+ * measurement: the caller reads the output topic itself, and stops it).
+ */
+export async function startKafkaStreams(options: KafkaStreamsOptions): Promise<RunningKafkaStreams> {
+  return (await launchKafkaStreams(options)).handle;
+}
+
+/**
+ * Runs the Kafka Streams peer over `events` records of `topic` (all there before it starts). The span
+ * is from RUNNING (the state every task of a Kafka Streams instance is in once assigned and restored)
+ * to the moment the harness sees the application's committed offsets at the end offsets of every
+ * partition of the input and of its repartition topic: every record counted, its window state in the
+ * changelog and its updates in the output topic, all in committed transactions. That moment is seen
+ * within one poll (100 ms) after the commit, and a commit follows the last record within one commit
+ * interval; both are small beside a run of a million events.
+ */
+export async function runKafkaStreams(
+  options: KafkaStreamsOptions & { events: number },
+): Promise<JavaPeerResult> {
+  const { handle, jvm } = await launchKafkaStreams(options);
+  try {
+    const { events, endMs } = await withAdmin(options.brokers, async (admin) => {
+      const inputEnds = await topicOffsets(admin, options.topic);
+      const events = inputEnds.reduce((n, p) => n + Number(BigInt(p.high) - BigInt(p.low)), 0);
+      return { events, endMs: await waitUntilAllCommitted(admin, jvm, options, handle.runningAtMs) };
+    });
+    const seconds = (endMs - handle.runningAtMs) / 1000;
+    options.log(
+      `  kafka streams: ${events.toLocaleString('en-US')} records committed in ${seconds.toFixed(2)} s`,
+    );
+    return { events, seconds, eventsPerSecond: Math.round(events / seconds) };
+  } finally {
+    await handle.stop();
+  }
+}
+
+async function launchKafkaStreams(
+  options: KafkaStreamsOptions,
+): Promise<{ handle: RunningKafkaStreams; jvm: JvmProcess }> {
+  const program = await kafkaStreamsProgram(options.log);
+  await withAdmin(options.brokers, async (admin) => {
+    const partitions = (await topicOffsets(admin, options.topic)).length;
+    await admin.createTopics({
+      topics: [{ topic: options.outputTopic, numPartitions: partitions }],
+      waitForLeaders: true,
+    });
+  });
+  const stateDir = await mkdtemp(join(tmpdir(), 'sluice-bench-streams-'));
+  const jvm = startJvm(`Kafka Streams (${options.applicationId})`, program, [
+    ...['--brokers', options.brokers.join(','), '--input-topic', options.topic],
+    ...['--output-topic', options.outputTopic, '--application-id', options.applicationId],
+    ...['--format', options.format, '--schema-file', USER_EVENT_SCHEMA_FILE],
+    ...['--window-ms', String(options.windowMs), '--grace-ms', String(options.graceMs)],
+    ...['--commit-interval-ms', String(options.commitIntervalMs ?? 100)],
+    ...['--events', String(options.events ?? 0), '--state-dir', stateDir],
+    ...['--stop-when-stdin-closes', 'true'],
+  ]);
+  const startedAt = Date.now();
+  const stop = async () => {
+    const stopping = Date.now();
+    await jvm.stop(STOP_GRACE_MS);
+    options.log(`  kafka streams: stopped in ${Date.now() - stopping} ms`);
+    await removeApplication(options, stateDir);
+  };
+  let runningAtMs: number;
+  try {
+    const running = await waitForLine(
+      jvm,
+      /^SLUICE-BENCH RUNNING (\d+)$/,
+      RUNNING_WITHIN_MS,
+      'RUNNING state',
+    );
+    runningAtMs = Number(running[1]);
+    options.log(`  kafka streams: RUNNING ${runningAtMs - startedAt} ms after the JVM started`);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  jvm.onLine((line) => {
+    const processed = /^SLUICE-BENCH PROCESSED (\d+) (\d+)$/.exec(line);
+    if (processed)
+      options.log(
+        `  kafka streams: counted record ${processed[1]} after ${(Number(processed[2]) - runningAtMs) / 1000} s (a hint: the end is the committed offsets)`,
+      );
+  });
+  return { jvm, handle: { runningAtMs, output: () => jvm.output(), stop } };
+}
+
+interface CommitProgress {
+  /** The sum of every committed offset: it grows with each commit, so a still one means a stall. */
+  reached: bigint;
+  /** The input topic's records, and how many of them are committed. */
+  inputCommitted: bigint;
+  inputRecords: bigint;
+  /** Committed at the end offset on every partition of the input and the repartition topic. */
+  done: boolean;
+}
+
+/** The group's committed offsets against the end offsets of `input` and `repartition`. */
+async function commitProgress(
+  admin: Admin,
+  groupId: string,
+  input: string,
+  repartition: string,
+): Promise<CommitProgress> {
+  const committed = await admin.fetchOffsets({ groupId, topics: [input, repartition] });
+  const progress: CommitProgress = { reached: 0n, inputCommitted: 0n, inputRecords: 0n, done: true };
+  for (const topic of [input, repartition]) {
+    const offsets = committed.find((c) => c.topic === topic)?.partitions ?? [];
+    for (const end of await topicOffsets(admin, topic)) {
+      // -1: nothing committed yet.
+      const at = BigInt(offsets.find((o) => o.partition === end.partition)?.offset ?? '-1');
+      const [low, high] = [BigInt(end.low), BigInt(end.high)];
+      if (at > 0n) progress.reached += at;
+      progress.done &&= at >= high || high === low;
+      if (topic !== input) continue;
+      progress.inputRecords += high - low;
+      if (at > low) progress.inputCommitted += at - low;
+    }
+  }
+  return progress;
+}
+
+/** Polls until the group has committed every record; returns when it saw that (epoch ms). */
+async function waitUntilAllCommitted(
+  admin: Admin,
+  jvm: JvmProcess,
+  options: KafkaStreamsOptions,
+  runningAtMs: number,
+): Promise<number> {
+  const repartition = repartitionTopic(options.applicationId);
+  let exited: string | undefined;
+  void jvm.exited.then((how) => (exited = how));
+  let last = -1n;
+  let progressAt = Date.now();
+  let loggedAt = Date.now();
+  for (;;) {
+    if (exited !== undefined) throw jvm.failure(`exited (${exited}) before committing every record`);
+    const progress = await commitProgress(admin, options.applicationId, options.topic, repartition);
+    if (progress.done) return Date.now();
+    if (progress.reached !== last) [last, progressAt] = [progress.reached, Date.now()];
+    const seen = `${progress.inputCommitted} of ${progress.inputRecords} input records committed`;
+    if (Date.now() - progressAt > STALL_MS) {
+      throw jvm.failure(
+        `committed nothing new on ${options.topic} or ${repartition} for ${STALL_MS / 1000}s (${seen})`,
+      );
+    }
+    if (Date.now() - loggedAt > 5_000) {
+      loggedAt = Date.now();
+      const after = Math.round((Date.now() - runningAtMs) / 1000);
+      options.log(`  kafka streams: ${seen}, ${after} s after RUNNING`);
+    }
+    await sleep(POLL_MS);
+  }
+}
+
+/** Its internal topics (repartition, changelog), its consumer group and its state folder. */
+async function removeApplication(options: KafkaStreamsOptions, stateDir: string): Promise<void> {
+  await rm(stateDir, { recursive: true, force: true });
+  await withAdmin(options.brokers, async (admin) => {
+    const internal = (await admin.listTopics()).filter((t) => t.startsWith(`${options.applicationId}-`));
+    if (internal.length > 0) await admin.deleteTopics({ topics: internal });
+    await admin.deleteGroups([options.applicationId]);
+  }).catch((error: unknown) =>
+    options.log(
+      `  kafka streams: could not remove ${options.applicationId}'s topics and group: ${String(error)}`,
+    ),
+  );
+}
+
+async function withAdmin<T>(brokers: readonly string[], use: (admin: Admin) => Promise<T>): Promise<T> {
+  const admin = createKafka(brokers, 'sluice-bench-peers', createLogger('error')).admin();
+  await admin.connect();
+  try {
+    return await use(admin);
+  } finally {
+    await admin.disconnect();
+  }
+}

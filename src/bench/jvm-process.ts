@@ -1,0 +1,97 @@
+// A bench peer's JVM as a child process: stdout read line by line (the peers report there), the last
+// lines of stdout and stderr kept for error messages, and a stop that asks (SIGTERM), waits, then kills.
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { BenchPeerError } from './bench-peer-error.js';
+import { javaArgs, type JavaProgram } from './java-peer-build.js';
+
+const KEPT_LINES = 200;
+
+export interface JvmProcess {
+  /** Its exit code (or the signal that ended it), once it has exited. */
+  readonly exited: Promise<string>;
+  /** Calls `listener` with every stdout line from now on. */
+  onLine(listener: (line: string) => void): void;
+  /** The last lines it wrote, stdout and stderr interleaved as they came. */
+  output(): string;
+  /** SIGTERM, then SIGKILL when it has not exited within `graceMs`. Resolves once it has exited. */
+  stop(graceMs: number): Promise<void>;
+  /** An error that says what failed, with the tail of the JVM's output. */
+  failure(what: string): BenchPeerError;
+}
+
+export function startJvm(name: string, program: JavaProgram, args: readonly string[]): JvmProcess {
+  // stdin is a pipe that stays open: a peer may watch it to stop when this process dies.
+  // A java that cannot be started is reported through 'error' below, as an exit.
+  const child = spawn('java', javaArgs(program, args), { stdio: ['pipe', 'pipe', 'pipe'] });
+  const kept: string[] = [];
+  const keep = (line: string) => {
+    kept.push(line);
+    if (kept.length > KEPT_LINES) kept.shift();
+  };
+  const listeners: ((line: string) => void)[] = [];
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    keep(line);
+    for (const listener of listeners) listener(line);
+  });
+  createInterface({ input: child.stderr }).on('line', keep);
+
+  let hasExited = false;
+  const exited = new Promise<string>((resolve) => {
+    // 'close', not 'exit': by then stdout and stderr are read to their end.
+    child.on('close', (code, signal) => {
+      hasExited = true;
+      resolve(signal ?? `exit code ${code}`);
+    });
+    child.on('error', (error) => {
+      hasExited = true;
+      keep(String(error));
+      resolve(`failed: ${error.message}`);
+    });
+  });
+  const output = () => kept.join('\n');
+
+  return {
+    exited,
+    onLine: (listener) => listeners.push(listener),
+    output,
+    failure: (what) =>
+      new BenchPeerError(`${name} (pid ${child.pid ?? 'none'}): ${what}. Its last output:\n${output()}`),
+    async stop(graceMs) {
+      if (hasExited) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** Resolves with the first stdout line matching `pattern`; rejects when the JVM exits first or time runs out. */
+export function waitForLine(
+  jvm: JvmProcess,
+  pattern: RegExp,
+  timeoutMs: number,
+  waitingFor: string,
+): Promise<RegExpMatchArray> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const timer = setTimeout(() => {
+      settled = true;
+      reject(jvm.failure(`no ${waitingFor} within ${timeoutMs / 1000}s`));
+    }, timeoutMs);
+    jvm.onLine((line) => {
+      const match = pattern.exec(line);
+      if (settled || !match) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(match);
+    });
+    void jvm.exited.then((how) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      reject(jvm.failure(`exited (${how}) before ${waitingFor}`));
+    });
+  });
+}
