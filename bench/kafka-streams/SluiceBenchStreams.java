@@ -4,7 +4,7 @@
 // Built and run by src/bench/java-peers.ts, which watches the lines it prints (SLUICE-BENCH …).
 //
 //   java -cp … SluiceBenchStreams --brokers HOST:PORT --input-topic T --output-topic O
-//     --application-id ID --format json|avro-confluent [--schema-file user-event.avsc] --window-ms N
+//     --application-id ID --format json|avro|avro-confluent [--schema-file user-event.avsc] --window-ms N
 //     --grace-ms N [--commit-interval-ms 100] [--events N] [--state-dir DIR] [--stop-when-stdin-closes true]
 //
 // stdout: `SLUICE-BENCH RUNNING <epoch ms>` each time the instance becomes RUNNING, and
@@ -83,11 +83,11 @@ public final class SluiceBenchStreams {
         values.put(args[i].substring(2), args[i + 1]);
       }
       String format = required(values, "format");
-      if (!format.equals("json") && !format.equals("avro-confluent")) {
-        throw new IllegalArgumentException("--format: expected json or avro-confluent, found " + format);
+      if (!format.equals("json") && !format.equals("avro") && !format.equals("avro-confluent")) {
+        throw new IllegalArgumentException("--format: expected json, avro or avro-confluent, found " + format);
       }
-      if (format.equals("avro-confluent") && !values.containsKey("schema-file")) {
-        throw new IllegalArgumentException("--format avro-confluent needs --schema-file");
+      if (format.startsWith("avro") && !values.containsKey("schema-file")) {
+        throw new IllegalArgumentException("--format " + format + " needs --schema-file");
       }
       return new Options(
           required(values, "brokers"),
@@ -149,23 +149,29 @@ public final class SluiceBenchStreams {
     }
   }
 
-  /** Confluent-framed Avro: magic byte 0, a 4-byte schema id, the body in the one writer schema. */
+  /**
+   * Avro in the one writer schema: plain (the body alone) or Confluent-framed (magic byte 0, a 4-byte
+   * schema id, then the body).
+   */
   static final class AvroEvents implements Deserializer<UserEvent> {
     private final GenericDatumReader<GenericRecord> reader;
+    private final int header;
 
-    AvroEvents(Schema schema) {
+    AvroEvents(Schema schema, boolean framed) {
       this.reader = new GenericDatumReader<>(schema);
+      this.header = framed ? 5 : 0;
     }
 
     @Override
     public UserEvent deserialize(String topic, byte[] data) {
-      if (data == null || data.length < 5 || data[0] != 0) {
+      if (data == null || data.length < header || (header > 0 && data[0] != 0)) {
         throw new SerializationException("not a Confluent-framed Avro record (magic byte 0, schema id, body)");
       }
       try {
         // The schema id is not looked up: every record of the bench is written with the one schema.
         GenericRecord event =
-            reader.read(null, DecoderFactory.get().binaryDecoder(data, 5, data.length - 5, null));
+            reader.read(
+                null, DecoderFactory.get().binaryDecoder(data, header, data.length - header, null));
         Object type = event.get("type");
         Object url = event.get("url");
         Object timestamp = event.get("timestamp");
@@ -297,7 +303,9 @@ public final class SluiceBenchStreams {
     Deserializer<UserEvent> events =
         options.format().equals("json")
             ? new JsonEvents()
-            : new AvroEvents(new Schema.Parser().parse(Files.readString(Path.of(options.schemaFile()))));
+            : new AvroEvents(
+                new Schema.Parser().parse(Files.readString(Path.of(options.schemaFile()))),
+                options.format().equals("avro-confluent"));
     KafkaStreams streams =
         new KafkaStreams(topology(options, events, new AtomicLong()), config(options));
 

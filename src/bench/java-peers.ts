@@ -79,13 +79,13 @@ function perfToolFigures(stdout: readonly string[]): Record<string, string> | un
 
 export interface KafkaStreamsOptions {
   brokers: readonly string[];
-  /** The input topic: user events, JSON or Confluent-framed Avro in schemas/avro/user-event.avsc. */
+  /** The input topic: user events, JSON or Avro (plain or Confluent-framed) in schemas/avro/user-event.avsc. */
   topic: string;
   /** Where every update of a window count goes; created (as many partitions as the input) when missing. */
   outputTopic: string;
   /** Also its consumer group, and the prefix of its internal topics; unique per run. */
   applicationId: string;
-  format: 'json' | 'avro-confluent';
+  format: 'json' | 'avro' | 'avro-confluent';
   windowMs: number;
   graceMs: number;
   /** Default 100 ms: Kafka Streams' own default under exactly-once. */

@@ -1,8 +1,8 @@
-// `sluice bench`: the throughput bench (src/bench/throughput.ts) on the local stack (or on the servers
-// KAFKA_BROKERS and CLICKHOUSE_URL name). Prints a report and
-// saves it as JSON and Markdown under bench/results/ (named by time, plus latest.*). --quick is for
-// iterating (200,000 events); the default is 2 million.
-import { mkdirSync, writeFileSync } from 'node:fs';
+// `sluice bench`: the bench (src/bench/run-bench.ts) on the local stack (or on the servers
+// KAFKA_BROKERS and CLICKHOUSE_URL name). Prints a report and saves it as JSON and Markdown under
+// bench/results/ (named by time, plus latest.*). --quick is for iterating (under two minutes); the
+// default is 2 million events per topic. --compare puts an earlier report's figures beside the new ones.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createClient } from '@clickhouse/client';
 import Table from 'cli-table3';
@@ -12,7 +12,7 @@ import { createLogger } from '../ops/logger.js';
 import { createKafka } from '../source/kafka-client.js';
 import { stackUp } from '../stack/local-stack.js';
 import { defaultStackDir } from '../stack/stack-paths.js';
-import { reportMarkdown, runThroughputBench } from '../bench/throughput.js';
+import { reportMarkdown, type BenchReport } from '../bench/bench-report.js';
 import { SLUICE_VERSION } from '../version.js';
 
 interface BenchOptions {
@@ -21,6 +21,11 @@ interface BenchOptions {
   partitions: string;
   seed: string;
   out: string;
+  latencyRate?: string;
+  latencySeconds?: string;
+  keys?: string;
+  compare?: string;
+  simpleOnly?: boolean;
 }
 
 function whole(name: string, text: string): number {
@@ -34,10 +39,24 @@ export function registerBenchCommand(program: Command): void {
   program
     .command('bench')
     .description(
-      'measure throughput on the local stack: a bare kafkajs consumer (the ceiling) and a Sluice pipeline, same topic, same run',
+      'measure on the local stack: throughput of Sluice, bare kafkajs, Kafka’s perf tool and Kafka Streams on the same topics; latency; state per key; restore',
     )
-    .option('--quick', 'a short run for iterating (200,000 events)')
-    .option('-n, --events <n>', 'events to produce and read (default: 2,000,000; --quick: 200,000)')
+    .option(
+      '--quick',
+      'a short run for iterating, under two minutes (100,000 events, small latency and state runs)',
+    )
+    .option('-n, --events <n>', 'events per topic (default: 2,000,000; --quick: 100,000)')
+    .option('--latency-rate <n>', 'events per second of the latency runs (default: 5,000; --quick: 2,000)')
+    .option('--latency-seconds <n>', 'how long each latency run lasts (default: 30; --quick: 8)')
+    .option('--keys <n>', 'distinct window keys of the state run (default: 1,000,000; --quick: 100,000)')
+    .option(
+      '--compare <report.json>',
+      'an earlier report: its figures are shown beside the new ones (before/after)',
+    )
+    .option(
+      '--simple-only',
+      'only the bare kafkajs consumer and the simple pipeline (no Java peers, latency or state)',
+    )
     .option('-p, --partitions <n>', 'partitions of the bench topic', '8')
     .option('--seed <n>', 'seed of the synthetic events', '42')
     .option('-o, --out <dir>', 'where reports are saved', 'bench/results')
@@ -45,13 +64,20 @@ export function registerBenchCommand(program: Command): void {
 }
 
 async function bench(opts: BenchOptions): Promise<void> {
-  const events = whole('--events', opts.events ?? (opts.quick ? '200000' : '2000000'));
+  const quick = opts.quick === true;
+  const events = whole('--events', opts.events ?? (quick ? '100000' : '2000000'));
   const partitions = whole('--partitions', opts.partitions);
   const seed = whole('--seed', opts.seed);
+  const latencyRate = whole('--latency-rate', opts.latencyRate ?? (quick ? '2000' : '5000'));
+  const latencySeconds = whole('--latency-seconds', opts.latencySeconds ?? (quick ? '8' : '30'));
+  const footprintKeys = whole('--keys', opts.keys ?? (quick ? '100000' : '1000000'));
+  const before = opts.compare ? readReport(opts.compare) : undefined;
   const target = await benchTarget();
   const logger = createLogger('error');
   const kafka = createKafka([target.brokers], 'sluice-bench', logger);
-  const report = await runThroughputBench(
+  // Loaded on use: the bench brings the Java peers and more that `sluice run` never needs.
+  const { runBench } = await import('../bench/run-bench.js');
+  const report = await runBench(
     kafka,
     {
       brokers: [target.brokers],
@@ -63,23 +89,56 @@ async function bench(opts: BenchOptions): Promise<void> {
       clickhouse: target.clickhouseVersion,
       sluice: SLUICE_VERSION,
     },
-    { events, partitions, seed, log: (line) => console.log(line) },
+    {
+      events,
+      partitions,
+      seed,
+      quick,
+      latencyRate,
+      latencySeconds,
+      footprintKeys,
+      ...(opts.simpleOnly ? { only: 'simple' as const } : {}),
+      log: (line) => console.log(line),
+    },
   );
-  const table = new Table({ head: ['run', 'events/s', 'seconds', 'what'], style: { head: [], border: [] } });
+  const table = new Table({ head: ['run', 'topic', 'events/s', 'seconds'], style: { head: [], border: [] } });
   for (const r of report.results)
-    table.push([r.name, r.eventsPerSecond.toLocaleString('en-US'), r.seconds, r.description]);
+    table.push([r.name, r.topic, r.eventsPerSecond.toLocaleString('en-US'), r.seconds]);
   console.log(`\n${table.toString()}`);
   for (const [name, value] of Object.entries(report.ratios))
     console.log(`${name}: ${(value * 100).toFixed(1)} %`);
+  for (const l of report.latency ?? [])
+    console.log(
+      `latency ${l.name}: p50 ${l.p50Ms} ms, p99 ${l.p99Ms} ms (${l.samples} events at ${l.rate}/s)`,
+    );
+  const f = report.footprint;
+  if (f)
+    console.log(
+      `state: ${f.heapBytesPerKey} bytes of heap per key (${f.stateBytesPerKey} estimated); restore ${f.restoreEntriesPerSecond.toLocaleString('en-US')} entries/s`,
+    );
+  for (const t of report.targets ?? [])
+    console.log(`target ${t.figure} ${t.target}: ${t.value} — ${t.met ? 'met' : `missed (${t.by})`}`);
   mkdirSync(opts.out, { recursive: true });
   const stamp = report.at.replace(/[:.]/g, '-');
   for (const name of [stamp, 'latest']) {
     writeFileSync(join(opts.out, `${name}.json`), `${JSON.stringify(report, null, 2)}\n`);
-    writeFileSync(join(opts.out, `${name}.md`), reportMarkdown(report));
+    writeFileSync(join(opts.out, `${name}.md`), reportMarkdown(report, before));
   }
   console.log(`saved ${join(opts.out, `${stamp}.json`)} and .md (also latest.json, latest.md)`);
   // Everything is closed; a handle a client library still holds must not keep the process alive.
   setTimeout(() => process.exit(0), 200).unref();
+}
+
+function readReport(file: string): BenchReport {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as BenchReport;
+  } catch (error) {
+    throw new ConfigError(
+      [{ path: '--compare', expected: 'a bench report (.json)', found: file }],
+      undefined,
+      error,
+    );
+  }
 }
 
 /** The local stack, or the servers KAFKA_BROKERS and CLICKHOUSE_URL name (the tests' stack, say). */

@@ -1,37 +1,61 @@
-// `sluice bench` on a small topic: it runs to the end on the test stack, prints its table, and saves a
-// report (JSON and Markdown) naming the machine, versions and parameters, with a rate per run and the
-// ratio. Speed itself is never asserted: the bench measures, tests do not.
+// `sluice bench` on small topics: it runs to the end on the test stack — Sluice's simple and full
+// pipelines, bare kafkajs, Kafka's perf tool and Kafka Streams on the same topics, latency under a
+// steady load, the state footprint and the restore — prints its figures, and saves a report (JSON and
+// Markdown) naming the machine, versions and parameters. Speed itself is never asserted: the bench
+// measures, tests do not. What is asserted is that every figure was measured over every event.
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
-import type { BenchReport } from '../../../src/bench/throughput.js';
+import type { BenchReport } from '../../../src/bench/bench-report.js';
 import { runSluice } from '../support/sluice-process.js';
 
 describe('sluice bench', () => {
-  it('measures the bare consumer and the simple pipeline on one topic and saves the report', async () => {
+  it('measures Sluice and its peers on the same topics, latency, state and restore, and saves the report', async () => {
     const out = mkdtempSync(join(tmpdir(), 'sluice-bench-'));
-    const { code, output } = await runSluice(
-      ['bench', '--events', '20000', '--partitions', '2', '--seed', '7', '--out', out],
-      {
-        KAFKA_BROKERS: inject('kafkaBrokers'),
-        CLICKHOUSE_URL: inject('clickhouseUrl'),
-      },
-    );
+    const args = ['--events', '20000', '--partitions', '2', '--seed', '7', '--out', out];
+    const small = ['--latency-rate', '500', '--latency-seconds', '4', '--keys', '20000'];
+    const { code, output } = await runSluice(['bench', ...args, ...small], {
+      KAFKA_BROKERS: inject('kafkaBrokers'),
+      CLICKHOUSE_URL: inject('clickhouseUrl'),
+    });
     expect(code, output.slice(-3000)).toBe(0);
-    expect(output).toMatch(/sluice-simple \/ bare-kafkajs: \d+\.\d %/);
+    expect(output).toMatch(/sluice-full \/ kafka-streams-avro: \d+\.\d %/);
     const report = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')) as BenchReport;
-    expect(report.parameters).toEqual({ events: 20_000, partitions: 2, seed: 7 });
-    expect(report.results.map((r) => r.name)).toEqual(['produce', 'bare-kafkajs', 'sluice-simple']);
+    expect(report.parameters).toMatchObject({ events: 20_000, partitions: 2, seed: 7 });
+    expect(report.results.map((r) => r.name)).toEqual([
+      'produce-avro',
+      'bare-kafkajs-avro',
+      'kafka-perf-tool-avro',
+      'kafka-streams-avro',
+      'sluice-full',
+      'produce-json',
+      'bare-kafkajs-json',
+      'kafka-streams-json',
+      'sluice-simple',
+    ]);
     for (const r of report.results) {
-      expect(r.events).toBe(20_000);
-      expect(r.eventsPerSecond).toBeGreaterThan(0);
+      expect(r.events, r.name).toBe(20_000);
+      expect(r.eventsPerSecond, r.name).toBeGreaterThan(0);
     }
-    // The stream is in event-time order within its jitter: nothing late, nothing dead-lettered.
-    const sluice = report.results.find((r) => r.name === 'sluice-simple');
-    expect([sluice?.late, sluice?.deadLettered]).toEqual([0, 0]);
-    expect(report.machine.cpus).toBeGreaterThan(0);
+    // The streams are in event-time order within their jitter: nothing late, nothing dead-lettered.
+    for (const name of ['sluice-full', 'sluice-simple']) {
+      const sluice = report.results.find((r) => r.name === name);
+      expect([sluice?.late, sluice?.deadLettered], name).toEqual([0, 0]);
+    }
+    // Every event of the steady load was seen counted, by Sluice and by Kafka Streams.
+    expect(report.latency?.map((l) => [l.name, l.samples])).toEqual([
+      ['sluice-full', 2_000],
+      ['kafka-streams', 2_000],
+    ]);
+    for (const l of report.latency ?? []) expect(l.p99Ms).toBeGreaterThanOrEqual(l.p50Ms);
+    expect(report.footprint?.keys).toBe(20_000);
+    expect(report.footprint?.changelogEntries).toBeGreaterThanOrEqual(20_000);
+    expect(report.footprint?.heapBytesPerKey).toBeGreaterThan(0);
+    expect(report.targets?.map((t) => t.figure)).toHaveLength(6);
     expect(report.versions.node).toBe(process.version);
-    expect(readFileSync(join(out, 'latest.md'), 'utf8')).toContain('| sluice-simple |');
-  });
+    const markdown = readFileSync(join(out, 'latest.md'), 'utf8');
+    expect(markdown).toContain('| sluice-full | avro |');
+    expect(markdown).toContain('## Targets');
+  }, 300_000);
 });

@@ -1,0 +1,107 @@
+// The pipelines the bench measures. The simple one: JSON, one tumbling count per (type, url),
+// at-least-once. The full one: Avro, enrichment by a ClickHouse lookup behind its LRU cache, three
+// windows of the three types, exactly-once. Both sink into ClickHouse (database sluice_bench).
+import type { ClickHouseClient } from '@clickhouse/client';
+import { validatePipeline } from '../config/validate.js';
+import type { Pipeline } from '../config/schema.js';
+
+export const BENCH_DATABASE = 'sluice_bench';
+const REGIONS_TABLE = `${BENCH_DATABASE}.regions`;
+
+/** The lookup table of the full pipeline: the sample events' countries and their regions. */
+const REGIONS: Record<string, string> = {
+  US: 'americas',
+  BR: 'americas',
+  DE: 'emea',
+  FR: 'emea',
+  GB: 'emea',
+  IN: 'apac',
+  JP: 'apac',
+};
+
+/** Creates the full pipeline's lookup table (idempotent). */
+export async function createLookupTable(clickhouse: ClickHouseClient): Promise<void> {
+  await clickhouse.command({ query: `CREATE DATABASE IF NOT EXISTS ${BENCH_DATABASE}` });
+  await clickhouse.command({
+    query: `CREATE TABLE IF NOT EXISTS ${REGIONS_TABLE} (country String, region String) ENGINE = MergeTree ORDER BY country`,
+  });
+  await clickhouse.command({ query: `TRUNCATE TABLE ${REGIONS_TABLE}` });
+  await clickhouse.insert({
+    table: REGIONS_TABLE,
+    values: Object.entries(REGIONS).map(([country, region]) => ({ country, region })),
+    format: 'JSONEachRow',
+  });
+}
+
+const nameFor = (prefix: string, topic: string) => `${prefix}_${topic.replace(/[^A-Za-z0-9_]/g, '_')}`;
+
+const benchTime = { field: 'timestamp', maxOutOfOrderness: '5s', grace: '0s', idleTimeout: '2s' };
+
+export function simplePipeline(topic: string): Pipeline {
+  return validatePipeline({
+    name: nameFor('bench_simple', topic),
+    source: { topic, fromBeginning: true },
+    processing: { guarantee: 'at-least-once', commitInterval: '1s' },
+    time: benchTime,
+    windows: [{ name: 'counts_1m', type: 'tumbling', size: '1m', groupBy: ['type', 'url'] }],
+    sinks: { clickhouse: { database: BENCH_DATABASE } },
+    http: { enabled: false },
+  });
+}
+
+export interface FullPipelineOptions {
+  /** Emit mode of the tumbling count: final rows (throughput) or updates every `every` (latency). */
+  updateEvery?: string;
+  /** Window size of the tumbling count. */
+  countWindow?: string;
+  commitInterval?: string;
+  name?: string;
+  database?: string;
+  /** The ClickHouse sink's longest wait before a batch is written, ms. */
+  batchWaitMs?: number;
+}
+
+export function fullPipeline(topic: string, options: FullPipelineOptions = {}): Pipeline {
+  const sum = [{ fn: 'sum', field: 'value' }];
+  return validatePipeline({
+    name: options.name ?? nameFor('bench_full', topic),
+    source: { topic, fromBeginning: true },
+    parse: { format: 'avro' },
+    processing: { guarantee: 'exactly-once', commitInterval: options.commitInterval ?? '1s' },
+    time: benchTime,
+    stages: [
+      {
+        name: 'regions',
+        type: 'lookup',
+        key: 'country',
+        from: { clickhouse: { table: REGIONS_TABLE, column: 'country' } },
+        cache: { maxEntries: 1_000, ttl: '10m' },
+      },
+    ],
+    windows: [
+      {
+        name: 'counts',
+        type: 'tumbling',
+        size: options.countWindow ?? '1m',
+        groupBy: ['type', 'url'],
+        ...(options.updateEvery ? { emit: { mode: 'update', every: options.updateEvery } } : {}),
+      },
+      {
+        name: 'regions_5m',
+        type: 'sliding',
+        size: '5m',
+        advance: '1m',
+        groupBy: ['region'],
+        aggregations: sum,
+      },
+      { name: 'sessions', type: 'session', gap: '30s', groupBy: ['userId'], aggregations: sum },
+    ],
+    sinks: {
+      clickhouse: {
+        database: options.database ?? BENCH_DATABASE,
+        ...(options.batchWaitMs ? { batch: { maxWaitMs: options.batchWaitMs } } : {}),
+      },
+    },
+    http: { enabled: false },
+  });
+}

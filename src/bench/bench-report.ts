@@ -1,0 +1,171 @@
+// The bench report: every figure of one run on one machine (throughput of Sluice and its peers on the
+// same topics, latency, state footprint and restore), with the machine, versions and parameters, the
+// targets each figure is held to, and optionally the same figures of an earlier report (before/after).
+import { cpus, hostname, totalmem } from 'node:os';
+
+export interface BenchResult {
+  name: string;
+  description: string;
+  /** Which bench topic it read: the Avro one (full pipeline) or the JSON one (simple pipeline). */
+  topic: 'avro' | 'json';
+  events: number;
+  seconds: number;
+  eventsPerSecond: number;
+  /** Late events and dead letters: any at all means the bench stream was not what it should be. */
+  late?: number;
+  deadLettered?: number;
+}
+
+export interface LatencyResult {
+  name: string;
+  description: string;
+  /** Events per second of the steady load, and for how long. */
+  rate: number;
+  seconds: number;
+  /** Window rows whose final count was observed (one latency each). */
+  samples: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
+export interface FootprintResult {
+  keys: number;
+  /** Sluice's own estimate of the window state's size (what /status reports as stateBytes). */
+  stateBytesPerKey: number;
+  /** The heap the state really takes, after a full GC, and the process's RSS growth. */
+  heapBytesPerKey: number;
+  rssBytesPerKey: number;
+  changelogEntries: number;
+  restoreSeconds: number;
+  restoreEntriesPerSecond: number;
+}
+
+export interface TargetCheck {
+  figure: string;
+  target: string;
+  value: string;
+  met: boolean;
+  /** How far off a missed target is, e.g. "−31 %". */
+  by?: string;
+}
+
+export interface BenchReport {
+  at: string;
+  machine: { host: string; cpus: number; cpuModel: string; memoryGiB: number };
+  versions: { node: string; kafka: string; clickhouse: string; sluice: string; kafkaStreams?: string };
+  parameters: {
+    events: number;
+    partitions: number;
+    seed: number;
+    quick?: boolean;
+    latencyRate?: number;
+    latencySeconds?: number;
+    footprintKeys?: number;
+  };
+  results: BenchResult[];
+  ratios: Record<string, number>;
+  latency?: LatencyResult[];
+  footprint?: FootprintResult;
+  targets?: TargetCheck[];
+  /** Notes on where the time goes, written by the bench from what it measured. */
+  notes?: string[];
+}
+
+export function result(
+  name: string,
+  topic: BenchResult['topic'],
+  description: string,
+  events: number,
+  seconds: number,
+): BenchResult {
+  return {
+    name,
+    description,
+    topic,
+    events,
+    seconds: round(seconds, 2),
+    eventsPerSecond: Math.round(events / seconds),
+  };
+}
+
+export const round = (value: number, digits: number) => Math.round(value * 10 ** digits) / 10 ** digits;
+
+export function machine(): BenchReport['machine'] {
+  const cpu = cpus();
+  return {
+    host: hostname(),
+    cpus: cpu.length,
+    cpuModel: cpu[0]?.model ?? 'unknown',
+    memoryGiB: round(totalmem() / 2 ** 30, 1),
+  };
+}
+
+const n = (value: number) => value.toLocaleString('en-US');
+const percent = (value: number) => `${(value * 100).toFixed(1)} %`;
+
+export function reportMarkdown(report: BenchReport, before?: BenchReport): string {
+  const earlier = (name: string) => before?.results.find((r) => r.name === name);
+  const lines = [
+    `# Sluice bench, ${report.at}`,
+    '',
+    `Machine: ${report.machine.host}, ${report.machine.cpus} × ${report.machine.cpuModel}, ${report.machine.memoryGiB} GiB.`,
+    `Versions: Node ${report.versions.node}, Apache Kafka ${report.versions.kafka}${report.versions.kafkaStreams ? ` (Kafka Streams ${report.versions.kafkaStreams})` : ''}, ClickHouse ${report.versions.clickhouse}, Sluice ${report.versions.sluice}.`,
+    `Parameters: ${n(report.parameters.events)} events per topic, ${report.parameters.partitions} partitions, seed ${report.parameters.seed}${report.parameters.quick ? ' (--quick)' : ''}.`,
+    '',
+    '## Throughput',
+    '',
+    before
+      ? `| run | topic | events/s | before (${before.at}) | seconds | what |`
+      : '| run | topic | events/s | seconds | what |',
+    before ? '| --- | --- | ---: | ---: | ---: | --- |' : '| --- | --- | ---: | ---: | --- |',
+    ...report.results.map((r) =>
+      before
+        ? `| ${r.name} | ${r.topic} | ${n(r.eventsPerSecond)} | ${earlier(r.name) ? n(earlier(r.name)!.eventsPerSecond) : '–'} | ${r.seconds} | ${r.description} |`
+        : `| ${r.name} | ${r.topic} | ${n(r.eventsPerSecond)} | ${r.seconds} | ${r.description} |`,
+    ),
+    '',
+    ...Object.entries(report.ratios).map(([name, value]) => {
+      const was = before?.ratios[name];
+      return `- ${name}: ${percent(value)}${was === undefined ? '' : ` (before: ${percent(was)})`}`;
+    }),
+    '',
+  ];
+  if (report.latency?.length) {
+    lines.push(
+      '## Latency (produce → row queryable, update emits)',
+      '',
+      '| run | rate | seconds | samples | p50 ms | p99 ms | max ms | what |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+      ...report.latency.map(
+        (l) =>
+          `| ${l.name} | ${n(l.rate)}/s | ${l.seconds} | ${n(l.samples)} | ${n(l.p50Ms)} | ${n(l.p99Ms)} | ${n(l.maxMs)} | ${l.description} |`,
+      ),
+      '',
+    );
+  }
+  const f = report.footprint;
+  if (f) {
+    lines.push(
+      '## State footprint and restore',
+      '',
+      `- ${n(f.keys)} distinct window keys: ${n(f.stateBytesPerKey)} bytes per key estimated by Sluice, ${n(f.heapBytesPerKey)} bytes of heap, ${n(f.rssBytesPerKey)} bytes of RSS (per million keys: ${n(Math.round(f.heapBytesPerKey))} MB of heap).`,
+      `- Restore: ${n(f.changelogEntries)} changelog entries in ${f.restoreSeconds} s on one partition: ${n(f.restoreEntriesPerSecond)} entries/s (${round(1_000_000 / f.restoreEntriesPerSecond, 2)} s per million).`,
+      '',
+    );
+  }
+  if (report.targets?.length) {
+    lines.push(
+      '## Targets',
+      '',
+      '| figure | target | measured | |',
+      '| --- | --- | --- | --- |',
+      ...report.targets.map(
+        (t) => `| ${t.figure} | ${t.target} | ${t.value} | ${t.met ? 'met' : `missed (${t.by ?? ''})`} |`,
+      ),
+      '',
+    );
+  }
+  if (report.notes?.length) lines.push('## Notes', '', ...report.notes.map((note) => `- ${note}`), '');
+  return lines.join('\n');
+}

@@ -1,0 +1,395 @@
+// The whole bench, in one run on one machine: two topics of the same seeded stream (Avro for the full
+// pipeline, JSON for the simple one), each read to the end by the client's ceiling (bare kafkajs), the
+// broker's ceiling (Kafka's Java consumer perf tool), the peer (Kafka Streams, exactly_once_v2) and
+// Sluice; then latency under a steady load for Sluice and Kafka Streams, the state footprint per key
+// and the restore rate; then the targets each figure is held to.
+import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
+import type { Kafka } from 'kafkajs';
+import type { Endpoints } from '../config/endpoints.js';
+import { run } from '../index.js';
+import { createLogger } from '../ops/logger.js';
+import { produceBenchTopic, type BenchFormat } from './bench-feed.js';
+import {
+  machine,
+  round,
+  type BenchReport,
+  type BenchResult,
+  type LatencyResult,
+  type TargetCheck,
+} from './bench-report.js';
+import { BENCH_DATABASE, createLookupTable, fullPipeline, simplePipeline } from './bench-pipelines.js';
+import { KAFKA_VERSION } from '../stack/kafka-jars.js';
+import { runConsumerPerfTool, runKafkaStreams, startKafkaStreams } from './java-peers.js';
+import {
+  LatencyBook,
+  latencyResult,
+  steadyLoad,
+  watchClickHouseCounts,
+  windowStartOf,
+  type SteadyLoadOptions,
+} from './latency.js';
+import { measureFootprint } from './state-footprint.js';
+import { bareConsumer, sluiceThroughput } from './throughput.js';
+
+export interface RunBenchOptions {
+  events: number;
+  partitions: number;
+  seed: number;
+  quick: boolean;
+  /** Steady load of the latency runs. */
+  latencyRate: number;
+  latencySeconds: number;
+  /** Distinct window keys of the footprint run. */
+  footprintKeys: number;
+  /** Only the throughput of the simple pipeline and the bare consumer (the test's small run). */
+  only?: 'simple';
+  log: (line: string) => void;
+}
+
+/** The Avro topic (full pipeline) first, then the JSON one (simple pipeline). */
+const FORMATS: readonly BenchFormat[] = ['avro', 'json'];
+const LATENCY_WINDOW_MS = 10_000;
+const STREAMS_GRACE_MS = 24 * 3_600_000;
+
+export async function runBench(
+  kafka: Kafka,
+  endpoints: Endpoints,
+  versions: BenchReport['versions'],
+  options: RunBenchOptions,
+): Promise<BenchReport> {
+  const log = options.log;
+  const stamp = Date.now();
+  if (!endpoints.clickhouse) throw new Error('the bench needs a ClickHouse server (endpoints.clickhouse)');
+  const clickhouse = createClient({
+    // Polls of a table that does not exist yet are expected: the client must not log them as errors.
+    log: { level: ClickHouseLogLevel.OFF },
+    url: endpoints.clickhouse.url,
+    username: endpoints.clickhouse.username,
+    password: endpoints.clickhouse.password,
+  });
+  const topics: string[] = [];
+  const admin = kafka.admin();
+  await admin.connect();
+  const newTopic = async (name: string) => {
+    topics.push(name);
+    await admin.createTopics({
+      topics: [{ topic: name, numPartitions: options.partitions }],
+      waitForLeaders: true,
+    });
+    return name;
+  };
+  const throughput = { events: options.events, partitions: options.partitions, log };
+  const results: BenchResult[] = [];
+  const report: BenchReport = {
+    at: new Date().toISOString(),
+    machine: machine(),
+    versions: { ...versions, kafkaStreams: KAFKA_VERSION },
+    parameters: {
+      events: options.events,
+      partitions: options.partitions,
+      seed: options.seed,
+      quick: options.quick,
+      latencyRate: options.latencyRate,
+      latencySeconds: options.latencySeconds,
+      footprintKeys: options.footprintKeys,
+    },
+    results,
+    ratios: {},
+  };
+  try {
+    await clickhouse.command({ query: `CREATE DATABASE IF NOT EXISTS ${BENCH_DATABASE}` });
+    for (const format of FORMATS.filter((f) => options.only !== 'simple' || f === 'json')) {
+      const topic = await newTopic(`bench-${format}-${stamp}`);
+      log(
+        `producing ${options.events.toLocaleString('en-US')} ${format} events to ${topic} (${options.partitions} partitions)…`,
+      );
+      results.push(
+        await produceBenchTopic(kafka, topic, { events: options.events, seed: options.seed, format, log }),
+      );
+      log(`bare kafkajs consumer on ${topic}…`);
+      results.push(await bareConsumer(kafka, topic, format, throughput));
+      if (options.only !== 'simple') {
+        if (format === 'avro') {
+          log(`Kafka's Java consumer perf tool on ${topic}…`);
+          results.push({
+            ...(await runConsumerPerfTool({
+              brokers: endpoints.brokers,
+              topic,
+              events: options.events,
+              log,
+            })),
+            name: 'kafka-perf-tool-avro',
+            topic: format,
+            description:
+              "Apache Kafka's Java consumer perf tool (kafka-tools), reading and discarding: the broker's ceiling here",
+          });
+        }
+        log(`Kafka Streams on ${topic}…`);
+        const streams = await runKafkaStreams({
+          brokers: endpoints.brokers,
+          topic,
+          outputTopic: await newTopic(`bench-streams-out-${format}-${stamp}`),
+          applicationId: `bench-streams-${format}-${stamp}`,
+          format,
+          events: options.events,
+          windowMs: 60_000,
+          // Its repartition by (type, url) interleaves the input partitions: a grace that covers the
+          // whole stream, so it drops nothing as late and counts what Sluice counts.
+          graceMs: STREAMS_GRACE_MS,
+          commitIntervalMs: 100,
+          log,
+        });
+        results.push({
+          ...streams,
+          name: `kafka-streams-${format}`,
+          topic: format,
+          description: `Kafka Streams ${KAFKA_VERSION}: ${format === 'avro' ? 'Avro' : 'JSON'}, tumbling 1-minute count per (type, url), exactly_once_v2, in-memory window store, to a topic`,
+        });
+      }
+      if (format === 'avro') {
+        log('Sluice, full pipeline…');
+        await createLookupTable(clickhouse);
+        results.push(
+          await sluiceThroughput(
+            kafka,
+            fullPipeline(topic),
+            endpoints,
+            {
+              name: 'sluice-full',
+              topic: format,
+              description:
+                'Sluice: Avro, ClickHouse lookup (cached), tumbling + sliding + session windows, exactly-once, ClickHouse sink',
+            },
+            throughput,
+          ),
+        );
+      } else {
+        log('Sluice, simple pipeline…');
+        results.push(
+          await sluiceThroughput(
+            kafka,
+            simplePipeline(topic),
+            endpoints,
+            {
+              name: 'sluice-simple',
+              topic: format,
+              description: 'Sluice: JSON, one tumbling count per (type, url), at-least-once, ClickHouse sink',
+            },
+            throughput,
+          ),
+        );
+      }
+    }
+    report.ratios = ratios(results);
+    if (options.only === 'simple') return report;
+
+    const load: SteadyLoadOptions = {
+      rate: options.latencyRate,
+      seconds: options.latencySeconds,
+      partitions: options.partitions,
+      seed: options.seed,
+      format: 'avro',
+      windowMs: LATENCY_WINDOW_MS,
+    };
+    log(
+      `latency: Sluice under ${options.latencyRate.toLocaleString('en-US')} events/s for ${options.latencySeconds} s…`,
+    );
+    report.latency = [
+      await sluiceLatency(
+        kafka,
+        clickhouse,
+        endpoints,
+        await newTopic(`bench-latency-sluice-${stamp}`),
+        load,
+      ),
+    ];
+    log(`latency: Kafka Streams under ${options.latencyRate.toLocaleString('en-US')} events/s…`);
+    report.latency.push(
+      await streamsLatency(
+        kafka,
+        endpoints,
+        await newTopic(`bench-latency-streams-${stamp}`),
+        await newTopic(`bench-latency-streams-out-${stamp}`),
+        load,
+      ),
+    );
+    log(`state footprint and restore with ${options.footprintKeys.toLocaleString('en-US')} keys…`);
+    report.footprint = await measureFootprint(kafka, endpoints, options.footprintKeys, log);
+    report.targets = targets(report);
+    return report;
+  } finally {
+    await admin.deleteTopics({ topics }).catch(() => undefined);
+    await admin.disconnect();
+    await clickhouse.close();
+  }
+}
+
+function ratios(results: BenchResult[]): Record<string, number> {
+  const rate = (name: string) => results.find((r) => r.name === name)?.eventsPerSecond;
+  const out: Record<string, number> = {};
+  for (const [a, b] of [
+    ['sluice-full', 'bare-kafkajs-avro'],
+    ['sluice-full', 'kafka-streams-avro'],
+    ['bare-kafkajs-avro', 'kafka-perf-tool-avro'],
+    ['sluice-simple', 'bare-kafkajs-json'],
+    ['sluice-simple', 'kafka-streams-json'],
+  ]) {
+    const x = rate(a!);
+    const y = rate(b!);
+    if (x !== undefined && y !== undefined) out[`${a} / ${b}`] = round(x / y, 3);
+  }
+  return out;
+}
+
+async function sluiceLatency(
+  kafka: Kafka,
+  clickhouse: ClickHouseClient,
+  endpoints: Endpoints,
+  topic: string,
+  load: SteadyLoadOptions,
+): Promise<LatencyResult> {
+  const database = `${BENCH_DATABASE}_latency_${Date.now()}`;
+  const pipeline = fullPipeline(topic, {
+    name: `bench_latency_${Date.now()}`,
+    countWindow: '10s',
+    updateEvery: '250ms',
+    batchWaitMs: 100,
+    database,
+  });
+  // The endpoints name the bench's database; this run writes to its own, dropped afterwards.
+  const own = { ...endpoints, clickhouse: { ...endpoints.clickhouse!, database } };
+  const running = await run(pipeline, { logger: createLogger('error'), endpoints: own });
+  try {
+    while (!running.isReady()) await new Promise((resolve) => setTimeout(resolve, 20));
+    const book = new LatencyBook();
+    let loading = true;
+    let deadline = Infinity;
+    const watching = watchClickHouseCounts(
+      clickhouse,
+      `${database}.counts`,
+      book,
+      () => !loading && (book.observed >= book.produced || Date.now() > deadline),
+    );
+    await steadyLoad(
+      kafka,
+      topic,
+      load,
+      (e, p) => `${windowStartOf(e.timestamp, load.windowMs)}|${e.type}|${e.url}|${p}`,
+      book,
+    );
+    loading = false;
+    deadline = Date.now() + 15_000;
+    await watching;
+    return latencyResult(
+      'sluice-full',
+      'Sluice full pipeline, 10 s tumbling count per (type, url) with update emits every 250 ms, ClickHouse batches of at most 100 ms, exactly-once; row read from ClickHouse (polled every 50 ms)',
+      load,
+      book,
+    );
+  } finally {
+    await running.stop();
+    await clickhouse.command({ query: `DROP DATABASE IF EXISTS ${database}` }).catch(() => undefined);
+  }
+}
+
+async function streamsLatency(
+  kafka: Kafka,
+  endpoints: Endpoints,
+  topic: string,
+  outputTopic: string,
+  load: SteadyLoadOptions,
+): Promise<LatencyResult> {
+  const streams = await startKafkaStreams({
+    brokers: endpoints.brokers,
+    topic,
+    outputTopic,
+    applicationId: `bench-latency-streams-${Date.now()}`,
+    format: 'avro',
+    events: load.rate * load.seconds,
+    windowMs: load.windowMs,
+    graceMs: STREAMS_GRACE_MS,
+    commitIntervalMs: 100,
+    log: () => {},
+  });
+  const consumer = kafka.consumer({ groupId: `bench-latency-reader-${Date.now()}`, readUncommitted: false });
+  const book = new LatencyBook();
+  try {
+    await consumer.connect();
+    await consumer.subscribe({ topic: outputTopic, fromBeginning: true });
+    await consumer.run({
+      eachMessage: ({ message }) => {
+        const row = JSON.parse(message.value!.toString()) as {
+          window_start_ms: number;
+          type: string;
+          url: string;
+          count: number;
+        };
+        book.observe(`${row.window_start_ms}|${row.type}|${row.url}`, row.count, Date.now());
+        return Promise.resolve();
+      },
+    });
+    await steadyLoad(
+      kafka,
+      topic,
+      load,
+      (e) => `${windowStartOf(e.timestamp, load.windowMs)}|${e.type}|${e.url}`,
+      book,
+    );
+    const deadline = Date.now() + 15_000;
+    while (book.observed < book.produced && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    return latencyResult(
+      'kafka-streams',
+      `Kafka Streams ${KAFKA_VERSION}, 10 s tumbling count per (type, url), exactly_once_v2 with commits every 100 ms (its default), to a topic read read_committed`,
+      load,
+      book,
+    );
+  } finally {
+    await consumer.disconnect();
+    await streams.stop();
+  }
+}
+
+const pct = (value: number) => `${(value * 100).toFixed(1)} %`;
+
+/** The issue's targets for this machine, each with the measured value and, when missed, by how much. */
+function targets(report: BenchReport): TargetCheck[] {
+  const checks: TargetCheck[] = [];
+  const rate = (name: string) => report.results.find((r) => r.name === name)?.eventsPerSecond ?? 0;
+  const full = rate('sluice-full');
+  const check = (
+    figure: string,
+    target: string,
+    value: number,
+    goal: number,
+    show: string,
+    higherIsBetter = true,
+  ) => {
+    const met = higherIsBetter ? value >= goal : value <= goal;
+    checks.push({
+      figure,
+      target,
+      value: show,
+      met,
+      ...(met ? {} : { by: `${higherIsBetter ? '−' : '+'}${pct(Math.abs(value - goal) / goal)}` }),
+    });
+  };
+  check(
+    'full pipeline throughput',
+    '≥ 100,000 events/s',
+    full,
+    100_000,
+    `${full.toLocaleString('en-US')} events/s`,
+  );
+  const ofBare = report.ratios['sluice-full / bare-kafkajs-avro'] ?? 0;
+  check('full pipeline / bare kafkajs', '≥ 70 %', ofBare, 0.7, pct(ofBare));
+  const ofStreams = report.ratios['sluice-full / kafka-streams-avro'] ?? 0;
+  check('full pipeline / Kafka Streams', '≥ 100 %', ofStreams, 1, pct(ofStreams));
+  const p99 = report.latency?.find((l) => l.name === 'sluice-full')?.p99Ms ?? Infinity;
+  check('p99 latency, update emits', '≤ 1,000 ms', p99, 1_000, `${p99.toLocaleString('en-US')} ms`, false);
+  const perKey = report.footprint?.heapBytesPerKey ?? Infinity;
+  check('state per window key (heap)', '≤ 200 bytes', perKey, 200, `${perKey} bytes`, false);
+  const restore = report.footprint?.restoreEntriesPerSecond ?? 0;
+  check('restore', '≥ 500,000 entries/s', restore, 500_000, `${restore.toLocaleString('en-US')} entries/s`);
+  return checks;
+}
