@@ -37,6 +37,9 @@ export interface AggregateState {
 export type AggregateResults = Record<string, number | null>;
 
 export function fieldValue(event: unknown, path: string): unknown {
+  // Most fields are top-level: no split (an array per event per aggregation) for those.
+  if (!path.includes('.'))
+    return event !== null && typeof event === 'object' ? (event as Record<string, unknown>)[path] : undefined;
   let value: unknown = event;
   for (const part of path.split('.')) {
     if (value === null || typeof value !== 'object') return undefined;

@@ -39,17 +39,57 @@ function isPromise(value: unknown): value is Promise<unknown> {
   return typeof (value as { then?: unknown } | null)?.then === 'function';
 }
 
+/**
+ * What a stage attempt sees, with the signal it may watch: aborted on timeout or when the partition is
+ * revoked. The signal is made only if the stage reads it — AbortSignal.any costs a controller, weak
+ * references and a listener, and most stages never look (it was 6 % of the full pipeline's profile
+ * when made for every record).
+ */
+class AttemptContext implements StageContext {
+  readonly stage: string;
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+  private controller: AbortController | undefined;
+  private combined: AbortSignal | undefined;
+
+  constructor(
+    base: Omit<StageContext, 'signal' | 'attempt'>,
+    readonly attempt: number,
+    private readonly revoked: AbortSignal,
+  ) {
+    this.stage = base.stage;
+    this.topic = base.topic;
+    this.partition = base.partition;
+    this.offset = base.offset;
+  }
+
+  get signal(): AbortSignal {
+    if (!this.combined) {
+      this.controller = new AbortController();
+      this.combined = AbortSignal.any([this.controller.signal, this.revoked]);
+    }
+    return this.combined;
+  }
+
+  abort(): void {
+    this.controller?.abort();
+  }
+}
+
 function withTimeout<T>(
   promise: Promise<T>,
   stage: string,
   timeoutMs: number,
-  abort: AbortController,
+  attempt: AttemptContext,
 ): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
-      abort.abort();
+      // The timeout wins the race before the stage hears of it: a stage that returns when aborted
+      // must not have its partial result taken as the attempt's.
       reject(new StageTimeoutError(stage, timeoutMs));
+      attempt.abort();
     }, timeoutMs);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
@@ -84,14 +124,18 @@ export function runStage(
     signal,
   });
   let first: unknown;
-  const abort = new AbortController();
+  const attempt = new AttemptContext(
+    { stage: policy.name, topic: record.topic, partition: record.partition, offset: record.offset },
+    1,
+    revoked,
+  );
   try {
-    first = policy.process(record, context(1, AbortSignal.any([abort.signal, revoked])));
+    first = policy.process(record, attempt);
   } catch (error) {
     return afterFailure(policy, record, error, context(1, revoked), onStageError, revoked);
   }
   if (!isPromise(first)) return { kind: 'out', values: valuesOf(first) };
-  return withTimeout(first, policy.name, policy.timeout, abort).then(
+  return withTimeout(first, policy.name, policy.timeout, attempt).then(
     (result): StageOutcome => ({ kind: 'out', values: valuesOf(result) }),
     (error: unknown) => afterFailure(policy, record, error, context(1, revoked), onStageError, revoked),
   );
@@ -125,11 +169,10 @@ async function afterFailure(
     const values = await pRetry(
       async (attemptNumber) => {
         attempts = attemptNumber + 1;
-        const abort = new AbortController();
-        const signal = AbortSignal.any([abort.signal, revoked]);
-        const result = policy.process(record, { ...firstContext, attempt: attempts, signal });
+        const attempt = new AttemptContext(firstContext, attempts, revoked);
+        const result = policy.process(record, attempt);
         return valuesOf(
-          isPromise(result) ? await withTimeout(result, policy.name, policy.timeout, abort) : result,
+          isPromise(result) ? await withTimeout(result, policy.name, policy.timeout, attempt) : result,
         );
       },
       {

@@ -63,90 +63,115 @@ function minSize(type: Type, seen = new Set<Type>()): number {
   }
 }
 
-function walk(type: Type, cursor: Cursor, path: string, bounds: AvroBounds): void {
+/**
+ * Where the walk is: field names and item indexes from the root. Pushed and popped as it goes and only
+ * joined into a path when something is wrong, so a good record costs no strings.
+ */
+type Path = (string | number)[];
+
+function pathText(path: Path): string {
+  let text = '';
+  for (const part of path) text += typeof part === 'number' ? `[${part}]` : text ? `.${part}` : part;
+  return text || '(root)';
+}
+
+function fail(path: Path, what: string): never {
+  throw new BoundsError(`field '${pathText(path)}': ${what}`);
+}
+
+function need(cursor: Cursor, path: Path, bytes: number, what: string): void {
+  if (bytes > cursor.left)
+    fail(path, `${what} needs ${bytes} bytes, ${cursor.left} left (truncated or hostile)`);
+  cursor.pos += bytes;
+}
+
+function long(cursor: Cursor, path: Path, what: string): number {
+  return cursor.long() ?? fail(path, `${what}: truncated or malformed number`);
+}
+
+function walk(type: Type, cursor: Cursor, path: Path, bounds: AvroBounds): void {
   const t = underlying(type);
-  const fail = (what: string): never => {
-    throw new BoundsError(`field '${path || '(root)'}': ${what}`);
-  };
-  const need = (bytes: number, what: string) => {
-    if (bytes > cursor.left) fail(`${what} needs ${bytes} bytes, ${cursor.left} left (truncated or hostile)`);
-    cursor.pos += bytes;
-  };
-  const long = (what: string): number => cursor.long() ?? fail(`${what}: truncated or malformed number`);
   switch (t.typeName) {
     case 'null':
       return;
     case 'boolean':
-      return need(1, 'a boolean');
+      return need(cursor, path, 1, 'a boolean');
     case 'int':
     case 'long':
-      long('a number');
+      long(cursor, path, 'a number');
       return;
     case 'float':
-      return need(4, 'a float');
+      return need(cursor, path, 4, 'a float');
     case 'double':
-      return need(8, 'a double');
+      return need(cursor, path, 8, 'a double');
     case 'string':
     case 'bytes': {
-      const length = long(`the length of a ${t.typeName}`);
-      if (length < 0) fail(`a negative length (${length})`);
-      return need(length, `a ${t.typeName} of ${length} bytes`);
+      const length = long(cursor, path, `the length of a ${t.typeName}`);
+      if (length < 0) fail(path, `a negative length (${length})`);
+      return need(cursor, path, length, `a ${t.typeName} of ${length} bytes`);
     }
     case 'fixed':
-      return need((t as Type & { size: number }).size, 'a fixed value');
+      return need(cursor, path, (t as Type & { size: number }).size, 'a fixed value');
     case 'enum': {
-      const index = long('an enum index');
+      const index = long(cursor, path, 'an enum index');
       const symbols = (t as Type & { symbols: string[] }).symbols;
-      if (index < 0 || index >= symbols.length) fail(`enum index ${index} of ${symbols.length} symbols`);
+      if (index < 0 || index >= symbols.length)
+        fail(path, `enum index ${index} of ${symbols.length} symbols`);
       return;
     }
     case 'array':
     case 'map': {
-      const items =
-        t.typeName === 'array'
-          ? (t as Type & { itemsType: Type }).itemsType
-          : (t as Type & { valuesType: Type }).valuesType;
-      const itemMin = minSize(items) + (t.typeName === 'map' ? 1 : 0);
+      const isMap = t.typeName === 'map';
+      const items = isMap
+        ? (t as Type & { valuesType: Type }).valuesType
+        : (t as Type & { itemsType: Type }).itemsType;
+      const itemMin = minSize(items) + (isMap ? 1 : 0);
       let total = 0;
       for (;;) {
-        let count = long(`the block count of ${t.typeName === 'array' ? 'an array' : 'a map'}`);
+        let count = long(cursor, path, `the block count of ${isMap ? 'a map' : 'an array'}`);
         if (count === 0) return;
         if (count < 0) {
           count = -count;
-          const size = long('a block size');
-          if (size < 0 || size > cursor.left) fail(`a block of ${size} bytes, ${cursor.left} left`);
+          const size = long(cursor, path, 'a block size');
+          if (size < 0 || size > cursor.left) fail(path, `a block of ${size} bytes, ${cursor.left} left`);
         }
         total += count;
         if (total > bounds.maxItems)
-          fail(`${total} items in one ${t.typeName}, more than parse.maxItems (${bounds.maxItems})`);
+          fail(path, `${total} items in one ${t.typeName}, more than parse.maxItems (${bounds.maxItems})`);
         if (count * itemMin > cursor.left)
           fail(
+            path,
             `${count} items of at least ${itemMin} bytes, ${cursor.left} bytes left (truncated or hostile)`,
           );
         for (let i = 0; i < count; i += 1) {
-          if (t.typeName === 'map') {
-            const keyLength = long('the length of a map key');
-            if (keyLength < 0) fail(`a negative map key length (${keyLength})`);
-            need(keyLength, `a map key of ${keyLength} bytes`);
+          if (isMap) {
+            const keyLength = long(cursor, path, 'the length of a map key');
+            if (keyLength < 0) fail(path, `a negative map key length (${keyLength})`);
+            need(cursor, path, keyLength, `a map key of ${keyLength} bytes`);
           }
-          walk(items, cursor, `${path}[${i}]`, bounds);
+          path.push(i);
+          walk(items, cursor, path, bounds);
+          path.pop();
         }
       }
     }
     case 'union:unwrapped':
     case 'union:wrapped': {
       const branches = (t as Type & { types: Type[] }).types;
-      const index = long('a union branch');
-      if (index < 0 || index >= branches.length) fail(`union branch ${index} of ${branches.length}`);
+      const index = long(cursor, path, 'a union branch');
+      if (index < 0 || index >= branches.length) fail(path, `union branch ${index} of ${branches.length}`);
       return walk(branches[index]!, cursor, path, bounds);
     }
     case 'record':
     case 'error':
-      for (const field of (t as Type & { fields: { name: string; type: Type }[] }).fields)
-        walk(field.type, cursor, path ? `${path}.${field.name}` : field.name, bounds);
+      for (const field of (t as Type & { fields: { name: string; type: Type }[] }).fields) {
+        path.push(field.name);
+        walk(field.type, cursor, path, bounds);
+        path.pop();
+      }
       return;
     default:
-      fail(`an Avro type this reader does not know (${t.typeName})`);
+      fail(path, `an Avro type this reader does not know (${t.typeName})`);
   }
 }
 
@@ -154,7 +179,7 @@ function walk(type: Type, cursor: Cursor, path: string, bounds: AvroBounds): voi
 export function checkAvroBounds(writer: Type, buf: Buffer, bounds: AvroBounds): string | undefined {
   const cursor = new Cursor(buf);
   try {
-    walk(writer, cursor, '', bounds);
+    walk(writer, cursor, [], bounds);
   } catch (error) {
     if (error instanceof BoundsError) return error.message;
     throw error;

@@ -119,7 +119,7 @@ export async function createLookup(stage: LookupStage, context: LookupContext): 
           return { row };
         }),
     });
-    find = async (key) => {
+    const fetchRow = async (key: string): Promise<Found> => {
       const status: LRUCache.Status<string, Found> = {};
       let found: Found | undefined;
       try {
@@ -133,6 +133,13 @@ export async function createLookup(stage: LookupStage, context: LookupContext): 
       context.observed?.(result);
       return found ?? { row: undefined };
     };
+    // A cached key is answered synchronously: no promise, no timer, nothing for the stage to await.
+    find = (key) => {
+      const cached = cache.get(key);
+      if (cached === undefined) return fetchRow(key);
+      context.observed?.(cached.row === undefined ? 'absent' : 'hit');
+      return cached;
+    };
     size = () => cache.size;
   }
 
@@ -145,7 +152,11 @@ export async function createLookup(stage: LookupStage, context: LookupContext): 
         );
       return event;
     }
-    return stage.into ? { ...event, [stage.into]: row } : { ...row, ...event };
+    // In place: the event is this stage's own (decoded for this record) and copying a dozen fields
+    // per event into a new object was 9 % of the full pipeline's profile. The event's fields win.
+    if (stage.into) event[stage.into] = row;
+    else for (const field in row) if (!(field in event)) event[field] = row[field];
+    return event;
   };
   const process: Processor = (record: StageRecord) => {
     const event = record.value as Row;

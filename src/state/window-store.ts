@@ -161,6 +161,17 @@ export class WindowStore {
     const span = sessionSpanOf(eventTimeMs, gapMs);
     const existing = this.sessions.get(sessionKey) ?? [];
     const touching = existing.filter((s) => overlaps(s.window, span));
+    // The common case: the event falls in or extends the end of its key's one session. Extended in
+    // place, its identity (which starts with its start) unchanged: no merge, no copy, nothing replaced.
+    if (touching.length === 1) {
+      const only = touching[0]!;
+      const covered = cover(only.window, span);
+      if (covered.start === only.window.start) {
+        if (covered.end !== only.window.end) this.reschedule(only, covered);
+        this.absorbInto(only, event, offset);
+        return { outcome: 'added', replaced: [] };
+      }
+    }
     if (touching.length === 0) {
       const capKey = definition.name;
       if ((this.keyCounts.get(capKey) ?? 0) >= definition.maxKeys)
@@ -296,6 +307,16 @@ export class WindowStore {
     const bytes = windowBytes(w);
     this.totalBytes += bytes - w.bytes;
     w.bytes = bytes;
+  }
+
+  /** A session that grew: its new span and close time. */
+  private reschedule(w: OpenWindow, window: Window): void {
+    const bucket = this.buckets.get(w.closeAt);
+    bucket?.delete(w);
+    if (bucket?.size === 0) this.buckets.delete(w.closeAt);
+    w.window = window;
+    w.closeAt = window.end + this.graceMs;
+    this.bucket(w);
   }
 
   private bucket(w: OpenWindow): void {

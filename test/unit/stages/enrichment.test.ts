@@ -118,6 +118,13 @@ describe('enrichment stages', () => {
       type: 'click',
     });
     expect(merged.process(record({ userId: 'u9' }), ctx)).toEqual({ userId: 'u9' });
+    // The event's own fields win over the row's.
+    expect(merged.process(record({ userId: 'u2', plan: 'trial' }), ctx)).toEqual({
+      id: 'u2',
+      plan: 'trial',
+      seats: 1,
+      userId: 'u2',
+    });
     const nested = await lookup({ into: 'user', onMissing: 'drop' });
     expect(nested.process(record({ userId: 'u2' }), ctx)).toEqual({
       userId: 'u2',
