@@ -57,7 +57,9 @@ export async function measureFootprint(
     name: `bench_state_${topic.replace(/[^A-Za-z0-9_]/g, '_')}`,
     source: { topic, fromBeginning: true },
     time: { field: 'timestamp', maxOutOfOrderness: '5s', grace: '0s', idleTimeout: '1h' },
-    windows: [{ name: 'users_1d', type: 'tumbling', size: '1d', groupBy: ['userId'] }],
+    // Room for every key: no key cap, no early closes by the state budget.
+    windows: [{ name: 'users_1d', type: 'tumbling', size: '1d', groupBy: ['userId'], maxKeys: keys + 1 }],
+    state: { maxBytes: 8 * 2 ** 30 },
     sinks: { clickhouse: { database: BENCH_DATABASE } },
     processing: { commitInterval: '2s' },
     http: { enabled: false },
@@ -70,6 +72,7 @@ export async function measureFootprint(
   const status = running.status();
   const windows = status.reduce((n, p) => n + p.openWindows, 0);
   const stateBytes = status.reduce((n, p) => n + p.stateBytes, 0);
+  if (windows !== keys) throw new Error(`${windows} open windows for ${keys} keys: the bench is broken`);
   log(`  ${windows.toLocaleString('en-US')} open windows, ${Math.round(stateBytes / 2 ** 20)} MiB estimated`);
   await running.stop();
 

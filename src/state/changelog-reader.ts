@@ -51,6 +51,10 @@ export async function readChangelog(
       // Snapshots are transactions (under either guarantee): only committed ones are state.
       readUncommitted: false,
       allowAutoTopicCreation: false,
+      // A restore reads whole partitions as fast as it can: large fetches, few round trips.
+      maxBytesPerPartition: 16 * 1024 * 1024,
+      maxBytes: 64 * 1024 * 1024,
+      maxWaitTimeInMs: 100,
     });
     let finish!: () => void;
     const finished = new Promise<void>((resolve) => (finish = resolve));
@@ -72,9 +76,10 @@ export async function readChangelog(
         const partition = batch.partition;
         const state = records.get(partition);
         if (!state) return;
-        const end = ends.get(partition) ?? 0n;
+        // Offsets fit a double exactly (below 2^53): no BigInt per record.
+        const end = Number(ends.get(partition) ?? 0n);
         for (const message of batch.messages) {
-          if (BigInt(message.offset) >= end) break;
+          if (Number(message.offset) >= end) break;
           const key = message.key?.toString() ?? '';
           if (key === CHECKPOINT_KEY) {
             if (message.value) checkpoints.set(partition, message.value.toString());

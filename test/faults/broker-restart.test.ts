@@ -11,15 +11,16 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { startKafka, restartKafka } from '../../src/stack/kafka-server.js';
 import { freePorts } from '../../src/stack/ports.js';
 import { stopProcess } from '../../src/stack/processes.js';
+import { testClickHouse, testKafka, waitFor } from '../integration/support/fixtures.js';
+import { startSluice, type SluiceProcess } from '../integration/support/sluice-process.js';
 import {
-  createTopic,
-  testClickHouse,
-  testKafka,
-  uniqueName,
-  waitFor,
-} from '../integration/support/fixtures.js';
-import { startSluice, writeConfig, type SluiceProcess } from '../integration/support/sluice-process.js';
-import { MemoryWatch, PARTITIONS, faultPipeline, startProduction, verdict } from './fault-scenario.js';
+  MemoryWatch,
+  PARTITIONS,
+  startProduction,
+  verdict,
+  scenarioPipeline,
+  expectExact,
+} from './fault-scenario.js';
 import { FULL } from './scenario-report.js';
 import { partitionStatus } from './worker-status.js';
 
@@ -51,20 +52,11 @@ describe('fault scenario: broker restart', () => {
       const clickhouse = testClickHouse();
       cleanups.push(() => clickhouse.close());
 
-      const name = uniqueName('restart');
-      const topic = uniqueName('restart_events');
-      const database = uniqueName('restart');
-      await createTopic(kafka, topic, PARTITIONS);
-      const config = writeConfig(
-        faultPipeline({
-          name,
-          topic,
-          database,
-          brokers: broker.brokers,
-          clickhouseUrl: inject('clickhouseUrl'),
-          httpPort: statusPort,
-        }),
-      );
+      const { topic, database, config } = await scenarioPipeline(kafka, 'restart', {
+        brokers: broker.brokers,
+        clickhouseUrl: inject('clickhouseUrl'),
+        httpPort: statusPort,
+      });
       const memory = new MemoryWatch();
       const sluice: SluiceProcess = startSluice(['run', '--config', config]);
       cleanups.push(() => sluice.stop('SIGKILL'));
@@ -92,9 +84,7 @@ describe('fault scenario: broker restart', () => {
         memory,
         notes: { 'broker start ms': brokerStartMs },
       });
-      memory.stop();
-      expect(result.counts, sluice.output().slice(-3000)).toEqual({ lost: 0, doubled: 0, wrong: 0 });
-      expect(result.lateFound).toEqual(result.lateExpected);
+      expectExact(result, sluice.output().slice(-3000));
       // The same worker process all along: it rode the outage out instead of crashing.
       expect(sluice.child.exitCode, sluice.output().slice(-3000)).toBeNull();
       expect(await sluice.stop('SIGTERM')).toBe(0);

@@ -6,9 +6,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Kafka, Producer } from 'kafkajs';
 import { sampleEvents } from '../../src/produce/sample-events.js';
-import { readTopic, waitFor } from '../integration/support/fixtures.js';
+import { createTopic, readTopic, uniqueName, waitFor } from '../integration/support/fixtures.js';
+import { writeConfig } from '../integration/support/sluice-process.js';
 import type { Produced } from '../integration/support/pipeline-truth.js';
 import { compareWindows, expectedWindows, windowsIn } from '../integration/support/window-truth.js';
+import { expect } from 'vitest';
 import type { ReferenceDefinition } from '../support/window-reference.js';
 import { FULL, printReport, tally, type ScenarioReport } from './scenario-report.js';
 
@@ -38,6 +40,8 @@ export interface FaultPipelineOptions {
   /** Extra ClickHouse sink settings (batching, retries, circuit breaker). */
   clickhouse?: Record<string, unknown>;
   backpressure?: Record<string, unknown>;
+  /** Other top-level settings (a parse section, say). */
+  extra?: Record<string, unknown>;
 }
 
 /** The scenarios' pipeline: the windows of DEFINITIONS, sessions in update mode so early rows and merges are tested too. */
@@ -81,7 +85,21 @@ export function faultPipeline(options: FaultPipelineOptions) {
       ...(options.kafkaOutput ? { kafka: { topic: `${options.topic}.results.{window}` } } : {}),
     },
     http: { port: options.httpPort ?? 0 },
+    ...options.extra,
   };
+}
+
+/** A scenario's own topic (PARTITIONS partitions), database, pipeline name and config file. */
+export async function scenarioPipeline(
+  kafka: Kafka,
+  prefix: string,
+  options: Omit<FaultPipelineOptions, 'name' | 'topic' | 'database'>,
+) {
+  const name = uniqueName(prefix);
+  const topic = uniqueName(`${prefix}_events`);
+  const database = uniqueName(prefix);
+  await createTopic(kafka, topic, PARTITIONS);
+  return { name, topic, database, config: writeConfig(faultPipeline({ name, topic, database, ...options })) };
 }
 
 /**
@@ -240,6 +258,12 @@ export interface Verdict {
   report: ScenarioReport;
 }
 
+/** The suite's expectation of every scenario: nothing lost, doubled or wrong, every late event in its topic. */
+export function expectExact(result: Verdict, context = ''): void {
+  expect(result.counts, context).toEqual({ lost: 0, doubled: 0, wrong: 0 });
+  expect(result.lateFound).toEqual(result.lateExpected);
+}
+
 const positionOf = (m: { headers?: Record<string, unknown> }) =>
   `${String(m.headers?.['sluice.source.partition'])}@${String(m.headers?.['sluice.source.offset'])}`;
 
@@ -280,6 +304,7 @@ export async function verdict(options: VerdictOptions): Promise<Verdict> {
     peakRssMiB: options.memory.peakMiB,
     ...options.notes,
   };
+  options.memory.stop();
   printReport(report);
   return {
     counts,

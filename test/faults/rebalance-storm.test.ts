@@ -7,16 +7,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Kafka } from 'kafkajs';
-import { createTopic, uniqueName, waitFor } from '../integration/support/fixtures.js';
-import { writeConfig, type SluiceProcess } from '../integration/support/sluice-process.js';
+import { waitFor } from '../integration/support/fixtures.js';
+import { type SluiceProcess } from '../integration/support/sluice-process.js';
 import { useTestServices } from '../integration/support/services.js';
 import {
   MemoryWatch,
-  PARTITIONS,
-  faultPipeline,
   restoredLatestAssignment,
   startProduction,
   verdict,
+  scenarioPipeline,
+  expectExact,
 } from './fault-scenario.js';
 import { FULL } from './scenario-report.js';
 
@@ -32,19 +32,10 @@ describe('fault scenario: rebalance storm', () => {
   it(
     `keeps every window exact while ${WORKERS} workers join and leave in ${TURNS} turns`,
     async () => {
-      const name = uniqueName('storm');
-      const topic = uniqueName('storm_events');
-      const database = uniqueName('storm');
-      await createTopic(kafka, topic, PARTITIONS);
-      const config = writeConfig(
-        faultPipeline({
-          name,
-          topic,
-          database,
-          brokers: inject('kafkaBrokers'),
-          clickhouseUrl: inject('clickhouseUrl'),
-        }),
-      );
+      const { topic, database, config } = await scenarioPipeline(kafka, 'storm', {
+        brokers: inject('kafkaBrokers'),
+        clickhouseUrl: inject('clickhouseUrl'),
+      });
       const memory = new MemoryWatch();
       const running: SluiceProcess[] = [];
       const restored = (sluice: SluiceProcess) =>
@@ -94,9 +85,7 @@ describe('fault scenario: rebalance storm', () => {
         memory,
         notes: { joins, leaves, 'assignments seen by the last members': assignments },
       });
-      memory.stop();
-      expect(result.counts).toEqual({ lost: 0, doubled: 0, wrong: 0 });
-      expect(result.lateFound).toEqual(result.lateExpected);
+      expectExact(result);
       expect(leaves).toBeGreaterThan(0);
       for (const sluice of running) expect(await sluice.stop('SIGTERM')).toBe(0);
     },

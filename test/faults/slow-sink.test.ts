@@ -9,10 +9,16 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { Kafka } from 'kafkajs';
 import { freePorts } from '../../src/stack/ports.js';
 import { startFaultProxy } from '../integration/support/fault-proxy.js';
-import { createTopic, uniqueName, waitFor } from '../integration/support/fixtures.js';
-import { writeConfig } from '../integration/support/sluice-process.js';
+import { waitFor } from '../integration/support/fixtures.js';
 import { useTestServices } from '../integration/support/services.js';
-import { MemoryWatch, PARTITIONS, faultPipeline, startProduction, verdict } from './fault-scenario.js';
+import {
+  MemoryWatch,
+  PARTITIONS,
+  startProduction,
+  verdict,
+  scenarioPipeline,
+  expectExact,
+} from './fault-scenario.js';
 import { FULL } from './scenario-report.js';
 import { partitionStatus } from './worker-status.js';
 
@@ -37,23 +43,14 @@ describe('fault scenario: slow sink', () => {
       const proxy = await startFaultProxy(inject('clickhouseUrl'));
       cleanups.push(() => proxy.close());
       const [statusPort] = await freePorts(1);
-      const name = uniqueName('slow');
-      const topic = uniqueName('slow_events');
-      const database = uniqueName('slow');
-      await createTopic(kafka, topic, PARTITIONS);
-      const config = writeConfig(
-        faultPipeline({
-          name,
-          topic,
-          database,
-          brokers: inject('kafkaBrokers'),
-          clickhouseUrl: proxy.url,
-          httpPort: statusPort,
-          // Small inserts, so a slow server makes a slow sink; a small bound, so it is reached.
-          clickhouse: { batch: { maxSize: 100, maxWaitMs: 100 } },
-          backpressure: { maxBufferSize: MAX_BUFFER },
-        }),
-      );
+      const { topic, database, config } = await scenarioPipeline(kafka, 'slow', {
+        brokers: inject('kafkaBrokers'),
+        clickhouseUrl: proxy.url,
+        httpPort: statusPort,
+        // Small inserts, so a slow server makes a slow sink; a small bound, so it is reached.
+        clickhouse: { batch: { maxSize: 100, maxWaitMs: 100 } },
+        backpressure: { maxBufferSize: MAX_BUFFER },
+      });
       const memory = new MemoryWatch();
       const sluice = services.start(['run', '--config', config]);
       memory.watch(sluice.child.pid);
@@ -94,9 +91,7 @@ describe('fault scenario: slow sink', () => {
           'partitions paused at once': pausedAtOnce,
         },
       });
-      memory.stop();
-      expect(result.counts).toEqual({ lost: 0, doubled: 0, wrong: 0 });
-      expect(result.lateFound).toEqual(result.lateExpected);
+      expectExact(result);
       const end = await status();
       // The bound was reached and held by pausing (nothing shed), and everything resumed afterwards.
       expect(end.reduce((n, p) => n + p.pauses.backpressure, 0)).toBeGreaterThan(0);
