@@ -46,9 +46,9 @@ export function encodeWindow(w: OpenWindow): string {
     start: w.window.start,
     end: w.window.end,
     key: [...w.key],
-    agg: serializeAggregate(w.agg),
-    firstOffset: w.firstOffset.toString(),
-    lastOffset: w.lastOffset.toString(),
+    agg: serializeAggregate(w),
+    firstOffset: String(w.firstOffset),
+    lastOffset: String(w.lastOffset),
   };
   return JSON.stringify(record);
 }
@@ -83,10 +83,8 @@ export function decodeCheckpoint(text: string): Checkpoint {
  * (a changed window needs a new name, as the README says under upgrading).
  */
 export function decodeWindow(
-  id: string,
   text: string,
   definitions: ReadonlyMap<string, WindowConfig>,
-  graceMs: number,
 ): OpenWindow | string {
   const data = JSON.parse(text) as WindowRecord;
   const definition = definitions.get(data.definition);
@@ -98,14 +96,13 @@ export function decodeWindow(
     return `window definition ${data.definition} changed its aggregations: ${(error as Error).message}`;
   }
   return {
-    id,
     definition,
     window: { start: data.start, end: data.end },
     key: data.key,
-    agg,
-    firstOffset: BigInt(data.firstOffset),
-    lastOffset: BigInt(data.lastOffset),
-    closeAt: data.end + graceMs,
+    count: agg.count,
+    slots: agg.slots,
+    firstOffset: Number(data.firstOffset),
+    lastOffset: Number(data.lastOffset),
     dirty: false,
     bytes: 0,
   };

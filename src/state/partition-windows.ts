@@ -78,6 +78,8 @@ export class PartitionWindows {
   absorb(event: WindowedEvent, offset: bigint, nowMs: number): AbsorbOutcome {
     const watermark = this.watermark.current(nowMs, false);
     const outcome: AbsorbOutcome = { late: [], capped: 0 };
+    // The store keeps offsets as numbers (smaller than BigInts, and exact below 2^53).
+    const at = Number(offset);
     for (const definition of this.pipeline.windows) {
       const key = groupKeyOf(event.value, definition.groupBy);
       if (definition.type === 'session') {
@@ -92,7 +94,7 @@ export class PartitionWindows {
           definition.gap,
           key,
           event.value,
-          offset,
+          at,
         );
         this.count(added.outcome, outcome);
         this.pending.push(...added.replaced);
@@ -104,7 +106,7 @@ export class PartitionWindows {
           missed ??= watermark - (window.end + this.pipeline.time.grace);
           continue;
         }
-        this.count(this.store.addToWindow(definition, window, key, event.value, offset), outcome);
+        this.count(this.store.addToWindow(definition, window, key, event.value, at), outcome);
       }
       if (missed !== undefined) outcome.late.push({ definition: definition.name, byMs: missed });
     }
@@ -170,7 +172,7 @@ export class PartitionWindows {
     const problems: string[] = [];
     for (const [key, text] of records) {
       if (!isWindowKey(key)) continue;
-      const w = decodeWindow(key.slice(windowKey('').length), text, definitions, this.pipeline.time.grace);
+      const w = decodeWindow(text, definitions);
       if (typeof w === 'string') problems.push(w);
       else this.store.restore(w);
     }

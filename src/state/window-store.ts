@@ -42,33 +42,64 @@ export interface WindowResult {
   readonly version: number;
 }
 
-export interface OpenWindow {
-  readonly id: string;
+/**
+ * An open window, laid out to hold little per key: it is its own aggregate state (count and slots, no
+ * separate object), tumbling and sliding windows of one start share one `window` object, offsets are
+ * numbers (exact below 2^53), and its identity string is made only when the changelog needs it.
+ */
+export interface OpenWindow extends AggregateState {
   readonly definition: WindowDefinition;
   window: Window;
   readonly key: readonly string[];
-  readonly agg: AggregateState;
-  firstOffset: bigint;
-  lastOffset: bigint;
-  closeAt: number;
+  firstOffset: number;
+  lastOffset: number;
   /** Changed since the last update emit. */
   dirty: boolean;
   bytes: number;
+}
+
+/** The open windows of one tumbling or sliding definition that share a start: they close together. */
+interface WindowGroup {
+  readonly definition: WindowDefinition;
+  readonly window: Window;
+  readonly closeAt: number;
+  /** By key id. */
+  readonly windows: Map<string, OpenWindow>;
+  /** Keys other than `__other__`, for the key cap. */
+  keys: number;
 }
 
 export type AddOutcome = 'added' | 'other' | 'dropped';
 
 export const OTHER_KEY = '__other__';
 
-const BASE_WINDOW_BYTES = 160;
+/** The object, its key array and its entries in the store's maps, measured as heap per key (bench). */
+const BASE_WINDOW_BYTES = 200;
+const NO_SLOTS: AggregateState['slots'] = [];
 
 function keyIdOf(key: readonly string[]): string {
-  return key.join('\u0000');
+  return key.length === 1 ? key[0]! : key.join('\u0000');
+}
+
+function isOtherKey(key: readonly string[]): boolean {
+  return key.length > 0 && key.every((part) => part === OTHER_KEY);
+}
+
+/**
+ * A window's identity: its changelog key and its row's identity. Sessions are named by key, then
+ * start; the others by start, then key. Unchanged since the changelog's first version.
+ */
+export function windowIdOf(w: Pick<OpenWindow, 'definition' | 'window' | 'key'>): string {
+  const name = w.definition.name;
+  return w.definition.type === 'session'
+    ? `${name}\u0001${keyIdOf(w.key)}\u0001${w.window.start}`
+    : `${name}\u0001${w.window.start}\u0001${keyIdOf(w.key)}`;
 }
 
 function windowBytes(w: OpenWindow): number {
-  let bytes = BASE_WINDOW_BYTES + 2 * w.id.length + 48 * w.agg.slots.length;
-  for (const slot of w.agg.slots) {
+  let bytes = BASE_WINDOW_BYTES + 48 * w.slots.length;
+  for (const part of w.key) bytes += 2 * part.length;
+  for (const slot of w.slots) {
     if ('exact' in slot) bytes += slot.hll ? 4_096 : 48 * (slot.exact?.size ?? 0);
   }
   return bytes;
@@ -80,31 +111,35 @@ export function resultOf(w: OpenWindow, reason: CloseReason): WindowResult {
     definition: w.definition.name,
     window: { ...w.window },
     key: w.key,
-    count: w.agg.count,
-    values: aggregateResults(w.agg, w.definition.aggregations),
-    firstOffset: w.firstOffset,
-    lastOffset: w.lastOffset,
+    count: w.count,
+    values: aggregateResults(w, w.definition.aggregations),
+    firstOffset: BigInt(w.firstOffset),
+    lastOffset: BigInt(w.lastOffset),
     reason,
-    version: w.agg.count * 2 + (final ? 1 : 0),
+    version: w.count * 2 + (final ? 1 : 0),
   };
 }
 
 export class WindowStore {
-  private readonly windows = new Map<string, OpenWindow>();
-  /** Open windows by close time (end + grace), so closing visits only what is due. */
-  private readonly buckets = new Map<number, Set<OpenWindow>>();
-  /** Session windows per (definition, key), few per key. */
-  private readonly sessions = new Map<string, OpenWindow[]>();
-  /** Keys per (definition, window start) for the key cap; open sessions per definition. */
-  private readonly keyCounts = new Map<string, number>();
+  /** Tumbling and sliding windows: by definition name, then start. */
+  private readonly groups = new Map<string, Map<number, WindowGroup>>();
+  /** Session windows: by definition name, then key id; few per key. */
+  private readonly sessions = new Map<string, Map<string, OpenWindow[]>>();
+  /** What closes when (end + grace), so closing visits only what is due: groups, and sessions. */
+  private readonly groupsDue = new Map<number, Set<WindowGroup>>();
+  private readonly sessionsDue = new Map<number, Set<OpenWindow>>();
+  /** Open sessions per definition, for the key cap. */
+  private readonly sessionCounts = new Map<string, number>();
+  private openCount = 0;
   private totalBytes = 0;
-  /** Windows created, changed or removed since the last changelog snapshot. */
-  private readonly changed = new Map<string, OpenWindow | null>();
+  /** Windows created or changed, and windows removed, since the last changelog snapshot. */
+  private readonly changed = new Set<OpenWindow>();
+  private readonly removed = new Set<OpenWindow>();
 
   constructor(private readonly graceMs: number) {}
 
   get size(): number {
-    return this.windows.size;
+    return this.openCount;
   }
 
   get bytes(): number {
@@ -122,23 +157,22 @@ export class WindowStore {
     window: Window,
     key: readonly string[],
     event: unknown,
-    offset: bigint,
+    offset: number,
   ): AddOutcome {
+    const group = this.groupOf(definition, window);
     let outcome: AddOutcome = 'added';
-    let id = `${definition.name}\u0001${window.start}\u0001${keyIdOf(key)}`;
-    let open = this.windows.get(id);
+    let open = group.windows.get(keyIdOf(key));
     if (!open) {
-      const capKey = `${definition.name}\u0001${window.start}`;
-      if ((this.keyCounts.get(capKey) ?? 0) >= definition.maxKeys) {
+      if (group.keys >= definition.maxKeys) {
         if (definition.onKeyCap === 'drop') return 'dropped';
         outcome = 'other';
         key = key.map(() => OTHER_KEY);
-        id = `${definition.name}\u0001${window.start}\u0001${keyIdOf(key)}`;
-        open = this.windows.get(id);
+        open = group.windows.get(keyIdOf(key));
       }
       if (!open) {
-        open = this.open(id, definition, window, key, offset);
-        if (outcome === 'added') this.keyCounts.set(capKey, (this.keyCounts.get(capKey) ?? 0) + 1);
+        open = this.open(definition, group.window, key, offset);
+        group.windows.set(keyIdOf(key), open);
+        if (outcome === 'added') group.keys += 1;
       }
     }
     this.absorbInto(open, event, offset);
@@ -155,14 +189,15 @@ export class WindowStore {
     gapMs: number,
     key: readonly string[],
     event: unknown,
-    offset: bigint,
+    offset: number,
   ): { outcome: AddOutcome; replaced: WindowResult[] } {
-    const sessionKey = `${definition.name}\u0001${keyIdOf(key)}`;
+    const keyId = keyIdOf(key);
     const span = sessionSpanOf(eventTimeMs, gapMs);
-    const existing = this.sessions.get(sessionKey) ?? [];
-    const touching = existing.filter((s) => overlaps(s.window, span));
+    const byKey = this.sessionsOf(definition.name);
+    const existing = byKey.get(keyId);
+    const touching = existing?.filter((s) => overlaps(s.window, span)) ?? [];
     // The common case: the event falls in or extends the end of its key's one session. Extended in
-    // place, its identity (which starts with its start) unchanged: no merge, no copy, nothing replaced.
+    // place, its identity (which ends with its start) unchanged: no merge, no copy, nothing replaced.
     if (touching.length === 1) {
       const only = touching[0]!;
       const covered = cover(only.window, span);
@@ -173,39 +208,45 @@ export class WindowStore {
       }
     }
     if (touching.length === 0) {
-      const capKey = definition.name;
-      if ((this.keyCounts.get(capKey) ?? 0) >= definition.maxKeys)
+      if ((this.sessionCounts.get(definition.name) ?? 0) >= definition.maxKeys)
         return { outcome: 'dropped', replaced: [] };
-      this.keyCounts.set(capKey, (this.keyCounts.get(capKey) ?? 0) + 1);
-      const open = this.open(`${sessionKey}\u0001${span.start}`, definition, span, key, offset);
+      const open = this.open(definition, span, key, offset);
       this.absorbInto(open, event, offset);
-      this.sessions.set(sessionKey, [...existing, open]);
+      this.addSession(byKey, keyId, open);
       return { outcome: 'added', replaced: [] };
     }
     const covered = touching.reduce((w, s) => cover(w, s.window), span);
-    const id = `${sessionKey}\u0001${covered.start}`;
-    const merged = this.open(id, definition, covered, key, offset, touching);
+    // The merged sessions go (their counts with them); the merged one counts once.
+    const merged = this.open(definition, covered, key, offset, touching);
     this.absorbInto(merged, event, offset);
+    this.addSession(byKey, keyId, merged);
     // Every replaced identity gets a superseding row, written or not as far as this process knows: a
     // row may have reached ClickHouse before a crash that this state predates. It outranks every
     // version the old identity had, as the merged session holds more records.
     const replaced = touching
-      .filter((old) => old.id !== id)
-      .map((old) => ({ ...resultOf(old, 'superseded'), version: merged.agg.count * 2 + 1 }));
-    this.sessions.set(sessionKey, [...existing.filter((s) => !touching.includes(s)), merged]);
-    // open() removed the merged sessions (and their counts); the merged one counts once.
-    this.keyCounts.set(definition.name, (this.keyCounts.get(definition.name) ?? 0) + 1);
+      .filter((old) => old.window.start !== covered.start)
+      .map((old) => ({ ...resultOf(old, 'superseded'), version: merged.count * 2 + 1 }));
     return { outcome: 'added', replaced };
   }
 
   /** Removes and returns windows whose end + grace ≤ watermark, oldest first, at most `limit`. */
   closeUpTo(watermark: number, limit: number, reasonOf: (closeAt: number) => CloseReason): WindowResult[] {
-    const due = [...this.buckets.keys()].filter((closeAt) => closeAt <= watermark).sort((a, b) => a - b);
+    const due = new Set<number>();
+    for (const closeAt of this.groupsDue.keys()) if (closeAt <= watermark) due.add(closeAt);
+    for (const closeAt of this.sessionsDue.keys()) if (closeAt <= watermark) due.add(closeAt);
     const results: WindowResult[] = [];
-    for (const closeAt of due) {
-      for (const w of this.buckets.get(closeAt) as Set<OpenWindow>) {
+    for (const closeAt of [...due].sort((a, b) => a - b)) {
+      const reason = reasonOf(closeAt);
+      for (const group of this.groupsDue.get(closeAt) ?? []) {
+        for (const w of group.windows.values()) {
+          if (results.length >= limit) return results;
+          results.push(resultOf(w, reason));
+          this.remove(w);
+        }
+      }
+      for (const w of this.sessionsDue.get(closeAt) ?? []) {
         if (results.length >= limit) return results;
-        results.push(resultOf(w, reasonOf(closeAt)));
+        results.push(resultOf(w, reason));
         this.remove(w);
       }
     }
@@ -215,7 +256,9 @@ export class WindowStore {
   /** The earliest close time of any open window, for the state budget's early closes. */
   earliestCloseAt(): number | undefined {
     let earliest: number | undefined;
-    for (const closeAt of this.buckets.keys())
+    for (const closeAt of this.groupsDue.keys())
+      if (earliest === undefined || closeAt < earliest) earliest = closeAt;
+    for (const closeAt of this.sessionsDue.keys())
       if (earliest === undefined || closeAt < earliest) earliest = closeAt;
     return earliest;
   }
@@ -223,7 +266,7 @@ export class WindowStore {
   /** Current results of the open windows that changed since the last call, for `update` emits. */
   updates(isUpdating: (definition: string) => boolean, limit: number): WindowResult[] {
     const results: WindowResult[] = [];
-    for (const w of this.windows.values()) {
+    for (const w of this.openWindows()) {
       if (results.length >= limit) break;
       if (!w.dirty || !isUpdating(w.definition.name)) continue;
       results.push(resultOf(w, 'update'));
@@ -234,76 +277,125 @@ export class WindowStore {
 
   /** The lowest source offset absorbed by a window that is still open; undefined when none is. */
   lowestOffsetHeld(): bigint | undefined {
-    let lowest: bigint | undefined;
-    for (const w of this.windows.values())
+    let lowest: number | undefined;
+    for (const w of this.openWindows())
       if (lowest === undefined || w.firstOffset < lowest) lowest = w.firstOffset;
-    return lowest;
+    return lowest === undefined ? undefined : BigInt(lowest);
   }
 
   /** Windows changed (value) or removed (null) since the last call, by id; clears the record. */
   takeChanges(): Map<string, OpenWindow | null> {
-    const changes = new Map(this.changed);
+    const changes = new Map<string, OpenWindow | null>();
+    // Removed first: a window that replaced a removed one of the same identity (a merged session)
+    // wins.
+    for (const w of this.removed) changes.set(windowIdOf(w), null);
+    for (const w of this.changed) changes.set(windowIdOf(w), w);
+    this.removed.clear();
     this.changed.clear();
     return changes;
   }
 
   /** Puts back a window read from the changelog. */
   restore(w: OpenWindow): void {
-    this.windows.set(w.id, w);
-    this.bucket(w);
+    this.openCount += 1;
     w.bytes = windowBytes(w);
     this.totalBytes += w.bytes;
     if (w.definition.type === 'session') {
-      const sessionKey = `${w.definition.name}\u0001${keyIdOf(w.key)}`;
-      this.sessions.set(sessionKey, [...(this.sessions.get(sessionKey) ?? []), w]);
-      this.keyCounts.set(w.definition.name, (this.keyCounts.get(w.definition.name) ?? 0) + 1);
-    } else if (!w.key.every((part) => part === OTHER_KEY) || w.key.length === 0) {
-      const capKey = `${w.definition.name}\u0001${w.window.start}`;
-      this.keyCounts.set(capKey, (this.keyCounts.get(capKey) ?? 0) + 1);
+      this.addSession(this.sessionsOf(w.definition.name), keyIdOf(w.key), w);
+      return;
     }
+    const group = this.groupOf(w.definition, w.window);
+    w.window = group.window;
+    group.windows.set(keyIdOf(w.key), w);
+    if (!isOtherKey(w.key)) group.keys += 1;
   }
 
+  /** Every open window. */
+  private *openWindows(): Generator<OpenWindow> {
+    for (const byStart of this.groups.values())
+      for (const group of byStart.values()) yield* group.windows.values();
+    for (const byKey of this.sessions.values()) for (const list of byKey.values()) yield* list;
+  }
+
+  /** The group of a tumbling or sliding window, made (and scheduled to close) on first use. */
+  private groupOf(definition: WindowDefinition, window: Window): WindowGroup {
+    let byStart = this.groups.get(definition.name);
+    if (!byStart) this.groups.set(definition.name, (byStart = new Map<number, WindowGroup>()));
+    let group = byStart.get(window.start);
+    if (!group) {
+      group = { definition, window, closeAt: window.end + this.graceMs, windows: new Map(), keys: 0 };
+      byStart.set(window.start, group);
+      let due = this.groupsDue.get(group.closeAt);
+      if (!due) this.groupsDue.set(group.closeAt, (due = new Set()));
+      due.add(group);
+    }
+    return group;
+  }
+
+  private sessionsOf(definition: string): Map<string, OpenWindow[]> {
+    let byKey = this.sessions.get(definition);
+    if (!byKey) this.sessions.set(definition, (byKey = new Map<string, OpenWindow[]>()));
+    return byKey;
+  }
+
+  private addSession(byKey: Map<string, OpenWindow[]>, keyId: string, w: OpenWindow): void {
+    const list = byKey.get(keyId);
+    if (list) list.push(w);
+    else byKey.set(keyId, [w]);
+    this.sessionCounts.set(w.definition.name, (this.sessionCounts.get(w.definition.name) ?? 0) + 1);
+    this.scheduleSession(w);
+  }
+
+  private scheduleSession(w: OpenWindow): void {
+    const closeAt = w.window.end + this.graceMs;
+    let due = this.sessionsDue.get(closeAt);
+    if (!due) this.sessionsDue.set(closeAt, (due = new Set()));
+    due.add(w);
+  }
+
+  private unscheduleSession(w: OpenWindow): void {
+    const closeAt = w.window.end + this.graceMs;
+    const due = this.sessionsDue.get(closeAt);
+    due?.delete(w);
+    if (due?.size === 0) this.sessionsDue.delete(closeAt);
+  }
+
+  /** A new window (not yet in its group or key's sessions), folding in and removing `mergedFrom`. */
   private open(
-    id: string,
     definition: WindowDefinition,
     window: Window,
     key: readonly string[],
-    offset: bigint,
+    offset: number,
     mergedFrom: readonly OpenWindow[] = [],
   ): OpenWindow {
-    const agg = emptyAggregate(definition.aggregations);
-    let firstOffset = offset;
-    let lastOffset = offset;
-    for (const old of mergedFrom) {
-      mergeAggregates(agg, old.agg, definition.aggregations);
-      if (old.firstOffset < firstOffset) firstOffset = old.firstOffset;
-      if (old.lastOffset > lastOffset) lastOffset = old.lastOffset;
-      this.remove(old);
-    }
     const w: OpenWindow = {
-      id,
       definition,
       window,
       key,
-      agg,
-      firstOffset,
-      lastOffset,
-      closeAt: window.end + this.graceMs,
+      count: 0,
+      slots: definition.aggregations.length === 0 ? NO_SLOTS : emptyAggregate(definition.aggregations).slots,
+      firstOffset: offset,
+      lastOffset: offset,
       dirty: true,
       bytes: 0,
     };
-    this.windows.set(id, w);
-    this.bucket(w);
-    this.changed.set(id, w);
+    for (const old of mergedFrom) {
+      mergeAggregates(w, old, definition.aggregations);
+      if (old.firstOffset < w.firstOffset) w.firstOffset = old.firstOffset;
+      if (old.lastOffset > w.lastOffset) w.lastOffset = old.lastOffset;
+      this.remove(old);
+    }
+    this.openCount += 1;
+    this.changed.add(w);
     return w;
   }
 
-  private absorbInto(w: OpenWindow, event: unknown, offset: bigint): void {
-    addEvent(w.agg, w.definition.aggregations, event);
+  private absorbInto(w: OpenWindow, event: unknown, offset: number): void {
+    addEvent(w, w.definition.aggregations, event);
     if (offset < w.firstOffset) w.firstOffset = offset;
     if (offset > w.lastOffset) w.lastOffset = offset;
     w.dirty = true;
-    this.changed.set(w.id, w);
+    this.changed.add(w);
     const bytes = windowBytes(w);
     this.totalBytes += bytes - w.bytes;
     w.bytes = bytes;
@@ -311,38 +403,37 @@ export class WindowStore {
 
   /** A session that grew: its new span and close time. */
   private reschedule(w: OpenWindow, window: Window): void {
-    const bucket = this.buckets.get(w.closeAt);
-    bucket?.delete(w);
-    if (bucket?.size === 0) this.buckets.delete(w.closeAt);
+    this.unscheduleSession(w);
     w.window = window;
-    w.closeAt = window.end + this.graceMs;
-    this.bucket(w);
-  }
-
-  private bucket(w: OpenWindow): void {
-    let bucket = this.buckets.get(w.closeAt);
-    if (!bucket) this.buckets.set(w.closeAt, (bucket = new Set()));
-    bucket.add(w);
+    this.scheduleSession(w);
   }
 
   private remove(w: OpenWindow): void {
-    this.windows.delete(w.id);
-    const bucket = this.buckets.get(w.closeAt);
-    bucket?.delete(w);
-    if (bucket?.size === 0) this.buckets.delete(w.closeAt);
+    this.openCount -= 1;
     this.totalBytes -= w.bytes;
-    this.changed.set(w.id, null);
+    this.changed.delete(w);
+    this.removed.add(w);
+    const name = w.definition.name;
     if (w.definition.type === 'session') {
-      const sessionKey = `${w.definition.name}\u0001${keyIdOf(w.key)}`;
-      const rest = (this.sessions.get(sessionKey) ?? []).filter((s) => s !== w);
-      if (rest.length === 0) this.sessions.delete(sessionKey);
-      else this.sessions.set(sessionKey, rest);
-      this.keyCounts.set(w.definition.name, (this.keyCounts.get(w.definition.name) ?? 0) - 1);
-    } else if (!w.key.every((part) => part === OTHER_KEY) || w.key.length === 0) {
-      const capKey = `${w.definition.name}\u0001${w.window.start}`;
-      const left = (this.keyCounts.get(capKey) ?? 0) - 1;
-      if (left <= 0) this.keyCounts.delete(capKey);
-      else this.keyCounts.set(capKey, left);
+      this.unscheduleSession(w);
+      const byKey = this.sessions.get(name);
+      const keyId = keyIdOf(w.key);
+      const rest = (byKey?.get(keyId) ?? []).filter((s) => s !== w);
+      if (rest.length === 0) byKey?.delete(keyId);
+      else byKey?.set(keyId, rest);
+      this.sessionCounts.set(name, (this.sessionCounts.get(name) ?? 0) - 1);
+      return;
     }
+    const byStart = this.groups.get(name);
+    const group = byStart?.get(w.window.start);
+    if (!group) return;
+    group.windows.delete(keyIdOf(w.key));
+    if (!isOtherKey(w.key)) group.keys -= 1;
+    if (group.windows.size > 0) return;
+    byStart!.delete(w.window.start);
+    if (byStart!.size === 0) this.groups.delete(name);
+    const due = this.groupsDue.get(group.closeAt);
+    due?.delete(group);
+    if (due?.size === 0) this.groupsDue.delete(group.closeAt);
   }
 }

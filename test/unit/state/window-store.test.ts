@@ -39,8 +39,8 @@ describe('WindowStore', () => {
           const whole = new WindowStore(GRACE);
           const chunked = new WindowStore(GRACE);
           events.forEach((e, i) => {
-            whole.addToWindow(definition(), tumblingWindowOf(e.time, SIZE), [e.key], {}, BigInt(i));
-            chunked.addToWindow(definition(), tumblingWindowOf(e.time, SIZE), [e.key], {}, BigInt(i));
+            whole.addToWindow(definition(), tumblingWindowOf(e.time, SIZE), [e.key], {}, i);
+            chunked.addToWindow(definition(), tumblingWindowOf(e.time, SIZE), [e.key], {}, i);
           });
           const expected = whole
             .closeUpTo(watermark, Infinity, () => 'watermark')
@@ -72,9 +72,9 @@ describe('WindowStore', () => {
     const other = new WindowStore(0);
     const outcomes = { drop: [] as string[], other: [] as string[] };
     ['a', 'b', 'c', 'a', 'd'].forEach((key, i) => {
-      outcomes.drop.push(drop.addToWindow(definition({ maxKeys: 2 }), window, [key], {}, BigInt(i)));
+      outcomes.drop.push(drop.addToWindow(definition({ maxKeys: 2 }), window, [key], {}, i));
       outcomes.other.push(
-        other.addToWindow(definition({ maxKeys: 2, onKeyCap: 'other' }), window, [key], {}, BigInt(i)),
+        other.addToWindow(definition({ maxKeys: 2, onKeyCap: 'other' }), window, [key], {}, i),
       );
     });
     expect(outcomes.drop).toEqual(['added', 'added', 'dropped', 'added', 'dropped']);
@@ -86,7 +86,7 @@ describe('WindowStore', () => {
     expect(counts(drop)).toEqual({ a: 2, b: 1 });
     expect(counts(other)).toEqual({ a: 2, b: 1, [OTHER_KEY]: 2 });
     // Another window has its own cap.
-    expect(drop.addToWindow(definition({ maxKeys: 2 }), tumblingWindowOf(SIZE, SIZE), ['z'], {}, 9n)).toBe(
+    expect(drop.addToWindow(definition({ maxKeys: 2 }), tumblingWindowOf(SIZE, SIZE), ['z'], {}, 9)).toBe(
       'added',
     );
   });
@@ -96,10 +96,10 @@ describe('WindowStore', () => {
     const distinct = definition({
       aggregations: [{ name: 'users', fn: 'count_distinct', field: 'user', exactUpTo: 10_000 }],
     });
-    store.addToWindow(distinct, tumblingWindowOf(0, SIZE), ['a'], { user: 'u0' }, 0n);
+    store.addToWindow(distinct, tumblingWindowOf(0, SIZE), ['a'], { user: 'u0' }, 0);
     const one = store.bytes;
     for (let i = 1; i < 500; i += 1)
-      store.addToWindow(distinct, tumblingWindowOf(0, SIZE), ['a'], { user: `u${i}` }, BigInt(i));
+      store.addToWindow(distinct, tumblingWindowOf(0, SIZE), ['a'], { user: `u${i}` }, i);
     expect(store.bytes).toBeGreaterThan(one + 400 * 40);
     store.closeUpTo(Infinity, Infinity, () => 'idle');
     expect(store.bytes).toBe(0);
