@@ -104,6 +104,7 @@ export function decodeWindow(
     firstOffset: Number(data.firstOffset),
     lastOffset: Number(data.lastOffset),
     dirty: false,
+    logged: true,
     bytes: 0,
   };
 }

@@ -55,6 +55,8 @@ export interface OpenWindow extends AggregateState {
   lastOffset: number;
   /** Changed since the last update emit. */
   dirty: boolean;
+  /** Handed to a snapshot (or restored): its removal needs a tombstone. */
+  logged: boolean;
   bytes: number;
 }
 
@@ -132,7 +134,7 @@ export class WindowStore {
   private readonly sessionCounts = new Map<string, number>();
   private openCount = 0;
   private totalBytes = 0;
-  /** Windows created or changed, and windows removed, since the last changelog snapshot. */
+  /** Windows created or changed, and logged windows removed, since the last changelog snapshot. */
   private readonly changed = new Set<OpenWindow>();
   private readonly removed = new Set<OpenWindow>();
 
@@ -287,9 +289,13 @@ export class WindowStore {
   takeChanges(): Map<string, OpenWindow | null> {
     const changes = new Map<string, OpenWindow | null>();
     // Removed first: a window that replaced a removed one of the same identity (a merged session)
-    // wins.
+    // wins. A window opened and removed between two snapshots was never written: no tombstone (most
+    // short sessions live so).
     for (const w of this.removed) changes.set(windowIdOf(w), null);
-    for (const w of this.changed) changes.set(windowIdOf(w), w);
+    for (const w of this.changed) {
+      changes.set(windowIdOf(w), w);
+      w.logged = true;
+    }
     this.removed.clear();
     this.changed.clear();
     return changes;
@@ -297,6 +303,7 @@ export class WindowStore {
 
   /** Puts back a window read from the changelog. */
   restore(w: OpenWindow): void {
+    w.logged = true;
     this.openCount += 1;
     w.bytes = windowBytes(w);
     this.totalBytes += w.bytes;
@@ -377,6 +384,7 @@ export class WindowStore {
       firstOffset: offset,
       lastOffset: offset,
       dirty: true,
+      logged: false,
       bytes: 0,
     };
     for (const old of mergedFrom) {
@@ -412,7 +420,7 @@ export class WindowStore {
     this.openCount -= 1;
     this.totalBytes -= w.bytes;
     this.changed.delete(w);
-    this.removed.add(w);
+    if (w.logged) this.removed.add(w);
     const name = w.definition.name;
     if (w.definition.type === 'session') {
       this.unscheduleSession(w);

@@ -91,6 +91,16 @@ describe('WindowStore', () => {
     );
   });
 
+  it('writes a tombstone only for a window a snapshot has seen', () => {
+    const store = new WindowStore(0);
+    store.addToWindow(definition(), tumblingWindowOf(0, SIZE), ['seen'], {}, 0);
+    expect([...store.takeChanges().keys()]).toEqual([`w\u00010\u0001seen`]);
+    store.addToWindow(definition(), tumblingWindowOf(0, SIZE), ['unseen'], {}, 1);
+    store.closeUpTo(Infinity, Infinity, () => 'watermark');
+    // `unseen` was opened and closed between two snapshots: never written, nothing to remove.
+    expect([...store.takeChanges()]).toEqual([[`w\u00010\u0001seen`, null]]);
+  });
+
   it('estimates state bytes that grow with windows and distinct values and fall back to zero', () => {
     const store = new WindowStore(0);
     const distinct = definition({
