@@ -81,7 +81,7 @@ export function emptyCounters(): PartitionCounters {
 
 /** The partition's state as read back from its changelog partition. */
 export interface RestoredPartition {
-  records: ReadonlyMap<string, string>;
+  records: ReadonlyMap<string, Buffer>;
   checkpoint: Checkpoint | undefined;
   /** The source partition's end when the state was read back. */
   highWatermark: bigint;
@@ -89,7 +89,7 @@ export interface RestoredPartition {
 
 /** What one commit makes durable: the changelog records since the last commit and the offset to commit. */
 export interface Snapshot {
-  records: ReadonlyMap<string, string | null>;
+  records: ReadonlyMap<string, Buffer | string | null>;
   offset: bigint;
 }
 
@@ -131,7 +131,7 @@ export class PartitionWorker {
   private pumping = false;
   private quietWaiters: (() => void)[] = [];
   /** Changelog records of snapshots whose commit has not succeeded yet (newest per key). */
-  private unpublished = new Map<string, string | null>();
+  private unpublished = new Map<string, Buffer | string | null>();
   private lastSnapshotOffset: bigint | undefined;
 
   constructor(

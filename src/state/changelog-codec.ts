@@ -2,17 +2,21 @@
 // same number): one record per open window, keyed by the window's identity, with its aggregate state
 // and offsets; a tombstone once a window is closed and sunk; and a checkpoint record with the offset
 // the state reflects (every record below it absorbed, none at or above it) and the watermark.
-// JSON, versioned, so a newer Sluice can read an older changelog.
+// Window values are versioned so a newer Sluice reads an older changelog: version 2 is a 0x02 byte and
+// an Avro binary body (avsc: no JSON parse, no strings for numbers, about twice as fast to restore);
+// version 1, written before, is JSON (its first byte is `{`). The checkpoint is JSON.
+import avsc from 'avsc';
 import {
   deserializeAggregate,
   serializeAggregate,
   type SerializedAggregate,
 } from '../aggregations/aggregates.js';
 import type { WindowConfig } from '../config/schema.js';
-import type { OpenWindow } from './window-store.js';
+import { heldKey, keyPartsOf, type OpenWindow } from './window-store.js';
 
 export const CHECKPOINT_KEY = 'checkpoint';
 const WINDOW_PREFIX = 'w\u0001';
+const BINARY_V2 = 0x02;
 
 export interface Checkpoint {
   /** Every record below this offset is in the state; none at or above it. */
@@ -20,15 +24,115 @@ export interface Checkpoint {
   watermark: { value: number; fromEvents: number };
 }
 
-interface WindowRecord {
-  v: 1;
+/** One window's record, whichever version it was written in. */
+export interface WindowRecord {
   definition: string;
   start: number;
   end: number;
   key: string[];
   agg: SerializedAggregate;
+  firstOffset: number;
+  lastOffset: number;
+}
+
+interface JsonWindowRecordV1 extends Omit<WindowRecord, 'firstOffset' | 'lastOffset'> {
+  v: 1;
   firstOffset: string;
   lastOffset: string;
+}
+
+/**
+ * A slot of any aggregation in one record shape, `kind` saying which fields it uses: SUM (sum, avg)
+ * `sum` and `n`, EXTREME (min, max) `value`, EXACT (count_distinct) `exact`, HLL (count_distinct
+ * beyond its exact bound) `hll`, the registers. Unused fields are 0 or null.
+ */
+interface BinarySlot {
+  kind: 'SUM' | 'EXTREME' | 'EXACT' | 'HLL';
+  sum: number;
+  n: number;
+  value: number | null;
+  exact: string[] | null;
+  hll: Buffer | null;
+}
+
+interface BinaryWindowRecordV2 {
+  definition: string;
+  start: number;
+  end: number;
+  key: string[];
+  count: number;
+  slots: BinarySlot[];
+  firstOffset: number;
+  lastOffset: number;
+}
+
+const V2_TYPE = avsc.Type.forSchema({
+  type: 'record',
+  name: 'WindowStateV2',
+  namespace: 'dev.sluice.changelog',
+  fields: [
+    { name: 'definition', type: 'string' },
+    { name: 'start', type: 'long' },
+    { name: 'end', type: 'long' },
+    { name: 'key', type: { type: 'array', items: 'string' } },
+    { name: 'count', type: 'long' },
+    {
+      name: 'slots',
+      type: {
+        type: 'array',
+        items: {
+          type: 'record',
+          name: 'Slot',
+          fields: [
+            {
+              name: 'kind',
+              type: { type: 'enum', name: 'SlotKind', symbols: ['SUM', 'EXTREME', 'EXACT', 'HLL'] },
+            },
+            { name: 'sum', type: 'double' },
+            { name: 'n', type: 'long' },
+            { name: 'value', type: ['null', 'double'] },
+            { name: 'exact', type: ['null', { type: 'array', items: 'string' }] },
+            { name: 'hll', type: ['null', 'bytes'] },
+          ],
+        },
+      },
+    },
+    { name: 'firstOffset', type: 'long' },
+    { name: 'lastOffset', type: 'long' },
+  ],
+});
+
+function binarySlot(slot: unknown): BinarySlot {
+  const data = slot as Partial<{
+    sum: number;
+    n: number;
+    value: number | null;
+    exact: string[];
+    hll: string;
+  }>;
+  return {
+    kind:
+      data.sum !== undefined ? 'SUM' : 'value' in data ? 'EXTREME' : data.hll !== undefined ? 'HLL' : 'EXACT',
+    sum: data.sum ?? 0,
+    n: data.n ?? 0,
+    value: data.value ?? null,
+    exact: data.exact ?? null,
+    hll: data.hll === undefined ? null : Buffer.from(data.hll, 'base64'),
+  };
+}
+
+/** Back to the serialised aggregate's slot shapes (those of serializeAggregate). */
+function serialisedSlot(slot: BinarySlot): unknown {
+  switch (slot.kind) {
+    case 'SUM':
+      return { sum: slot.sum, n: slot.n };
+    case 'EXTREME':
+      return { value: slot.value };
+    case 'HLL':
+      return { hll: (slot.hll ?? Buffer.alloc(0)).toString('base64') };
+    case 'EXACT':
+      return { exact: slot.exact ?? [] };
+  }
 }
 
 export function windowKey(id: string): string {
@@ -39,18 +143,41 @@ export function isWindowKey(key: string): boolean {
   return key.startsWith(WINDOW_PREFIX);
 }
 
-export function encodeWindow(w: OpenWindow): string {
-  const record: WindowRecord = {
-    v: 1,
+export function encodeWindow(w: OpenWindow): Buffer {
+  const agg = serializeAggregate(w);
+  const record: BinaryWindowRecordV2 = {
     definition: w.definition.name,
     start: w.window.start,
     end: w.window.end,
-    key: [...w.key],
-    agg: serializeAggregate(w),
-    firstOffset: String(w.firstOffset),
-    lastOffset: String(w.lastOffset),
+    key: [...keyPartsOf(w.key)],
+    count: agg.count,
+    slots: agg.slots.map(binarySlot),
+    firstOffset: w.firstOffset,
+    lastOffset: w.lastOffset,
   };
-  return JSON.stringify(record);
+  const body = V2_TYPE.toBuffer(record);
+  const value = Buffer.allocUnsafe(body.length + 1);
+  value[0] = BINARY_V2;
+  body.copy(value, 1);
+  return value;
+}
+
+/** A window record as written, version 2 (binary) or 1 (JSON); slots in serializeAggregate's shapes. */
+export function readWindowRecord(value: Buffer | string): WindowRecord {
+  if (typeof value !== 'string' && value[0] === BINARY_V2) {
+    const data = V2_TYPE.fromBuffer(value.subarray(1)) as BinaryWindowRecordV2;
+    return {
+      definition: data.definition,
+      start: data.start,
+      end: data.end,
+      key: data.key,
+      agg: { count: data.count, slots: data.slots.map(serialisedSlot) },
+      firstOffset: data.firstOffset,
+      lastOffset: data.lastOffset,
+    };
+  }
+  const data = JSON.parse(value.toString()) as JsonWindowRecordV1;
+  return { ...data, firstOffset: Number(data.firstOffset), lastOffset: Number(data.lastOffset) };
 }
 
 /** JSON numbers cannot be ±Infinity: an unset watermark is written as null. */
@@ -83,10 +210,10 @@ export function decodeCheckpoint(text: string): Checkpoint {
  * (a changed window needs a new name, as the README says under upgrading).
  */
 export function decodeWindow(
-  text: string,
+  value: Buffer | string,
   definitions: ReadonlyMap<string, WindowConfig>,
 ): OpenWindow | string {
-  const data = JSON.parse(text) as WindowRecord;
+  const data = readWindowRecord(value);
   const definition = definitions.get(data.definition);
   if (!definition) return `window definition ${data.definition} no longer exists`;
   let agg;
@@ -98,13 +225,12 @@ export function decodeWindow(
   return {
     definition,
     window: { start: data.start, end: data.end },
-    key: data.key,
+    key: heldKey(data.key),
     count: agg.count,
     slots: agg.slots,
-    firstOffset: Number(data.firstOffset),
-    lastOffset: Number(data.lastOffset),
+    firstOffset: data.firstOffset,
+    lastOffset: data.lastOffset,
     dirty: false,
     logged: true,
-    bytes: 0,
   };
 }

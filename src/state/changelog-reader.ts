@@ -24,7 +24,7 @@ export async function readChangelog(
     onProgress?: (progress: RestoreProgress) => void;
   },
 ): Promise<Map<number, RestoredPartition>> {
-  const records = new Map(partitions.map((p) => [p, new Map<string, string>()]));
+  const records = new Map(partitions.map((p) => [p, new Map<string, Buffer>()]));
   const checkpoints = new Map<number, string>();
   const admin = kafka.admin();
   await admin.connect();
@@ -84,7 +84,7 @@ export async function readChangelog(
           if (key === CHECKPOINT_KEY) {
             if (message.value) checkpoints.set(partition, message.value.toString());
           } else if (message.value === null) state.delete(key);
-          else state.set(key, message.value.toString());
+          else state.set(key, message.value);
           read += 1;
         }
         options.onProgress?.({ read, total });

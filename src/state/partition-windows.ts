@@ -160,14 +160,18 @@ export class PartitionWindows {
   }
 
   /** The windows changed since the last call, as changelog records (null: a tombstone), by key. */
-  takeChangelog(): Map<string, string | null> {
-    const records = new Map<string, string | null>();
+  takeChangelog(): Map<string, Buffer | null> {
+    const records = new Map<string, Buffer | null>();
     for (const [id, w] of this.store.takeChanges()) records.set(windowKey(id), w ? encodeWindow(w) : null);
     return records;
   }
 
   /** Rebuilds the state from changelog records; returns why any window could not be restored. */
-  restore(records: ReadonlyMap<string, string>, checkpoint: Checkpoint | undefined, nowMs: number): string[] {
+  restore(
+    records: ReadonlyMap<string, Buffer | string>,
+    checkpoint: Checkpoint | undefined,
+    nowMs: number,
+  ): string[] {
     const definitions = new Map(this.pipeline.windows.map((w) => [w.name, w]));
     const problems: string[] = [];
     for (const [key, text] of records) {

@@ -42,22 +42,25 @@ export interface WindowResult {
   readonly version: number;
 }
 
+/** A group key as a window holds it: a one-part key as that part (no array), otherwise the parts. */
+export type HeldKey = string | readonly string[];
+
 /**
  * An open window, laid out to hold little per key: it is its own aggregate state (count and slots, no
- * separate object), tumbling and sliding windows of one start share one `window` object, offsets are
- * numbers (exact below 2^53), and its identity string is made only when the changelog needs it.
+ * separate object), tumbling and sliding windows of one start share one `window` object, a one-part
+ * key is held as its string, offsets are numbers (exact below 2^53), its byte estimate is computed
+ * when needed, and its identity string is made only when the changelog needs it.
  */
 export interface OpenWindow extends AggregateState {
   readonly definition: WindowDefinition;
   window: Window;
-  readonly key: readonly string[];
+  readonly key: HeldKey;
   firstOffset: number;
   lastOffset: number;
   /** Changed since the last update emit. */
   dirty: boolean;
   /** Handed to a snapshot (or restored): its removal needs a tombstone. */
   logged: boolean;
-  bytes: number;
 }
 
 /** The open windows of one tumbling or sliding definition that share a start: they close together. */
@@ -75,16 +78,34 @@ export type AddOutcome = 'added' | 'other' | 'dropped';
 
 export const OTHER_KEY = '__other__';
 
-/** The object, its key array and its entries in the store's maps, measured as heap per key (bench). */
-const BASE_WINDOW_BYTES = 200;
+/**
+ * A window's object and its entries in the store's maps: about 120 bytes of heap measured per window
+ * over a million one-part keys (bench), plus its key's characters and its slots.
+ */
+const BASE_WINDOW_BYTES = 120;
 const NO_SLOTS: AggregateState['slots'] = [];
 
-function keyIdOf(key: readonly string[]): string {
+export function heldKey(parts: readonly string[]): HeldKey {
+  return parts.length === 1 ? parts[0]! : parts;
+}
+
+export function keyPartsOf(key: HeldKey): readonly string[] {
+  return typeof key === 'string' ? [key] : key;
+}
+
+function keyIdOf(key: HeldKey): string {
+  if (typeof key === 'string') return key;
   return key.length === 1 ? key[0]! : key.join('\u0000');
 }
 
-function isOtherKey(key: readonly string[]): boolean {
+function isOtherKey(key: HeldKey): boolean {
+  if (typeof key === 'string') return key === OTHER_KEY;
   return key.length > 0 && key.every((part) => part === OTHER_KEY);
+}
+
+/** Only count_distinct slots grow as events arrive; any other window's estimate is fixed. */
+function grows(definition: WindowDefinition): boolean {
+  return definition.aggregations.some((spec) => spec.fn === 'count_distinct');
 }
 
 /**
@@ -100,7 +121,8 @@ export function windowIdOf(w: Pick<OpenWindow, 'definition' | 'window' | 'key'>)
 
 function windowBytes(w: OpenWindow): number {
   let bytes = BASE_WINDOW_BYTES + 48 * w.slots.length;
-  for (const part of w.key) bytes += 2 * part.length;
+  if (typeof w.key === 'string') bytes += 2 * w.key.length;
+  else for (const part of w.key) bytes += 2 * part.length;
   for (const slot of w.slots) {
     if ('exact' in slot) bytes += slot.hll ? 4_096 : 48 * (slot.exact?.size ?? 0);
   }
@@ -112,7 +134,7 @@ export function resultOf(w: OpenWindow, reason: CloseReason): WindowResult {
   return {
     definition: w.definition.name,
     window: { ...w.window },
-    key: w.key,
+    key: keyPartsOf(w.key),
     count: w.count,
     values: aggregateResults(w, w.definition.aggregations),
     firstOffset: BigInt(w.firstOffset),
@@ -305,8 +327,7 @@ export class WindowStore {
   restore(w: OpenWindow): void {
     w.logged = true;
     this.openCount += 1;
-    w.bytes = windowBytes(w);
-    this.totalBytes += w.bytes;
+    this.totalBytes += windowBytes(w);
     if (w.definition.type === 'session') {
       this.addSession(this.sessionsOf(w.definition.name), keyIdOf(w.key), w);
       return;
@@ -378,14 +399,13 @@ export class WindowStore {
     const w: OpenWindow = {
       definition,
       window,
-      key,
+      key: heldKey(key),
       count: 0,
       slots: definition.aggregations.length === 0 ? NO_SLOTS : emptyAggregate(definition.aggregations).slots,
       firstOffset: offset,
       lastOffset: offset,
       dirty: true,
       logged: false,
-      bytes: 0,
     };
     for (const old of mergedFrom) {
       mergeAggregates(w, old, definition.aggregations);
@@ -394,19 +414,20 @@ export class WindowStore {
       this.remove(old);
     }
     this.openCount += 1;
+    this.totalBytes += windowBytes(w);
     this.changed.add(w);
     return w;
   }
 
   private absorbInto(w: OpenWindow, event: unknown, offset: number): void {
+    const growing = grows(w.definition);
+    const before = growing ? windowBytes(w) : 0;
     addEvent(w, w.definition.aggregations, event);
+    if (growing) this.totalBytes += windowBytes(w) - before;
     if (offset < w.firstOffset) w.firstOffset = offset;
     if (offset > w.lastOffset) w.lastOffset = offset;
     w.dirty = true;
     this.changed.add(w);
-    const bytes = windowBytes(w);
-    this.totalBytes += bytes - w.bytes;
-    w.bytes = bytes;
   }
 
   /** A session that grew: its new span and close time. */
@@ -418,7 +439,7 @@ export class WindowStore {
 
   private remove(w: OpenWindow): void {
     this.openCount -= 1;
-    this.totalBytes -= w.bytes;
+    this.totalBytes -= windowBytes(w);
     this.changed.delete(w);
     if (w.logged) this.removed.add(w);
     const name = w.definition.name;

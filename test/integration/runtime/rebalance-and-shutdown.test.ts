@@ -7,6 +7,7 @@ import type { Kafka, Producer } from 'kafkajs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { definePipeline, run, type RunningPipeline } from '../../../src/index.js';
 import { tumblingWindowOf } from '../../../src/windows/tumbling.js';
+import { readWindowRecord } from '../../../src/state/changelog-codec.js';
 import {
   createTopic,
   queryRows,
@@ -158,7 +159,7 @@ describe('rebalance and shutdown', () => {
     const changelog = await lastValues(kafka, `sluice-${name}-changelog`);
     for (const [partition, offset] of Object.entries(commits)) {
       const checkpoint = changelog.get(Number(partition))?.get('checkpoint');
-      expect(checkpoint && (JSON.parse(checkpoint) as { offset: string }).offset).toBe(offset);
+      expect(checkpoint && (JSON.parse(checkpoint.toString()) as { offset: string }).offset).toBe(offset);
     }
     const below = (r: Produced) => r.offset < BigInt(commits[r.partition] ?? '0');
     expect(produced.filter(below).length).toBeGreaterThan(0);
@@ -183,7 +184,7 @@ describe('rebalance and shutdown', () => {
     for (const [partition, values] of changelog) {
       for (const [key, value] of values) {
         if (!key.startsWith('w')) continue;
-        const w = JSON.parse(value) as { start: number; key: string[]; agg: { count: number } };
+        const w = readWindowRecord(value);
         held.set(rowKey(w.start, w.key[0]!, w.key[1]!, partition), w.agg.count);
       }
     }
@@ -202,16 +203,16 @@ describe('rebalance and shutdown', () => {
 });
 
 /** The newest value per key of each partition of a (compacted) topic, tombstones removed. */
-async function lastValues(kafka: Kafka, topic: string): Promise<Map<number, Map<string, string>>> {
-  const out = new Map<number, Map<string, string>>();
+async function lastValues(kafka: Kafka, topic: string): Promise<Map<number, Map<string, Buffer>>> {
+  const out = new Map<number, Map<string, Buffer>>();
   await readTopicToEnd(kafka, topic, {
     onBatch: (messages) => {
       for (const m of messages) {
-        const values = out.get(m.partition) ?? new Map<string, string>();
+        const values = out.get(m.partition) ?? new Map<string, Buffer>();
         out.set(m.partition, values);
         const key = m.key?.toString() ?? '';
         if (m.value === null) values.delete(key);
-        else values.set(key, m.value.toString());
+        else values.set(key, m.value);
       }
       return Promise.resolve(messages.length);
     },
