@@ -105,6 +105,9 @@ export class StageAbortError extends Error {
   }
 }
 
+/** Records between two checks for windows the watermark has closed. */
+const CLOSE_CHECK_EVERY = 256;
+
 export class PartitionWorker {
   readonly counters: PartitionCounters = emptyCounters();
   readonly stageStats = new Map<string, StageStats>();
@@ -129,6 +132,8 @@ export class PartitionWorker {
   /** Feeding the chain is held while a snapshot is taken. */
   private holding = false;
   private pumping = false;
+  /** Records fed to the chain since the windows were last checked for closes. */
+  private sinceCloseCheck = 0;
   private quietWaiters: (() => void)[] = [];
   /** Changelog records of snapshots whose commit has not succeeded yet (newest per key). */
   private unpublished = new Map<string, Buffer | string | null>();
@@ -395,6 +400,7 @@ export class PartitionWorker {
         !this.revoke.signal.aborted
       ) {
         this.chain.push(this.inbox.shift() as Origin);
+        if (++this.sinceCloseCheck >= CLOSE_CHECK_EVERY) this.closeWhatIsDue();
       }
     } finally {
       this.pumping = false;
@@ -422,6 +428,23 @@ export class PartitionWorker {
         this.itemDone(origin);
       }
     }
+  }
+
+  /**
+   * Moves the windows the event watermark has closed to the results awaiting the sinks while records
+   * flow, not only on the runner's tick: one fetch can hold minutes of event time, and meanwhile a
+   * key's closed sessions would pile up (each of its events scanning them). The same closes as the
+   * tick's (event watermark only, within the buffer's room); the tick hands them to the sinks. The
+   * results array is replaced, never changed: a sink write in flight holds the previous one.
+   */
+  private closeWhatIsDue(): void {
+    this.sinceCloseCheck = 0;
+    const room = this.pipeline.backpressure.maxBufferSize - this.fill().records;
+    if (room <= 0) return;
+    const closed = this.windows.closeDue(this.clock(), false, room);
+    if (closed.length === 0) return;
+    this.unsunk = this.unsunk.concat(closed);
+    this.notePeak();
   }
 
   private absorb(item: ChainItem): void {
