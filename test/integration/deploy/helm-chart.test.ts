@@ -69,6 +69,8 @@ describe('the Helm chart', () => {
     const password = container!.env.find((e) => e.name === 'KAFKA_SASL_PASSWORD');
     expect(password?.valueFrom?.secretKeyRef?.name).toBe('kafka-credentials');
     expect(password?.value).toBeUndefined();
+    // Extra variables come after the chart's own.
+    expect(container!.env.at(-1)).toEqual({ name: 'NODE_OPTIONS', value: '--max-semi-space-size=64' });
   });
 
   it('catches an invalid object: the validation can fail', async () => {
