@@ -2,22 +2,14 @@
 // at-least-once. The full one: Avro, enrichment by a ClickHouse lookup behind its LRU cache, three
 // windows of the three types, exactly-once. Both sink into ClickHouse (database sluice_bench).
 import type { ClickHouseClient } from '@clickhouse/client';
+import type { Kafka } from 'kafkajs';
 import { validatePipeline } from '../config/validate.js';
 import type { Pipeline } from '../config/schema.js';
+import { SAMPLE_REGIONS } from '../produce/sample-events.js';
+import { pipelineTopics } from '../runtime/side-outputs.js';
 
 export const BENCH_DATABASE = 'sluice_bench';
 const REGIONS_TABLE = `${BENCH_DATABASE}.regions`;
-
-/** The lookup table of the full pipeline: the sample events' countries and their regions. */
-const REGIONS: Record<string, string> = {
-  US: 'americas',
-  BR: 'americas',
-  DE: 'emea',
-  FR: 'emea',
-  GB: 'emea',
-  IN: 'apac',
-  JP: 'apac',
-};
 
 /** Creates the full pipeline's lookup table (idempotent). */
 export async function createLookupTable(clickhouse: ClickHouseClient): Promise<void> {
@@ -28,7 +20,7 @@ export async function createLookupTable(clickhouse: ClickHouseClient): Promise<v
   await clickhouse.command({ query: `TRUNCATE TABLE ${REGIONS_TABLE}` });
   await clickhouse.insert({
     table: REGIONS_TABLE,
-    values: Object.entries(REGIONS).map(([country, region]) => ({ country, region })),
+    values: Object.entries(SAMPLE_REGIONS).map(([country, region]) => ({ country, region })),
     format: 'JSONEachRow',
   });
 }
@@ -104,4 +96,26 @@ export function fullPipeline(topic: string, options: FullPipelineOptions = {}): 
     },
     http: { enabled: false },
   });
+}
+
+/**
+ * Deletes the topics a bench pipeline made (changelog, dead letters, late events), and `more`: a bench
+ * run leaves nothing behind on the broker, a 2M-event run's changelog least of all.
+ */
+export async function deletePipelineTopics(
+  kafka: Kafka,
+  pipeline: Pipeline,
+  more: string[] = [],
+): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const topics = [...pipelineTopics(pipeline, 1).map((t) => t.topic), ...more].filter((t) =>
+      existing.has(t),
+    );
+    if (topics.length > 0) await admin.deleteTopics({ topics });
+  } finally {
+    await admin.disconnect();
+  }
 }

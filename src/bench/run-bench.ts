@@ -17,7 +17,13 @@ import {
   type LatencyResult,
   type TargetCheck,
 } from './bench-report.js';
-import { BENCH_DATABASE, createLookupTable, fullPipeline, simplePipeline } from './bench-pipelines.js';
+import {
+  BENCH_DATABASE,
+  createLookupTable,
+  deletePipelineTopics,
+  fullPipeline,
+  simplePipeline,
+} from './bench-pipelines.js';
 import { KAFKA_VERSION } from '../stack/kafka-jars.js';
 import { runConsumerPerfTool, runKafkaStreams, startKafkaStreams } from './java-peers.js';
 import {
@@ -293,6 +299,7 @@ async function sluiceLatency(
     );
   } finally {
     await running.stop();
+    await deletePipelineTopics(kafka, pipeline).catch(() => undefined);
     await clickhouse.command({ query: `DROP DATABASE IF EXISTS ${database}` }).catch(() => undefined);
   }
 }

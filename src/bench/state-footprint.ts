@@ -13,7 +13,7 @@ import { createLogger } from '../ops/logger.js';
 import { producePaced } from '../produce/paced-producer.js';
 import type { FeedRecord } from '../produce/synthetic-feed.js';
 import { round, type FootprintResult } from './bench-report.js';
-import { BENCH_DATABASE } from './bench-pipelines.js';
+import { BENCH_DATABASE, deletePipelineTopics } from './bench-pipelines.js';
 import { committedToEnd } from './group-progress.js';
 
 setFlagsFromString('--expose-gc');
@@ -50,8 +50,6 @@ export async function measureFootprint(
   await admin.connect();
   await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
   await admin.disconnect();
-  log(`  producing ${keys.toLocaleString('en-US')} events of distinct users to ${topic}…`);
-  await producePaced(kafka, distinctUsers(keys), { topic, count: keys, batchSize: 5_000 });
   // One day-long window per user: none closes while the bench runs (the idle timeout is longer too).
   const pipeline = validatePipeline({
     name: `bench_state_${topic.replace(/[^A-Za-z0-9_]/g, '_')}`,
@@ -64,36 +62,47 @@ export async function measureFootprint(
     processing: { commitInterval: '2s' },
     http: { enabled: false },
   });
-  const logger = createLogger('error');
-  const before = settledMemory();
-  let running = await run(pipeline, { logger, endpoints });
-  await committedToEnd(kafka, `sluice-${pipeline.name}`, topic);
-  const after = settledMemory();
-  const status = running.status();
-  const windows = status.reduce((n, p) => n + p.openWindows, 0);
-  const stateBytes = status.reduce((n, p) => n + p.stateBytes, 0);
-  if (windows !== keys) throw new Error(`${windows} open windows for ${keys} keys: the bench is broken`);
-  log(`  ${windows.toLocaleString('en-US')} open windows, ${Math.round(stateBytes / 2 ** 20)} MiB estimated`);
-  await running.stop();
+  try {
+    log(`  producing ${keys.toLocaleString('en-US')} events of distinct users to ${topic}…`);
+    await producePaced(kafka, distinctUsers(keys), { topic, count: keys, batchSize: 5_000 });
+    const logger = createLogger('error');
+    const before = settledMemory();
+    let running = await run(pipeline, { logger, endpoints });
+    await committedToEnd(kafka, `sluice-${pipeline.name}`, topic);
+    const after = settledMemory();
+    const status = running.status();
+    const windows = status.reduce((n, p) => n + p.openWindows, 0);
+    const stateBytes = status.reduce((n, p) => n + p.stateBytes, 0);
+    if (windows !== keys) throw new Error(`${windows} open windows for ${keys} keys: the bench is broken`);
+    log(
+      `  ${windows.toLocaleString('en-US')} open windows, ${Math.round(stateBytes / 2 ** 20)} MiB estimated`,
+    );
+    await running.stop();
 
-  // Started again: the state comes back from the changelog before any record is read.
-  running = await run(pipeline, { logger, endpoints });
-  while (!running.isReady()) await sleep(20);
-  const metrics = (await running.getMetrics()).metrics;
-  const gauge = (name: string) => metrics.find((m) => m.name === name)?.values[0]?.value ?? 0;
-  const restoreSeconds = gauge('sluice_restore_duration_seconds');
-  const entries = gauge('sluice_restore_records_total');
-  const restoredWindows = running.status().reduce((n, p) => n + p.openWindows, 0);
-  await running.stop();
-  if (restoredWindows !== windows)
-    throw new Error(`the restore brought back ${restoredWindows} windows of ${windows}: the bench is broken`);
-  return {
-    keys: windows,
-    stateBytesPerKey: Math.round(stateBytes / windows),
-    heapBytesPerKey: Math.round((after.heap - before.heap) / windows),
-    rssBytesPerKey: Math.round((after.rss - before.rss) / windows),
-    changelogEntries: entries,
-    restoreSeconds: round(restoreSeconds, 2),
-    restoreEntriesPerSecond: Math.round(entries / restoreSeconds),
-  };
+    // Started again: the state comes back from the changelog before any record is read.
+    running = await run(pipeline, { logger, endpoints });
+    while (!running.isReady()) await sleep(20);
+    const metrics = (await running.getMetrics()).metrics;
+    const gauge = (name: string) => metrics.find((m) => m.name === name)?.values[0]?.value ?? 0;
+    const restoreSeconds = gauge('sluice_restore_duration_seconds');
+    const entries = gauge('sluice_restore_records_total');
+    const restoredWindows = running.status().reduce((n, p) => n + p.openWindows, 0);
+    await running.stop();
+    if (restoredWindows !== windows)
+      throw new Error(
+        `the restore brought back ${restoredWindows} windows of ${windows}: the bench is broken`,
+      );
+    return {
+      keys: windows,
+      stateBytesPerKey: Math.round(stateBytes / windows),
+      heapBytesPerKey: Math.round((after.heap - before.heap) / windows),
+      rssBytesPerKey: Math.round((after.rss - before.rss) / windows),
+      changelogEntries: entries,
+      restoreSeconds: round(restoreSeconds, 2),
+      restoreEntriesPerSecond: Math.round(entries / restoreSeconds),
+    };
+  } finally {
+    // The topic, and the changelog that held a million windows: nothing stays on the broker.
+    await deletePipelineTopics(kafka, pipeline, [topic]).catch(() => undefined);
+  }
 }

@@ -9,6 +9,7 @@ import { run as runPipeline } from '../index.js';
 import { createLogger } from '../ops/logger.js';
 import type { BenchFormat } from './bench-feed.js';
 import { result, type BenchResult } from './bench-report.js';
+import { deletePipelineTopics } from './bench-pipelines.js';
 import { committedToEnd } from './group-progress.js';
 
 export interface ThroughputOptions {
@@ -97,6 +98,7 @@ export async function sluiceThroughput(
     dead = totals.dead;
   } finally {
     await running.stop();
+    await deletePipelineTopics(kafka, pipeline).catch(() => undefined);
   }
   const seconds = (performance.now() - first) / 1000;
   return {

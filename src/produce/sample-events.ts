@@ -31,6 +31,17 @@ const REFERRERS = [
   undefined,
 ];
 const COUNTRIES = ['US', 'US', 'DE', 'FR', 'GB', 'IN', 'BR', 'JP'];
+
+/** The region of every country the sample events use: a lookup table for enrichment demos and tests. */
+export const SAMPLE_REGIONS: Readonly<Record<string, string>> = {
+  US: 'americas',
+  BR: 'americas',
+  DE: 'emea',
+  FR: 'emea',
+  GB: 'emea',
+  IN: 'apac',
+  JP: 'apac',
+};
 const USER_AGENTS = [
   'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36',
   'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15',

@@ -8,19 +8,36 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import type { BenchReport } from '../../../src/bench/bench-report.js';
+import { testKafka } from '../support/fixtures.js';
 import { runSluice } from '../support/sluice-process.js';
+
+/** Topics the bench makes: its input topics, its peers' and Sluice's (changelog, dead letters, late). */
+const BENCH_TOPIC = /^(bench-|sluice-bench_)/;
+
+async function benchTopics(): Promise<string[]> {
+  const admin = testKafka().admin();
+  await admin.connect();
+  try {
+    return (await admin.listTopics()).filter((t) => BENCH_TOPIC.test(t));
+  } finally {
+    await admin.disconnect();
+  }
+}
 
 describe('sluice bench', () => {
   it('measures Sluice and its peers on the same topics, latency, state and restore, and saves the report', async () => {
     const out = mkdtempSync(join(tmpdir(), 'sluice-bench-'));
     const args = ['--events', '20000', '--partitions', '2', '--seed', '7', '--out', out];
     const small = ['--latency-rate', '500', '--latency-seconds', '4', '--keys', '20000'];
+    const topicsBefore = await benchTopics();
     const { code, output } = await runSluice(['bench', ...args, ...small], {
       KAFKA_BROKERS: inject('kafkaBrokers'),
       CLICKHOUSE_URL: inject('clickhouseUrl'),
     });
     expect(code, output.slice(-3000)).toBe(0);
     expect(output).toMatch(/sluice-full \/ kafka-streams-avro: \d+\.\d %/);
+    // It leaves nothing on the broker: not its topics, not the changelogs of the pipelines it ran.
+    expect((await benchTopics()).filter((t) => !topicsBefore.includes(t))).toEqual([]);
     const report = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')) as BenchReport;
     expect(report.parameters).toMatchObject({ events: 20_000, partitions: 2, seed: 7 });
     expect(report.results.map((r) => r.name)).toEqual([

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Kafka } from 'kafkajs';
-import { sampleEvents } from '../../../src/produce/sample-events.js';
+import { SAMPLE_REGIONS, sampleEvents } from '../../../src/produce/sample-events.js';
 import { validatePipeline } from '../../../src/config/validate.js';
 import { createLookup, type LookupResult } from '../../../src/stages/lookup-stage.js';
 import type { StageRecord } from '../../../src/stages/processor.js';
@@ -20,15 +20,6 @@ import { withProducer } from '../support/pipeline-truth.js';
 import { inject } from 'vitest';
 import { useTestServices } from '../support/services.js';
 
-const REGIONS: Record<string, string> = {
-  US: 'americas',
-  BR: 'americas',
-  DE: 'emea',
-  FR: 'emea',
-  GB: 'emea',
-  IN: 'apac',
-  JP: 'apac',
-};
 const ctx = {
   stage: 's',
   topic: 't',
@@ -128,7 +119,7 @@ describe('enrichment and data quality', () => {
     const database = uniqueName('enrich');
     await createTopic(kafka, topic, 2);
     await clickhouse.command({ query: `CREATE DATABASE ${database}` });
-    await fillCountries(clickhouse, `${database}.countries`, REGIONS);
+    await fillCountries(clickhouse, `${database}.countries`, SAMPLE_REGIONS);
     const dir = mkdtempSync(join(tmpdir(), 'sluice-enrich-'));
     writeFileSync(
       join(dir, 'plans.csv'),
@@ -198,7 +189,7 @@ describe('enrichment and data quality', () => {
       const minute = new Date(tumblingWindowOf(e.timestamp, 60_000).start).toISOString().slice(11, 16);
       const plan = Number(e.userId.split('-')[1]) % 3 === 0 ? 'pro' : 'free';
       const section = e.url.split('/').filter(Boolean)[0] ?? '';
-      const key = `${minute}|${REGIONS[e.country]}|${parseUserAgent(e.userAgent).device}|${plan}|${section}`;
+      const key = `${minute}|${SAMPLE_REGIONS[e.country]}|${parseUserAgent(e.userAgent).device}|${plan}|${section}`;
       truth[key] = (truth[key] ?? 0) + 1;
     }
     const total = events.length;

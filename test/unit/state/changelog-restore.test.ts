@@ -117,4 +117,36 @@ describe('the changelog round trip', () => {
       { numRuns: 300 },
     );
   });
+
+  it('names the windows it cannot restore: a definition gone, or its aggregations changed', () => {
+    const original = new PartitionWindows(pipeline);
+    feed(original, [{ t: 0, key: 'a', value: 1, user: 'u1' }], 0);
+    const topic = new Map(
+      [...original.takeChangelog()].filter((entry): entry is [string, Buffer] => entry[1] !== null),
+    );
+    // The same pipeline after an edit: `sliding` removed, `tumbling` with one aggregation fewer.
+    const edited = validatePipeline({
+      name: 'p',
+      time: { maxOutOfOrderness: 2_000, grace: 1_000, idleTimeout: '1h' },
+      windows: [
+        {
+          name: 'tumbling',
+          type: 'tumbling',
+          size: '10s',
+          groupBy: ['key'],
+          aggregations: aggregations.slice(1),
+        },
+        { name: 'session', type: 'session', gap: 3_000, groupBy: ['key'], aggregations },
+      ],
+    });
+    const restored = new PartitionWindows(edited);
+    const problems = restored.restore(topic, undefined, 0);
+    expect(problems.filter((p) => p === 'window definition sliding no longer exists')).toHaveLength(2);
+    expect(
+      problems.filter((p) => p.startsWith('window definition tumbling changed its aggregations')),
+    ).toHaveLength(1);
+    expect(problems).toHaveLength(3);
+    // What still fits comes back.
+    expect(restored.openWindows).toBe(1);
+  });
 });
