@@ -5,12 +5,18 @@ import { resolveEndpoints, type Endpoints } from './config/endpoints.js';
 import type { Pipeline, PipelineInput } from './config/schema.js';
 import { validatePipeline } from './config/validate.js';
 import { createLogger, type Logger } from './ops/logger.js';
-import { loadStageModules } from './stages/stage-modules.js';
 import { startPipeline, type RunningPipeline } from './runtime/pipeline-runner.js';
 
 export type { Pipeline, PipelineInput, WindowConfig, StageConfig } from './config/schema.js';
-export type { Processor, StageRecord, StageContext, ErrorAction, OnStageError } from './stages/processor.js';
-export type { RunningPipeline, PartitionStatus, PipelineStatus } from './runtime/pipeline-runner.js';
+export type {
+  Processor,
+  StageRecord,
+  StageContext,
+  ErrorAction,
+  OnStageError,
+} from './config/user-functions.js';
+export type { RunningPipeline } from './runtime/pipeline-runner.js';
+export type { PartitionStatus, PipelineStatus } from './runtime/member-status.js';
 export type { Endpoints } from './config/endpoints.js';
 export { ConfigError } from './config/config-error.js';
 export { SluiceError } from './errors.js';
@@ -31,5 +37,5 @@ export interface RunOptions {
 export async function run(pipeline: Pipeline, options: RunOptions = {}): Promise<RunningPipeline> {
   const logger = options.logger ?? createLogger();
   const endpoints = options.endpoints ?? (await resolveEndpoints(pipeline));
-  return startPipeline(await loadStageModules(pipeline, process.cwd()), endpoints, logger);
+  return startPipeline(pipeline, endpoints, logger);
 }

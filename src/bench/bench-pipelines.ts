@@ -6,7 +6,7 @@ import type { Kafka } from 'kafkajs';
 import { validatePipeline } from '../config/validate.js';
 import type { Pipeline } from '../config/schema.js';
 import { SAMPLE_REGIONS } from '../produce/sample-events.js';
-import { pipelineTopics } from '../runtime/side-outputs.js';
+import { topicsToCreate } from '../config/pipeline-topics.js';
 
 export const BENCH_DATABASE = 'sluice_bench';
 const REGIONS_TABLE = `${BENCH_DATABASE}.regions`;
@@ -111,9 +111,7 @@ export async function deletePipelineTopics(
   await admin.connect();
   try {
     const existing = new Set(await admin.listTopics());
-    const topics = [...pipelineTopics(pipeline, 1).map((t) => t.topic), ...more].filter((t) =>
-      existing.has(t),
-    );
+    const topics = [...topicsToCreate(pipeline).map((t) => t.topic), ...more].filter((t) => existing.has(t));
     if (topics.length > 0) await admin.deleteTopics({ topics });
   } finally {
     await admin.disconnect();

@@ -4,7 +4,7 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import Table from 'cli-table3';
 import type { Pipeline } from '../config/schema.js';
-import type { PipelineStatus } from '../runtime/pipeline-runner.js';
+import type { PipelineStatus } from '../runtime/member-status.js';
 import type { ProduceTotals } from '../produce/paced-producer.js';
 
 export interface Aggregates {

@@ -9,7 +9,7 @@ import { resolveBrokers } from '../config/endpoints.js';
 import { loadPipelineFile } from '../config/load.js';
 import { ConfigError } from '../config/config-error.js';
 import { createLogger } from '../ops/logger.js';
-import { deadLetterTopicOf } from '../runtime/side-outputs.js';
+import { pipelineTopicsOf } from '../config/pipeline-topics.js';
 import { DEAD_LETTER_HEADERS, isSinkDeadLetter, originalHeaders } from '../sinks/dead-letters.js';
 import { checkKafka, createKafka } from '../source/kafka-client.js';
 import { readTopicToEnd, type TopicMessage } from '../source/topic-reader.js';
@@ -39,7 +39,7 @@ async function context(opts: DlqOptions) {
   const brokers = await resolveBrokers(pipeline);
   await checkKafka(brokers);
   const kafka = createKafka(brokers, 'sluice-dlq', createLogger('error'));
-  const topic = opts.topic ?? deadLetterTopicOf(pipeline);
+  const topic = opts.topic ?? pipelineTopicsOf(pipeline).deadLetter;
   const admin = kafka.admin();
   await admin.connect();
   const exists = await admin

@@ -6,7 +6,7 @@ import { stringify } from 'yaml';
 import { formatDuration as d } from '../config/duration.js';
 import { loadPipelineFile } from '../config/load.js';
 import type { Pipeline } from '../config/schema.js';
-import { pipelineTopics } from '../runtime/side-outputs.js';
+import { topicsToCreate } from '../config/pipeline-topics.js';
 
 export function registerValidateConfigCommand(program: Command): void {
   program
@@ -52,7 +52,7 @@ export function summary(pipeline: Pipeline): string {
     `stages     ${pipeline.stages.map((s) => s.name).join(' → ') || '(none)'}`,
     ...pipeline.windows.map((w, i) => `${i === 0 ? 'windows    ' : '           '}${windowLine(w)}`),
     `sinks      ${sinks.join('; ')}`,
-    `topics     ${pipelineTopics(pipeline, 1)
+    `topics     ${topicsToCreate(pipeline)
       .map((t) => t.topic)
       .join(', ')}`,
   ];

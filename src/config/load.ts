@@ -2,7 +2,7 @@
 // name the file and line.
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { loadStageModules } from '../stages/stage-modules.js';
+import { loadStageModules } from './stage-modules.js';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from './config-error.js';
 import type { Pipeline } from './schema.js';

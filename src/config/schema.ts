@@ -1,9 +1,7 @@
 // The zod schema of a pipeline: the single source of truth for its shape, its defaults, the types
 // the code uses (z.infer) and the configuration reference. Every field has a description and an example.
 import { z } from 'zod';
-import type { BatchHooks } from '../sinks/batcher.js';
-import type { ResultRow } from '../sinks/result-row.js';
-import type { OnStageError, Processor } from '../stages/processor.js';
+import type { BatchHooks, OnStageError, Processor, ResultRow } from './user-functions.js';
 import { formatDuration, parseDuration } from './duration.js';
 
 /**
@@ -1090,3 +1088,6 @@ export type StageConfig = Pipeline['stages'][number];
 export type RetryConfig = z.output<typeof retrySchema>;
 export type BackpressureConfig = Pipeline['backpressure'];
 export type QualityRule = Pipeline['quality'][number];
+export type ParseConfig = Pipeline['parse'];
+export type SourceConfig = Pipeline['source'];
+export type StateConfig = Pipeline['state'];

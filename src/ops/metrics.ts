@@ -206,10 +206,11 @@ export class PipelineMetrics {
       buckets: [0.00001, 0.0001, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
       registers,
     });
-    if (source) this.registerLevels(source);
+    if (source) this.observe(source);
   }
 
-  private registerLevels(source: MetricsSource): void {
+  /** Registers the gauges and totals read from the pipeline's status at scrape time. */
+  observe(source: MetricsSource): void {
     const registers = [this.registry];
     new Gauge({
       name: 'sluice_sink_buffered_rows',

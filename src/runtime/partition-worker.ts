@@ -4,7 +4,7 @@
 // checkpoint offset below which everything is in the state. No Kafka or ClickHouse here: side effects
 // (dead letters, overflow, late events) are injected.
 import type { Violation } from '../stages/quality-rules.js';
-import type { Pipeline } from '../config/schema.js';
+import type { CompiledPipeline } from './compiled-pipeline.js';
 import type { Logger } from '../ops/logger.js';
 import { PartitionWindows, type Lateness, type WindowCounters } from '../state/partition-windows.js';
 import type { WindowResult } from '../state/window-store.js';
@@ -22,6 +22,9 @@ import {
 } from './stage-chain.js';
 
 export type { FetchedRecord } from './stage-chain.js';
+
+/** What a partition runs: its chain of stages, its windows and its buffer bounds. */
+export type PartitionDefinition = Pick<CompiledPipeline, 'chain' | 'windows' | 'backpressure'>;
 
 export interface WorkerEffects {
   /** Writes the failed record to the dead-letter topic; resolves once it is durable. */
@@ -142,13 +145,13 @@ export class PartitionWorker {
   constructor(
     readonly topic: string,
     readonly partition: number,
-    private readonly pipeline: Pipeline,
+    private readonly definition: PartitionDefinition,
     private readonly logger: Logger,
     private readonly effects: WorkerEffects,
     private readonly clock: () => number = Date.now,
     restored?: RestoredPartition,
   ) {
-    this.windows = new PartitionWindows(pipeline);
+    this.windows = new PartitionWindows(definition.windows);
     if (restored) {
       const problems = this.windows.restore(restored.records, restored.checkpoint, clock());
       // Nothing beyond the checkpoint to read: the partition is caught up until a record says otherwise.
@@ -162,9 +165,9 @@ export class PartitionWorker {
         this.lastSnapshotOffset = restored.checkpoint.offset;
       }
     }
-    this.backpressure = new BackpressureController(pipeline.backpressure);
-    this.chainCapacity = 64 + 2 * pipeline.stages.reduce((sum, stage) => sum + stage.concurrency, 0);
-    this.chain = new StageChain(pipeline, topic, partition, this.revoke.signal, {
+    this.backpressure = new BackpressureController(definition.backpressure);
+    this.chainCapacity = 64 + 2 * definition.chain.stages.reduce((sum, stage) => sum + stage.concurrency, 0);
+    this.chain = new StageChain(definition.chain, topic, partition, this.revoke.signal, {
       ...(effects.decode ? { decode: effects.decode } : {}),
       quality: (violation, offset) => effects.qualityViolation?.(violation, offset),
       absorb: (item) => this.absorb(item),
@@ -244,7 +247,7 @@ export class PartitionWorker {
       }
       const size = raw.value?.length ?? 0;
       if (
-        this.pipeline.backpressure.strategy === 'pause-upstream' &&
+        this.definition.backpressure.strategy === 'pause-upstream' &&
         !this.backpressure.fits(this.fill(), size)
       )
         break;
@@ -297,7 +300,7 @@ export class PartitionWorker {
    * sink leaves due windows in state and the partition paused, instead of growing a result backlog.
    */
   resultsToSink(): readonly WindowResult[] {
-    const room = this.pipeline.backpressure.maxBufferSize - this.fill().records;
+    const room = this.definition.backpressure.maxBufferSize - this.fill().records;
     const now = this.clock();
     // Idle only when fetched to the end *and* everything fetched has been through the windows: records
     // still waiting in the inbox or the stages are not silence, however long the wait.
@@ -416,7 +419,7 @@ export class PartitionWorker {
     while (this.inbox.length > 0 && this.backpressure.decide(this.fill()) === 'shed') {
       const origin = this.inbox.shift() as Origin;
       this.counters.shed += 1;
-      if (this.pipeline.backpressure.strategy === 'reject') {
+      if (this.definition.backpressure.strategy === 'reject') {
         this.shedPending += 1;
         this.bytes -= origin.bytes;
         const written = this.effects.overflow(origin).finally(() => {
@@ -439,7 +442,7 @@ export class PartitionWorker {
    */
   private closeWhatIsDue(): void {
     this.sinceCloseCheck = 0;
-    const room = this.pipeline.backpressure.maxBufferSize - this.fill().records;
+    const room = this.definition.backpressure.maxBufferSize - this.fill().records;
     if (room <= 0) return;
     const closed = this.windows.closeDue(this.clock(), false, room);
     if (closed.length === 0) return;

@@ -12,29 +12,28 @@ import type { Endpoints } from '../config/endpoints.js';
 import type { Pipeline } from '../config/schema.js';
 import { SluiceError, messageOf } from '../errors.js';
 import type { Logger } from '../ops/logger.js';
-import { PipelineMetrics, type PartitionLevels, type RecordTotals } from '../ops/metrics.js';
+import { PipelineMetrics } from '../ops/metrics.js';
 import { BatchClosedError } from '../sinks/batcher.js';
 import { SinkSet, type SinkControls } from '../sinks/sink-set.js';
 import { SideTopicWriter } from '../sinks/side-topic-writer.js';
 import { checkKafka, createKafka } from '../source/kafka-client.js';
 import { readCommittedFixed } from '../source/kafkajs-fix.js';
-import { createDecoder, type DecoderHandle } from '../stages/record-decoders.js';
-import { prepareStages, type PreparedStages } from '../stages/builtin-stages.js';
 import { readChangelog, type RestoreProgress } from '../state/changelog-reader.js';
-import type { WindowCounters } from '../state/partition-windows.js';
 import type { WindowResult } from '../state/window-store.js';
-import type { BufferFill } from './backpressure.js';
-import { PartitionCommitter, isFenced } from './partition-committer.js';
-import { PartitionPauses, type PauseCounts, type PauseReason } from './partition-pauses.js';
+import { compilePipeline, type CompiledPipeline } from './compiled-pipeline.js';
+import { MemberStatus, type PartitionStatus, type PipelineStatus } from './member-status.js';
 import {
-  PartitionWorker,
-  emptyCounters,
-  type StageStats,
-  type PartitionCounters,
-  type RestoredPartition,
-} from './partition-worker.js';
-import { SideOutputs, changelogTopicOf, pipelineTopics } from './side-outputs.js';
+  PartitionCheckpoint,
+  type CheckpointEffects,
+  type CheckpointedWorker,
+} from './partition-checkpoint.js';
+import { PartitionCommitter, isFenced } from './partition-committer.js';
+import { PartitionPauses } from './partition-pauses.js';
+import { PartitionWorker, type RestoredPartition } from './partition-worker.js';
+import { SideOutputs } from './side-outputs.js';
 import { topicOffsets } from '../source/cluster-settling.js';
+
+export type { PartitionStatus, PipelineStatus, StageStatus } from './member-status.js';
 
 const TICK_MS = 200;
 /**
@@ -42,40 +41,6 @@ const TICK_MS = 200;
  * without an answer means the broker is out of reach, not that the partitions are quiet.
  */
 const FETCH_STALL_MS = 3_000;
-
-export interface PartitionStatus extends PartitionCounters, WindowCounters {
-  partition: number;
-  openWindows: number;
-  /** Estimated bytes of the partition's window state. */
-  stateBytes: number;
-  buffer: BufferFill;
-  peakBuffer: BufferFill;
-  pausedFor: PauseReason[];
-  /** How many times the partition was paused, by reason, since this member got it. */
-  pauses: PauseCounts;
-  watermark: number | null;
-  /** The offset of the last commit (state and offset made durable together). */
-  committedOffset: string | null;
-  /** Records between this member's position and the partition's end as last fetched; null before a fetch. */
-  lag: number | null;
-}
-
-export interface StageStatus {
-  /** Items the stage let through, filtered out, or failed for good (after retries), on this member. */
-  processed: number;
-  filtered: number;
-  failed: number;
-  averageLatencyMs: number;
-}
-
-export interface PipelineStatus {
-  /** Per stage (parse included), over the partitions this member owns. */
-  stages: Record<string, StageStatus>;
-  /** Partitions this member owns and has restored. */
-  partitions: PartitionStatus[];
-  /** Partitions assigned but still being restored from the changelog, with progress. */
-  restoring: { partitions: number[]; progress: RestoreProgress };
-}
 
 export type MetricObject = MetricObjectWithValues<MetricValue<string>>;
 
@@ -103,13 +68,25 @@ export interface RunningPipeline {
   readonly done: Promise<void>;
 }
 
+/** Compiles the pipeline and starts it as a member of its group; resolves once it has joined. */
 export async function startPipeline(
   pipeline: Pipeline,
   endpoints: Endpoints,
   logger: Logger,
 ): Promise<RunningPipeline> {
-  const runner = new PipelineRunner(pipeline, endpoints, logger);
-  await runner.start();
+  const metrics = new PipelineMetrics(pipeline.name);
+  const compiled = await compilePipeline(pipeline, endpoints, {
+    baseDir: process.cwd(),
+    logger,
+    observedLookup: (stage, result) => metrics.lookups.inc({ stage, result }),
+  });
+  const runner = new PipelineRunner(compiled, endpoints, logger, metrics);
+  try {
+    await runner.start();
+  } catch (error) {
+    await compiled.close().catch(() => undefined);
+    throw error;
+  }
   return runner;
 }
 
@@ -131,8 +108,6 @@ class PipelineRunner implements RunningPipeline {
   readonly sinks: SinkSet;
   private readonly sideTopics: SideTopicWriter;
   private readonly sideOutputs: SideOutputs;
-  private readonly decoder: DecoderHandle;
-  private stages: PreparedStages | undefined;
   private readonly consumer: Consumer;
   private readonly committer: PartitionCommitter;
   private readonly pauses: PartitionPauses;
@@ -142,31 +117,29 @@ class PipelineRunner implements RunningPipeline {
   private readonly flushing = new Map<number, Promise<void>>();
   /** Partitions with a flush queued behind the running one: ticks do not pile up more. */
   private readonly flushQueued = new Set<number>();
-  private readonly lastCommitAt = new Map<number, number>();
+  private readonly checkpoints = new Map<number, PartitionCheckpoint>();
+  private readonly checkpointEffects: CheckpointEffects;
   private readonly restoring = new Set<number>();
   private restoreProgress: RestoreProgress = { read: 0, total: 0 };
   private joined = false;
   /** When a fetch last came back: silence counts as idleness only while fetches do. */
   private lastFetchAt = Date.now();
-  /** Counters of the partitions this member gave up, so pipeline totals never go down. */
-  private readonly released: RecordTotals = emptyCounters();
-  private readonly releasedStages = new Map<string, StageStats>();
-  private readonly metricsRegistry: PipelineMetrics;
+  private readonly memberStatus: MemberStatus;
   private assigned = new Set<number>();
   private userPaused = false;
   private ticker: NodeJS.Timeout | undefined;
   private stopping: Promise<void> | undefined;
 
   constructor(
-    private readonly pipeline: Pipeline,
+    private readonly pipeline: CompiledPipeline,
     private readonly endpoints: Endpoints,
     private readonly logger: Logger,
+    private readonly metricsRegistry: PipelineMetrics,
   ) {
-    this.topic = pipeline.source.topic;
+    this.topic = pipeline.topics.source;
     this.kafka = createKafka(endpoints.brokers, pipeline.source.clientId, logger);
-    const groupId = pipeline.source.groupId ?? `sluice-${pipeline.name}`;
     this.consumer = this.kafka.consumer({
-      groupId,
+      groupId: pipeline.groupId,
       sessionTimeout: pipeline.source.sessionTimeout,
       heartbeatInterval: pipeline.source.heartbeatInterval,
       // kafkajs sleeps this long when every partition is paused (restores, backpressure), and waits this
@@ -179,17 +152,19 @@ class PipelineRunner implements RunningPipeline {
       {
         pipeline: pipeline.name,
         sourceTopic: this.topic,
-        changelogTopic: changelogTopicOf(pipeline),
-        groupId,
-        exactlyOnce: pipeline.processing.guarantee === 'exactly-once',
+        changelogTopic: pipeline.topics.changelog,
+        groupId: pipeline.groupId,
+        exactlyOnce: pipeline.exactlyOnce,
       },
       logger,
     );
     this.pauses = new PartitionPauses(this.consumer, this.topic, logger);
-    this.metricsRegistry = new PipelineMetrics(pipeline.name, {
-      partitions: () => this.partitionLevels(),
-      releasedTotals: () => this.released,
-      stages: () => this.stageTotals(),
+    this.memberStatus = new MemberStatus(this.workers, this.pauses, pipeline.backpressure);
+    const status = this.memberStatus;
+    metricsRegistry.observe({
+      partitions: () => status.partitions(),
+      releasedTotals: () => status.releasedTotals(),
+      stages: () => status.stages(),
       sinks: () =>
         this.sinks.sinks.map((sink) => ({
           sink: sink.name,
@@ -197,17 +172,26 @@ class PipelineRunner implements RunningPipeline {
           circuitOpen: sink.circuitOpen,
         })),
     });
-    // One decoder for every partition: Avro schemas (and the registry's cache) are shared.
-    this.decoder = createDecoder(pipeline, { baseDir: process.cwd(), logger });
     this.sideTopics = new SideTopicWriter(this.kafka, logger);
-    this.sideOutputs = new SideOutputs(pipeline, this.sideTopics);
-    this.sinks = new SinkSet(pipeline, endpoints.clickhouse, this.kafka, {
+    this.sideOutputs = new SideOutputs(pipeline.name, pipeline.topics, this.sideTopics);
+    this.sinks = new SinkSet(pipeline.sinks, endpoints.clickhouse, this.kafka, {
       metrics: this.metricsRegistry.sinkMetrics(),
       logger,
       deadLetter: (sink, rows, group, error, reason) =>
         this.sideOutputs.sinkRows(sink, rows, group, error, reason),
       circuit: () => this.applySinkCircuit(),
     });
+    this.checkpointEffects = {
+      writeResults: (worker, results, now) => this.writeResults(worker, results, now),
+      outputs: (partition) => this.sinks.outputsFor(partition),
+      commit: async (partition, snapshot, outputs) => {
+        // The fault suite kills a worker on this line: mid-transaction.
+        this.logger.debug({ partition, offset: snapshot.offset.toString() }, 'committing');
+        await this.committer.commit(partition, snapshot, outputs);
+      },
+      outputsPublished: (partition, count) => this.sinks.outputsPublished(partition, count),
+      owns: (worker) => this.workers.get(worker.partition) === worker,
+    };
     this.done = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
     // An abort is reported through `done`; callers that only await stop() must not see an unhandled rejection.
     this.done.catch(() => undefined);
@@ -222,12 +206,8 @@ class PipelineRunner implements RunningPipeline {
     await checkKafka(this.endpoints.brokers);
     await this.sinks.check();
     const partitions = await this.sourcePartitions();
-    await this.sideTopics.connect(pipelineTopics(this.pipeline, partitions));
+    await this.sideTopics.connect(this.pipeline.topicsToCreate.map((t) => ({ ...t, partitions })));
     await this.sinks.prepare();
-    this.stages = await prepareStages(this.pipeline, this.endpoints, {
-      baseDir: process.cwd(),
-      observedLookup: (stage, result) => this.metricsRegistry.lookups.inc({ stage, result }),
-    });
 
     this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) =>
       this.onAssignment(payload.memberAssignment),
@@ -274,7 +254,7 @@ class PipelineRunner implements RunningPipeline {
         topic: this.topic,
         brokers: this.endpoints.brokers,
         clickhouse: this.endpoints.clickhouse?.url ?? 'disabled',
-        guarantee: this.pipeline.processing.guarantee,
+        guarantee: this.pipeline.exactlyOnce ? 'exactly-once' : 'at-least-once',
       },
       'pipeline started',
     );
@@ -293,92 +273,13 @@ class PipelineRunner implements RunningPipeline {
   }
 
   status(): PartitionStatus[] {
-    return [...this.workers.values()].map((w) => {
-      const watermark = w.watermark();
-      return {
-        partition: w.partition,
-        ...w.counters,
-        openWindows: w.openWindows,
-        stateBytes: w.stateBytes,
-        ...w.windowCounters,
-        buffer: w.fill(),
-        peakBuffer: { ...w.peak },
-        pausedFor: this.pauses.of(w.partition),
-        pauses: this.pauses.countsOf(w.partition),
-        watermark: Number.isFinite(watermark) ? watermark : null,
-        committedOffset: w.committedOffset?.toString() ?? null,
-        lag: w.lag() === undefined ? null : Number(w.lag()),
-      };
-    });
+    return this.memberStatus.partitionStatus();
   }
 
   pipelineStatus(): PipelineStatus {
-    const stages: Record<string, StageStatus> = {};
-    for (const [stage, t] of this.stageTotals()) {
-      const count = t.out + t.filtered + t.failed;
-      stages[stage] = {
-        processed: t.out,
-        filtered: t.filtered,
-        failed: t.failed,
-        averageLatencyMs: count === 0 ? 0 : Math.round((t.totalMs / count) * 1000) / 1000,
-      };
-    }
-    return {
-      stages,
-      partitions: this.status(),
-      restoring: { partitions: [...this.restoring], progress: { ...this.restoreProgress } },
-    };
-  }
-
-  private stageTotalsOf(worker: PartitionWorker): Map<string, StageStats> {
-    const merged = new Map<string, StageStats>();
-    for (const [stage, s] of worker.stageStats) {
-      const before = this.releasedStages.get(stage) ?? { out: 0, filtered: 0, failed: 0, totalMs: 0 };
-      merged.set(stage, {
-        out: before.out + s.out,
-        filtered: before.filtered + s.filtered,
-        failed: before.failed + s.failed,
-        totalMs: before.totalMs + s.totalMs,
-      });
-    }
-    return merged;
-  }
-
-  /** Per stage, summed over the partitions this member owns and those it gave up (monotonic totals). */
-  private stageTotals(): Map<string, StageStats> {
-    const totals = new Map<string, StageStats>();
-    const add = (stats: ReadonlyMap<string, StageStats>) => {
-      for (const [stage, s] of stats) {
-        const total = totals.get(stage) ?? { out: 0, filtered: 0, failed: 0, totalMs: 0 };
-        total.out += s.out;
-        total.filtered += s.filtered;
-        total.failed += s.failed;
-        total.totalMs += s.totalMs;
-        totals.set(stage, total);
-      }
-    };
-    add(this.releasedStages);
-    for (const worker of this.workers.values()) add(worker.stageStats);
-    return totals;
-  }
-
-  private partitionLevels(): PartitionLevels[] {
-    const bounds = this.pipeline.backpressure;
-    return [...this.workers.values()].map((w) => {
-      const fill = w.fill();
-      const watermark = w.watermark();
-      return {
-        partition: w.partition,
-        ...w.counters,
-        bufferRecords: fill.records,
-        bufferBytes: fill.bytes,
-        pressure: Math.max(fill.records / bounds.maxBufferSize, fill.bytes / bounds.maxBufferBytes),
-        openWindows: w.openWindows,
-        stateBytes: w.stateBytes,
-        lag: w.lag() === undefined ? undefined : Number(w.lag()),
-        watermark: Number.isFinite(watermark) ? watermark : null,
-        pausedFor: this.pauses.of(w.partition),
-      };
+    return this.memberStatus.pipelineStatus({
+      partitions: [...this.restoring],
+      progress: { ...this.restoreProgress },
     });
   }
 
@@ -420,7 +321,7 @@ class PipelineRunner implements RunningPipeline {
   }
 
   private async shutdown(error?: Error): Promise<void> {
-    const deadline = this.pipeline.shutdown.timeout;
+    const deadline = this.pipeline.shutdownTimeoutMs;
     // The deadline timer is cancelled once drained, so it does not hold the process open after stop.
     const timer = new AbortController();
     const drained = await Promise.race([
@@ -437,7 +338,7 @@ class PipelineRunner implements RunningPipeline {
     await this.committer.closeAll();
     await this.sideTopics.close().catch(() => undefined);
     await this.sinks.close();
-    await this.stages?.close().catch(() => undefined);
+    await this.pipeline.close().catch(() => undefined);
     this.logger.info('pipeline stopped');
     if (error) this.settle.reject(error);
     else this.settle.resolve();
@@ -465,18 +366,13 @@ class PipelineRunner implements RunningPipeline {
 
   private release(partition: number): void {
     const worker = this.workers.get(partition);
-    if (worker)
-      for (const key of Object.keys(this.released) as (keyof RecordTotals)[])
-        this.released[key] += worker.counters[key];
-    if (worker) {
-      // Fold the leaving partition's stage stats in, so totals never go down.
-      for (const [stage, stats] of this.stageTotalsOf(worker)) this.releasedStages.set(stage, stats);
-    }
+    // Its counters stay in the member's totals, so they never go down.
+    if (worker) this.memberStatus.release(worker);
     worker?.close();
     this.workers.delete(partition);
+    this.checkpoints.delete(partition);
     this.pauses.forget(partition);
     this.sinks.forget(partition);
-    this.lastCommitAt.delete(partition);
     void this.committer.close(partition);
   }
 
@@ -498,7 +394,7 @@ class PipelineRunner implements RunningPipeline {
         if (!opened[i]) this.restoring.delete(p);
         return opened[i];
       });
-      const restored = await readChangelog(this.kafka, changelogTopicOf(this.pipeline), partitions, {
+      const restored = await readChangelog(this.kafka, this.pipeline.topics.changelog, partitions, {
         sourceTopic: this.topic,
         onProgress: (progress) => {
           this.restoreProgress = progress;
@@ -510,7 +406,12 @@ class PipelineRunner implements RunningPipeline {
       for (const partition of partitions) {
         this.restoring.delete(partition);
         if (!this.assigned.has(partition) || this.stopping) continue;
-        this.workers.set(partition, this.createWorker(partition, restored.get(partition)));
+        const worker = this.createWorker(partition, restored.get(partition));
+        this.workers.set(partition, worker);
+        this.checkpoints.set(
+          partition,
+          new PartitionCheckpoint(worker, this.checkpointEffects, this.pipeline.commitIntervalMs, Date.now),
+        );
         this.pauses.remove(partition, 'restore');
         if (this.sinks.circuitOpen) this.pauses.add(partition, 'sink');
       }
@@ -541,8 +442,7 @@ class PipelineRunner implements RunningPipeline {
     return new PartitionWorker(
       this.topic,
       partition,
-      // Enrichment stages as prepared processors, shared by every partition.
-      { ...this.pipeline, stages: this.stages?.stages ?? this.pipeline.stages },
+      this.pipeline,
       logger,
       {
         deadLetter: (failure) => this.sideOutputs.deadLetter(partition, failure),
@@ -552,7 +452,7 @@ class PipelineRunner implements RunningPipeline {
         // Counts per stage are read from the workers at scrape time; only the histogram needs each item.
         stageObserved: (stage, _outcome, ms) =>
           this.metricsRegistry.stageSeconds.observe({ stage }, ms / 1000),
-        decode: (value) => this.decoder.decode(value),
+        decode: (value) => this.pipeline.decoder.decode(value),
         qualityViolation: (violation, offset) => {
           this.metricsRegistry.qualityViolations.inc({
             rule: violation.rule,
@@ -641,7 +541,7 @@ class PipelineRunner implements RunningPipeline {
    * against its buffer, and an open circuit pauses the source. False when the sinks were closed.
    */
   private async writeResults(
-    worker: PartitionWorker,
+    worker: CheckpointedWorker,
     results: readonly WindowResult[],
     now = false,
   ): Promise<boolean> {
@@ -666,60 +566,43 @@ class PipelineRunner implements RunningPipeline {
     }
   }
 
-  /**
-   * Every commit interval (or when forced): at a barrier, the partition's changed windows and its
-   * checkpoint go to the changelog in one transaction, with the offset under exactly-once (after it
-   * under at-least-once).
-   */
+  /** Commits the partition when its interval has passed (or when forced); see PartitionCheckpoint. */
   private async commitIfDue(worker: PartitionWorker, force: boolean): Promise<void> {
-    const last = this.lastCommitAt.get(worker.partition) ?? 0;
-    if (!force && Date.now() - last < this.pipeline.processing.commitInterval) return;
-    this.lastCommitAt.set(worker.partition, Date.now());
-    await worker.quiesce();
-    // Nothing changes while quiet: sink the last rows (a busy session window makes more all the time),
-    // then snapshot a state that owes the sink nothing.
-    const owed = worker.resultsBeforeSnapshot();
-    if (owed.length > 0 && !(await this.writeResults(worker, owed, true))) {
-      worker.release();
-      return;
-    }
-    const snapshot = worker.snapshot();
-    worker.release();
-    // Never commit a partition this member no longer owns (or a worker already abandoned).
-    if (!snapshot || this.workers.get(worker.partition) !== worker) return;
+    const checkpoint = this.checkpoints.get(worker.partition);
+    if (!checkpoint || this.workers.get(worker.partition) !== worker) return;
     const timer = this.metricsRegistry.commitSeconds.startTimer();
-    try {
-      const outputs = this.sinks.outputsFor(worker.partition);
-      this.logger.debug({ partition: worker.partition, offset: snapshot.offset.toString() }, 'committing');
-      await this.committer.commit(worker.partition, snapshot, outputs);
+    const outcome = await checkpoint.commitIfDue(force);
+    if (outcome.kind === 'committed') {
       timer();
+      this.metricsRegistry.commits.inc();
       this.logger.debug(
         {
           partition: worker.partition,
-          offset: snapshot.offset.toString(),
-          records: snapshot.records.size,
-          outputs: outputs.reduce((n, batch) => n + batch.messages.length, 0),
+          offset: outcome.snapshot.offset.toString(),
+          records: outcome.snapshot.records.size,
+          outputs: outcome.outputs,
         },
         'committed',
       );
-      this.metricsRegistry.commits.inc();
-      worker.published(snapshot);
-      this.sinks.outputsPublished(worker.partition, outputs.length);
-    } catch (error) {
-      this.metricsRegistry.commitFailures.inc();
-      if (isFenced(error)) {
-        this.logger.warn(
-          { partition: worker.partition, err: messageOf(error) },
-          'fenced by a newer owner; dropping the partition',
-        );
-        this.release(worker.partition);
-        return;
-      }
-      // The snapshot's records stay unpublished and go out with the next commit.
-      this.logger.warn(
-        { partition: worker.partition, offset: snapshot.offset.toString(), err: messageOf(error) },
-        'commit failed; retrying with the next one',
-      );
     }
+    if (outcome.kind !== 'failed') return;
+    this.metricsRegistry.commitFailures.inc();
+    if (isFenced(outcome.error)) {
+      this.logger.warn(
+        { partition: worker.partition, err: messageOf(outcome.error) },
+        'fenced by a newer owner; dropping the partition',
+      );
+      this.release(worker.partition);
+      return;
+    }
+    // The snapshot's records stay unpublished and go out with the next commit.
+    this.logger.warn(
+      {
+        partition: worker.partition,
+        offset: outcome.snapshot.offset.toString(),
+        err: messageOf(outcome.error),
+      },
+      'commit failed; retrying with the next one',
+    );
   }
 }

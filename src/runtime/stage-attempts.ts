@@ -7,7 +7,13 @@ import pRetry from 'p-retry';
 import type { RetryConfig } from '../config/schema.js';
 import { SluiceError } from '../errors.js';
 import { RecordError } from '../stages/record-error.js';
-import type { ErrorAction, OnStageError, Processor, StageContext, StageRecord } from '../stages/processor.js';
+import type {
+  ErrorAction,
+  OnStageError,
+  Processor,
+  StageContext,
+  StageRecord,
+} from '../config/user-functions.js';
 
 export interface StagePolicy {
   name: string;

@@ -2,15 +2,15 @@
 // its own concurrency, timeout and retries, then the windows. Every item remembers the source record
 // (its origin) it derives from; the origin is complete once every item derived from it has been
 // absorbed, filtered, skipped or dead-lettered, however many a stage fanned out.
-import type { Pipeline, StageConfig } from '../config/schema.js';
+import type { ParseConfig, QualityRule, TimeConfig } from '../config/schema.js';
 import { messageOf } from '../errors.js';
 import { validateEvent } from '../stages/json-parse.js';
 import { RecordError } from '../stages/record-error.js';
 import { QualityChecker, type Violation } from '../stages/quality-rules.js';
-import { filterProcessor } from '../stages/filter-stage.js';
-import type { ErrorAction, Processor, StageRecord } from '../stages/processor.js';
+import type { PreparedStage } from '../stages/prepared-stages.js';
+import type { ErrorAction, OnStageError, StageRecord } from '../config/user-functions.js';
 import { OrderedStage } from './ordered-stage.js';
-import { runStage, type StageOutcome, type StagePolicy } from './stage-attempts.js';
+import { runStage, type StageOutcome } from './stage-attempts.js';
 
 export interface FetchedRecord {
   offset: string;
@@ -39,6 +39,17 @@ export interface StageFailure {
   error: unknown;
   attempts: number;
   action: Exclude<ErrorAction, 'retry'>;
+}
+
+/** What a partition's chain runs: compiled once per pipeline, shared by every partition. */
+export interface ChainDefinition {
+  stages: readonly PreparedStage[];
+  /** The event-time field (the Kafka record timestamp when absent). */
+  timeField: TimeConfig['field'];
+  /** What a record that fails to parse or validate does. */
+  parseOnError: ParseConfig['onError'];
+  quality: readonly QualityRule[];
+  onStageError: OnStageError | undefined;
 }
 
 export interface ChainHandlers {
@@ -74,22 +85,6 @@ function observationOf(outcome: StageOutcome): StageObservation {
   return outcome.values.length === 0 ? 'filtered' : 'out';
 }
 
-function processorOf(stage: StageConfig): Processor {
-  if ('process' in stage) return stage.process;
-  if ('type' in stage) {
-    if (stage.type === 'filter') return filterProcessor(stage.field, stage.in);
-    throw new Error(`stage ${stage.name}: a ${stage.type} stage was not prepared (the runner prepares it)`);
-  }
-  throw new Error(
-    `stage ${stage.name}: module ${stage.module} was not loaded (run() and loadPipelineFile() load it)`,
-  );
-}
-
-function stagePolicy(stage: StageConfig): StagePolicy {
-  const process = processorOf(stage);
-  return { name: stage.name, process, timeout: stage.timeout, retry: stage.retry, onError: stage.onError };
-}
-
 function headerText(headers: FetchedRecord['headers']): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers ?? {})) {
@@ -110,21 +105,20 @@ export class StageChain {
   private readonly quality: QualityChecker;
 
   constructor(
-    private readonly pipeline: Pick<Pipeline, 'stages' | 'time' | 'parse' | 'quality' | 'onStageError'>,
+    private readonly definition: ChainDefinition,
     private readonly topic: string,
     private readonly partition: number,
     private readonly revoked: AbortSignal,
     private readonly handlers: ChainHandlers,
   ) {
     this.decode = handlers.decode ?? decodeJson;
-    this.quality = new QualityChecker(pipeline.quality ?? []);
-    pipeline.stages.forEach((config, index) => {
-      const policy = stagePolicy(config);
+    this.quality = new QualityChecker(definition.quality);
+    definition.stages.forEach((policy, index) => {
       this.stages.push(
         new OrderedStage<ChainItem, StageOutcome>(
-          config.concurrency,
+          policy.concurrency,
           (item) =>
-            this.timed(policy.name, () => runStage(policy, item.record, pipeline.onStageError, revoked)),
+            this.timed(policy.name, () => runStage(policy, item.record, definition.onStageError, revoked)),
           (item, outcome) => this.afterStage(index, policy.name, item, outcome),
         ),
       );
@@ -183,7 +177,7 @@ export class StageChain {
 
   private parseFailed(origin: Origin, error: unknown, started: number): void {
     this.handlers.observed?.('parse', 'failed', performance.now() - started);
-    this.fail({ origin, stage: 'parse', error, attempts: 1, action: this.pipeline.parse.onError });
+    this.fail({ origin, stage: 'parse', error, attempts: 1, action: this.definition.parseOnError });
   }
 
   private parsed(origin: Origin, document: unknown, started: number): void {
@@ -191,7 +185,7 @@ export class StageChain {
     const source = { topic: this.topic, partition: this.partition, offset: raw.offset };
     let parsed;
     try {
-      parsed = validateEvent(document, raw, source, this.pipeline.time.field);
+      parsed = validateEvent(document, raw, source, this.definition.timeField);
     } catch (error) {
       this.parseFailed(origin, error, started);
       return;

@@ -4,12 +4,9 @@
 // row it brought has been written, or superseded by a row that was; nothing is acknowledged earlier.
 // The writer owns retries: the batcher never drops a batch, it waits for the writer to finish it.
 
-export interface BatchHooks<Row> {
-  /** Filters or reshapes a batch just before it is written; the rows it returns are what is written. */
-  beforeFlush?(rows: Row[], group: string): Row[] | Promise<Row[]>;
-  onSuccess?(rows: readonly Row[], group: string): void;
-  onFail?(error: unknown, rows: readonly Row[], group: string): void;
-}
+import type { BatchHooks } from '../config/user-functions.js';
+
+export type { BatchHooks } from '../config/user-functions.js';
 
 export interface BatcherOptions<Row> {
   maxSize: number;

@@ -3,7 +3,7 @@
 // is replayed, and the table's ReplacingMergeTree(version) turns a replayed row into a replacement, not
 // a duplicate. Rows ClickHouse refuses as invalid are dead-lettered one by one; the rest land.
 import type { ClickHouseClient } from '@clickhouse/client';
-import type { Pipeline, WindowConfig } from '../config/schema.js';
+import type { ClickHouseSinkConfig, WindowConfig } from '../config/schema.js';
 import { messageOf } from '../errors.js';
 import { quoteIdentifier } from './clickhouse-tables.js';
 import {
@@ -13,7 +13,7 @@ import {
   type ClickHouseEndpoint,
 } from './clickhouse-schema.js';
 import { routeTable, type ResultRow, type RoutedRow } from './result-row.js';
-import { BatchingSink, type SinkWiring } from './result-sink.js';
+import { BatchingSink, type SinkSettings, type SinkWiring } from './result-sink.js';
 
 export { SinkUnavailableError };
 
@@ -38,17 +38,18 @@ export function isClickHouseRejection(error: unknown): boolean {
 
 export class ClickHouseSink extends BatchingSink {
   private readonly client: ClickHouseClient;
+  private readonly config: ClickHouseSinkConfig;
   private readonly schema: ClickHouseSchema;
   private readonly windows: Map<string, WindowConfig>;
   /** Which window's rows a table holds (routing can give a window many tables). */
   private readonly tableWindows = new Map<string, WindowConfig>();
 
   constructor(
-    private readonly pipeline: Pipeline,
+    private readonly settings: SinkSettings,
     private readonly endpoint: ClickHouseEndpoint,
     wiring: SinkWiring,
   ) {
-    const config = pipeline.sinks.clickhouse;
+    const config = settings.clickhouse;
     super(
       'clickhouse',
       config,
@@ -61,7 +62,8 @@ export class ClickHouseSink extends BatchingSink {
     );
     this.client = createClickHouseClient(endpoint);
     this.schema = new ClickHouseSchema(this.client, endpoint);
-    this.windows = new Map(pipeline.windows.map((w) => [w.name, w]));
+    this.config = config;
+    this.windows = new Map(settings.windows.map((w) => [w.name, w]));
   }
 
   check(): Promise<void> {
@@ -69,13 +71,13 @@ export class ClickHouseSink extends BatchingSink {
   }
 
   async prepare(): Promise<void> {
-    await this.schema.migrate(this.pipeline.windows, this.pipeline.sinks.clickhouse.migrations);
+    await this.schema.migrate(this.settings.windows, this.config.migrations);
   }
 
   protected groupOf(routed: RoutedRow): string {
     const window = this.windows.get(routed.window);
     if (!window) throw new Error(`a row of unknown window ${routed.window}`);
-    const table = routeTable(this.pipeline.sinks.clickhouse.tables[window.name], window, routed);
+    const table = routeTable(this.config.tables[window.name], window, routed);
     if (!this.tableWindows.has(table)) this.tableWindows.set(table, window);
     return table;
   }

@@ -4,10 +4,11 @@
 // transaction, with its changelog records and offsets, so a read_committed consumer sees each window
 // result once: a crash aborts the transaction, and the replay makes the rows again.
 import type { Kafka, Message, Producer } from 'kafkajs';
-import type { KafkaSinkConfig, Pipeline, WindowConfig } from '../config/schema.js';
+import { outputTopicOf } from '../config/pipeline-topics.js';
+import type { KafkaSinkConfig, WindowConfig } from '../config/schema.js';
 import { avroEncoder } from './result-avro.js';
 import type { ResultRow, RoutedRow } from './result-row.js';
-import { BatchingSink, type ResultSink, type SinkWiring } from './result-sink.js';
+import { BatchingSink, type ResultSink, type SinkSettings, type SinkWiring } from './result-sink.js';
 
 export interface OutputBatch {
   topic: string;
@@ -16,17 +17,6 @@ export interface OutputBatch {
 
 /** Kafka errors about the records themselves: sending them again cannot succeed. */
 const REJECTED = /MESSAGE_TOO_LARGE|RECORD_LIST_TOO_LARGE|INVALID_RECORD|CORRUPT_MESSAGE|INVALID_TIMESTAMP/;
-
-export function outputTopicOf(config: KafkaSinkConfig, window: string): string {
-  return config.topic.replaceAll('{window}', window);
-}
-
-/** Every topic the Kafka sink writes to. */
-export function outputTopics(pipeline: Pipeline): string[] {
-  const config = pipeline.sinks.kafka;
-  if (!config) return [];
-  return [...new Set(pipeline.windows.map((w) => outputTopicOf(config, w.name)))];
-}
 
 class ResultEncoder {
   private readonly encoders = new Map<string, (row: ResultRow) => Buffer>();
@@ -64,7 +54,7 @@ class KafkaBatchSink extends BatchingSink {
 
   constructor(
     private readonly config: KafkaSinkConfig,
-    pipeline: Pipeline,
+    windows: readonly WindowConfig[],
     kafka: Kafka,
     wiring: SinkWiring,
   ) {
@@ -84,7 +74,7 @@ class KafkaBatchSink extends BatchingSink {
       wiring,
       config.hooks,
     );
-    this.encoder = new ResultEncoder(config, pipeline.windows);
+    this.encoder = new ResultEncoder(config, windows);
     this.producer = kafka.producer({
       idempotent: true,
       maxInFlightRequests: 1,
@@ -126,9 +116,9 @@ export class KafkaTransactionalSink implements ResultSink {
 
   constructor(
     private readonly config: KafkaSinkConfig,
-    pipeline: Pipeline,
+    windows: readonly WindowConfig[],
   ) {
-    this.encoder = new ResultEncoder(config, pipeline.windows);
+    this.encoder = new ResultEncoder(config, windows);
   }
 
   check(): Promise<void> {
@@ -188,13 +178,13 @@ export class KafkaTransactionalSink implements ResultSink {
 }
 
 export function createKafkaSink(
-  pipeline: Pipeline,
+  settings: SinkSettings,
   kafka: Kafka,
   wiring: SinkWiring,
 ): KafkaBatchSink | KafkaTransactionalSink | undefined {
-  const config = pipeline.sinks.kafka;
+  const config = settings.kafka;
   if (!config) return undefined;
-  return pipeline.processing.guarantee === 'exactly-once'
-    ? new KafkaTransactionalSink(config, pipeline)
-    : new KafkaBatchSink(config, pipeline, kafka, wiring);
+  return settings.exactlyOnce
+    ? new KafkaTransactionalSink(config, settings.windows)
+    : new KafkaBatchSink(config, settings.windows, kafka, wiring);
 }

@@ -3,8 +3,9 @@
 // in a batch are one row, and the higher version wins, as ReplacingMergeTree would decide.
 import type { WindowConfig } from '../config/schema.js';
 import type { WindowResult } from '../state/window-store.js';
+import type { ResultRow } from '../config/user-functions.js';
 
-export type ResultRow = Record<string, string | number | null>;
+export type { ResultRow } from '../config/user-functions.js';
 
 /** A row with where it goes and the source partition it came from. */
 export interface RoutedRow {

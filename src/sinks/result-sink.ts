@@ -3,12 +3,27 @@
 // Batcher (size, age, on demand) in front of a SinkDelivery (retries, circuit breaker, rejected rows
 // isolated) and counts what happens per sink.
 import type { Histogram, Counter } from 'prom-client';
-import type { SinkDeliveryConfig } from '../config/schema.js';
+import type {
+  ClickHouseSinkConfig,
+  KafkaSinkConfig,
+  SinkDeliveryConfig,
+  WindowConfig,
+} from '../config/schema.js';
 import type { Logger } from '../ops/logger.js';
 import { Batcher, type BatchHooks } from './batcher.js';
 import type { ResultRow, RoutedRow } from './result-row.js';
 import { newerRow, rowIdentity } from './result-row.js';
 import { SinkDelivery, type SinkTarget } from './sink-delivery.js';
+
+/** What the sinks are given of a pipeline: compiled once, read by every sink. */
+export interface SinkSettings {
+  pipeline: string;
+  windows: readonly WindowConfig[];
+  clickhouse: ClickHouseSinkConfig;
+  kafka: KafkaSinkConfig | undefined;
+  /** Kafka output rows travel in the commit transaction instead of a producer of their own. */
+  exactlyOnce: boolean;
+}
 
 export interface ResultSink {
   readonly name: string;

@@ -2,13 +2,13 @@
 // results into rows once, fans them out, and gives the batch controls (flush, pause, resume, drain,
 // sizes) over all of them. Under exactly-once, the Kafka sink's rows travel in the commit transaction.
 import type { Kafka } from 'kafkajs';
-import type { Pipeline } from '../config/schema.js';
+import type { WindowConfig } from '../config/schema.js';
 import type { WindowResult } from '../state/window-store.js';
 import { ClickHouseSink } from './clickhouse-sink.js';
 import type { ClickHouseEndpoint } from './clickhouse-schema.js';
 import { KafkaTransactionalSink, createKafkaSink, type OutputBatch } from './kafka-sink.js';
 import { resultRow } from './result-row.js';
-import type { ResultSink, SinkWiring } from './result-sink.js';
+import type { ResultSink, SinkSettings, SinkWiring } from './result-sink.js';
 
 /** The batch controls of a running pipeline's sinks. */
 export interface SinkControls {
@@ -26,19 +26,21 @@ export interface SinkControls {
 export class SinkSet implements SinkControls {
   readonly sinks: ResultSink[];
   private readonly transactional: KafkaTransactionalSink | undefined;
+  private readonly windows: ReadonlyMap<string, WindowConfig>;
 
   constructor(
-    private readonly pipeline: Pipeline,
+    private readonly settings: SinkSettings,
     clickhouse: ClickHouseEndpoint | undefined,
     kafka: Kafka,
     wiring: SinkWiring,
   ) {
     const sinks: ResultSink[] = [];
-    if (pipeline.sinks.clickhouse.enabled && clickhouse)
-      sinks.push(new ClickHouseSink(pipeline, clickhouse, wiring));
-    const output = createKafkaSink(pipeline, kafka, wiring);
+    if (settings.clickhouse.enabled && clickhouse)
+      sinks.push(new ClickHouseSink(settings, clickhouse, wiring));
+    const output = createKafkaSink(settings, kafka, wiring);
     if (output) sinks.push(output);
     this.sinks = sinks;
+    this.windows = new Map(settings.windows.map((w) => [w.name, w]));
     this.transactional = output instanceof KafkaTransactionalSink ? output : undefined;
   }
 
@@ -53,11 +55,11 @@ export class SinkSet implements SinkControls {
 
   /** Resolves once every sink has every row of these results (or dead-lettered those it refused). */
   async write(results: readonly WindowResult[], partition: number): Promise<void> {
-    const windows = new Map(this.pipeline.windows.map((w) => [w.name, w]));
+    const windows = this.windows;
     const rows = results.map((result) => {
       const window = windows.get(result.definition);
       if (!window) throw new Error(`result for unknown window definition ${result.definition}`);
-      return resultRow(this.pipeline.name, window, result, partition);
+      return resultRow(this.settings.pipeline, window, result, partition);
     });
     await Promise.all(this.sinks.map((sink) => sink.write(rows)));
   }

@@ -2,7 +2,7 @@
 // by them. Pure. A value that cannot be computed (no such field, not a time, not a URL) leaves the new
 // field out rather than failing the record: derived fields are conveniences, not contracts.
 import type { Pipeline } from '../config/schema.js';
-import type { Processor, StageRecord } from './processor.js';
+import type { Processor, StageRecord } from '../config/user-functions.js';
 
 type DeriveStage = Extract<Pipeline['stages'][number], { type: 'derive' }>;
 type Field = DeriveStage['fields'][number];

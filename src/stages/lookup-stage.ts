@@ -12,7 +12,7 @@ import pLimit from 'p-limit';
 import type { Pipeline } from '../config/schema.js';
 import { ConfigError } from '../config/config-error.js';
 import { messageOf } from '../errors.js';
-import type { Processor, StageRecord } from './processor.js';
+import type { Processor, StageRecord } from '../config/user-functions.js';
 
 type LookupStage = Extract<Pipeline['stages'][number], { type: 'lookup' }>;
 type Row = Record<string, unknown>;

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import avsc, { type Type } from 'avsc';
 import { messageOf } from '../errors.js';
 import type { Logger } from '../ops/logger.js';
-import type { Pipeline } from '../config/schema.js';
+import type { ParseConfig } from '../config/schema.js';
 import { ConfigError } from '../config/config-error.js';
 import { checkAvroBounds } from './avro-bounds.js';
 import { SchemaRegistryClient, UnknownSchemaError } from './schema-registry.js';
@@ -68,8 +68,7 @@ export interface DecoderHandle {
   readonly decode: (value: Buffer) => unknown;
 }
 
-export function createDecoder(pipeline: Pipeline, context: DecoderContext): DecoderHandle {
-  const parse = pipeline.parse;
+export function createDecoder(parse: ParseConfig, context: DecoderContext): DecoderHandle {
   const sized = (decode: (value: Buffer) => unknown) => (value: Buffer) => {
     if (value.length > parse.maxMessageBytes)
       throw new Error(

@@ -3,7 +3,7 @@
 // agents, so parsed ones are kept (LRU).
 import { LRUCache } from 'lru-cache';
 import { UAParser } from 'ua-parser-js';
-import type { Processor, StageRecord } from './processor.js';
+import type { Processor, StageRecord } from '../config/user-functions.js';
 
 export interface AgentFields {
   browser?: string;

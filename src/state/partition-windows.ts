@@ -53,7 +53,13 @@ export class PartitionWindows {
   private pending: WindowResult[] = [];
   private readonly lastUpdateAt = new Map<string, number>();
 
-  constructor(private readonly pipeline: Pick<Pipeline, 'time' | 'windows' | 'state'>) {
+  constructor(
+    private readonly pipeline: {
+      time: Pipeline['time'];
+      windows: readonly WindowConfig[];
+      state: Pipeline['state'];
+    },
+  ) {
     this.store = new WindowStore(pipeline.time.grace);
     this.watermark = new Watermark({
       maxOutOfOrdernessMs: pipeline.time.maxOutOfOrderness,

@@ -1,6 +1,6 @@
 // A worker's /status, read over HTTP as an operator would: the partitions it owns, with their pauses
 // and buffers. The fault scenarios watch it to see a worker pause for a sink and resume by itself.
-import type { PartitionStatus, PipelineStatus } from '../../src/runtime/pipeline-runner.js';
+import type { PartitionStatus, PipelineStatus } from '../../src/runtime/member-status.js';
 
 /** The partitions the worker on `port` owns and has restored; rejects while it does not answer. */
 export async function partitionStatus(port: number): Promise<PartitionStatus[]> {

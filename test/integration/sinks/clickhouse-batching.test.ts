@@ -11,6 +11,7 @@ import { PipelineMetrics } from '../../../src/ops/metrics.js';
 import { SinkSet } from '../../../src/sinks/sink-set.js';
 import type { WindowResult } from '../../../src/state/window-store.js';
 import { queryRows, testClickHouse, testKafka, uniqueName, waitFor } from '../support/fixtures.js';
+import { compiledForTest } from '../../support/compiled-pipeline.js';
 
 const BASE = Date.UTC(2026, 2, 1);
 const MINUTE = 60_000;
@@ -40,7 +41,7 @@ describe('ClickHouse sink batching', () => {
     const metrics = new PipelineMetrics(pipeline.name);
     const deadLettered: unknown[] = [];
     const sinks = new SinkSet(
-      pipeline,
+      compiledForTest(pipeline).sinks,
       { url: inject('clickhouseUrl'), username: 'default', password: '', database },
       testKafka(),
       {

@@ -12,7 +12,7 @@ import type { Kafka } from 'kafkajs';
 import { SAMPLE_REGIONS, sampleEvents } from '../../../src/produce/sample-events.js';
 import { validatePipeline } from '../../../src/config/validate.js';
 import { createLookup, type LookupResult } from '../../../src/stages/lookup-stage.js';
-import type { StageRecord } from '../../../src/stages/processor.js';
+import type { StageRecord } from '../../../src/config/user-functions.js';
 import { parseUserAgent } from '../../../src/stages/user-agent-stage.js';
 import { tumblingWindowOf } from '../../../src/windows/tumbling.js';
 import { createTopic, queryRows, readTopic, uniqueName, waitFor } from '../support/fixtures.js';

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type { PipelineInput } from '../../../src/config/schema.js';
 import { validatePipeline } from '../../../src/config/validate.js';
 import { createLogger } from '../../../src/ops/logger.js';
+import { compiledForTest } from '../../support/compiled-pipeline.js';
 import {
   PartitionWorker,
   type FetchedRecord,
@@ -15,7 +16,7 @@ import {
 } from '../../../src/runtime/partition-worker.js';
 import type { Origin, StageFailure } from '../../../src/runtime/stage-chain.js';
 import { tumblingWindowOf } from '../../../src/windows/tumbling.js';
-import type { StageRecord } from '../../../src/stages/processor.js';
+import type { StageRecord } from '../../../src/config/user-functions.js';
 
 const logger = createLogger('silent');
 const base: PipelineInput = {
@@ -56,7 +57,7 @@ function harness(overrides: Partial<PipelineInput> = {}, now = () => 0) {
   const worker = new PartitionWorker(
     't',
     0,
-    validatePipeline({ ...base, ...overrides }),
+    compiledForTest(validatePipeline({ ...base, ...overrides })),
     logger,
     effects,
     now,

@@ -2,7 +2,7 @@
 // is aborted when its attempt times out or its partition is revoked (it is made only when read).
 import { describe, expect, it } from 'vitest';
 import { runStage, StageTimeoutError, type StagePolicy } from '../../../src/runtime/stage-attempts.js';
-import type { Processor, StageRecord } from '../../../src/stages/processor.js';
+import type { Processor, StageRecord } from '../../../src/config/user-functions.js';
 
 const record: StageRecord = {
   topic: 't',

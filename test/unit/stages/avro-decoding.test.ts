@@ -33,7 +33,7 @@ function decoderFor(parse: Record<string, unknown>) {
     { name: 'p', parse, windows: [{ name: 'w', type: 'tumbling', size: '1m', groupBy: ['type'] }] },
     'test',
   );
-  return createDecoder(pipeline, { baseDir: process.cwd() }).decode;
+  return createDecoder(pipeline.parse, { baseDir: process.cwd() }).decode;
 }
 
 const events = sampleEvents(200, Date.UTC(2026, 0, 1), 60_000, 9);

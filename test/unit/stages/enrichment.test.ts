@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { validatePipeline } from '../../../src/config/validate.js';
 import { deriveProcessor } from '../../../src/stages/derive-stage.js';
 import { createLookup } from '../../../src/stages/lookup-stage.js';
-import type { StageRecord } from '../../../src/stages/processor.js';
+import type { StageRecord } from '../../../src/config/user-functions.js';
 import { parseUserAgent, userAgentProcessor } from '../../../src/stages/user-agent-stage.js';
 
 const ctx = {

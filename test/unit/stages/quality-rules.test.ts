@@ -8,8 +8,9 @@ import { validatePipeline } from '../../../src/config/validate.js';
 import { createLogger } from '../../../src/ops/logger.js';
 import { PartitionWorker, type FetchedRecord } from '../../../src/runtime/partition-worker.js';
 import type { StageFailure } from '../../../src/runtime/stage-chain.js';
-import type { StageRecord } from '../../../src/stages/processor.js';
+import type { StageRecord } from '../../../src/config/user-functions.js';
 import { QualityChecker, type Violation } from '../../../src/stages/quality-rules.js';
+import { compiledForTest } from '../../support/compiled-pipeline.js';
 
 function rules(quality: unknown[]) {
   return validatePipeline(
@@ -91,7 +92,7 @@ describe('quality severities in a partition worker', () => {
       ],
       windows: [{ name: 'w', type: 'tumbling', size: '1m', groupBy: ['type'] }],
     });
-    const worker = new PartitionWorker('t', 0, pipeline, createLogger('silent'), {
+    const worker = new PartitionWorker('t', 0, compiledForTest(pipeline), createLogger('silent'), {
       deadLetter: (failure) => {
         failures.push(failure);
         return Promise.resolve();

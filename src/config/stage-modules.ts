@@ -3,20 +3,26 @@
 // file; package names resolve as imports do.
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ConfigError } from '../config/config-error.js';
-import type { Pipeline } from '../config/schema.js';
-import type { Processor } from './processor.js';
+import { ConfigError } from './config-error.js';
+import type { Pipeline, StageConfig } from './schema.js';
+import type { Processor } from './user-functions.js';
 
 function specifierOf(module: string, baseDir: string): string {
   if (module.startsWith('.') || isAbsolute(module)) return pathToFileURL(resolve(baseDir, module)).href;
   return module;
 }
 
-/** Returns the pipeline with every `module` stage carrying its loaded `process` function. */
-export async function loadStageModules(pipeline: Pipeline, baseDir: string): Promise<Pipeline> {
-  const stages = await Promise.all(
-    pipeline.stages.map(async (stage, index) => {
-      if (!('module' in stage) || 'process' in stage) return stage;
+/** A stage whose code is at hand: every `module` stage carries the `process` its module exports. */
+export type LoadedStage =
+  | Exclude<StageConfig, { module: string }>
+  | (Extract<StageConfig, { module: string }> & { process: Processor });
+
+/** Every stage with its code: `module` stages get the function their module exports. */
+export async function loadStages(stages: readonly StageConfig[], baseDir: string): Promise<LoadedStage[]> {
+  return Promise.all(
+    stages.map(async (stage, index): Promise<LoadedStage> => {
+      if (!('module' in stage)) return stage;
+      if ('process' in stage && typeof stage.process === 'function') return stage as LoadedStage; // loaded already (loadPipelineFile)
       const path = `stages[${index}].module`;
       let loaded: Record<string, unknown>;
       try {
@@ -40,5 +46,12 @@ export async function loadStageModules(pipeline: Pipeline, baseDir: string): Pro
       return { ...stage, process: process as Processor };
     }),
   );
-  return { ...pipeline, stages };
+}
+
+/**
+ * The pipeline with every `module` stage carrying its loaded `process` function, so a config file's
+ * code fails to load when the file is read, not when the pipeline starts.
+ */
+export async function loadStageModules(pipeline: Pipeline, baseDir: string): Promise<Pipeline> {
+  return { ...pipeline, stages: await loadStages(pipeline.stages, baseDir) };
 }

@@ -1,0 +1,56 @@
+// The topics a pipeline reads and writes, named from its config: the source, the changelog of its
+// window state, dead letters, late events, overflow (strategy `reject`) and the Kafka sink's outputs.
+// One place decides every name, so the runtime, the CLI and the bench agree.
+import type { KafkaSinkConfig, Pipeline } from './schema.js';
+
+export interface PipelineTopics {
+  source: string;
+  changelog: string;
+  deadLetter: string;
+  late: string;
+  /** Written (and created) only under the backpressure strategy `reject`. */
+  overflow: string;
+  /** The Kafka sink's topics (one per window when its name holds `{window}`). */
+  outputs: string[];
+}
+
+/** A topic the pipeline creates when missing, with as many partitions as the source. */
+export interface TopicToCreate {
+  topic: string;
+  /** Time-retained (dead letters, overflow, late events); without it the topic is compacted (changelog). */
+  retentionMs?: number;
+  /** Neither: the broker's defaults (output topics, which users own). */
+  brokerDefaults?: boolean;
+}
+
+/** The Kafka sink's topic for one window's rows. */
+export function outputTopicOf(config: Pick<KafkaSinkConfig, 'topic'>, window: string): string {
+  return config.topic.replaceAll('{window}', window);
+}
+
+export function pipelineTopicsOf(pipeline: Pipeline): PipelineTopics {
+  const source = pipeline.source.topic;
+  const kafka = pipeline.sinks.kafka;
+  return {
+    source,
+    changelog: pipeline.state.changelogTopic ?? `sluice-${pipeline.name}-changelog`,
+    deadLetter: pipeline.deadLetter.topic ?? `${source}.dlq`,
+    late: pipeline.lateEvents.topic ?? `${source}.late`,
+    overflow: pipeline.backpressure.overflowTopic ?? `${source}.overflow`,
+    outputs: kafka ? [...new Set(pipeline.windows.map((w) => outputTopicOf(kafka, w.name)))] : [],
+  };
+}
+
+/** Every topic the pipeline writes to besides ClickHouse, as it creates them. */
+export function topicsToCreate(pipeline: Pipeline): TopicToCreate[] {
+  const names = pipelineTopicsOf(pipeline);
+  const retentionMs = pipeline.deadLetter.retention;
+  const topics: TopicToCreate[] = [
+    { topic: names.deadLetter, retentionMs },
+    { topic: names.late, retentionMs },
+    { topic: names.changelog },
+  ];
+  for (const topic of names.outputs) topics.push({ topic, brokerDefaults: true });
+  if (pipeline.backpressure.strategy === 'reject') topics.push({ topic: names.overflow, retentionMs });
+  return topics;
+}

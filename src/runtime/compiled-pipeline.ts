@@ -1,0 +1,112 @@
+// The pipeline as the runtime runs it, compiled once from the validated config (plain data): the
+// topics it reads and writes, its record decoder, every stage as a ready processor with its policy,
+// its windows, and the settings each part needs. The runtime and everything below it take these parts,
+// never the config object whole, so a stage that was not prepared cannot reach a partition.
+import type { Endpoints } from '../config/endpoints.js';
+import {
+  pipelineTopicsOf,
+  topicsToCreate,
+  type PipelineTopics,
+  type TopicToCreate,
+} from '../config/pipeline-topics.js';
+import type {
+  BackpressureConfig,
+  Pipeline,
+  SourceConfig,
+  StateConfig,
+  TimeConfig,
+  WindowConfig,
+} from '../config/schema.js';
+import { loadStages } from '../config/stage-modules.js';
+import type { Logger } from '../ops/logger.js';
+import type { SinkSettings } from '../sinks/result-sink.js';
+import type { LookupResult } from '../stages/lookup-stage.js';
+import { prepareStages, type PreparedStage } from '../stages/prepared-stages.js';
+import { createDecoder, type DecoderHandle } from '../stages/record-decoders.js';
+import type { ChainDefinition } from './stage-chain.js';
+
+/** What a partition's windows are: the definitions, event time, and the state's byte budget. */
+export interface WindowsDefinition {
+  windows: readonly WindowConfig[];
+  time: TimeConfig;
+  state: StateConfig;
+}
+
+export interface CompiledPipeline {
+  name: string;
+  groupId: string;
+  exactlyOnce: boolean;
+  commitIntervalMs: number;
+  shutdownTimeoutMs: number;
+  source: SourceConfig;
+  topics: PipelineTopics;
+  /** The topics to create when missing (as many partitions as the source). */
+  topicsToCreate: readonly TopicToCreate[];
+  /** One decoder for every partition: Avro schemas (and the registry's cache) are shared. */
+  decoder: DecoderHandle;
+  chain: ChainDefinition;
+  windows: WindowsDefinition;
+  backpressure: BackpressureConfig;
+  sinks: SinkSettings;
+  /** Closes what compiling opened (the lookups' ClickHouse client). */
+  close(): Promise<void>;
+}
+
+export interface CompileOptions {
+  /** Where relative schema and module paths are resolved (a config file's are absolute already). */
+  baseDir: string;
+  logger: Logger;
+  /** A lookup stage answered from its cache, its source, or found nothing: for metrics. */
+  observedLookup?: (stage: string, result: LookupResult) => void;
+}
+
+export async function compilePipeline(
+  pipeline: Pipeline,
+  endpoints: Endpoints,
+  options: CompileOptions,
+): Promise<CompiledPipeline> {
+  const decoder = createDecoder(pipeline.parse, { baseDir: options.baseDir, logger: options.logger });
+  const prepared = await prepareStages(await loadStages(pipeline.stages, options.baseDir), endpoints, {
+    baseDir: options.baseDir,
+    ...(options.observedLookup ? { observedLookup: options.observedLookup } : {}),
+  });
+  return assemblePipeline(pipeline, prepared.stages, decoder, () => prepared.close());
+}
+
+/** The compiled pipeline from its config and its parts that took I/O to make. Pure. */
+export function assemblePipeline(
+  pipeline: Pipeline,
+  stages: readonly PreparedStage[],
+  decoder: DecoderHandle,
+  close: () => Promise<void>,
+): CompiledPipeline {
+  const exactlyOnce = pipeline.processing.guarantee === 'exactly-once';
+  return {
+    name: pipeline.name,
+    groupId: pipeline.source.groupId ?? `sluice-${pipeline.name}`,
+    exactlyOnce,
+    commitIntervalMs: pipeline.processing.commitInterval,
+    shutdownTimeoutMs: pipeline.shutdown.timeout,
+    source: pipeline.source,
+    topics: pipelineTopicsOf(pipeline),
+    topicsToCreate: topicsToCreate(pipeline),
+    decoder,
+    chain: {
+      stages,
+      timeField: pipeline.time.field,
+      parseOnError: pipeline.parse.onError,
+      quality: pipeline.quality,
+      onStageError: pipeline.onStageError,
+    },
+    windows: { windows: pipeline.windows, time: pipeline.time, state: pipeline.state },
+    backpressure: pipeline.backpressure,
+    sinks: {
+      pipeline: pipeline.name,
+      windows: pipeline.windows,
+      clickhouse: pipeline.sinks.clickhouse,
+      kafka: pipeline.sinks.kafka,
+      exactlyOnce,
+    },
+    close,
+  };
+}

@@ -1,0 +1,23 @@
+// A compiled pipeline for unit tests, without I/O: filters and TypeScript stages are prepared here;
+// enrichment stages that load files or query ClickHouse need compilePipeline.
+import type { Pipeline } from '../../src/config/schema.js';
+import { assemblePipeline, type CompiledPipeline } from '../../src/runtime/compiled-pipeline.js';
+import { filterProcessor } from '../../src/stages/filter-stage.js';
+import type { PreparedStage } from '../../src/stages/prepared-stages.js';
+import { createDecoder } from '../../src/stages/record-decoders.js';
+
+export function compiledForTest(pipeline: Pipeline): CompiledPipeline {
+  const stages = pipeline.stages.map((stage): PreparedStage => {
+    const process =
+      'process' in stage
+        ? stage.process
+        : 'type' in stage && stage.type === 'filter'
+          ? filterProcessor(stage.field, stage.in)
+          : undefined;
+    if (!process) throw new Error(`stage ${stage.name} takes I/O to prepare: use compilePipeline`);
+    const { name, concurrency, timeout, retry, onError } = stage;
+    return { name, concurrency, timeout, retry, onError, process };
+  });
+  const decoder = createDecoder(pipeline.parse, { baseDir: process.cwd() });
+  return assemblePipeline(pipeline, stages, decoder, () => Promise.resolve());
+}
