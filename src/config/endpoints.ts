@@ -1,7 +1,7 @@
 // Where the pipeline's Kafka and ClickHouse are: the config file first, then KAFKA_BROKERS /
 // CLICKHOUSE_URL (and CLICKHOUSE_USER / CLICKHOUSE_PASSWORD), then the local stack's state file.
-import { readStackState, type StackState } from '../stack/stack-state.js';
-import { defaultStackDir } from '../stack/stack-paths.js';
+import { readStackState, type StackState } from '../tools/stack/stack-state.js';
+import { defaultStackDir } from '../tools/stack/stack-paths.js';
 import { ConfigError } from './config-error.js';
 import type { Pipeline } from './schema.js';
 

@@ -10,20 +10,20 @@ import { fileURLToPath } from 'node:url';
 import { createClient } from '@clickhouse/client';
 import type { Command } from 'commander';
 import logUpdate from 'log-update';
-import { ConfigError } from '../config/config-error.js';
-import { parseDuration } from '../config/duration.js';
-import { loadPipelineFile } from '../config/load.js';
-import { run } from '../index.js';
-import { createLogger } from '../ops/logger.js';
+import { ConfigError } from '../../config/config-error.js';
+import { parseDuration } from '../../config/duration.js';
+import { loadPipelineFile } from '../../config/load.js';
+import { run } from '../../index.js';
+import { createLogger } from '../../ops/logger.js';
 import { producePaced, type ProduceTotals } from '../produce/paced-producer.js';
 import { syntheticFeed, type FeedRecord } from '../produce/synthetic-feed.js';
-import { createKafka } from '../source/kafka-client.js';
+import { createKafka } from '../../source/kafka-client.js';
 import { stackDown, stackStatus, stackUp } from '../stack/local-stack.js';
 import { defaultStackDir } from '../stack/stack-paths.js';
 import { queryAggregates, renderScreen, type Aggregates, type Sample } from './demo-screen.js';
 import { sampleEvents } from '../produce/sample-events.js';
 
-const EXAMPLE = fileURLToPath(new URL('../../examples/user-events.yaml', import.meta.url));
+const EXAMPLE = fileURLToPath(new URL('../../../examples/user-events.yaml', import.meta.url));
 const MINUTE = 60_000;
 const HISTORY_MINUTES = 5;
 
