@@ -11,7 +11,7 @@ import { ConfigError } from '../config/config-error.js';
 import { createLogger } from '../ops/logger.js';
 import { createKafka } from '../source/kafka-client.js';
 import { stackUp } from '../tools/stack/local-stack.js';
-import { defaultStackDir } from '../tools/stack/stack-paths.js';
+import { defaultStackDir } from '../config/local-stack-endpoints.js';
 import { reportMarkdown, type BenchReport } from '../tools/bench/bench-report.js';
 import { SLUICE_VERSION } from '../version.js';
 

@@ -19,7 +19,7 @@ import { producePaced, type ProduceTotals } from '../produce/paced-producer.js';
 import { syntheticFeed, type FeedRecord } from '../produce/synthetic-feed.js';
 import { createKafka } from '../../source/kafka-client.js';
 import { stackDown, stackStatus, stackUp } from '../stack/local-stack.js';
-import { defaultStackDir } from '../stack/stack-paths.js';
+import { defaultStackDir } from '../../config/local-stack-endpoints.js';
 import { queryAggregates, renderScreen, type Aggregates, type Sample } from './demo-screen.js';
 import { sampleEvents } from '../produce/sample-events.js';
 

@@ -1,5 +1,6 @@
-// Where the local stack keeps things: downloaded jars in a cache shared by every checkout, and the
-// running stack (state file, data, logs) in one folder per stack.
+// Where the local stack keeps its downloaded jars: a cache shared by every checkout. The running
+// stack's folder (state file, data, logs) is the library's `defaultStackDir` in
+// src/config/local-stack-endpoints.ts, so that endpoint resolution finds it without the tools.
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
@@ -7,13 +8,5 @@ import { join } from 'node:path';
 export function cacheDir(): string {
   return (
     process.env.SLUICE_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'sluice')
-  );
-}
-
-/** The stack folder: SLUICE_STACK_DIR, else ~/.local/state/sluice/stack, shared by the CLI and the demo. */
-export function defaultStackDir(): string {
-  return (
-    process.env.SLUICE_STACK_DIR ??
-    join(process.env.XDG_STATE_HOME ?? join(homedir(), '.local', 'state'), 'sluice', 'stack')
   );
 }
