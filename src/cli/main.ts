@@ -6,7 +6,7 @@ import { Command } from 'commander';
 import { SluiceError } from '../errors.js';
 import { SLUICE_VERSION } from '../version.js';
 import { registerBenchCommand } from './bench.js';
-import { registerDemoCommand } from '../tools/demo/demo.js';
+import { registerDemoCommand } from './demo.js';
 import { registerDlqCommands } from './dlq.js';
 import { registerMigrateCommand } from './migrate.js';
 import { registerProduceCommand } from './produce.js';

@@ -1,14 +1,14 @@
-// `sluice demo`: the main job on the local stack, in one command. Starts Kafka and ClickHouse, creates
-// `user-events`, runs the user-events pipeline (a tumbling, a sliding and a session window) and feeds
-// it: first the last few minutes of history, so windows close at once, then a live stream with late
-// and malformed records mixed in. Shows the pipeline's health and the aggregates landing in ClickHouse
-// until Ctrl-C (or --duration), then stops what it started.
+// The demo (`sluice demo`, registered in src/cli/demo.ts): the main job on the local stack, in one
+// command. Starts Kafka and ClickHouse, creates `user-events`, runs the user-events pipeline (a
+// tumbling, a sliding and a session window) and feeds it: first the last few minutes of history, so
+// windows close at once, then a live stream with late and malformed records mixed in. Shows the
+// pipeline's health and the aggregates landing in ClickHouse until Ctrl-C (or --duration), then stops
+// what it started.
 import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { createClient } from '@clickhouse/client';
-import type { Command } from 'commander';
 import logUpdate from 'log-update';
 import { ConfigError } from '../../config/config-error.js';
 import { parseDuration } from '../../config/duration.js';
@@ -27,24 +27,12 @@ const EXAMPLE = fileURLToPath(new URL('../../../examples/user-events.yaml', impo
 const MINUTE = 60_000;
 const HISTORY_MINUTES = 5;
 
-interface DemoOptions {
+/** The `sluice demo` options as commander hands them over (src/cli/demo.ts). */
+export interface DemoOptions {
   rate: string;
   duration?: string;
   keepStack?: boolean;
   partitions: string;
-}
-
-export function registerDemoCommand(program: Command): void {
-  program
-    .command('demo')
-    .description(
-      'start the local stack, run the user-events pipeline on live sample events and show its health and aggregates until Ctrl-C',
-    )
-    .option('-r, --rate <n>', 'live events per second', '200')
-    .option('-d, --duration <duration>', 'stop by itself after this long (default: run until Ctrl-C)')
-    .option('-p, --partitions <n>', 'partitions of user-events when the demo creates it', '4')
-    .option('--keep-stack', 'leave the local stack running afterwards (it is stopped if the demo started it)')
-    .action((opts: DemoOptions) => demo(opts));
 }
 
 function positive(name: string, text: string): number {
@@ -54,7 +42,7 @@ function positive(name: string, text: string): number {
   return value;
 }
 
-async function demo(opts: DemoOptions): Promise<void> {
+export async function runDemo(opts: DemoOptions): Promise<void> {
   const rate = positive('--rate', opts.rate);
   const partitions = positive('--partitions', opts.partitions);
   const durationMs = opts.duration === undefined ? undefined : parseDuration(opts.duration);
