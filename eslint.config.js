@@ -3,6 +3,14 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+// The library (every folder of src/ but cli/ and tools/) never imports the CLI or the tools (bench,
+// local stack, producer, demo): src/index.ts must not reach them. test/unit/structure/library-graph.test.ts
+// checks the same on the whole import graph.
+const libraryBoundary = {
+  regex: '^\\.{1,2}/(.*/)?(tools|cli)(/|$)',
+  message: 'the library does not import src/tools or src/cli; they import the library',
+};
+
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', '.sluice/', 'coverage/', 'bench/results/'] },
   js.configs.recommended,
@@ -23,12 +31,23 @@ export default tseslint.config(
     },
   },
   {
-    // Pure modules take time and records as arguments: no I/O clients, no clock.
+    files: ['src/**/*.ts'],
+    ignores: ['src/cli/**', 'src/tools/**'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [libraryBoundary] }] },
+  },
+  {
+    // Pure modules take time and records as arguments: no I/O clients, no clock. (The rule's options
+    // replace those of the block above for these files, so the library boundary is repeated.)
     files: ['src/windows/**/*.ts', 'src/runtime/offset-tracker.ts', 'src/state/window-store.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: ['kafkajs', '@clickhouse/*', 'node:*', '../ops/*', '../sinks/*', '../source/*'] },
+        {
+          patterns: [
+            { group: ['kafkajs', '@clickhouse/*', 'node:*', '../ops/*', '../sinks/*', '../source/*'] },
+            libraryBoundary,
+          ],
+        },
       ],
       'no-restricted-properties': [
         'error',

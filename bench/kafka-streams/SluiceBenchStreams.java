@@ -1,7 +1,7 @@
 // The Kafka Streams peer of `sluice bench`: the application a user would otherwise write for Sluice's
 // bench pipeline. A tumbling count per (event type, url), event time from the event's `timestamp`,
 // exactly-once (v2), window state in an in-memory window store, every update sent to an output topic.
-// Built and run by src/bench/java-peers.ts, which watches the lines it prints (SLUICE-BENCH …).
+// Built and run by src/tools/bench/java-peers.ts, which watches the lines it prints (SLUICE-BENCH …).
 //
 //   java -cp … SluiceBenchStreams --brokers HOST:PORT --input-topic T --output-topic O
 //     --application-id ID --format json|avro|avro-confluent [--schema-file user-event.avsc] --window-ms N
@@ -53,7 +53,7 @@ import org.apache.kafka.streams.state.Stores;
 public final class SluiceBenchStreams {
   /**
    * The repartition step's name: its topic is `<application id>-by-type-url-repartition`, which the
-   * harness (src/bench/java-peers.ts) watches too, so the two must agree.
+   * harness (src/tools/bench/java-peers.ts) watches too, so the two must agree.
    */
   static final String REPARTITION_NAME = "by-type-url";
 

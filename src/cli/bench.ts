@@ -1,4 +1,4 @@
-// `sluice bench`: the bench (src/bench/run-bench.ts) on the local stack (or on the servers
+// `sluice bench`: the bench (src/tools/bench/run-bench.ts) on the local stack (or on the servers
 // KAFKA_BROKERS and CLICKHOUSE_URL name). Prints a report and saves it as JSON and Markdown under
 // bench/results/ (named by time, plus latest.*). --quick is for iterating (under two minutes); the
 // default is 2 million events per topic. --compare puts an earlier report's figures beside the new ones.
@@ -10,9 +10,9 @@ import type { Command } from 'commander';
 import { ConfigError } from '../config/config-error.js';
 import { createLogger } from '../ops/logger.js';
 import { createKafka } from '../source/kafka-client.js';
-import { stackUp } from '../stack/local-stack.js';
-import { defaultStackDir } from '../stack/stack-paths.js';
-import { reportMarkdown, type BenchReport } from '../bench/bench-report.js';
+import { stackUp } from '../tools/stack/local-stack.js';
+import { defaultStackDir } from '../config/local-stack-endpoints.js';
+import { reportMarkdown, type BenchReport } from '../tools/bench/bench-report.js';
 import { SLUICE_VERSION } from '../version.js';
 
 interface BenchOptions {
@@ -76,7 +76,7 @@ async function bench(opts: BenchOptions): Promise<void> {
   const logger = createLogger('error');
   const kafka = createKafka([target.brokers], 'sluice-bench', logger);
   // Loaded on use: the bench brings the Java peers and more that `sluice run` never needs.
-  const { runBench } = await import('../bench/run-bench.js');
+  const { runBench } = await import('../tools/bench/run-bench.js');
   const report = await runBench(
     kafka,
     {

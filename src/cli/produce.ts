@@ -8,9 +8,9 @@ import { resolveToolBrokers } from '../config/endpoints.js';
 import { loadPipelineFile } from '../config/load.js';
 import { ConfigError } from '../config/config-error.js';
 import { createLogger } from '../ops/logger.js';
-import { fileFeed, formatOf } from '../produce/file-feed.js';
-import { producePaced, type ProduceTotals } from '../produce/paced-producer.js';
-import { syntheticFeed } from '../produce/synthetic-feed.js';
+import { fileFeed, formatOf } from '../tools/produce/file-feed.js';
+import { producePaced, type ProduceTotals } from '../tools/produce/paced-producer.js';
+import { syntheticFeed } from '../tools/produce/synthetic-feed.js';
 import { checkKafka, createKafka } from '../source/kafka-client.js';
 
 interface ProduceOptions {

@@ -1,8 +1,8 @@
 // `sluice stack up|status|down`: the local Kafka + ClickHouse used by the demo and the tests.
 import type { Command } from 'commander';
-import { stackDown, stackStatus, stackUp } from '../stack/local-stack.js';
-import { defaultStackDir } from '../stack/stack-paths.js';
-import type { StackState } from '../stack/stack-state.js';
+import { stackDown, stackStatus, stackUp } from '../tools/stack/local-stack.js';
+import { defaultStackDir } from '../config/local-stack-endpoints.js';
+import type { StackState } from '../tools/stack/stack-state.js';
 
 function describe(state: StackState): string {
   return [

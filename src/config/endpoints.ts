@@ -1,8 +1,11 @@
 // Where the pipeline's Kafka and ClickHouse are: the config file first, then KAFKA_BROKERS /
 // CLICKHOUSE_URL (and CLICKHOUSE_USER / CLICKHOUSE_PASSWORD), then the local stack's state file.
-import { readStackState, type StackState } from '../stack/stack-state.js';
-import { defaultStackDir } from '../stack/stack-paths.js';
 import { ConfigError } from './config-error.js';
+import {
+  defaultStackDir,
+  readLocalStackEndpoints,
+  type LocalStackEndpoints,
+} from './local-stack-endpoints.js';
 import type { Pipeline } from './schema.js';
 
 export interface Endpoints {
@@ -23,11 +26,14 @@ const MISSING_CLICKHOUSE = {
   found: undefined,
 };
 
-function brokersOf(pipeline: Pipeline, stack: StackState | undefined): string[] | undefined {
+function brokersOf(pipeline: Pipeline, stack: LocalStackEndpoints | undefined): string[] | undefined {
   return brokersFrom(pipeline.source.brokers, stack);
 }
 
-function brokersFrom(configured: string[] | undefined, stack: StackState | undefined): string[] | undefined {
+function brokersFrom(
+  configured: string[] | undefined,
+  stack: LocalStackEndpoints | undefined,
+): string[] | undefined {
   const brokers =
     configured ??
     process.env.KAFKA_BROKERS?.split(',')
@@ -39,7 +45,7 @@ function brokersFrom(configured: string[] | undefined, stack: StackState | undef
 
 /** Only the brokers: for tools (the dead-letter commands) that never touch ClickHouse. */
 export async function resolveBrokers(pipeline: Pipeline, stackDir = defaultStackDir()): Promise<string[]> {
-  const brokers = brokersOf(pipeline, await readStackState(stackDir));
+  const brokers = brokersOf(pipeline, await readLocalStackEndpoints(stackDir));
   if (!brokers) throw new ConfigError([MISSING_BROKERS]);
   return brokers;
 }
@@ -49,13 +55,13 @@ export async function resolveToolBrokers(
   configured: string[] | undefined,
   stackDir = defaultStackDir(),
 ): Promise<string[]> {
-  const brokers = brokersFrom(configured, await readStackState(stackDir));
+  const brokers = brokersFrom(configured, await readLocalStackEndpoints(stackDir));
   if (!brokers) throw new ConfigError([{ ...MISSING_BROKERS, path: '--brokers' }]);
   return brokers;
 }
 
 export async function resolveEndpoints(pipeline: Pipeline, stackDir = defaultStackDir()): Promise<Endpoints> {
-  const stack = await readStackState(stackDir);
+  const stack = await readLocalStackEndpoints(stackDir);
   const brokers = brokersOf(pipeline, stack);
   const sink = pipeline.sinks.clickhouse;
   if (!sink.enabled) {

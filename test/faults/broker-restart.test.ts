@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { startKafka, restartKafka } from '../../src/stack/kafka-server.js';
-import { freePorts } from '../../src/stack/ports.js';
-import { stopProcess } from '../../src/stack/processes.js';
+import { startKafka, restartKafka } from '../../src/tools/stack/kafka-server.js';
+import { freePorts } from '../../src/tools/stack/ports.js';
+import { stopProcess } from '../../src/tools/stack/processes.js';
 import { testClickHouse, testKafka, waitFor } from '../integration/support/fixtures.js';
 import { startSluice, type SluiceProcess } from '../integration/support/sluice-process.js';
 import {

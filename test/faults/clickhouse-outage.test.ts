@@ -10,9 +10,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import type { Kafka } from 'kafkajs';
-import { startClickHouse } from '../../src/stack/clickhouse-server.js';
-import { freePorts } from '../../src/stack/ports.js';
-import { stopProcess } from '../../src/stack/processes.js';
+import { startClickHouse } from '../../src/tools/stack/clickhouse-server.js';
+import { freePorts } from '../../src/tools/stack/ports.js';
+import { stopProcess } from '../../src/tools/stack/processes.js';
 import { waitFor } from '../integration/support/fixtures.js';
 import { useTestServices } from '../integration/support/services.js';
 import {

@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Kafka } from 'kafkajs';
-import { seededRandom } from '../../src/produce/sample-events.js';
+import { seededRandom } from '../../src/tools/produce/sample-events.js';
 import { readTopic, waitFor } from '../integration/support/fixtures.js';
 import { type SluiceProcess } from '../integration/support/sluice-process.js';
 import { useTestServices } from '../integration/support/services.js';

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Kafka, Producer } from 'kafkajs';
-import { sampleEvents } from '../../src/produce/sample-events.js';
+import { sampleEvents } from '../../src/tools/produce/sample-events.js';
 import { createTopic, readTopic, uniqueName, waitFor } from '../integration/support/fixtures.js';
 import { writeConfig } from '../integration/support/sluice-process.js';
 import type { Produced } from '../integration/support/pipeline-truth.js';

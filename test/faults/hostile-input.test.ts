@@ -7,7 +7,7 @@ import avsc from 'avsc';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Kafka } from 'kafkajs';
-import { sampleEvents } from '../../src/produce/sample-events.js';
+import { sampleEvents } from '../../src/tools/produce/sample-events.js';
 import {
   HOSTILE_KINDS,
   avroOf,

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Kafka } from 'kafkajs';
-import { freePorts } from '../../src/stack/ports.js';
+import { freePorts } from '../../src/tools/stack/ports.js';
 import { startFaultProxy } from '../integration/support/fault-proxy.js';
 import { waitFor } from '../integration/support/fixtures.js';
 import { useTestServices } from '../integration/support/services.js';

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { definePipeline, run } from '../../../src/index.js';
 import { createLogger } from '../../../src/ops/logger.js';
-import { freePort } from '../../../src/stack/ports.js';
+import { freePort } from '../../../src/tools/stack/ports.js';
 import { runSluice, writeConfig } from '../support/sluice-process.js';
 
 const windows = [{ name: 'w', type: 'tumbling' as const, size: '1m', groupBy: ['url'] }];

@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { IHeaders, Kafka } from 'kafkajs';
-import { sampleEvents } from '../../../src/produce/sample-events.js';
+import { sampleEvents } from '../../../src/tools/produce/sample-events.js';
 import { createTopic, readTopic, uniqueName } from '../support/fixtures.js';
 import {
   countingPipeline,

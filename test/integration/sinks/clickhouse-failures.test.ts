@@ -11,9 +11,9 @@ import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import type { Kafka } from 'kafkajs';
 import { definePipeline, run, type RunningPipeline } from '../../../src/index.js';
 import type { ResultRow } from '../../../src/sinks/result-row.js';
-import { startClickHouse } from '../../../src/stack/clickhouse-server.js';
-import { freePorts } from '../../../src/stack/ports.js';
-import { stopProcess } from '../../../src/stack/processes.js';
+import { startClickHouse } from '../../../src/tools/stack/clickhouse-server.js';
+import { freePorts } from '../../../src/tools/stack/ports.js';
+import { stopProcess } from '../../../src/tools/stack/processes.js';
 import {
   createTopic,
   readTopic,

@@ -8,7 +8,7 @@ import avsc from 'avsc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Kafka } from 'kafkajs';
-import { sampleEvents, type SampleEvent } from '../../../src/produce/sample-events.js';
+import { sampleEvents, type SampleEvent } from '../../../src/tools/produce/sample-events.js';
 import { createTopic, readTopic, uniqueName, waitFor } from '../support/fixtures.js';
 import {
   countingPipeline,

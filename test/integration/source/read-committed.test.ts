@@ -6,7 +6,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Kafka } from 'kafkajs';
-import { sampleEvents, seededRandom, type SampleEvent } from '../../../src/produce/sample-events.js';
+import { sampleEvents, seededRandom, type SampleEvent } from '../../../src/tools/produce/sample-events.js';
 import { createTopic, readTopic, uniqueName } from '../support/fixtures.js';
 import { countingPipeline, groundTruth, waitForCounts, type Produced } from '../support/pipeline-truth.js';
 import { writeConfig } from '../support/sluice-process.js';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Kafka } from 'kafkajs';
-import { SAMPLE_REGIONS, sampleEvents } from '../../../src/produce/sample-events.js';
+import { SAMPLE_REGIONS, sampleEvents } from '../../../src/tools/produce/sample-events.js';
 import { validatePipeline } from '../../../src/config/validate.js';
 import { createLookup, type LookupResult } from '../../../src/stages/lookup-stage.js';
 import type { StageRecord } from '../../../src/config/user-functions.js';

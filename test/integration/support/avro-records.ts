@@ -2,7 +2,7 @@
 // Confluent framing, events encoded with a schema version, and one record of each kind of bad input.
 import { readFileSync } from 'node:fs';
 import avsc from 'avsc';
-import type { SampleEvent } from '../../../src/produce/sample-events.js';
+import type { SampleEvent } from '../../../src/tools/produce/sample-events.js';
 
 export const userEventV2 = JSON.parse(readFileSync('schemas/avro/user-event.avsc', 'utf8')) as object;
 export const userEventV1 = JSON.parse(readFileSync('schemas/avro/user-event.v1.avsc', 'utf8')) as object;

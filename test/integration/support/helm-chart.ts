@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
-import { resolveMavenJars } from '../../../src/stack/maven-jars.js';
-import { cacheDir } from '../../../src/stack/stack-paths.js';
+import { resolveMavenJars } from '../../../src/tools/stack/maven-jars.js';
+import { cacheDir } from '../../../src/tools/stack/stack-paths.js';
 
 const run = promisify(execFile);
 const HELM_JAVA = '0.0.15';

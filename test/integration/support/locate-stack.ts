@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { stackDown, stackUp } from '../../../src/stack/local-stack.js';
+import { stackDown, stackUp } from '../../../src/tools/stack/local-stack.js';
 
 /** Where the security tests reach the same broker and server with credentials and TLS. */
 export interface SecureEndpoints {

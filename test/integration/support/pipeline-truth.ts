@@ -4,7 +4,7 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Kafka, Producer } from 'kafkajs';
 import { inject } from 'vitest';
-import { sampleEvents, type SampleEvent } from '../../../src/produce/sample-events.js';
+import { sampleEvents, type SampleEvent } from '../../../src/tools/produce/sample-events.js';
 import { tumblingWindowOf } from '../../../src/windows/tumbling.js';
 import { queryRows, waitFor } from './fixtures.js';
 

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { validatePipeline } from '../../../src/config/validate.js';
 import { checkAvroBounds } from '../../../src/stages/avro-bounds.js';
 import { createDecoder } from '../../../src/stages/record-decoders.js';
-import { sampleEvents } from '../../../src/produce/sample-events.js';
+import { sampleEvents } from '../../../src/tools/produce/sample-events.js';
 
 const v2 = avsc.Type.forSchema(
   JSON.parse(readFileSync('schemas/avro/user-event.avsc', 'utf8')) as avsc.Schema,

@@ -2,7 +2,7 @@
 // changes nothing), and the events producers really send take the fast path.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { sampleEvents } from '../../../src/produce/sample-events.js';
+import { sampleEvents } from '../../../src/tools/produce/sample-events.js';
 import { isPlainValidEvent, userEventSchema } from '../../../src/stages/user-event.js';
 
 const oddValue = fc.oneof(

@@ -5,9 +5,9 @@
 // and the restore rate; then the targets each figure is held to.
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import type { Kafka } from 'kafkajs';
-import type { Endpoints } from '../config/endpoints.js';
-import { run } from '../index.js';
-import { createLogger } from '../ops/logger.js';
+import type { Endpoints } from '../../config/endpoints.js';
+import { run } from '../../index.js';
+import { createLogger } from '../../ops/logger.js';
 import { produceBenchTopic, type BenchFormat } from './bench-feed.js';
 import {
   machine,

@@ -8,7 +8,7 @@ import type { Kafka } from 'kafkajs';
 import { producePaced } from '../produce/paced-producer.js';
 import { userEventStream, type SampleEvent } from '../produce/sample-events.js';
 import type { FeedRecord } from '../produce/synthetic-feed.js';
-import { DEFAULT_READER_SCHEMA } from '../stages/record-decoders.js';
+import { DEFAULT_READER_SCHEMA } from '../../stages/record-decoders.js';
 import { result, type BenchResult } from './bench-report.js';
 
 export type BenchFormat = BenchResult['topic'];

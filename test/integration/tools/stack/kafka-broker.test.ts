@@ -2,7 +2,7 @@
 // offsets, and transactions (commit visible, abort invisible, offsets sent within the transaction).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Consumer, EachMessagePayload, Kafka } from 'kafkajs';
-import { createTopic, testKafka, uniqueName, waitFor } from '../support/fixtures.js';
+import { createTopic, testKafka, uniqueName, waitFor } from '../../support/fixtures.js';
 
 describe('Kafka broker with kafkajs', () => {
   let kafka: Kafka;

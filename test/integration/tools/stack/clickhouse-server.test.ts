@@ -2,10 +2,10 @@
 // with DateTime('UTC'), replacement by version under FINAL and argMax, and bringing older tables up to date.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { validatePipeline } from '../../../src/config/validate.js';
-import { ClickHouseSchema, createClickHouseClient } from '../../../src/sinks/clickhouse-schema.js';
-import { windowTableDdl } from '../../../src/sinks/clickhouse-tables.js';
-import { queryRows, testClickHouse, uniqueName } from '../support/fixtures.js';
+import { validatePipeline } from '../../../../src/config/validate.js';
+import { ClickHouseSchema, createClickHouseClient } from '../../../../src/sinks/clickhouse-schema.js';
+import { windowTableDdl } from '../../../../src/sinks/clickhouse-tables.js';
+import { queryRows, testClickHouse, uniqueName } from '../../support/fixtures.js';
 
 describe('ClickHouse server', () => {
   let client: ClickHouseClient;

@@ -3,10 +3,10 @@
 // has joined its group to the last record.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka } from 'kafkajs';
-import type { Endpoints } from '../config/endpoints.js';
-import type { Pipeline } from '../config/schema.js';
-import { run as runPipeline } from '../index.js';
-import { createLogger } from '../ops/logger.js';
+import type { Endpoints } from '../../config/endpoints.js';
+import type { Pipeline } from '../../config/schema.js';
+import { run as runPipeline } from '../../index.js';
+import { createLogger } from '../../ops/logger.js';
 import type { BenchFormat } from './bench-feed.js';
 import { result, type BenchResult } from './bench-report.js';
 import { deletePipelineTopics } from './bench-pipelines.js';

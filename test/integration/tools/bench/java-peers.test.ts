@@ -4,11 +4,11 @@
 import avsc from 'avsc';
 import type { Kafka } from 'kafkajs';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { consumerPerfToolProgram, kafkaStreamsProgram } from '../../../src/bench/java-peer-build.js';
-import { runConsumerPerfTool, runKafkaStreams } from '../../../src/bench/java-peers.js';
-import { sampleEvents, type SampleEvent } from '../../../src/produce/sample-events.js';
-import { avroOf, framed, userEventV2 } from '../support/avro-records.js';
-import { createTopic, readTopic, testKafka, uniqueName } from '../support/fixtures.js';
+import { consumerPerfToolProgram, kafkaStreamsProgram } from '../../../../src/tools/bench/java-peer-build.js';
+import { runConsumerPerfTool, runKafkaStreams } from '../../../../src/tools/bench/java-peers.js';
+import { sampleEvents, type SampleEvent } from '../../../../src/tools/produce/sample-events.js';
+import { avroOf, framed, userEventV2 } from '../../support/avro-records.js';
+import { createTopic, readTopic, testKafka, uniqueName } from '../../support/fixtures.js';
 
 const EVENTS = 20_000;
 const PARTITIONS = 2;

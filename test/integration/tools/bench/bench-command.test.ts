@@ -7,9 +7,9 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
-import type { BenchReport } from '../../../src/bench/bench-report.js';
-import { testKafka } from '../support/fixtures.js';
-import { runSluice } from '../support/sluice-process.js';
+import type { BenchReport } from '../../../../src/tools/bench/bench-report.js';
+import { testKafka } from '../../support/fixtures.js';
+import { runSluice } from '../../support/sluice-process.js';
 
 /** Topics the bench makes: its input topics, its peers' and Sluice's (changelog, dead letters, late). */
 const BENCH_TOPIC = /^(bench-|sluice-bench_)/;

@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Admin } from 'kafkajs';
-import { createLogger } from '../ops/logger.js';
-import { topicOffsets } from '../source/cluster-settling.js';
-import { createKafka } from '../source/kafka-client.js';
+import { createLogger } from '../../ops/logger.js';
+import { topicOffsets } from '../../source/cluster-settling.js';
+import { createKafka } from '../../source/kafka-client.js';
 import { USER_EVENT_SCHEMA_FILE, consumerPerfToolProgram, kafkaStreamsProgram } from './java-peer-build.js';
 import { startJvm, waitForLine, type JvmProcess } from './jvm-process.js';
 

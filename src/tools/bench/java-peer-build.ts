@@ -22,8 +22,8 @@ const JACKSON_VERSION = '2.16.2';
 
 const JDK_HINT = 'install a JDK 17+ and Maven (Debian: `apt-get install openjdk-17-jdk-headless maven`)';
 
-/** From dist/bench or src/bench alike, two folders up is the package root. */
-const packageFile = (path: string) => fileURLToPath(new URL(`../../${path}`, import.meta.url));
+/** From dist/tools/bench or src/tools/bench alike, three folders up is the package root. */
+const packageFile = (path: string) => fileURLToPath(new URL(`../../../${path}`, import.meta.url));
 const STREAMS_SOURCE = packageFile('bench/kafka-streams/SluiceBenchStreams.java');
 const LOG4J_CONFIG = packageFile('bench/kafka-streams/log4j.properties');
 

@@ -1,7 +1,7 @@
 // The state file of a running local stack: which processes, ports and folders it uses. The CLI, the
 // demo and the tests read it to find the stack; `stack down` reads it to stop exactly those processes.
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { stackStateFile } from '../../config/local-stack-endpoints.js';
 
 export interface KafkaState {
   pid: number;
@@ -44,13 +44,9 @@ export interface StackState {
   startedAt: string;
 }
 
-export function stateFile(stackDir: string): string {
-  return join(stackDir, 'state.json');
-}
-
 export async function readStackState(stackDir: string): Promise<StackState | undefined> {
   try {
-    return JSON.parse(await readFile(stateFile(stackDir), 'utf8')) as StackState;
+    return JSON.parse(await readFile(stackStateFile(stackDir), 'utf8')) as StackState;
   } catch {
     return undefined;
   }
@@ -58,9 +54,9 @@ export async function readStackState(stackDir: string): Promise<StackState | und
 
 export async function writeStackState(stackDir: string, state: StackState): Promise<void> {
   await mkdir(stackDir, { recursive: true });
-  await writeFile(stateFile(stackDir), `${JSON.stringify(state, null, 2)}\n`);
+  await writeFile(stackStateFile(stackDir), `${JSON.stringify(state, null, 2)}\n`);
 }
 
 export async function removeStackState(stackDir: string): Promise<void> {
-  await rm(stateFile(stackDir), { force: true });
+  await rm(stackStateFile(stackDir), { force: true });
 }

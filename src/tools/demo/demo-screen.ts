@@ -3,8 +3,8 @@
 // ClickHouse (queried with FINAL, summed over source partitions), as terminal tables.
 import type { ClickHouseClient } from '@clickhouse/client';
 import Table from 'cli-table3';
-import type { Pipeline } from '../config/schema.js';
-import type { PipelineStatus } from '../runtime/member-status.js';
+import type { Pipeline } from '../../config/schema.js';
+import type { PipelineStatus } from '../../runtime/member-status.js';
 import type { ProduceTotals } from '../produce/paced-producer.js';
 
 export interface Aggregates {

@@ -5,9 +5,9 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { stackDown, stackStatus, stackUp } from '../../../src/stack/local-stack.js';
-import { isAlive } from '../../../src/stack/processes.js';
-import { runSluice } from '../support/sluice-process.js';
+import { stackDown, stackStatus, stackUp } from '../../../../src/tools/stack/local-stack.js';
+import { isAlive } from '../../../../src/tools/stack/processes.js';
+import { runSluice } from '../../support/sluice-process.js';
 
 describe('local stack', () => {
   const dirs: string[] = [];

@@ -3,10 +3,10 @@
 // windows of the three types, exactly-once. Both sink into ClickHouse (database sluice_bench).
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Kafka } from 'kafkajs';
-import { validatePipeline } from '../config/validate.js';
-import type { Pipeline } from '../config/schema.js';
+import { validatePipeline } from '../../config/validate.js';
+import type { Pipeline } from '../../config/schema.js';
 import { SAMPLE_REGIONS } from '../produce/sample-events.js';
-import { topicsToCreate } from '../config/pipeline-topics.js';
+import { topicsToCreate } from '../../config/pipeline-topics.js';
 
 export const BENCH_DATABASE = 'sluice_bench';
 const REGIONS_TABLE = `${BENCH_DATABASE}.regions`;

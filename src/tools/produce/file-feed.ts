@@ -3,7 +3,7 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parse } from 'csv-parse';
-import { ConfigError } from '../config/config-error.js';
+import { ConfigError } from '../../config/config-error.js';
 import type { FeedRecord } from './synthetic-feed.js';
 
 export type FileFormat = 'ndjson' | 'csv';
