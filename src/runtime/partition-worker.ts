@@ -6,12 +6,19 @@
 import type { Violation } from '../stages/quality-rules.js';
 import type { Pipeline } from '../config/schema.js';
 import type { Logger } from '../ops/logger.js';
-import { PartitionWindows, type Lateness, type WindowCounters } from '../state/partition-windows.js';
-import type { WindowResult } from '../state/window-store.js';
+import { PartitionWindows, type Lateness, type WindowCounters } from '../windows/partition-windows.js';
+import { defineWindow } from '../windows/window-definition.js';
+import type { WindowResult } from '../windows/window-result.js';
+import { PackedWindowStore } from '../state/packed-window-store.js';
 import { messageOf } from '../errors.js';
 import { BackpressureController, type BackpressureAction, type BufferFill } from './backpressure.js';
 import { OffsetTracker } from './offset-tracker.js';
-import { CHECKPOINT_KEY, encodeCheckpoint, type Checkpoint } from '../state/changelog-codec.js';
+import {
+  CHECKPOINT_KEY,
+  encodeCheckpoint,
+  windowChangelog,
+  type Checkpoint,
+} from '../state/changelog-codec.js';
 import {
   StageChain,
   type ChainItem,
@@ -113,7 +120,7 @@ export class PartitionWorker {
   readonly stageStats = new Map<string, StageStats>();
   /** The largest buffer fill seen, for status and for tests of the bound. */
   readonly peak: BufferFill = { records: 0, bytes: 0 };
-  private readonly windows: PartitionWindows;
+  private readonly windows: PartitionWindows<Buffer>;
   private readonly offsets = new OffsetTracker();
   private readonly backpressure: BackpressureController;
   private readonly chain: StageChain;
@@ -148,7 +155,15 @@ export class PartitionWorker {
     private readonly clock: () => number = Date.now,
     restored?: RestoredPartition,
   ) {
-    this.windows = new PartitionWindows(pipeline);
+    this.windows = new PartitionWindows(
+      {
+        windows: pipeline.windows.map((w) => defineWindow(w, pipeline.time)),
+        time: pipeline.time,
+        stateMaxBytes: pipeline.state.maxBytes,
+      },
+      new PackedWindowStore(),
+      windowChangelog,
+    );
     if (restored) {
       const problems = this.windows.restore(restored.records, restored.checkpoint, clock());
       // Nothing beyond the checkpoint to read: the partition is caught up until a record says otherwise.
