@@ -12,7 +12,7 @@ import { Watermark } from './watermark.js';
 import type { Window } from './window.js';
 import type { WindowDefinition } from './window-definition.js';
 import { restoredWindow, type WindowChangelog } from './window-restore.js';
-import { resultOf, type CloseReason, type WindowResult } from './window-result.js';
+import { resultOf, type WindowResult } from './window-result.js';
 import { closeAtOf, keyIdOf, type WindowStore } from './window-store.js';
 
 export interface WindowedEvent {
