@@ -1,6 +1,7 @@
 // The aggregate state of one open window: its record count plus one slot per configured aggregation
 // (sum, avg, min, max, count_distinct). Slots add events, merge (when session windows merge), report
 // their results, and serialise to plain JSON for the changelog. Pure: no I/O.
+import { fieldPath, readField, type FieldPath } from '../windows/field-path.js';
 import { HyperLogLog } from './hyperloglog.js';
 
 export type AggregateFn = 'sum' | 'avg' | 'min' | 'max' | 'count_distinct';
@@ -11,6 +12,8 @@ export interface AggregateSpec {
   fn: AggregateFn;
   /** Event field, a dotted path into nested objects (`properties.price`). */
   field: string;
+  /** `field`, split once (windows/window-definition.ts sets it); split per event when absent. */
+  path?: FieldPath;
   /** count_distinct: exact up to this many distinct values, HyperLogLog beyond. */
   exactUpTo?: number;
 }
@@ -35,18 +38,6 @@ export interface AggregateState {
 
 /** A result value per column: numbers, null where nothing was aggregated, and 1/0 exactness flags. */
 export type AggregateResults = Record<string, number | null>;
-
-export function fieldValue(event: unknown, path: string): unknown {
-  // Most fields are top-level: no split (an array per event per aggregation) for those.
-  if (!path.includes('.'))
-    return event !== null && typeof event === 'object' ? (event as Record<string, unknown>)[path] : undefined;
-  let value: unknown = event;
-  for (const part of path.split('.')) {
-    if (value === null || typeof value !== 'object') return undefined;
-    value = (value as Record<string, unknown>)[part];
-  }
-  return value;
-}
 
 function numberOf(value: unknown): number | undefined {
   const n =
@@ -95,7 +86,7 @@ export function addEvent(state: AggregateState, specs: readonly AggregateSpec[],
   state.count += 1;
   specs.forEach((spec, i) => {
     const slot = state.slots[i] as Slot;
-    const raw = fieldValue(event, spec.field);
+    const raw = readField(event, spec.path ?? fieldPath(spec.field));
     if (spec.fn === 'count_distinct') {
       const key = distinctKey(raw);
       if (key !== undefined) addDistinct(slot as DistinctSlot, key, spec.exactUpTo ?? 1_000);
@@ -174,19 +165,6 @@ export function aggregateResults(state: AggregateState, specs: readonly Aggregat
     }
   });
   return out;
-}
-
-/** Rough bytes held: what the state budget counts. */
-export function aggregateBytes(state: AggregateState): number {
-  let bytes = 48;
-  for (const slot of state.slots) {
-    bytes += 32;
-    if ('exact' in slot) {
-      if (slot.hll) bytes += HyperLogLog.bytes;
-      for (const k of slot.exact ?? []) bytes += 40 + 2 * k.length;
-    }
-  }
-  return bytes;
 }
 
 export type SerializedAggregate = { count: number; slots: unknown[] };

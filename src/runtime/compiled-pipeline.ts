@@ -9,28 +9,16 @@ import {
   type PipelineTopics,
   type TopicToCreate,
 } from '../config/pipeline-topics.js';
-import type {
-  BackpressureConfig,
-  Pipeline,
-  SourceConfig,
-  StateConfig,
-  TimeConfig,
-  WindowConfig,
-} from '../config/schema.js';
+import type { BackpressureConfig, Pipeline, SourceConfig } from '../config/schema.js';
 import { loadStages } from '../config/stage-modules.js';
 import type { Logger } from '../ops/logger.js';
 import type { SinkSettings } from '../sinks/result-sink.js';
 import type { LookupResult } from '../stages/lookup-stage.js';
 import { prepareStages, type PreparedStage } from '../stages/prepared-stages.js';
 import { createDecoder, type DecoderHandle } from '../stages/record-decoders.js';
+import type { PartitionWindowSettings } from '../windows/partition-windows.js';
+import { defineWindow } from '../windows/window-definition.js';
 import type { ChainDefinition } from './stage-chain.js';
-
-/** What a partition's windows are: the definitions, event time, and the state's byte budget. */
-export interface WindowsDefinition {
-  windows: readonly WindowConfig[];
-  time: TimeConfig;
-  state: StateConfig;
-}
 
 export interface CompiledPipeline {
   name: string;
@@ -45,7 +33,8 @@ export interface CompiledPipeline {
   /** One decoder for every partition: Avro schemas (and the registry's cache) are shared. */
   decoder: DecoderHandle;
   chain: ChainDefinition;
-  windows: WindowsDefinition;
+  /** The window definitions (each with its fingerprint), event time and the state's byte budget. */
+  windows: PartitionWindowSettings;
   backpressure: BackpressureConfig;
   sinks: SinkSettings;
   /** Closes what compiling opened (the lookups' ClickHouse client). */
@@ -98,7 +87,11 @@ export function assemblePipeline(
       quality: pipeline.quality,
       onStageError: pipeline.onStageError,
     },
-    windows: { windows: pipeline.windows, time: pipeline.time, state: pipeline.state },
+    windows: {
+      windows: pipeline.windows.map((w) => defineWindow(w, pipeline.time)),
+      time: pipeline.time,
+      stateMaxBytes: pipeline.state.maxBytes,
+    },
     backpressure: pipeline.backpressure,
     sinks: {
       pipeline: pipeline.name,

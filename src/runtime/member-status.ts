@@ -3,7 +3,7 @@
 // stage totals, and the counters of partitions it gave up, folded in so pipeline totals never go down.
 import type { BackpressureConfig } from '../config/schema.js';
 import type { MetricsSource, PartitionLevels, RecordTotals } from '../ops/metrics.js';
-import type { WindowCounters } from '../state/partition-windows.js';
+import type { WindowCounters } from '../windows/partition-windows.js';
 import type { RestoreProgress } from '../state/changelog-reader.js';
 import type { BufferFill } from './backpressure.js';
 import type { PartitionPauses, PauseCounts, PauseReason } from './partition-pauses.js';

@@ -12,7 +12,7 @@
 //  4. Nothing is committed for a partition this member no longer owns.
 // No Kafka or ClickHouse here: the sinks and the commit are injected, so the protocol is tested alone.
 import type { OutputBatch } from '../sinks/kafka-sink.js';
-import type { WindowResult } from '../state/window-store.js';
+import type { WindowResult } from '../windows/window-result.js';
 import type { Snapshot } from './partition-worker.js';
 
 /** What the protocol needs of a partition's worker (PartitionWorker). */

@@ -6,12 +6,18 @@
 import type { Violation } from '../stages/quality-rules.js';
 import type { CompiledPipeline } from './compiled-pipeline.js';
 import type { Logger } from '../ops/logger.js';
-import { PartitionWindows, type Lateness, type WindowCounters } from '../state/partition-windows.js';
-import type { WindowResult } from '../state/window-store.js';
+import { PartitionWindows, type Lateness, type WindowCounters } from '../windows/partition-windows.js';
+import type { WindowResult } from '../windows/window-result.js';
+import { PackedWindowStore } from '../state/packed-window-store.js';
 import { messageOf } from '../errors.js';
 import { BackpressureController, type BackpressureAction, type BufferFill } from './backpressure.js';
 import { OffsetTracker } from './offset-tracker.js';
-import { CHECKPOINT_KEY, encodeCheckpoint, type Checkpoint } from '../state/changelog-codec.js';
+import {
+  CHECKPOINT_KEY,
+  encodeCheckpoint,
+  windowChangelog,
+  type Checkpoint,
+} from '../state/changelog-codec.js';
 import {
   StageChain,
   type ChainItem,
@@ -116,7 +122,7 @@ export class PartitionWorker {
   readonly stageStats = new Map<string, StageStats>();
   /** The largest buffer fill seen, for status and for tests of the bound. */
   readonly peak: BufferFill = { records: 0, bytes: 0 };
-  private readonly windows: PartitionWindows;
+  private readonly windows: PartitionWindows<Buffer>;
   private readonly offsets = new OffsetTracker();
   private readonly backpressure: BackpressureController;
   private readonly chain: StageChain;
@@ -151,7 +157,7 @@ export class PartitionWorker {
     private readonly clock: () => number = Date.now,
     restored?: RestoredPartition,
   ) {
-    this.windows = new PartitionWindows(definition.windows);
+    this.windows = new PartitionWindows(definition.windows, new PackedWindowStore(), windowChangelog);
     if (restored) {
       const problems = this.windows.restore(restored.records, restored.checkpoint, clock());
       // Nothing beyond the checkpoint to read: the partition is caught up until a record says otherwise.

@@ -19,7 +19,7 @@ import { SideTopicWriter } from '../sinks/side-topic-writer.js';
 import { checkKafka, createKafka } from '../source/kafka-client.js';
 import { readCommittedFixed } from '../source/kafkajs-fix.js';
 import { readChangelog, type RestoreProgress } from '../state/changelog-reader.js';
-import type { WindowResult } from '../state/window-store.js';
+import type { WindowResult } from '../windows/window-result.js';
 import { compilePipeline, type CompiledPipeline } from './compiled-pipeline.js';
 import { MemberStatus, type PartitionStatus, type PipelineStatus } from './member-status.js';
 import {

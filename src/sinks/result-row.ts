@@ -2,7 +2,7 @@
 // same fields in a Kafka message. Its identity is the table's sorting key, so two rows of one identity
 // in a batch are one row, and the higher version wins, as ReplacingMergeTree would decide.
 import type { WindowConfig } from '../config/schema.js';
-import type { WindowResult } from '../state/window-store.js';
+import type { WindowResult } from '../windows/window-result.js';
 import type { ResultRow } from '../config/user-functions.js';
 
 export type { ResultRow } from '../config/user-functions.js';

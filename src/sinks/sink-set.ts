@@ -3,7 +3,7 @@
 // sizes) over all of them. Under exactly-once, the Kafka sink's rows travel in the commit transaction.
 import type { Kafka } from 'kafkajs';
 import type { WindowConfig } from '../config/schema.js';
-import type { WindowResult } from '../state/window-store.js';
+import type { WindowResult } from '../windows/window-result.js';
 import { ClickHouseSink } from './clickhouse-sink.js';
 import type { ClickHouseEndpoint } from './clickhouse-schema.js';
 import { KafkaTransactionalSink, createKafkaSink, type OutputBatch } from './kafka-sink.js';

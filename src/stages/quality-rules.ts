@@ -4,6 +4,7 @@
 // severity: error → dead-letter, warning → flag and count, info → log.
 import { LRUCache } from 'lru-cache';
 import type { QualityRule } from '../config/schema.js';
+import { fieldPath, readField, type FieldPath } from '../windows/field-path.js';
 
 export interface Violation {
   rule: QualityRule['rule'];
@@ -13,23 +14,17 @@ export interface Violation {
   message: string;
 }
 
-function valueAt(event: Record<string, unknown>, path: string): unknown {
-  let value: unknown = event;
-  for (const part of path.split('.')) {
-    if (value === null || typeof value !== 'object') return undefined;
-    value = (value as Record<string, unknown>)[part];
-  }
-  return value;
-}
-
 const shown = (value: unknown) => (value === undefined ? 'nothing' : JSON.stringify(value));
 
 export class QualityChecker {
   private readonly patterns = new Map<number, RegExp>();
   /** Per unique rule: value → the event time it was last seen at. */
   private readonly seen = new Map<number, LRUCache<string, number>>();
+  /** Each rule's field, split once. */
+  private readonly paths: readonly FieldPath[];
 
   constructor(private readonly rules: readonly QualityRule[]) {
+    this.paths = rules.map((rule) => fieldPath(rule.field));
     rules.forEach((rule, i) => {
       if (rule.rule === 'regex') this.patterns.set(i, new RegExp(rule.pattern));
       if (rule.rule === 'unique') this.seen.set(i, new LRUCache({ max: rule.maxKeys }));
@@ -44,7 +39,7 @@ export class QualityChecker {
   check(event: Record<string, unknown>, eventTimeMs: number): Violation[] {
     const violations: Violation[] = [];
     this.rules.forEach((rule, i) => {
-      const value = valueAt(event, rule.field);
+      const value = readField(event, this.paths[i]!);
       const fail = (expected: string) =>
         violations.push({
           rule: rule.rule,

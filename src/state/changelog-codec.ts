@@ -6,13 +6,9 @@
 // an Avro binary body (avsc: no JSON parse, no strings for numbers, about twice as fast to restore);
 // version 1, written before, is JSON (its first byte is `{`). The checkpoint is JSON.
 import avsc from 'avsc';
-import {
-  deserializeAggregate,
-  serializeAggregate,
-  type SerializedAggregate,
-} from '../aggregations/aggregates.js';
-import type { WindowConfig } from '../config/schema.js';
-import { heldKey, keyPartsOf, type OpenWindow } from './window-store.js';
+import { serializeAggregate } from '../aggregations/aggregates.js';
+import type { StoredWindow, WindowChangelog } from '../windows/window-restore.js';
+import { keyPartsOf, type OpenWindow } from '../windows/window-store.js';
 
 export const CHECKPOINT_KEY = 'checkpoint';
 const WINDOW_PREFIX = 'w\u0001';
@@ -25,15 +21,7 @@ export interface Checkpoint {
 }
 
 /** One window's record, whichever version it was written in. */
-export interface WindowRecord {
-  definition: string;
-  start: number;
-  end: number;
-  key: string[];
-  agg: SerializedAggregate;
-  firstOffset: number;
-  lastOffset: number;
-}
+export type WindowRecord = StoredWindow;
 
 interface JsonWindowRecordV1 extends Omit<WindowRecord, 'firstOffset' | 'lastOffset'> {
   v: 1;
@@ -205,32 +193,10 @@ export function decodeCheckpoint(text: string): Checkpoint {
   };
 }
 
-/**
- * Rebuilds an open window, or says why it cannot: its definition is gone, or its aggregations changed
- * (a changed window needs a new name, as the README says under upgrading).
- */
-export function decodeWindow(
-  value: Buffer | string,
-  definitions: ReadonlyMap<string, WindowConfig>,
-): OpenWindow | string {
-  const data = readWindowRecord(value);
-  const definition = definitions.get(data.definition);
-  if (!definition) return `window definition ${data.definition} no longer exists`;
-  let agg;
-  try {
-    agg = deserializeAggregate(data.agg, definition.aggregations);
-  } catch (error) {
-    return `window definition ${data.definition} changed its aggregations: ${(error as Error).message}`;
-  }
-  return {
-    definition,
-    window: { start: data.start, end: data.end },
-    key: heldKey(data.key),
-    count: agg.count,
-    slots: agg.slots,
-    firstOffset: data.firstOffset,
-    lastOffset: data.lastOffset,
-    dirty: false,
-    logged: true,
-  };
-}
+/** The changelog's encoding of windows, as the window semantics use it (restore and snapshots). */
+export const windowChangelog: WindowChangelog<Buffer> = {
+  keyOf: windowKey,
+  isWindowKey,
+  encode: encodeWindow,
+  decode: readWindowRecord,
+};

@@ -3,7 +3,8 @@
 // follows the documented rules: a tumbling or sliding window is closed once watermark ≥ end + grace; a
 // session event is late when it is older than watermark − grace; the watermark is the max event time
 // seen minus the allowed out-of-orderness. Pure and slow on purpose.
-import { groupKeyOf } from '../../src/state/partition-windows.js';
+import { fieldPath } from '../../src/windows/field-path.js';
+import { groupKeyOf } from '../../src/windows/partition-windows.js';
 import { slidingWindowsOf } from '../../src/windows/sliding.js';
 import { tumblingWindowOf } from '../../src/windows/tumbling.js';
 import type { Window } from '../../src/windows/window.js';
@@ -72,7 +73,7 @@ export class WindowReference {
       if (d.type !== 'session') {
         const byId = new Map<string, ExpectedWindow>();
         for (const { ev, window } of accepted) {
-          const key = groupKeyOf(ev.value, d.groupBy);
+          const key = groupKeyOf(ev.value, d.groupBy.map(fieldPath));
           const id = `${window!.start}|${key.join('\u0000')}`;
           const entry = byId.get(id) ?? { definition: d.name, window: window!, key, events: [] };
           entry.events.push(ev);
@@ -84,11 +85,11 @@ export class WindowReference {
       // Sessions: per key, the union of [t, t + gap) spans, by sorting and sweeping.
       const byKey = new Map<string, ReferenceEvent[]>();
       for (const { ev } of accepted) {
-        const id = groupKeyOf(ev.value, d.groupBy).join('\u0000');
+        const id = groupKeyOf(ev.value, d.groupBy.map(fieldPath)).join('\u0000');
         byKey.set(id, [...(byKey.get(id) ?? []), ev]);
       }
       for (const events of byKey.values()) {
-        const key = groupKeyOf(events[0]!.value, d.groupBy);
+        const key = groupKeyOf(events[0]!.value, d.groupBy.map(fieldPath));
         let current: ExpectedWindow | undefined;
         for (const ev of [...events].sort((a, b) => a.t - b.t)) {
           if (current && ev.t < current.window.end) {

@@ -9,7 +9,7 @@ import { definePipeline, type Pipeline } from '../../../src/index.js';
 import { createLogger } from '../../../src/ops/logger.js';
 import { PipelineMetrics } from '../../../src/ops/metrics.js';
 import { SinkSet } from '../../../src/sinks/sink-set.js';
-import type { WindowResult } from '../../../src/state/window-store.js';
+import type { WindowResult } from '../../../src/windows/window-result.js';
 import { queryRows, testClickHouse, testKafka, uniqueName, waitFor } from '../support/fixtures.js';
 import { compiledForTest } from '../../support/compiled-pipeline.js';
 

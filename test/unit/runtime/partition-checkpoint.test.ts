@@ -12,7 +12,7 @@ import {
   type CheckpointedWorker,
 } from '../../../src/runtime/partition-checkpoint.js';
 import { PartitionWorker, type FetchedRecord, type Snapshot } from '../../../src/runtime/partition-worker.js';
-import type { WindowResult } from '../../../src/state/window-store.js';
+import type { WindowResult } from '../../../src/windows/window-result.js';
 import { compiledForTest } from '../../support/compiled-pipeline.js';
 
 function record(offset: number, timestamp: number, url = '/a'): FetchedRecord {

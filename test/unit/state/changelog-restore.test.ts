@@ -12,8 +12,9 @@ import {
   encodeCheckpoint,
   readWindowRecord,
 } from '../../../src/state/changelog-codec.js';
-import { PartitionWindows } from '../../../src/state/partition-windows.js';
-import type { WindowResult } from '../../../src/state/window-store.js';
+import type { PartitionWindows } from '../../../src/windows/partition-windows.js';
+import type { WindowResult } from '../../../src/windows/window-result.js';
+import { partitionWindowsOf } from '../../support/partition-windows.js';
 
 const aggregations = [
   { fn: 'sum' as const, field: 'value' },
@@ -55,7 +56,7 @@ const evArb: fc.Arbitrary<Ev> = fc.record({
 });
 
 /** Feeds events from `offset` on, closing what is due after each; returns every row handed out. */
-function feed(windows: PartitionWindows, events: readonly Ev[], offset: number): WindowResult[] {
+function feed(windows: PartitionWindows<Buffer>, events: readonly Ev[], offset: number): WindowResult[] {
   const rows: WindowResult[] = [];
   events.forEach((ev, i) => {
     windows.absorb({ value: ev, eventTimeMs: ev.t }, BigInt(offset + i), 0);
@@ -78,7 +79,7 @@ describe('the changelog round trip', () => {
         fc.integer({ min: 1, max: 4 }),
         fc.boolean(),
         (before, after, snapshots, legacy) => {
-          const original = new PartitionWindows(pipeline);
+          const original = partitionWindowsOf(pipeline);
           // The compacted topic: the last record per key, a tombstone removing its key.
           const topic = new Map<string, Buffer | string>();
           const write = () => {
@@ -102,7 +103,7 @@ describe('the changelog round trip', () => {
             for (const [key, value] of topic)
               if (key !== CHECKPOINT_KEY) topic.set(key, jsonV1(readWindowRecord(value)));
 
-          const restored = new PartitionWindows(pipeline);
+          const restored = partitionWindowsOf(pipeline);
           expect(restored.restore(topic, checkpoint, 0)).toEqual([]);
           expect(restored.openWindows).toBe(original.openWindows);
           expect(restored.stateBytes).toBe(original.stateBytes);
@@ -119,7 +120,7 @@ describe('the changelog round trip', () => {
   });
 
   it('names the windows it cannot restore: a definition gone, or its aggregations changed', () => {
-    const original = new PartitionWindows(pipeline);
+    const original = partitionWindowsOf(pipeline);
     feed(original, [{ t: 0, key: 'a', value: 1, user: 'u1' }], 0);
     const topic = new Map(
       [...original.takeChangelog()].filter((entry): entry is [string, Buffer] => entry[1] !== null),
@@ -139,7 +140,7 @@ describe('the changelog round trip', () => {
         { name: 'session', type: 'session', gap: 3_000, groupBy: ['key'], aggregations },
       ],
     });
-    const restored = new PartitionWindows(edited);
+    const restored = partitionWindowsOf(edited);
     const problems = restored.restore(topic, undefined, 0);
     expect(problems.filter((p) => p === 'window definition sliding no longer exists')).toHaveLength(2);
     expect(

@@ -1,14 +1,19 @@
 // The windows of one partition: assigns each event to its windows per definition (tumbling, sliding,
 // session), keeps the watermark, tells late events apart (and how late), closes windows when the
-// watermark, idleness or the state budget says so, and emits early updates. Pure: time is passed in.
-import type { Pipeline, WindowConfig } from '../config/schema.js';
-import { fieldValue } from '../aggregations/aggregates.js';
-import { slidingWindowsOf } from '../windows/sliding.js';
-import { tumblingWindowOf } from '../windows/tumbling.js';
-import { Watermark } from '../windows/watermark.js';
-import type { Window } from '../windows/window.js';
-import { decodeWindow, encodeWindow, isWindowKey, windowKey, type Checkpoint } from './changelog-codec.js';
-import { WindowStore, type AddOutcome, type WindowResult } from './window-store.js';
+// watermark, idleness or the state budget says so, and emits early updates. Pure: time is passed in;
+// the store of open windows and the changelog's encoding are injected (state/ implements both), so
+// this file decides every rule and imports nothing below windows/.
+import { readField, type FieldPath } from './field-path.js';
+import { addToWindow, type AddOutcome } from './key-cap.js';
+import { addToSession } from './session-merging.js';
+import { slidingWindowsOf } from './sliding.js';
+import { tumblingWindowOf } from './tumbling.js';
+import { Watermark } from './watermark.js';
+import type { Window } from './window.js';
+import type { WindowDefinition } from './window-definition.js';
+import { restoredWindow, type WindowChangelog } from './window-restore.js';
+import { resultOf, type WindowResult } from './window-result.js';
+import { closeAtOf, keyIdOf, type WindowStore } from './window-store.js';
 
 export interface WindowedEvent {
   value: unknown;
@@ -37,33 +42,42 @@ export interface WindowCounters {
   keyCapOther: number;
 }
 
-export function groupKeyOf(value: unknown, fields: readonly string[]): string[] {
-  return fields.map((field) => {
-    const part = fieldValue(value, field);
+/** What a partition's windows are built from: compiled definitions (defineWindow), times in ms. */
+export interface PartitionWindowSettings {
+  windows: readonly WindowDefinition[];
+  time: { grace: number; maxOutOfOrderness: number; idleTimeout: number };
+  /** The state budget: above it, the windows that would close first close early. */
+  stateMaxBytes: number;
+}
+
+/** The watermark a restored partition resumes from (the changelog's checkpoint). */
+export interface WindowsCheckpoint {
+  watermark: { value: number; fromEvents: number };
+}
+
+export function groupKeyOf(value: unknown, paths: readonly FieldPath[]): string[] {
+  return paths.map((path) => {
+    const part = readField(value, path);
     if (part === undefined || part === null) return '';
     return typeof part === 'string' ? part : JSON.stringify(part);
   });
 }
 
-export class PartitionWindows {
+export class PartitionWindows<R> {
   readonly counters: WindowCounters = { budgetClosed: 0, keyCapDropped: 0, keyCapOther: 0 };
-  readonly store: WindowStore;
   readonly watermark: Watermark;
   /** Rows waiting for closeDue: session rows replaced by merges, windows closed by the budget. */
   private pending: WindowResult[] = [];
   private readonly lastUpdateAt = new Map<string, number>();
 
   constructor(
-    private readonly pipeline: {
-      time: Pipeline['time'];
-      windows: readonly WindowConfig[];
-      state: Pipeline['state'];
-    },
+    private readonly settings: PartitionWindowSettings,
+    readonly store: WindowStore,
+    private readonly changelog: WindowChangelog<R>,
   ) {
-    this.store = new WindowStore(pipeline.time.grace);
     this.watermark = new Watermark({
-      maxOutOfOrdernessMs: pipeline.time.maxOutOfOrderness,
-      idleTimeoutMs: pipeline.time.idleTimeout,
+      maxOutOfOrdernessMs: settings.time.maxOutOfOrderness,
+      idleTimeoutMs: settings.time.idleTimeout,
     });
   }
 
@@ -86,33 +100,27 @@ export class PartitionWindows {
     const outcome: AbsorbOutcome = { late: [], capped: 0 };
     // The store keeps offsets as numbers (smaller than BigInts, and exact below 2^53).
     const at = Number(offset);
-    for (const definition of this.pipeline.windows) {
-      const key = groupKeyOf(event.value, definition.groupBy);
+    for (const definition of this.settings.windows) {
+      const key = groupKeyOf(event.value, definition.groupByPaths);
+      const keyId = keyIdOf(key);
       if (definition.type === 'session') {
-        const closesBy = watermark - this.pipeline.time.grace;
+        const closesBy = watermark - definition.graceMs;
         if (event.eventTimeMs < closesBy) {
           outcome.late.push({ definition: definition.name, byMs: closesBy - event.eventTimeMs });
           continue;
         }
-        const added = this.store.addToSession(
-          definition,
-          event.eventTimeMs,
-          definition.gap,
-          key,
-          event.value,
-          at,
-        );
+        const added = addToSession(this.store, definition, event.eventTimeMs, key, keyId, event.value, at);
         this.count(added.outcome, outcome);
-        this.pending.push(...added.replaced);
+        if (added.replaced.length > 0) this.pending.push(...added.replaced);
         continue;
       }
       let missed: number | undefined;
       for (const window of this.windowsOf(definition, event.eventTimeMs)) {
-        if (this.store.isClosed(window.end, watermark)) {
-          missed ??= watermark - (window.end + this.pipeline.time.grace);
+        if (window.end + definition.graceMs <= watermark) {
+          missed ??= watermark - (window.end + definition.graceMs);
           continue;
         }
-        this.count(this.store.addToWindow(definition, window, key, event.value, at), outcome);
+        this.count(addToWindow(this.store, definition, window, key, keyId, event.value, at), outcome);
       }
       if (missed !== undefined) outcome.late.push({ definition: definition.name, byMs: missed });
     }
@@ -131,25 +139,29 @@ export class PartitionWindows {
     if (results.length >= limit) return results;
     const watermark = this.watermark.current(nowMs, caughtUp);
     const byEvents = this.watermark.eventWatermark;
-    return results.concat(
-      this.store.closeUpTo(watermark, limit - results.length, (closeAt) =>
-        closeAt <= byEvents ? 'watermark' : 'idle',
-      ),
-    );
+    for (const w of this.store.removeDue(watermark, limit - results.length))
+      results.push(resultOf(w, closeAtOf(w) <= byEvents ? 'watermark' : 'idle'));
+    return results;
   }
 
   /** Early rows of open windows that changed, for definitions in `update` mode whose interval has passed. */
   updatesDue(nowMs: number, limit = Number.POSITIVE_INFINITY): WindowResult[] {
-    const due = new Set<string>();
-    for (const definition of this.pipeline.windows) {
+    const due = new Set<WindowDefinition>();
+    for (const definition of this.settings.windows) {
       if (definition.emit.mode !== 'update') continue;
       const last = this.lastUpdateAt.get(definition.name);
-      if (last === undefined || nowMs - last >= definition.emit.every) due.add(definition.name);
+      if (last === undefined || nowMs - last >= definition.emit.everyMs) due.add(definition);
     }
     if (due.size === 0) return [];
-    const results = this.store.updates((name) => due.has(name), limit);
+    const results: WindowResult[] = [];
+    for (const w of this.store.windows()) {
+      if (results.length >= limit) break;
+      if (!w.dirty || !due.has(w.definition)) continue;
+      results.push(resultOf(w, 'update'));
+      w.dirty = false;
+    }
     // A definition is up to date only once all its changed windows went out.
-    if (results.length < limit) for (const name of due) this.lastUpdateAt.set(name, nowMs);
+    if (results.length < limit) for (const definition of due) this.lastUpdateAt.set(definition.name, nowMs);
     return results;
   }
 
@@ -166,23 +178,24 @@ export class PartitionWindows {
   }
 
   /** The windows changed since the last call, as changelog records (null: a tombstone), by key. */
-  takeChangelog(): Map<string, Buffer | null> {
-    const records = new Map<string, Buffer | null>();
-    for (const [id, w] of this.store.takeChanges()) records.set(windowKey(id), w ? encodeWindow(w) : null);
+  takeChangelog(): Map<string, R | null> {
+    const records = new Map<string, R | null>();
+    for (const [id, w] of this.store.takeChanges())
+      records.set(this.changelog.keyOf(id), w ? this.changelog.encode(w) : null);
     return records;
   }
 
   /** Rebuilds the state from changelog records; returns why any window could not be restored. */
   restore(
-    records: ReadonlyMap<string, Buffer | string>,
-    checkpoint: Checkpoint | undefined,
+    records: ReadonlyMap<string, R | string>,
+    checkpoint: WindowsCheckpoint | undefined,
     nowMs: number,
   ): string[] {
-    const definitions = new Map(this.pipeline.windows.map((w) => [w.name, w]));
+    const definitions = new Map(this.settings.windows.map((w) => [w.name, w]));
     const problems: string[] = [];
-    for (const [key, text] of records) {
-      if (!isWindowKey(key)) continue;
-      const w = decodeWindow(text, definitions);
+    for (const [key, value] of records) {
+      if (!this.changelog.isWindowKey(key)) continue;
+      const w = restoredWindow(this.changelog.decode(value), definitions);
       if (typeof w === 'string') problems.push(w);
       else this.store.restore(w);
     }
@@ -191,10 +204,10 @@ export class PartitionWindows {
     return problems;
   }
 
-  private windowsOf(definition: Exclude<WindowConfig, { type: 'session' }>, eventTimeMs: number): Window[] {
+  private windowsOf(definition: WindowDefinition, eventTimeMs: number): Window[] {
     return definition.type === 'tumbling'
-      ? [tumblingWindowOf(eventTimeMs, definition.size)]
-      : slidingWindowsOf(eventTimeMs, definition.size, definition.advance);
+      ? [tumblingWindowOf(eventTimeMs, definition.sizeMs)]
+      : slidingWindowsOf(eventTimeMs, definition.sizeMs, definition.advanceMs);
   }
 
   private count(added: AddOutcome, outcome: AbsorbOutcome): void {
@@ -206,12 +219,12 @@ export class PartitionWindows {
 
   /** Over the byte budget: close the windows that would close first, early, and move the watermark there. */
   private enforceBudget(): void {
-    while (this.store.bytes > this.pipeline.state.maxBytes && this.store.size > 0) {
+    while (this.store.bytes > this.settings.stateMaxBytes && this.store.size > 0) {
       const closeAt = this.store.earliestCloseAt() as number;
       this.watermark.advanceTo(closeAt);
-      const closed = this.store.closeUpTo(closeAt, Number.POSITIVE_INFINITY, () => 'state-budget');
+      const closed = this.store.removeDue(closeAt, Number.POSITIVE_INFINITY);
       this.counters.budgetClosed += closed.length;
-      this.pending.push(...closed);
+      for (const w of closed) this.pending.push(resultOf(w, 'state-budget'));
     }
   }
 }

@@ -7,8 +7,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { PipelineInput } from '../../../src/config/schema.js';
 import { validatePipeline } from '../../../src/config/validate.js';
-import { PartitionWindows } from '../../../src/state/partition-windows.js';
-import type { WindowResult } from '../../../src/state/window-store.js';
+import type { WindowResult } from '../../../src/windows/window-result.js';
+import { partitionWindowsOf } from '../../support/partition-windows.js';
 import { WindowReference, type ExpectedWindow } from '../../support/window-reference.js';
 
 const GRACE = 1_000;
@@ -128,7 +128,7 @@ function expectClickHouseToHoldTheFinalRows(rows: readonly WindowResult[], refer
 }
 
 function run(ops: readonly Op[], mode: 'final' | 'update') {
-  const windows = new PartitionWindows(validatePipeline(pipeline(mode)));
+  const windows = partitionWindowsOf(validatePipeline(pipeline(mode)));
   const reference = newReference();
   const rows: WindowResult[] = [];
   const closedIds = new Set<string>();
@@ -192,7 +192,7 @@ describe('PartitionWindows against a brute-force reference', () => {
   });
 
   it('merges two sessions that an out-of-order event bridges', () => {
-    const windows = new PartitionWindows(validatePipeline(pipeline('update')));
+    const windows = partitionWindowsOf(validatePipeline(pipeline('update')));
     const ev = (t: number): Ev => ({ t, key: 'a', value: 1, user: 'u1' });
     windows.absorb({ value: ev(10_000), eventTimeMs: 10_000 }, 0n, 0);
     windows.absorb({ value: ev(15_000), eventTimeMs: 15_000 }, 1n, 0);
