@@ -1,7 +1,7 @@
 // The aggregate state of one open window: its record count plus one slot per configured aggregation
 // (sum, avg, min, max, count_distinct). Slots add events, merge (when session windows merge), report
 // their results, and serialise to plain JSON for the changelog. Pure: no I/O.
-import { fieldPath, readField, type FieldPath } from '../windows/field-path.js';
+import { fieldPath, readField, type FieldPath } from './field-path.js';
 import { HyperLogLog } from './hyperloglog.js';
 
 export type AggregateFn = 'sum' | 'avg' | 'min' | 'max' | 'count_distinct';

@@ -4,7 +4,16 @@
 // (Prometheus text). node:http is enough for four read-only routes.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { RunningPipeline } from '../runtime/pipeline-runner.js';
+
+/** What the endpoints read of a running pipeline (RunningPipeline has it). */
+export interface ServedPipeline {
+  readonly done: Promise<void>;
+  isReady(): boolean;
+  /** Served as /status; its `restoring` part also with /readyz. */
+  pipelineStatus(): { restoring: unknown };
+  /** The Prometheus text served as /metrics. */
+  metrics(): Promise<string>;
+}
 
 export interface OpsServer {
   readonly port: number;
@@ -12,7 +21,7 @@ export interface OpsServer {
 }
 
 export async function startOpsServer(
-  pipeline: RunningPipeline,
+  pipeline: ServedPipeline,
   options: { host: string; port: number },
 ): Promise<OpsServer> {
   let stopped = false;

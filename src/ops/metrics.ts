@@ -3,9 +3,7 @@
 // scrape time; totals that must never go down survive a partition leaving (they are pipeline-wide);
 // events the status does not keep (sink batches, commits, rebalances, restores) are counted as they
 // happen. Served by the operations endpoint as /metrics.
-import type { SinkMetrics } from '../sinks/result-sink.js';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { PartitionCounters } from '../runtime/partition-worker.js';
 
 /** What the metrics read at scrape time: the running pipeline's status. */
 export interface MetricsSource {
@@ -18,8 +16,29 @@ export interface MetricsSource {
   sinks(): readonly { sink: string; buffered: number; circuitOpen: boolean }[];
 }
 
-/** The per-partition record counters, summed. */
-export type RecordTotals = PartitionCounters;
+/** A partition's record counters (and, summed, the pipeline's). */
+export interface RecordTotals {
+  fetched: number;
+  completed: number;
+  filtered: number;
+  skipped: number;
+  deadLettered: number;
+  late: number;
+  shed: number;
+  /** Events dropped from, or put under `__other__` in, a window at its key cap. */
+  keyCapped: number;
+}
+
+/** Per-sink metrics, labelled by sink. */
+export interface SinkMetrics {
+  rows: Counter<'sink'>;
+  batches: Counter<'sink'>;
+  batchRows: Histogram<'sink'>;
+  flushSeconds: Histogram<'sink'>;
+  retries: Counter<'sink'>;
+  failures: Counter<'sink'>;
+  deadLetteredRows: Counter<'sink'>;
+}
 
 export interface PartitionLevels extends RecordTotals {
   partition: number;

@@ -6,6 +6,7 @@
 import type { Violation } from '../stages/quality-rules.js';
 import type { CompiledPipeline } from './compiled-pipeline.js';
 import type { Logger } from '../ops/logger.js';
+import type { RecordTotals } from '../ops/metrics.js';
 import { PartitionWindows, type Lateness, type WindowCounters } from '../windows/partition-windows.js';
 import type { WindowResult } from '../windows/window-result.js';
 import { PackedWindowStore } from '../state/packed-window-store.js';
@@ -16,7 +17,7 @@ import {
   CHECKPOINT_KEY,
   encodeCheckpoint,
   windowChangelog,
-  type Checkpoint,
+  type RestoredPartition,
 } from '../state/changelog-codec.js';
 import {
   StageChain,
@@ -63,17 +64,7 @@ export interface LateEvent {
   late: readonly Lateness[];
 }
 
-export interface PartitionCounters {
-  fetched: number;
-  completed: number;
-  filtered: number;
-  skipped: number;
-  deadLettered: number;
-  late: number;
-  shed: number;
-  /** Events dropped from, or put under `__other__` in, a window at its key cap. */
-  keyCapped: number;
-}
+export type PartitionCounters = RecordTotals;
 
 export function emptyCounters(): PartitionCounters {
   return {
@@ -86,14 +77,6 @@ export function emptyCounters(): PartitionCounters {
     shed: 0,
     keyCapped: 0,
   };
-}
-
-/** The partition's state as read back from its changelog partition. */
-export interface RestoredPartition {
-  records: ReadonlyMap<string, Buffer>;
-  checkpoint: Checkpoint | undefined;
-  /** The source partition's end when the state was read back. */
-  highWatermark: bigint;
 }
 
 /** What one commit makes durable: the changelog records since the last commit and the offset to commit. */

@@ -29,7 +29,8 @@ import {
 } from './partition-checkpoint.js';
 import { PartitionCommitter, isFenced } from './partition-committer.js';
 import { PartitionPauses } from './partition-pauses.js';
-import { PartitionWorker, type RestoredPartition } from './partition-worker.js';
+import { PartitionWorker } from './partition-worker.js';
+import type { RestoredPartition } from '../state/changelog-codec.js';
 import { SideOutputs } from './side-outputs.js';
 import { topicOffsets } from '../source/cluster-settling.js';
 

@@ -4,6 +4,7 @@
 // absorbed, filtered, skipped or dead-lettered, however many a stage fanned out.
 import type { ParseConfig, QualityRule, TimeConfig } from '../config/schema.js';
 import { messageOf } from '../errors.js';
+import type { FetchedRecord } from '../source/fetched-record.js';
 import { validateEvent } from '../stages/json-parse.js';
 import { RecordError } from '../stages/record-error.js';
 import { QualityChecker, type Violation } from '../stages/quality-rules.js';
@@ -12,13 +13,7 @@ import type { ErrorAction, OnStageError, StageRecord } from '../config/user-func
 import { OrderedStage } from './ordered-stage.js';
 import { runStage, type StageOutcome } from './stage-attempts.js';
 
-export interface FetchedRecord {
-  offset: string;
-  key: Buffer | null;
-  value: Buffer | null;
-  timestamp: string;
-  headers?: Record<string, Buffer | string | (Buffer | string)[] | undefined>;
-}
+export type { FetchedRecord } from '../source/fetched-record.js';
 
 export interface Origin {
   readonly offset: bigint;

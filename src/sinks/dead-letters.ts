@@ -3,7 +3,7 @@
 // why. `sluice dlq replay` strips those headers again.
 import type { IHeaders, Message } from 'kafkajs';
 import { SluiceError, messageOf } from '../errors.js';
-import type { FetchedRecord } from '../runtime/stage-chain.js';
+import type { FetchedRecord } from '../source/fetched-record.js';
 
 export const DEAD_LETTER_HEADERS = {
   pipeline: 'sluice.pipeline',

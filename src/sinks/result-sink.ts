@@ -2,7 +2,6 @@
 // dead-lettered), and the batch controls users of batching libraries expect. BatchingSink puts a
 // Batcher (size, age, on demand) in front of a SinkDelivery (retries, circuit breaker, rejected rows
 // isolated) and counts what happens per sink.
-import type { Histogram, Counter } from 'prom-client';
 import type {
   ClickHouseSinkConfig,
   KafkaSinkConfig,
@@ -10,6 +9,7 @@ import type {
   WindowConfig,
 } from '../config/schema.js';
 import type { Logger } from '../ops/logger.js';
+import type { SinkMetrics } from '../ops/metrics.js';
 import { Batcher, type BatchHooks } from './batcher.js';
 import type { ResultRow, RoutedRow } from './result-row.js';
 import { newerRow, rowIdentity } from './result-row.js';
@@ -43,17 +43,6 @@ export interface ResultSink {
   sizes(): Record<string, number>;
   readonly circuitOpen: boolean;
   close(): Promise<void>;
-}
-
-/** Per-sink metrics, labelled by sink. */
-export interface SinkMetrics {
-  rows: Counter<'sink'>;
-  batches: Counter<'sink'>;
-  batchRows: Histogram<'sink'>;
-  flushSeconds: Histogram<'sink'>;
-  retries: Counter<'sink'>;
-  failures: Counter<'sink'>;
-  deadLetteredRows: Counter<'sink'>;
 }
 
 export interface SinkWiring {

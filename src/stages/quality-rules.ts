@@ -4,7 +4,7 @@
 // severity: error → dead-letter, warning → flag and count, info → log.
 import { LRUCache } from 'lru-cache';
 import type { QualityRule } from '../config/schema.js';
-import { fieldPath, readField, type FieldPath } from '../windows/field-path.js';
+import { fieldPath, readField, type FieldPath } from '../aggregations/field-path.js';
 
 export interface Violation {
   rule: QualityRule['rule'];

@@ -200,3 +200,11 @@ export const windowChangelog: WindowChangelog<Buffer> = {
   encode: encodeWindow,
   decode: readWindowRecord,
 };
+
+/** The partition's state as read back from its changelog partition. */
+export interface RestoredPartition {
+  records: ReadonlyMap<string, Buffer>;
+  checkpoint: Checkpoint | undefined;
+  /** The source partition's end when the state was read back. */
+  highWatermark: bigint;
+}

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
 import { decodeCheckpoint, CHECKPOINT_KEY } from './changelog-codec.js';
-import type { RestoredPartition } from '../runtime/partition-worker.js';
+import type { RestoredPartition } from './changelog-codec.js';
 import { topicOffsets } from '../source/cluster-settling.js';
 
 export interface RestoreProgress {

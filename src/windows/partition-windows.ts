@@ -3,7 +3,7 @@
 // watermark, idleness or the state budget says so, and emits early updates. Pure: time is passed in;
 // the store of open windows and the changelog's encoding are injected (state/ implements both), so
 // this file decides every rule and imports nothing below windows/.
-import { readField, type FieldPath } from './field-path.js';
+import { readField, type FieldPath } from '../aggregations/field-path.js';
 import { addToWindow, type AddOutcome } from './key-cap.js';
 import { addToSession } from './session-merging.js';
 import { slidingWindowsOf } from './sliding.js';

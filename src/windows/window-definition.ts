@@ -3,7 +3,7 @@
 // state or a table written under another meaning of the same name can be told apart. Pure data.
 import type { AggregateSpec } from '../aggregations/aggregates.js';
 import type { TimeConfig, WindowConfig } from '../config/schema.js';
-import { fieldPath, type FieldPath } from './field-path.js';
+import { fieldPath, type FieldPath } from '../aggregations/field-path.js';
 
 export type WindowType = WindowConfig['type'];
 

@@ -3,7 +3,7 @@
 // follows the documented rules: a tumbling or sliding window is closed once watermark ≥ end + grace; a
 // session event is late when it is older than watermark − grace; the watermark is the max event time
 // seen minus the allowed out-of-orderness. Pure and slow on purpose.
-import { fieldPath } from '../../src/windows/field-path.js';
+import { fieldPath } from '../../src/aggregations/field-path.js';
 import { groupKeyOf } from '../../src/windows/partition-windows.js';
 import { slidingWindowsOf } from '../../src/windows/sliding.js';
 import { tumblingWindowOf } from '../../src/windows/tumbling.js';

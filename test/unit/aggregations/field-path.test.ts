@@ -1,6 +1,6 @@
 // One dotted-path reader for windows, aggregations and quality rules.
 import { describe, expect, it } from 'vitest';
-import { fieldPath, readField } from '../../../src/windows/field-path.js';
+import { fieldPath, readField } from '../../../src/aggregations/field-path.js';
 
 describe('readField', () => {
   it('reads top-level and nested fields, and nothing through a non-object', () => {
