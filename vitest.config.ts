@@ -22,7 +22,7 @@ export default defineConfig({
           // After the unit tests: a broken core fails in seconds, before any server starts.
           sequence: { groupOrder: 1 },
           globalSetup: ['test/integration/support/global-setup.ts'],
-          // Before any test file loads kafkajs: its read_committed filter is replaced (src/source/kafkajs-fix.ts).
+          // Test files that read with kafkajs directly get the read_committed fix too (src/source/kafkajs-fix.ts).
           setupFiles: ['test/integration/support/kafkajs-fix-setup.ts'],
           testTimeout: 180_000,
           hookTimeout: 180_000,

@@ -1,5 +1,5 @@
 // Sluice's public API: declare a pipeline (validated exactly as a YAML/JSON config is) and run it.
-// Must come first: fixes kafkajs' read_committed filter before kafkajs loads.
+// Fixes kafkajs' read_committed filter for every kafkajs reader of this process (in any import order).
 import './source/kafkajs-fix.js';
 import { resolveEndpoints, type Endpoints } from './config/endpoints.js';
 import type { Pipeline, PipelineInput } from './config/schema.js';

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The `sluice` command line: one file per command group; errors print their message, not a stack trace.
-// Must come first: fixes kafkajs' read_committed filter before kafkajs loads.
+// Fixes kafkajs' read_committed filter for every kafkajs reader of this process (in any import order).
 import '../source/kafkajs-fix.js';
 import { Command } from 'commander';
 import { SluiceError } from '../errors.js';

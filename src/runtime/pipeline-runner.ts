@@ -199,11 +199,18 @@ class PipelineRunner implements RunningPipeline {
   }
 
   async start(): Promise<void> {
-    if (!readCommittedFixed)
-      this.logger.warn(
-        'kafkajs was loaded before sluice, so its read_committed filter could not be fixed: records of ' +
-          'aborted transactions in a topic several transactional producers share may be read. Import sluice first.',
-      );
+    if (!readCommittedFixed) {
+      const why =
+        "kafkajs' read_committed filter could not be fixed (this kafkajs is not the 2.2.4 Sluice was built " +
+        'for): records of aborted transactions in a topic several transactional producers share would be read';
+      if (this.pipeline.exactlyOnce)
+        throw new SluiceError(
+          `refusing to start under exactly-once: ${why}. Install the kafkajs version in Sluice's package.json, ` +
+            'or set processing.guarantee: at-least-once.',
+          { code: 'SLUICE_CONFIG_INVALID', retriable: false },
+        );
+      this.logger.warn(`${why}.`);
+    }
     await checkKafka(this.endpoints.brokers);
     await this.sinks.check();
     const partitions = await this.sourcePartitions();

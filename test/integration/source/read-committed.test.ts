@@ -2,8 +2,11 @@
 // app's, a chained Sluice pipeline's source) interleave their transactions in each partition. A
 // read_committed reader must skip every aborted one. kafkajs 2.2.4 does not (it leaked 57 of 123
 // aborted records in a three-producer run); Sluice installs a correct filter (src/source/kafkajs-fix.ts),
-// which this checks for a plain kafkajs reader and for a pipeline counting windows from such a topic.
-import { beforeAll, describe, expect, it } from 'vitest';
+// which this checks for a plain kafkajs reader (also one that loaded kafkajs before Sluice) and for a
+// pipeline counting windows from such a topic.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Kafka } from 'kafkajs';
 import { sampleEvents, seededRandom, type SampleEvent } from '../../../src/tools/produce/sample-events.js';
@@ -95,5 +98,29 @@ describe('reading topics written by several transactional producers', () => {
     ]);
     const found = await waitForCounts(clickhouse, database, expected);
     expect(found).toEqual(expected);
+  });
+
+  it('holds when kafkajs is loaded, and a consumer made, before Sluice', async () => {
+    const topic = uniqueName('txn_first');
+    await createTopic(kafka, topic, PARTITIONS);
+    const events = sampleEvents(600, Date.UTC(2026, 6, 1), 10 * 60_000, 78);
+    const { committed, aborted } = await interleavedTransactions(kafka, topic, events);
+    expect(aborted).toBeGreaterThan(30);
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'test/integration/support/kafkajs-first-reader.ts',
+        inject('kafkaBrokers'),
+        topic,
+        String(committed.length),
+      ],
+      { timeout: 120_000 },
+    );
+    const read = JSON.parse(stdout) as { readCommittedFixed: boolean; values: string[] };
+    expect(read.readCommittedFixed).toBe(true);
+    const ids = read.values.map((value) => (JSON.parse(value) as SampleEvent).eventId);
+    expect(ids.sort()).toEqual(committed.map((e) => e.eventId).sort());
   });
 });

@@ -1,2 +1,2 @@
-// Test files import kafkajs directly: the read_committed fix must be installed before it loads.
+// Test files read with kafkajs directly: they get Sluice's read_committed fix too.
 import '../../../src/source/kafkajs-fix.js';
