@@ -2,6 +2,7 @@
 // (sum, avg, min, max, count_distinct). Slots add events, merge (when session windows merge), report
 // their results, and serialise to plain JSON for the changelog. Pure: no I/O.
 import { HyperLogLog } from './hyperloglog.js';
+import { SluiceError } from '../errors.js';
 
 export type AggregateFn = 'sum' | 'avg' | 'min' | 'max' | 'count_distinct';
 
@@ -207,7 +208,13 @@ export function deserializeAggregate(
   specs: readonly AggregateSpec[],
 ): AggregateState {
   if (data.slots.length !== specs.length)
-    throw new Error(`changelog state has ${data.slots.length} aggregations, the pipeline ${specs.length}`);
+    throw new SluiceError(
+      `changelog state has ${data.slots.length} aggregations, the pipeline ${specs.length}`,
+      {
+        code: 'SLUICE_STATE_INVALID',
+        retriable: false,
+      },
+    );
   return {
     count: data.count,
     slots: specs.map((spec, i) => {

@@ -3,9 +3,9 @@
 // (its origin) it derives from; the origin is complete once every item derived from it has been
 // absorbed, filtered, skipped or dead-lettered, however many a stage fanned out.
 import type { Pipeline, StageConfig } from '../config/schema.js';
-import { messageOf } from '../errors.js';
+import { SluiceBugError, messageOf } from '../errors.js';
 import { validateEvent } from '../stages/json-parse.js';
-import { RecordError } from '../stages/record-error.js';
+import { RecordError, RecordInvalidError } from '../stages/record-error.js';
 import { QualityChecker, type Violation } from '../stages/quality-rules.js';
 import { filterProcessor } from '../stages/filter-stage.js';
 import type { ErrorAction, Processor, StageRecord } from '../stages/processor.js';
@@ -63,7 +63,7 @@ function decodeJson(value: Buffer): unknown {
   try {
     return JSON.parse(value.toString('utf8'));
   } catch (error) {
-    throw new Error(`invalid JSON: ${messageOf(error)}`);
+    throw new RecordInvalidError(`invalid JSON: ${messageOf(error)}`, error);
   }
 }
 
@@ -78,9 +78,11 @@ function processorOf(stage: StageConfig): Processor {
   if ('process' in stage) return stage.process;
   if ('type' in stage) {
     if (stage.type === 'filter') return filterProcessor(stage.field, stage.in);
-    throw new Error(`stage ${stage.name}: a ${stage.type} stage was not prepared (the runner prepares it)`);
+    throw new SluiceBugError(
+      `stage ${stage.name}: a ${stage.type} stage was not prepared (the runner prepares it)`,
+    );
   }
-  throw new Error(
+  throw new SluiceBugError(
     `stage ${stage.name}: module ${stage.module} was not loaded (run() and loadPipelineFile() load it)`,
   );
 }
@@ -151,7 +153,8 @@ export class StageChain {
     const started = performance.now();
     let decoded: unknown;
     try {
-      if (raw.value === null) throw new Error('expected a value, found a null value (tombstone)');
+      if (raw.value === null)
+        throw new RecordInvalidError('expected a value, found a null value (tombstone)');
       decoded = this.decode(raw.value);
     } catch (error) {
       this.parseFailed(origin, new RecordError(source, 'parse', messageOf(error), error), started);
