@@ -3,14 +3,17 @@
 // exception, below). kafkajs nests the error that ended its retries as `cause`
 // (KafkaJSNumberOfRetriesExceeded) and bundles per-topic errors in KafkaJSAggregateError: both are
 // looked through.
-import {
+import kafkajs from 'kafkajs';
+
+// kafkajs spreads its error classes into its exports, which Node cannot see as named ESM exports.
+const {
   KafkaJSAggregateError,
   KafkaJSConnectionError,
   KafkaJSError,
   KafkaJSNonRetriableError,
   KafkaJSProtocolError,
   KafkaJSSASLAuthenticationError,
-} from 'kafkajs';
+} = kafkajs;
 
 /**
  * Protocol errors that say a newer producer owns our transactional id, or that we may no longer use it:
@@ -45,7 +48,7 @@ function protocolTypes(error: unknown): string[] {
  * kafkajs 2.2 has no name for codes newer than its table: it reports them as KAFKAJS_UNKNOWN_ERROR_CODE
  * with code -99, and only its message ("Unknown error code 90") keeps the broker's code.
  */
-function unknownProtocolCode(error: KafkaJSProtocolError): number | undefined {
+function unknownProtocolCode(error: InstanceType<typeof KafkaJSProtocolError>): number | undefined {
   if (error.type !== 'KAFKAJS_UNKNOWN_ERROR_CODE') return undefined;
   const match = /^Unknown error code (\d+)$/.exec(error.message);
   return match ? Number(match[1]) : undefined;

@@ -3,15 +3,7 @@
 // wrap them. No broker: only the client's error classes.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import {
-  KafkaJSAggregateError,
-  KafkaJSConnectionError,
-  KafkaJSError,
-  KafkaJSNonRetriableError,
-  KafkaJSNumberOfRetriesExceeded,
-  KafkaJSProtocolError,
-  KafkaJSSASLAuthenticationError,
-} from 'kafkajs';
+import kafkajs from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import {
   isAuthentication,
@@ -23,29 +15,35 @@ import {
   isTransactionBusy,
 } from '../../../src/source/kafka-errors.js';
 
+// As Sluice imports them: kafkajs spreads its error classes into its exports, which Node's ESM cannot name.
+const {
+  KafkaJSAggregateError,
+  KafkaJSConnectionError,
+  KafkaJSError,
+  KafkaJSNonRetriableError,
+  KafkaJSNumberOfRetriesExceeded,
+  KafkaJSProtocolError,
+  KafkaJSSASLAuthenticationError,
+} = kafkajs;
+type ProtocolError = InstanceType<typeof KafkaJSProtocolError>;
 const require = createRequire(import.meta.url);
 const { createErrorFromCode } = require('kafkajs/src/protocol/error.js') as {
-  createErrorFromCode: (code: number) => KafkaJSProtocolError;
+  createErrorFromCode: (code: number) => ProtocolError;
 };
 // Exported by kafkajs at run time, missing from its type declarations.
 const { KafkaJSCreateTopicError } = require('kafkajs') as {
-  KafkaJSCreateTopicError: new (e: KafkaJSProtocolError, topic: string) => KafkaJSProtocolError;
+  KafkaJSCreateTopicError: new (e: ProtocolError, topic: string) => ProtocolError;
 };
-const SaslError = KafkaJSSASLAuthenticationError as unknown as new (
-  message: string,
-) => KafkaJSSASLAuthenticationError;
+const SaslError = KafkaJSSASLAuthenticationError as unknown as new (message: string) => Error;
 
 /** As kafkajs' retrier reports an error it gave up retrying. */
-function retriesExceeded(error: Error): KafkaJSNumberOfRetriesExceeded {
+function retriesExceeded(error: Error): Error {
   return new KafkaJSNumberOfRetriesExceeded(error, { retryCount: 5, retryTime: 1_000 });
 }
 
 /** As kafkajs' retrier reports an error it would not retry (bail or a non-retriable one). */
-function notRetried(error: Error): KafkaJSNonRetriableError {
-  const Wrapper = KafkaJSNonRetriableError as unknown as new (
-    e: Error,
-    options: { cause: Error },
-  ) => KafkaJSNonRetriableError;
+function notRetried(error: Error): Error {
+  const Wrapper = KafkaJSNonRetriableError as unknown as new (e: Error, options: { cause: Error }) => Error;
   return new Wrapper(error, { cause: error });
 }
 
