@@ -18,8 +18,16 @@ export type {
 export type { RunningPipeline } from './runtime/pipeline-runner.js';
 export type { PartitionStatus, PipelineStatus } from './runtime/member-status.js';
 export type { Endpoints } from './config/endpoints.js';
-export { ConfigError } from './config/config-error.js';
-export { SluiceError } from './errors.js';
+// The errors a user can meet (thrown by run(), rejected by `done`, handed to onStageError, named in a
+// dead letter's `sluice.error.code`); match on `code` (SluiceErrorCode) or the class.
+export { SluiceError, SluiceBugError, type SluiceErrorCode } from './errors.js';
+export { ConfigError, type ConfigIssue } from './config/config-error.js';
+export { KafkaAuthenticationError, KafkaTlsError, KafkaUnavailableError } from './source/kafka-client.js';
+export { StageAbortError } from './runtime/partition-worker.js';
+export { StageTimeoutError } from './runtime/stage-attempts.js';
+export { RecordError, type RecordOrigin } from './stages/record-error.js';
+export { LookupError } from './stages/lookup-stage.js';
+export { SinkRejectedError, SinkUnavailableError } from './sinks/clickhouse-schema.js';
 export { loadPipelineFile } from './config/load.js';
 
 /** Validates a pipeline written in TypeScript; throws a ConfigError naming every bad field. */

@@ -3,6 +3,7 @@
 // their results, and serialise to plain JSON for the changelog. Pure: no I/O.
 import { fieldPath, readField, type FieldPath } from './field-path.js';
 import { HyperLogLog } from './hyperloglog.js';
+import { SluiceError } from '../errors.js';
 
 export type AggregateFn = 'sum' | 'avg' | 'min' | 'max' | 'count_distinct';
 
@@ -185,7 +186,13 @@ export function deserializeAggregate(
   specs: readonly AggregateSpec[],
 ): AggregateState {
   if (data.slots.length !== specs.length)
-    throw new Error(`changelog state has ${data.slots.length} aggregations, the pipeline ${specs.length}`);
+    throw new SluiceError(
+      `changelog state has ${data.slots.length} aggregations, the pipeline ${specs.length}`,
+      {
+        code: 'SLUICE_STATE_INVALID',
+        retriable: false,
+      },
+    );
   return {
     count: data.count,
     slots: specs.map((spec, i) => {

@@ -3,6 +3,7 @@
 // to read, so it is the lowest offset not yet complete, or lower still when state (an open window, an
 // unsunk result) holds an older record; with nothing pending, one past the last tracked record.
 // It never moves back. Pure: offsets in, offsets out.
+import { SluiceBugError } from '../errors.js';
 
 export class OffsetTracker {
   /** Tracked offsets in increasing order, with whether each is complete; the front is the oldest. */
@@ -17,7 +18,7 @@ export class OffsetTracker {
    * so they count as seen, and the first commit is at least there.
    */
   startAt(offset: bigint): void {
-    if (this.nextOffset !== undefined) throw new Error('startAt after records were tracked');
+    if (this.nextOffset !== undefined) throw new SluiceBugError('startAt after records were tracked');
     this.nextOffset = offset;
   }
 
@@ -28,7 +29,7 @@ export class OffsetTracker {
 
   /** Starts tracking a fetched record; offsets must arrive in increasing order. */
   track(offset: bigint): void {
-    if (this.isSeen(offset)) throw new Error(`offset ${offset} tracked twice or out of order`);
+    if (this.isSeen(offset)) throw new SluiceBugError(`offset ${offset} tracked twice or out of order`);
     this.pending.push({ offset, complete: false });
     this.indexOf.set(offset, this.pending.length - 1);
     this.nextOffset = offset + 1n;

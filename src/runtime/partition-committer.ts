@@ -10,9 +10,10 @@
 // leaves a checkpoint ahead of the commit, which the restore honours (no double counting).
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, Kafka, Message, Producer } from 'kafkajs';
-import { messageOf } from '../errors.js';
+import { SluiceBugError, messageOf } from '../errors.js';
 import type { Logger } from '../ops/logger.js';
 import type { OutputBatch } from '../sinks/kafka-sink.js';
+import { isFenced as isKafkaFenced, isTransactionBusy } from '../source/kafka-errors.js';
 import type { Snapshot } from './partition-worker.js';
 
 export interface CommitterOptions {
@@ -25,15 +26,12 @@ export interface CommitterOptions {
 
 /** A producer fenced by a newer owner of the partition: this member must drop the partition. */
 export function isFenced(error: unknown): boolean {
-  const text = `${(error as { type?: string }).type ?? ''} ${messageOf(error)}`;
-  return /PRODUCER_FENCED|INVALID_PRODUCER_EPOCH|fenced|TRANSACTIONAL_ID_AUTHORIZATION/i.test(text);
+  return isKafkaFenced(error);
 }
 
 /** kafkajs may report a transaction still ending right after a commit; a short wait clears it. */
 function isBusy(error: unknown): boolean {
-  return /already an ongoing transaction|another operation is in progress|CONCURRENT_TRANSACTIONS/i.test(
-    `${(error as { type?: string }).type ?? ''} ${messageOf(error)}`,
-  );
+  return isTransactionBusy(error);
 }
 
 /** Requests of at most this many records, so one commit of many windows stays under the broker's size limits. */
@@ -115,7 +113,7 @@ export class PartitionCommitter {
     const messages: Message[] = [...snapshot.records].map(([key, value]) => ({ key, value, partition }));
     const offsets = [{ partition, offset: snapshot.offset.toString() }];
     const producer = this.producers.get(partition);
-    if (!producer) throw new Error(`partition ${partition} was not opened`);
+    if (!producer) throw new SluiceBugError(`partition ${partition} was not opened`);
     const transaction = await this.withRetry(() => producer.transaction());
     try {
       for (const chunk of chunks(messages))

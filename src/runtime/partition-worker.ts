@@ -10,7 +10,7 @@ import type { RecordTotals } from '../ops/metrics.js';
 import { PartitionWindows, type Lateness, type WindowCounters } from '../windows/partition-windows.js';
 import type { WindowResult } from '../windows/window-result.js';
 import { PackedWindowStore } from '../state/packed-window-store.js';
-import { messageOf } from '../errors.js';
+import { SluiceError, messageOf } from '../errors.js';
 import { BackpressureController, type BackpressureAction, type BufferFill } from './backpressure.js';
 import { OffsetTracker } from './offset-tracker.js';
 import {
@@ -85,14 +85,12 @@ export interface Snapshot {
   offset: bigint;
 }
 
-export class StageAbortError extends Error {
-  readonly code = 'SLUICE_STAGE_ABORTED';
+/** A stage's error policy chose `abort`: what the running pipeline's `done` rejects with. */
+export class StageAbortError extends SluiceError {
   constructor(failure: StageFailure, topic: string, partition: number) {
     super(
       `${topic}[${partition}]@${failure.origin.raw.offset} stage ${failure.stage} aborted the pipeline: ${messageOf(failure.error)}`,
-      {
-        cause: failure.error,
-      },
+      { code: 'SLUICE_STAGE_ABORTED', retriable: false, cause: failure.error },
     );
   }
 }

@@ -10,7 +10,7 @@ import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import type { Endpoints } from '../config/endpoints.js';
 import type { Pipeline } from '../config/schema.js';
-import { SluiceError, messageOf } from '../errors.js';
+import { SluiceBugError, SluiceError, messageOf } from '../errors.js';
 import type { Logger } from '../ops/logger.js';
 import { PipelineMetrics } from '../ops/metrics.js';
 import { BatchClosedError } from '../sinks/batcher.js';
@@ -487,7 +487,7 @@ class PipelineRunner implements RunningPipeline {
       taken = worker.accept(batch.messages, BigInt(batch.highWatermark), BigInt(batch.lastOffset()));
     } catch (error) {
       // A bug, not bad input (that is dead-lettered): the state may be half-updated, so stop uncommitted.
-      this.abort(error instanceof Error ? error : new Error(String(error)));
+      this.abort(error instanceof Error ? error : new SluiceBugError(String(error), error));
       return;
     }
     // Only what the worker took is resolved; the rest is fetched again once the partition resumes.

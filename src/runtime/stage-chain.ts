@@ -6,7 +6,7 @@ import type { ParseConfig, QualityRule, TimeConfig } from '../config/schema.js';
 import { messageOf } from '../errors.js';
 import type { FetchedRecord } from '../source/fetched-record.js';
 import { validateEvent } from '../stages/json-parse.js';
-import { RecordError } from '../stages/record-error.js';
+import { RecordError, RecordInvalidError } from '../stages/record-error.js';
 import { QualityChecker, type Violation } from '../stages/quality-rules.js';
 import type { PreparedStage } from '../stages/prepared-stages.js';
 import type { ErrorAction, OnStageError, StageRecord } from '../config/user-functions.js';
@@ -69,7 +69,7 @@ function decodeJson(value: Buffer): unknown {
   try {
     return JSON.parse(value.toString('utf8'));
   } catch (error) {
-    throw new Error(`invalid JSON: ${messageOf(error)}`);
+    throw new RecordInvalidError(`invalid JSON: ${messageOf(error)}`, error);
   }
 }
 
@@ -140,7 +140,8 @@ export class StageChain {
     const started = performance.now();
     let decoded: unknown;
     try {
-      if (raw.value === null) throw new Error('expected a value, found a null value (tombstone)');
+      if (raw.value === null)
+        throw new RecordInvalidError('expected a value, found a null value (tombstone)');
       decoded = this.decode(raw.value);
     } catch (error) {
       this.parseFailed(origin, new RecordError(source, 'parse', messageOf(error), error), started);

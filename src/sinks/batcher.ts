@@ -3,6 +3,7 @@
 // batch, rows with the same key are collapsed to the one `prefer` picks. Each add() resolves once every
 // row it brought has been written, or superseded by a row that was; nothing is acknowledged earlier.
 // The writer owns retries: the batcher never drops a batch, it waits for the writer to finish it.
+import { SluiceBugError, SluiceError } from '../errors.js';
 
 import type { BatchHooks } from '../config/user-functions.js';
 
@@ -44,9 +45,13 @@ interface Group<Row> {
   writing?: Promise<void>;
 }
 
-export class BatchClosedError extends Error {
+/** The batcher was closed (shutdown, revoke) with these rows unwritten: they are replayed from Kafka. */
+export class BatchClosedError extends SluiceError {
   constructor() {
-    super('the batcher was closed before these rows were written');
+    super('the batcher was closed before these rows were written', {
+      code: 'SLUICE_CLOSED',
+      retriable: false,
+    });
   }
 }
 
@@ -63,7 +68,8 @@ export class Batcher<Row> {
   private readonly schedule: NonNullable<BatcherOptions<Row>['schedule']>;
 
   constructor(private readonly options: BatcherOptions<Row>) {
-    if (!(options.maxSize >= 1)) throw new RangeError(`maxSize must be at least 1, got ${options.maxSize}`);
+    if (!(options.maxSize >= 1))
+      throw new SluiceBugError(`maxSize must be at least 1, got ${options.maxSize}`);
     this.schedule = options.schedule ?? defaultSchedule;
   }
 

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import type { WindowConfig } from '../config/schema.js';
 import { SluiceError, messageOf } from '../errors.js';
+import { isClickHouseAuthentication } from './clickhouse-errors.js';
 import {
   missingColumnDdl,
   quoteIdentifier,
@@ -29,8 +30,12 @@ export class SinkUnavailableError extends SluiceError {
   }
 }
 
-/** ClickHouse's answers to bad credentials: codes 192/193 up to 20.x, 516 since (and their texts). */
-const AUTHENTICATION_FAILED = /Code: (192|193|516)\b|Unknown user|Wrong password|Authentication failed/i;
+/** ClickHouse refused the rows themselves (a parse or type error): they are dead-lettered, not retried. */
+export class SinkRejectedError extends SluiceError {
+  constructor(cause: unknown) {
+    super(messageOf(cause), { code: 'SLUICE_RECORD_INVALID', retriable: false, cause });
+  }
+}
 
 export function createClickHouseClient(endpoint: ClickHouseEndpoint): ClickHouseClient {
   return createClient({
@@ -71,7 +76,7 @@ export class ClickHouseSchema {
     try {
       await this.query('SELECT 1 AS ok');
     } catch (error) {
-      if (!AUTHENTICATION_FAILED.test(messageOf(error))) throw error;
+      if (!isClickHouseAuthentication(error)) throw error;
       throw new SluiceError(
         `ClickHouse at ${this.endpoint.url} refused user "${this.endpoint.username}": ${messageOf(error)}. ` +
           'Check CLICKHOUSE_USER and CLICKHOUSE_PASSWORD (or sinks.clickhouse.username and password).',

@@ -4,10 +4,12 @@
 // a duplicate. Rows ClickHouse refuses as invalid are dead-lettered one by one; the rest land.
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { ClickHouseSinkConfig, WindowConfig } from '../config/schema.js';
-import { messageOf } from '../errors.js';
+import { SluiceBugError, messageOf } from '../errors.js';
+import { isClickHouseMissingTable, isClickHouseRejection } from './clickhouse-errors.js';
 import { quoteIdentifier } from './clickhouse-tables.js';
 import {
   ClickHouseSchema,
+  SinkRejectedError,
   SinkUnavailableError,
   createClickHouseClient,
   type ClickHouseEndpoint,
@@ -16,25 +18,6 @@ import { routeTable, type ResultRow, type RoutedRow } from './result-row.js';
 import { BatchingSink, type SinkSettings, type SinkWiring } from './result-sink.js';
 
 export { SinkUnavailableError };
-
-/**
- * Error codes with which ClickHouse refuses the data itself (parse and type errors, unknown fields):
- * the same rows would be refused again. Anything else (network, overload, a restart) is retried.
- */
-const REJECTION_CODES = new Set([6, 16, 26, 27, 32, 38, 41, 53, 69, 70, 72, 117, 130, 131, 321]);
-const UNKNOWN_TABLE = 60;
-
-function clickhouseCode(error: unknown): number | undefined {
-  const code = (error as { code?: unknown }).code;
-  if (typeof code === 'string' && /^\d+$/.test(code)) return Number(code);
-  const match = /Code: (\d+)/.exec(messageOf(error));
-  return match ? Number(match[1]) : undefined;
-}
-
-export function isClickHouseRejection(error: unknown): boolean {
-  const code = clickhouseCode(error);
-  return code !== undefined && REJECTION_CODES.has(code);
-}
 
 export class ClickHouseSink extends BatchingSink {
   private readonly client: ClickHouseClient;
@@ -55,7 +38,7 @@ export class ClickHouseSink extends BatchingSink {
       config,
       {
         write: (rows, table) => this.insert(rows, table),
-        isRejection: isClickHouseRejection,
+        isRejection: (error) => error instanceof SinkRejectedError,
       },
       wiring,
       config.hooks,
@@ -76,7 +59,7 @@ export class ClickHouseSink extends BatchingSink {
 
   protected groupOf(routed: RoutedRow): string {
     const window = this.windows.get(routed.window);
-    if (!window) throw new Error(`a row of unknown window ${routed.window}`);
+    if (!window) throw new SluiceBugError(`a row of unknown window ${routed.window}`);
     const table = routeTable(this.config.tables[window.name], window, routed);
     if (!this.tableWindows.has(table)) this.tableWindows.set(table, window);
     return table;
@@ -93,8 +76,8 @@ export class ClickHouseSink extends BatchingSink {
       });
     } catch (error) {
       // Dropped under us: created again on the next attempt.
-      if (clickhouseCode(error) === UNKNOWN_TABLE) this.schema.forget(table);
-      if (isClickHouseRejection(error)) throw error;
+      if (isClickHouseMissingTable(error)) this.schema.forget(table);
+      if (isClickHouseRejection(error)) throw new SinkRejectedError(error);
       throw new SinkUnavailableError(
         `insert of ${rows.length} row(s) into ${this.endpoint.database}.${table} at ${this.endpoint.url} failed: ${messageOf(error)}`,
         error,

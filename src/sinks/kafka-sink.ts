@@ -9,14 +9,13 @@ import type { KafkaSinkConfig, WindowConfig } from '../config/schema.js';
 import { avroEncoder } from './result-avro.js';
 import type { ResultRow, RoutedRow } from './result-row.js';
 import { BatchingSink, type ResultSink, type SinkSettings, type SinkWiring } from './result-sink.js';
+import { SluiceBugError } from '../errors.js';
+import { isRecordRejected } from '../source/kafka-errors.js';
 
 export interface OutputBatch {
   topic: string;
   messages: Message[];
 }
-
-/** Kafka errors about the records themselves: sending them again cannot succeed. */
-const REJECTED = /MESSAGE_TOO_LARGE|RECORD_LIST_TOO_LARGE|INVALID_RECORD|CORRUPT_MESSAGE|INVALID_TIMESTAMP/;
 
 class ResultEncoder {
   private readonly encoders = new Map<string, (row: ResultRow) => Buffer>();
@@ -36,7 +35,7 @@ class ResultEncoder {
 
   message(routed: RoutedRow): Message {
     const encode = this.encoders.get(routed.window);
-    if (!encode) throw new Error(`a row of unknown window ${routed.window}`);
+    if (!encode) throw new SluiceBugError(`a row of unknown window ${routed.window}`);
     return {
       key: JSON.stringify(routed.key),
       value: encode(routed.row),
@@ -69,7 +68,7 @@ class KafkaBatchSink extends BatchingSink {
             messages: rows.map((row) => this.pending.get(row) ?? this.encodeLoose(row)),
           });
         },
-        isRejection: (error) => REJECTED.test(`${(error as { type?: string }).type ?? ''} ${String(error)}`),
+        isRejection: isRecordRejected,
       },
       wiring,
       config.hooks,

@@ -5,9 +5,10 @@
 // without its dead letter.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka, Message, Producer } from 'kafkajs';
-import { messageOf } from '../errors.js';
+import { SluiceError, messageOf } from '../errors.js';
 import type { Logger } from '../ops/logger.js';
 import { topicOffsets, whileSettling } from '../source/cluster-settling.js';
+import { isTopicAlreadyExists } from '../source/kafka-errors.js';
 
 export interface SideTopic {
   topic: string;
@@ -16,6 +17,16 @@ export interface SideTopic {
   retentionMs?: number;
   /** Neither: the broker's defaults (output topics, which users own). */
   brokerDefaults?: boolean;
+}
+
+/** The writer was closed (shutdown, revoke) before the broker acknowledged the record. */
+export class SideTopicClosedError extends SluiceError {
+  constructor(topic: string) {
+    super(`writer closed before ${topic} acknowledged the record`, {
+      code: 'SLUICE_CLOSED',
+      retriable: false,
+    });
+  }
 }
 
 interface PendingWrite {
@@ -71,7 +82,7 @@ export class SideTopicWriter {
       });
     } catch (error) {
       // Another worker may have created it in between.
-      if (!messageOf(error).includes('already exists')) throw error;
+      if (!isTopicAlreadyExists(error)) throw error;
     } finally {
       await admin.disconnect();
     }
@@ -89,9 +100,10 @@ export class SideTopicWriter {
       for (const t of compacted) {
         const found = (await topicOffsets(admin, t.topic)).length;
         if (found !== t.partitions)
-          throw new Error(
+          throw new SluiceError(
             `state topic ${t.topic} has ${found} partition(s); the source has ${t.partitions}. ` +
               'Recreate it with as many partitions as the source (its state is rebuilt from the source only by replaying from the beginning).',
+            { code: 'SLUICE_KAFKA_STATE_TOPIC', retriable: false },
           );
       }
     } finally {
@@ -105,8 +117,7 @@ export class SideTopicWriter {
    * dead letters or late events costs a few requests, not thousands of concurrent ones.
    */
   write(topic: string, message: Message): Promise<void> {
-    if (this.closed)
-      return Promise.reject(new Error(`writer closed before ${topic} acknowledged the record`));
+    if (this.closed) return Promise.reject(new SideTopicClosedError(topic));
     return new Promise((resolve, reject) => {
       const queue = this.queues.get(topic) ?? [];
       queue.push({ message, resolve, reject });
@@ -122,7 +133,7 @@ export class SideTopicWriter {
       const batch = queue.splice(0, BATCH);
       for (let attempt = 1; ; attempt += 1) {
         if (this.closed) {
-          batch.forEach((w) => w.reject(new Error(`writer closed before ${topic} acknowledged the record`)));
+          batch.forEach((w) => w.reject(new SideTopicClosedError(topic)));
           break;
         }
         try {
@@ -139,9 +150,7 @@ export class SideTopicWriter {
         }
       }
     }
-    queue
-      .splice(0)
-      .forEach((w) => w.reject(new Error(`writer closed before ${topic} acknowledged the record`)));
+    queue.splice(0).forEach((w) => w.reject(new SideTopicClosedError(topic)));
     this.sending.delete(topic);
   }
 

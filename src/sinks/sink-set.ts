@@ -9,6 +9,7 @@ import type { ClickHouseEndpoint } from './clickhouse-schema.js';
 import { KafkaTransactionalSink, createKafkaSink, type OutputBatch } from './kafka-sink.js';
 import { resultRow } from './result-row.js';
 import type { ResultSink, SinkSettings, SinkWiring } from './result-sink.js';
+import { SluiceBugError } from '../errors.js';
 
 /** The batch controls of a running pipeline's sinks. */
 export interface SinkControls {
@@ -58,7 +59,7 @@ export class SinkSet implements SinkControls {
     const windows = this.windows;
     const rows = results.map((result) => {
       const window = windows.get(result.definition);
-      if (!window) throw new Error(`result for unknown window definition ${result.definition}`);
+      if (!window) throw new SluiceBugError(`result for unknown window definition ${result.definition}`);
       return resultRow(this.settings.pipeline, window, result, partition);
     });
     await Promise.all(this.sinks.map((sink) => sink.write(rows)));

@@ -3,6 +3,7 @@
 import { Kafka, logLevel, type LogEntry } from 'kafkajs';
 import { SluiceError, messageOf } from '../errors.js';
 import type { Logger } from '../ops/logger.js';
+import { isAuthentication, isTls } from './kafka-errors.js';
 import { kafkaSecurityFromEnv, type KafkaSecurity } from './kafka-security.js';
 
 export class KafkaUnavailableError extends SluiceError {
@@ -35,18 +36,6 @@ export class KafkaTlsError extends SluiceError {
       { code: 'SLUICE_KAFKA_TLS', retriable: false, cause },
     );
   }
-}
-
-const CERTIFICATE_ERROR = /certificate|CERT_|self[- ]signed|unable to verify/i;
-
-/** The message of an error and of the errors it wraps (kafkajs nests the socket error in its retries). */
-function messageChain(error: unknown): string {
-  const messages: string[] = [];
-  for (let e = error as { message?: string; cause?: unknown; originalError?: unknown } | undefined; e;) {
-    if (e.message) messages.push(e.message);
-    e = (e.originalError ?? e.cause) as typeof e;
-  }
-  return messages.join(' / ');
 }
 
 function kafkajsLogger(logger: Logger) {
@@ -91,9 +80,9 @@ export async function checkKafka(brokers: readonly string[]): Promise<void> {
     await admin.describeCluster();
   } catch (error) {
     const security = kafkaSecurityFromEnv();
-    if ((error as Error).name === 'KafkaJSSASLAuthenticationError' && security.sasl)
+    if (isAuthentication(error) && security.sasl)
       throw new KafkaAuthenticationError(brokers, security.sasl.mechanism, saslUser(security), error);
-    if (security.ssl && CERTIFICATE_ERROR.test(messageChain(error))) throw new KafkaTlsError(brokers, error);
+    if (security.ssl && isTls(error)) throw new KafkaTlsError(brokers, error);
     throw new KafkaUnavailableError(brokers, error);
   } finally {
     await admin.disconnect().catch(() => undefined);

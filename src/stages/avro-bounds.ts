@@ -3,6 +3,7 @@
 // "2^60 entries" prefix on an array of nulls (items of zero bytes) would loop for ever, and strings
 // past the end are read as empty. The walk allocates nothing and names the field that is wrong.
 import type { Type } from 'avsc';
+import { SluiceError } from '../errors.js';
 
 export interface AvroBounds {
   /** Most items in one array or map, whatever their size (zero-byte items make counts free). */
@@ -32,7 +33,12 @@ class Cursor {
   }
 }
 
-class BoundsError extends Error {}
+/** A declared count or length that the rest of the value cannot hold: the record's fault. */
+class BoundsError extends SluiceError {
+  constructor(message: string) {
+    super(message, { code: 'SLUICE_RECORD_INVALID', retriable: false });
+  }
+}
 
 function underlying(type: Type): Type {
   const logical = type as Type & { underlyingType?: Type };

@@ -11,7 +11,7 @@ import { LRUCache } from 'lru-cache';
 import pLimit from 'p-limit';
 import type { Pipeline } from '../config/schema.js';
 import { ConfigError } from '../config/config-error.js';
-import { messageOf } from '../errors.js';
+import { SluiceError, messageOf } from '../errors.js';
 import type { Processor, StageRecord } from '../config/user-functions.js';
 
 type LookupStage = Extract<Pipeline['stages'][number], { type: 'lookup' }>;
@@ -21,6 +21,16 @@ type Row = Record<string, unknown>;
 type Found = { row: Row } | { row: undefined };
 
 export type LookupResult = 'hit' | 'miss' | 'absent';
+
+/**
+ * A lookup that found no row under `onMissing: fail`, or whose source failed. Retriable, as a plain
+ * error always was here: the stage's retry policy, then its error policy, decide what happens.
+ */
+export class LookupError extends SluiceError {
+  constructor(message: string, cause?: unknown) {
+    super(message, { code: 'SLUICE_LOOKUP_FAILED', retriable: true, cause });
+  }
+}
 
 export interface LookupContext {
   baseDir: string;
@@ -125,7 +135,7 @@ export async function createLookup(stage: LookupStage, context: LookupContext): 
       try {
         found = await cache.fetch(key, { status });
       } catch (error) {
-        throw new Error(`lookup of ${key} in ${table} failed: ${messageOf(error)}`);
+        throw new LookupError(`lookup of ${key} in ${table} failed: ${messageOf(error)}`, error);
       }
       // A key already cached, or already being fetched for another event, cost no query of its own.
       const shared = status.fetch === 'hit' || status.fetch === 'inflight';
@@ -147,7 +157,7 @@ export async function createLookup(stage: LookupStage, context: LookupContext): 
     if (row === undefined) {
       if (stage.onMissing === 'drop') return null;
       if (stage.onMissing === 'fail')
-        throw new Error(
+        throw new LookupError(
           `field '${stage.key}': no row for ${JSON.stringify(event[stage.key])} in the lookup source`,
         );
       return event;

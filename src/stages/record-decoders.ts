@@ -12,6 +12,7 @@ import type { Logger } from '../ops/logger.js';
 import type { ParseConfig } from '../config/schema.js';
 import { ConfigError } from '../config/config-error.js';
 import { checkAvroBounds } from './avro-bounds.js';
+import { RecordInvalidError } from './record-error.js';
 import { SchemaRegistryClient, UnknownSchemaError } from './schema-registry.js';
 
 export const DEFAULT_READER_SCHEMA = fileURLToPath(
@@ -43,13 +44,16 @@ function avroReader(reader: Type, maxItems: number) {
   const resolvers = new Map<Type, avsc.Resolver>();
   return (writer: Type, body: Buffer): unknown => {
     const problem = checkAvroBounds(writer, body, { maxItems });
-    if (problem) throw new Error(`Avro: ${problem}`);
+    if (problem) throw new RecordInvalidError(`Avro: ${problem}`);
     let resolver = resolvers.get(writer);
     if (!resolver) {
       try {
         resolver = reader.createResolver(writer);
       } catch (error) {
-        throw new Error(`Avro: the writer schema cannot be read as the reader schema: ${messageOf(error)}`);
+        throw new RecordInvalidError(
+          `Avro: the writer schema cannot be read as the reader schema: ${messageOf(error)}`,
+          error,
+        );
       }
       resolvers.set(writer, resolver);
     }
@@ -71,7 +75,7 @@ export interface DecoderHandle {
 export function createDecoder(parse: ParseConfig, context: DecoderContext): DecoderHandle {
   const sized = (decode: (value: Buffer) => unknown) => (value: Buffer) => {
     if (value.length > parse.maxMessageBytes)
-      throw new Error(
+      throw new RecordInvalidError(
         `a value of ${value.length} bytes, more than parse.maxMessageBytes (${parse.maxMessageBytes})`,
       );
     return decode(value);
@@ -82,7 +86,7 @@ export function createDecoder(parse: ParseConfig, context: DecoderContext): Deco
         try {
           return JSON.parse(value.toString('utf8'));
         } catch (error) {
-          throw new Error(`invalid JSON: ${messageOf(error)}`);
+          throw new RecordInvalidError(`invalid JSON: ${messageOf(error)}`, error);
         }
       }),
     };
@@ -117,9 +121,11 @@ export function createDecoder(parse: ParseConfig, context: DecoderContext): Deco
   );
   const decode = sized((value) => {
     if (value.length < 5)
-      throw new Error(`Confluent wire format: ${value.length} bytes, fewer than the 5-byte header`);
+      throw new RecordInvalidError(
+        `Confluent wire format: ${value.length} bytes, fewer than the 5-byte header`,
+      );
     if (value[0] !== 0)
-      throw new Error(
+      throw new RecordInvalidError(
         `Confluent wire format: magic byte ${value[0]}, expected 0 (not Confluent-framed Avro?)`,
       );
     const id = value.readInt32BE(1);
@@ -129,7 +135,7 @@ export function createDecoder(parse: ParseConfig, context: DecoderContext): Deco
     return writer.then(
       (type) => read(type, body),
       (error: unknown) => {
-        throw error instanceof UnknownSchemaError ? new Error(error.message) : error;
+        throw error instanceof UnknownSchemaError ? new RecordInvalidError(error.message, error) : error;
       },
     );
   });

@@ -22,3 +22,13 @@ export class RecordError extends SluiceError {
     });
   }
 }
+
+/**
+ * A value that cannot be read (a decoder's or a stage's verdict) before its origin is attached: the
+ * stage chain wraps it in a RecordError naming the record. Never retried: it would fail the same way.
+ */
+export class RecordInvalidError extends SluiceError {
+  constructor(reason: string, cause?: unknown) {
+    super(reason, { code: 'SLUICE_RECORD_INVALID', retriable: false, cause });
+  }
+}

@@ -6,7 +6,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import avsc, { type Type } from 'avsc';
 import { LRUCache } from 'lru-cache';
-import { messageOf } from '../errors.js';
+import { SluiceError, messageOf } from '../errors.js';
 import type { Logger } from '../ops/logger.js';
 
 export interface RegistryOptions {
@@ -18,13 +18,20 @@ export interface RegistryOptions {
   timeoutMs: number;
 }
 
-/** The registry answered that it has no schema with this id. */
-export class UnknownSchemaError extends Error {
+/** The registry answered that it has no schema with this id: the record's fault. */
+export class UnknownSchemaError extends SluiceError {
   constructor(
     readonly id: number,
     reason = 'the registry has no such schema',
   ) {
-    super(`unknown schema id ${id}: ${reason}`);
+    super(`unknown schema id ${id}: ${reason}`, { code: 'SLUICE_RECORD_INVALID', retriable: false });
+  }
+}
+
+/** The registry did not give a usable answer; retried until it does, holding the partition back. */
+export class SchemaRegistryUnavailableError extends SluiceError {
+  constructor(message: string, cause?: unknown) {
+    super(message, { code: 'SLUICE_SCHEMA_REGISTRY_UNAVAILABLE', retriable: true, cause });
   }
 }
 
@@ -87,11 +94,12 @@ export class SchemaRegistryClient {
       signal: AbortSignal.timeout(this.options.timeoutMs),
     });
     if (response.status === 404) throw new UnknownSchemaError(id);
-    if (!response.ok) throw new Error(`HTTP ${response.status} from ${this.base}`);
+    if (!response.ok) throw new SchemaRegistryUnavailableError(`HTTP ${response.status} from ${this.base}`);
     const body = (await response.json()) as { schema?: string; schemaType?: string };
     if (body.schemaType !== undefined && body.schemaType !== 'AVRO')
       throw new UnknownSchemaError(id, `it is a ${body.schemaType} schema, not Avro`);
-    if (typeof body.schema !== 'string') throw new Error(`no schema in the answer for id ${id}`);
+    if (typeof body.schema !== 'string')
+      throw new SchemaRegistryUnavailableError(`no schema in the answer for id ${id}`);
     return avsc.Type.forSchema(JSON.parse(body.schema) as avsc.Schema);
   }
 }

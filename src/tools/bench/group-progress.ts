@@ -2,6 +2,7 @@
 // line for every reader that commits (Sluice under either guarantee, Kafka Streams under
 // exactly_once_v2), so their spans end at the same kind of moment.
 import type { Kafka } from 'kafkajs';
+import { BenchPeerError } from './bench-peer-error.js';
 
 /** Resolves once `groupId` has committed the end offset of every partition of `topic`. */
 export async function committedToEnd(
@@ -15,7 +16,8 @@ export async function committedToEnd(
   try {
     const ends = new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, p.offset]));
     for (;;) {
-      if (signal?.aborted) throw new Error(`stopped waiting for ${groupId} to commit ${topic} to its end`);
+      if (signal?.aborted)
+        throw new BenchPeerError(`stopped waiting for ${groupId} to commit ${topic} to its end`);
       const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
       const done = (committed?.partitions ?? []).filter((p) => ends.get(p.partition) === p.offset).length;
       if (done === ends.size) return;

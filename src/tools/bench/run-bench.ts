@@ -34,6 +34,7 @@ import {
   windowStartOf,
   type SteadyLoadOptions,
 } from './latency.js';
+import { BenchPeerError } from './bench-peer-error.js';
 import { measureFootprint } from './state-footprint.js';
 import { bareConsumer, sluiceThroughput } from './throughput.js';
 
@@ -65,7 +66,8 @@ export async function runBench(
 ): Promise<BenchReport> {
   const log = options.log;
   const stamp = Date.now();
-  if (!endpoints.clickhouse) throw new Error('the bench needs a ClickHouse server (endpoints.clickhouse)');
+  if (!endpoints.clickhouse)
+    throw new BenchPeerError('the bench needs a ClickHouse server (endpoints.clickhouse)');
   const clickhouse = createClient({
     // Polls of a table that does not exist yet are expected: the client must not log them as errors.
     log: { level: ClickHouseLogLevel.OFF },

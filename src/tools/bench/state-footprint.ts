@@ -12,6 +12,7 @@ import { run } from '../../index.js';
 import { createLogger } from '../../ops/logger.js';
 import { producePaced } from '../produce/paced-producer.js';
 import type { FeedRecord } from '../produce/synthetic-feed.js';
+import { BenchPeerError } from './bench-peer-error.js';
 import { round, type FootprintResult } from './bench-report.js';
 import { BENCH_DATABASE, deletePipelineTopics } from './bench-pipelines.js';
 import { committedToEnd } from './group-progress.js';
@@ -73,7 +74,8 @@ export async function measureFootprint(
     const status = running.status();
     const windows = status.reduce((n, p) => n + p.openWindows, 0);
     const stateBytes = status.reduce((n, p) => n + p.stateBytes, 0);
-    if (windows !== keys) throw new Error(`${windows} open windows for ${keys} keys: the bench is broken`);
+    if (windows !== keys)
+      throw new BenchPeerError(`${windows} open windows for ${keys} keys: the bench is broken`);
     log(
       `  ${windows.toLocaleString('en-US')} open windows, ${Math.round(stateBytes / 2 ** 20)} MiB estimated`,
     );
@@ -89,7 +91,7 @@ export async function measureFootprint(
     const restoredWindows = running.status().reduce((n, p) => n + p.openWindows, 0);
     await running.stop();
     if (restoredWindows !== windows)
-      throw new Error(
+      throw new BenchPeerError(
         `the restore brought back ${restoredWindows} windows of ${windows}: the bench is broken`,
       );
     return {

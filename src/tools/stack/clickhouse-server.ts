@@ -99,7 +99,7 @@ const users = (password: string) => `<?xml version="1.0"?>
 
 async function serverVersion(url: string): Promise<string> {
   const response = await fetch(`${url}/?query=${encodeURIComponent('SELECT version()')}`);
-  if (!response.ok) throw new Error(`HTTP ${response.status}`);
+  if (!response.ok) throw new StackError(`HTTP ${response.status}`);
   return (await response.text()).trim();
 }
 
