@@ -3,7 +3,9 @@
 // dead letters have no key that a newer record could supersede, so compaction would keep the wrong
 // ones; purge deletes everything older than a cutoff instead.
 import type { Command } from 'commander';
-import type { IHeaders } from 'kafkajs';
+import type { RecordHeaders } from '../source/outgoing-record.js';
+import { idempotentProducer } from '../source/record-producer.js';
+import { deleteRecordsBefore, partitionCountOf } from '../source/topic-admin.js';
 import { parseDuration } from '../config/duration.js';
 import { resolveBrokers } from '../config/endpoints.js';
 import { loadPipelineFile } from '../config/load.js';
@@ -13,14 +15,13 @@ import { pipelineTopicsOf } from '../config/pipeline-topics.js';
 import { DEAD_LETTER_HEADERS, isSinkDeadLetter, originalHeaders } from '../sinks/dead-letters.js';
 import { checkKafka, createKafka } from '../source/kafka-client.js';
 import { readTopicToEnd, type TopicMessage } from '../source/topic-reader.js';
-import { topicOffsets } from '../source/cluster-settling.js';
 
 interface DlqOptions {
   config: string;
   topic?: string;
 }
 
-function header(headers: IHeaders | undefined, name: string): string | undefined {
+function header(headers: RecordHeaders | undefined, name: string): string | undefined {
   const value = headers?.[name];
   const last = Array.isArray(value) ? value.at(-1) : value;
   return last?.toString();
@@ -40,12 +41,7 @@ async function context(opts: DlqOptions) {
   await checkKafka(brokers);
   const kafka = createKafka(brokers, 'sluice-dlq', createLogger('error'));
   const topic = opts.topic ?? pipelineTopicsOf(pipeline).deadLetter;
-  const admin = kafka.admin();
-  await admin.connect();
-  const exists = await admin
-    .listTopics()
-    .then((topics) => topics.includes(topic))
-    .finally(() => admin.disconnect());
+  const exists = (await partitionCountOf(kafka, topic)) !== undefined;
   // Sluice creates the dead-letter topic with its first dead letter: none yet is not an error.
   if (!exists) console.error(`no dead letters: topic ${topic} does not exist yet (nothing has failed)`);
   return { pipeline, kafka, topic, exists };
@@ -108,7 +104,7 @@ export function registerDlqCommands(program: Command): void {
       if (!exists) return;
       const cutoff = sinceMs === undefined ? Number.NEGATIVE_INFINITY : Date.now() - sinceMs;
       const limit = opts.limit === undefined ? Number.POSITIVE_INFINITY : Number(opts.limit);
-      const producer = kafka.producer({ idempotent: true });
+      const producer = idempotentProducer(kafka);
       await producer.connect();
       let replayed = 0;
       let sinkRows = 0;
@@ -134,21 +130,17 @@ export function registerDlqCommands(program: Command): void {
               console.log(JSON.stringify({ to: target, ...describe(message) }));
               continue;
             }
-            await producer.send({
-              topic: target,
-              acks: -1,
-              messages: [
-                {
-                  key: message.key,
-                  value: message.value,
-                  partition: Number.isInteger(partition) ? partition : undefined,
-                  headers: {
-                    ...originalHeaders(message.headers),
-                    'sluice.replayed.from': `${topic}/${message.partition}/${message.offset}`,
-                  },
+            await producer.send(target, [
+              {
+                key: message.key,
+                value: message.value,
+                ...(Number.isInteger(partition) ? { partition } : {}),
+                headers: {
+                  ...originalHeaders(message.headers),
+                  'sluice.replayed.from': `${topic}/${message.partition}/${message.offset}`,
                 },
-              ],
-            });
+              },
+            ]);
           }
           return consumed;
         },
@@ -171,17 +163,7 @@ export function registerDlqCommands(program: Command): void {
       const age = durationOption('--older-than', opts.olderThan) as number;
       const { kafka, topic, exists } = await context(opts);
       if (!exists) return;
-      const admin = kafka.admin();
-      await admin.connect();
-      const cut = await admin.fetchTopicOffsetsByTimestamp(topic, Date.now() - age);
-      const lows = new Map((await topicOffsets(admin, topic)).map((p) => [p.partition, BigInt(p.low)]));
-      const partitions = cut.map((p) => ({ partition: p.partition, offset: p.offset }));
-      const purged = partitions.reduce(
-        (sum, p) => sum + Number(BigInt(p.offset) - (lows.get(p.partition) ?? 0n)),
-        0,
-      );
-      await admin.deleteTopicRecords({ topic, partitions });
-      await admin.disconnect();
+      const purged = await deleteRecordsBefore(kafka, topic, Date.now() - age);
       console.log(`purged ${purged} dead letter(s) older than ${opts.olderThan} from ${topic}`);
     });
 }

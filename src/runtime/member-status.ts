@@ -4,7 +4,7 @@
 import type { BackpressureConfig } from '../config/schema.js';
 import type { MetricsSource, PartitionLevels, RecordTotals } from '../ops/metrics.js';
 import type { WindowCounters } from '../windows/partition-windows.js';
-import type { RestoreProgress } from '../state/changelog-reader.js';
+import type { RestoreProgress } from '../source/changelog-reader.js';
 import type { BufferFill } from './backpressure.js';
 import type { PartitionPauses, PauseCounts, PauseReason } from './partition-pauses.js';
 import {

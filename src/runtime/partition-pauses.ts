@@ -1,7 +1,6 @@
 // Why each partition is paused. A partition is paused while any reason holds (its buffer is full, the
 // sink fails, its state is being restored, the user paused it) and resumed when the last one clears;
 // pauses are counted per reason for status.
-import type { Consumer } from 'kafkajs';
 import type { Logger } from '../ops/logger.js';
 
 export type PauseReason = 'backpressure' | 'sink' | 'restore' | 'user';
@@ -12,13 +11,18 @@ function noPauses(): PauseCounts {
   return { backpressure: 0, sink: 0, restore: 0, user: 0 };
 }
 
+/** Stops and restarts fetching a partition (the group consumer). */
+export interface Pausable {
+  pause(partition: number): void;
+  resume(partition: number): void;
+}
+
 export class PartitionPauses {
   private readonly reasons = new Map<number, Set<PauseReason>>();
   private readonly counts = new Map<number, PauseCounts>();
 
   constructor(
-    private readonly consumer: Consumer,
-    private readonly topic: string,
+    private readonly consumer: Pausable,
     private readonly logger: Logger,
   ) {}
 
@@ -31,7 +35,7 @@ export class PartitionPauses {
     counts[reason] += 1;
     this.counts.set(partition, counts);
     if (reasons.size === 1) {
-      this.consumer.pause([{ topic: this.topic, partitions: [partition] }]);
+      this.consumer.pause(partition);
       this.logger.info({ partition, reason }, 'partition paused');
     }
   }
@@ -40,7 +44,7 @@ export class PartitionPauses {
     const reasons = this.reasons.get(partition);
     if (!reasons?.delete(reason)) return;
     if (reasons.size === 0) {
-      this.consumer.resume([{ topic: this.topic, partitions: [partition] }]);
+      this.consumer.resume(partition);
       this.logger.info({ partition, reason }, 'partition resumed');
     }
   }

@@ -6,7 +6,6 @@
 // transaction; the offset in it under exactly-once, right after it under at-least-once). Drain, stop
 // and revoke commit what they can within the shutdown deadline.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import type { Endpoints } from '../config/endpoints.js';
 import type { Pipeline } from '../config/schema.js';
@@ -15,10 +14,15 @@ import type { Logger } from '../ops/logger.js';
 import { PipelineMetrics } from '../ops/metrics.js';
 import { BatchClosedError } from '../sinks/batcher.js';
 import { SinkSet, type SinkControls } from '../sinks/sink-set.js';
-import { SideTopicWriter } from '../sinks/side-topic-writer.js';
-import { checkKafka, createKafka } from '../source/kafka-client.js';
+import { SideTopicWriter } from '../source/side-topic-writer.js';
+import { GroupConsumer, type FetchedBatch } from '../source/group-consumer.js';
+import { checkKafka, createKafka, type KafkaConnection } from '../source/kafka-client.js';
+import { isFenced } from '../source/kafka-errors.js';
+import { PartitionTransactions } from '../source/partition-transactions.js';
+import { idempotentProducer } from '../source/record-producer.js';
+import { partitionCountOf } from '../source/topic-admin.js';
 import { readCommittedFixed } from '../source/kafkajs-fix.js';
-import { readChangelog, type RestoreProgress } from '../state/changelog-reader.js';
+import { readChangelog, type RestoreProgress } from '../source/changelog-reader.js';
 import type { WindowResult } from '../windows/window-result.js';
 import { compilePipeline, type CompiledPipeline } from './compiled-pipeline.js';
 import { MemberStatus, type PartitionStatus, type PipelineStatus } from './member-status.js';
@@ -27,12 +31,10 @@ import {
   type CheckpointEffects,
   type CheckpointedWorker,
 } from './partition-checkpoint.js';
-import { PartitionCommitter, isFenced } from './partition-committer.js';
 import { PartitionPauses } from './partition-pauses.js';
 import { PartitionWorker } from './partition-worker.js';
 import type { RestoredPartition } from '../state/changelog-codec.js';
 import { SideOutputs } from './side-outputs.js';
-import { topicOffsets } from '../source/cluster-settling.js';
 
 export type { PartitionStatus, PipelineStatus, StageStatus } from './member-status.js';
 
@@ -105,12 +107,12 @@ class SourceTopicMissingError extends SluiceError {
 class PipelineRunner implements RunningPipeline {
   readonly done: Promise<void>;
   private settle!: { resolve: () => void; reject: (error: Error) => void };
-  private readonly kafka: Kafka;
+  private readonly kafka: KafkaConnection;
   readonly sinks: SinkSet;
   private readonly sideTopics: SideTopicWriter;
   private readonly sideOutputs: SideOutputs;
-  private readonly consumer: Consumer;
-  private readonly committer: PartitionCommitter;
+  private readonly consumer: GroupConsumer;
+  private readonly committer: PartitionTransactions;
   private readonly pauses: PartitionPauses;
   private readonly topic: string;
   private readonly workers = new Map<number, PartitionWorker>();
@@ -139,17 +141,15 @@ class PipelineRunner implements RunningPipeline {
   ) {
     this.topic = pipeline.topics.source;
     this.kafka = createKafka(endpoints.brokers, pipeline.source.clientId, logger);
-    this.consumer = this.kafka.consumer({
+    this.consumer = new GroupConsumer(this.kafka, {
       groupId: pipeline.groupId,
+      topic: this.topic,
       sessionTimeout: pipeline.source.sessionTimeout,
       heartbeatInterval: pipeline.source.heartbeatInterval,
-      // kafkajs sleeps this long when every partition is paused (restores, backpressure), and waits this
-      // long for data: short, so a resumed partition and a stop are prompt.
-      maxWaitTimeInMs: 500,
+      fromBeginning: pipeline.source.fromBeginning,
     });
-    this.committer = new PartitionCommitter(
+    this.committer = new PartitionTransactions(
       this.kafka,
-      this.consumer,
       {
         pipeline: pipeline.name,
         sourceTopic: this.topic,
@@ -157,9 +157,10 @@ class PipelineRunner implements RunningPipeline {
         groupId: pipeline.groupId,
         exactlyOnce: pipeline.exactlyOnce,
       },
+      (partition, offset) => this.consumer.commitOffset(partition, offset),
       logger,
     );
-    this.pauses = new PartitionPauses(this.consumer, this.topic, logger);
+    this.pauses = new PartitionPauses(this.consumer, logger);
     this.memberStatus = new MemberStatus(this.workers, this.pauses, pipeline.backpressure);
     const status = this.memberStatus;
     metricsRegistry.observe({
@@ -175,7 +176,7 @@ class PipelineRunner implements RunningPipeline {
     });
     this.sideTopics = new SideTopicWriter(this.kafka, logger);
     this.sideOutputs = new SideOutputs(pipeline.name, pipeline.topics, this.sideTopics);
-    this.sinks = new SinkSet(pipeline.sinks, endpoints.clickhouse, this.kafka, {
+    this.sinks = new SinkSet(pipeline.sinks, endpoints.clickhouse, () => idempotentProducer(this.kafka), {
       metrics: this.metricsRegistry.sinkMetrics(),
       logger,
       deadLetter: (sink, rows, group, error, reason) =>
@@ -217,45 +218,37 @@ class PipelineRunner implements RunningPipeline {
     await this.sideTopics.connect(this.pipeline.topicsToCreate.map((t) => ({ ...t, partitions })));
     await this.sinks.prepare();
 
-    this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) =>
-      this.onAssignment(payload.memberAssignment),
+    await this.consumer.start(
+      {
+        assigned: (partitions) => this.onAssignment(partitions),
+        // Before kafkajs rejoins (and partitions may move), sink what has closed and commit it, still
+        // under the old generation, so the next owner replays as little as possible.
+        rebalancing: () => {
+          this.metricsRegistry.rebalances.inc();
+          this.logger.info('group rebalancing; flushing and committing owned partitions');
+          void this.tick(true);
+        },
+        fetched: () => (this.lastFetchAt = Date.now()),
+        // On a transactional topic the end is always a marker: this is how a partition learns it has
+        // read to the end.
+        skipped: (partition, lastOffset, highWatermark) =>
+          this.workers.get(partition)?.skippedTo(lastOffset, highWatermark),
+        // kafkajs restarts its consumer after retriable failures; any other crash stops the pipeline,
+        // so the process exits and its supervisor restarts it from the last commit.
+        crashed: (error, restarting) => {
+          if (restarting) return;
+          this.abort(
+            new SluiceError(`the Kafka consumer stopped: ${messageOf(error)}`, {
+              code: 'SLUICE_KAFKA_UNAVAILABLE',
+              retriable: true,
+              cause: error,
+            }),
+          );
+        },
+        batch: (batch) => this.onBatch(batch),
+      },
+      Math.max(1, Math.min(partitions, 16)),
     );
-    // Before kafkajs rejoins (and partitions may move), sink what has closed and commit it, still
-    // under the old generation, so the next owner replays as little as possible.
-    this.consumer.on(this.consumer.events.REBALANCING, () => {
-      this.metricsRegistry.rebalances.inc();
-      this.logger.info('group rebalancing; flushing and committing owned partitions');
-      void this.tick(true);
-    });
-    this.consumer.on(this.consumer.events.FETCH, () => (this.lastFetchAt = Date.now()));
-    // Fetches of only transaction markers (or aborted records) never reach eachBatch: this is how a
-    // partition learns it has read to the end of a transactional topic.
-    this.consumer.on(this.consumer.events.END_BATCH_PROCESS, ({ payload }) => {
-      if (payload.topic !== this.topic || payload.batchSize !== 0) return;
-      this.workers
-        .get(payload.partition)
-        ?.skippedTo(BigInt(payload.lastOffset), BigInt(payload.highWatermark));
-    });
-    // kafkajs restarts its consumer after retriable failures; any other crash stops the pipeline, so
-    // the process exits and its supervisor restarts it from the last commit.
-    this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
-      if (payload.restart) return;
-      this.abort(
-        new SluiceError(`the Kafka consumer stopped: ${messageOf(payload.error)}`, {
-          code: 'SLUICE_KAFKA_UNAVAILABLE',
-          retriable: true,
-          cause: payload.error,
-        }),
-      );
-    });
-    await this.consumer.connect();
-    await this.consumer.subscribe({ topic: this.topic, fromBeginning: this.pipeline.source.fromBeginning });
-    await this.consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: Math.max(1, Math.min(partitions, 16)),
-      eachBatch: (payload) => this.onBatch(payload),
-    });
     this.ticker = setInterval(() => void this.tick(false), TICK_MS);
     this.logger.info(
       {
@@ -269,15 +262,9 @@ class PipelineRunner implements RunningPipeline {
   }
 
   private async sourcePartitions(): Promise<number> {
-    const admin = this.kafka.admin();
-    await admin.connect();
-    try {
-      const topics = await admin.listTopics();
-      if (!topics.includes(this.topic)) throw new SourceTopicMissingError(this.topic, this.endpoints.brokers);
-      return (await topicOffsets(admin, this.topic)).length;
-    } finally {
-      await admin.disconnect();
-    }
+    const partitions = await partitionCountOf(this.kafka, this.topic);
+    if (partitions === undefined) throw new SourceTopicMissingError(this.topic, this.endpoints.brokers);
+    return partitions;
   }
 
   status(): PartitionStatus[] {
@@ -341,8 +328,7 @@ class PipelineRunner implements RunningPipeline {
       this.logger.warn({ deadlineMs: deadline }, 'shutdown deadline reached; abandoning in-flight records');
     if (this.ticker) clearInterval(this.ticker);
     for (const worker of this.workers.values()) worker.close();
-    await this.consumer.stop().catch(() => undefined);
-    await this.consumer.disconnect().catch(() => undefined);
+    await this.consumer.stop();
     await this.committer.closeAll();
     await this.sideTopics.close().catch(() => undefined);
     await this.sinks.close();
@@ -358,9 +344,9 @@ class PipelineRunner implements RunningPipeline {
     this.stopping = this.shutdown(error);
   }
 
-  private onAssignment(assignment: Record<string, number[]>): void {
+  private onAssignment(partitions: readonly number[]): void {
     this.joined = true;
-    this.assigned = new Set(assignment[this.topic] ?? []);
+    this.assigned = new Set(partitions);
     // A revoked partition's uncommitted work is abandoned: its new owner restores the last committed
     // state and replays from the committed offset. Retained partitions keep their state and skip what
     // kafkajs fetches again.
@@ -476,26 +462,25 @@ class PipelineRunner implements RunningPipeline {
     );
   }
 
-  private async onBatch(payload: EachBatchPayload): Promise<void> {
-    const { batch } = payload;
-    if (!payload.isRunning() || payload.isStale() || this.stopping) return;
+  private async onBatch(batch: FetchedBatch): Promise<void> {
+    if (!batch.current() || this.stopping) return;
     const worker = this.workers.get(batch.partition);
     // Not ours, or still restoring: nothing is resolved, so kafkajs fetches these again later.
     if (!worker || !this.assigned.has(batch.partition)) return;
     let taken: number;
     try {
-      taken = worker.accept(batch.messages, BigInt(batch.highWatermark), BigInt(batch.lastOffset()));
+      taken = worker.accept(batch.records, batch.highWatermark, batch.lastOffset);
     } catch (error) {
       // A bug, not bad input (that is dead-lettered): the state may be half-updated, so stop uncommitted.
       this.abort(error instanceof Error ? error : new SluiceBugError(String(error), error));
       return;
     }
     // Only what the worker took is resolved; the rest is fetched again once the partition resumes.
-    const last = batch.messages[taken - 1];
-    if (last) payload.resolveOffset(last.offset);
-    if (taken < batch.messages.length) this.pauses.add(batch.partition, 'backpressure');
+    const last = batch.records[taken - 1];
+    if (last) batch.resolve(last.offset);
+    if (taken < batch.records.length) this.pauses.add(batch.partition, 'backpressure');
     this.applyBackpressure(worker);
-    await payload.heartbeat();
+    await batch.heartbeat();
     void this.flush(worker, false);
   }
 

@@ -4,7 +4,7 @@
 import type { PipelineTopics } from '../config/pipeline-topics.js';
 import { deadLetterMessage, sinkDeadLetterMessage } from '../sinks/dead-letters.js';
 import type { ResultRow } from '../sinks/result-row.js';
-import type { SideTopicWriter } from '../sinks/side-topic-writer.js';
+import type { SideTopicWriter } from '../source/side-topic-writer.js';
 import type { LateEvent } from './partition-worker.js';
 import type { Origin, StageFailure } from './stage-chain.js';
 

@@ -1,7 +1,7 @@
 // The shape of a record that leaves the main flow (a dead letter, an overflow record, a late event):
 // the original key, value and headers, untouched, plus `sluice.*` headers with where it came from and
 // why. `sluice dlq replay` strips those headers again.
-import type { IHeaders, Message } from 'kafkajs';
+import type { OutgoingRecord, RecordHeaders } from '../source/outgoing-record.js';
 import { SluiceError, messageOf } from '../errors.js';
 import type { FetchedRecord } from '../source/fetched-record.js';
 
@@ -36,9 +36,9 @@ function errorCode(error: unknown): string {
   return error instanceof Error ? error.name : 'Error';
 }
 
-export function deadLetterMessage(raw: FetchedRecord, context: DeadLetterContext): Message {
+export function deadLetterMessage(raw: FetchedRecord, context: DeadLetterContext): OutgoingRecord {
   const h = DEAD_LETTER_HEADERS;
-  const headers: IHeaders = {
+  const headers: RecordHeaders = {
     ...raw.headers,
     [h.pipeline]: context.pipeline,
     [h.sourceTopic]: context.topic,
@@ -64,9 +64,9 @@ export function deadLetterMessage(raw: FetchedRecord, context: DeadLetterContext
 export function sinkDeadLetterMessage(
   row: Record<string, unknown>,
   context: Omit<DeadLetterContext, 'stage' | 'attempts'> & { sink: string; group: string },
-): Message {
+): OutgoingRecord {
   const h = DEAD_LETTER_HEADERS;
-  const headers: IHeaders = {
+  const headers: RecordHeaders = {
     [h.pipeline]: context.pipeline,
     [h.sourceTopic]: context.topic,
     [h.sourcePartition]: String(context.partition),
@@ -84,13 +84,13 @@ export function sinkDeadLetterMessage(
 }
 
 /** A dead letter that holds a sink's result row rather than a source record. */
-export function isSinkDeadLetter(headers: IHeaders | undefined): boolean {
+export function isSinkDeadLetter(headers: RecordHeaders | undefined): boolean {
   const reason = headers?.[DEAD_LETTER_HEADERS.reason]?.toString() ?? '';
   return reason.startsWith('sink-');
 }
 
 /** The original headers of a dead letter, without Sluice's. */
-export function originalHeaders(headers: IHeaders | undefined): IHeaders {
+export function originalHeaders(headers: RecordHeaders | undefined): RecordHeaders {
   const names = new Set<string>(Object.values(DEAD_LETTER_HEADERS));
   return Object.fromEntries(
     Object.entries(headers ?? {}).filter(([name]) => !names.has(name) && !name.startsWith('sluice.')),

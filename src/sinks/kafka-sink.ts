@@ -3,7 +3,8 @@
 // Exactly-once: rows wait in a per-partition outbox and go out inside the partition's commit
 // transaction, with its changelog records and offsets, so a read_committed consumer sees each window
 // result once: a crash aborts the transaction, and the replay makes the rows again.
-import type { Kafka, Message, Producer } from 'kafkajs';
+import type { OutgoingRecord, OutputBatch } from '../source/outgoing-record.js';
+import type { RecordProducer } from '../source/record-producer.js';
 import { outputTopicOf } from '../config/pipeline-topics.js';
 import type { KafkaSinkConfig, WindowConfig } from '../config/schema.js';
 import { avroEncoder } from './result-avro.js';
@@ -12,10 +13,7 @@ import { BatchingSink, type ResultSink, type SinkSettings, type SinkWiring } fro
 import { SluiceBugError } from '../errors.js';
 import { isRecordRejected } from '../source/kafka-errors.js';
 
-export interface OutputBatch {
-  topic: string;
-  messages: Message[];
-}
+export type { OutputBatch } from '../source/outgoing-record.js';
 
 class ResultEncoder {
   private readonly encoders = new Map<string, (row: ResultRow) => Buffer>();
@@ -33,7 +31,7 @@ class ResultEncoder {
       );
   }
 
-  message(routed: RoutedRow): Message {
+  message(routed: RoutedRow): OutgoingRecord {
     const encode = this.encoders.get(routed.window);
     if (!encode) throw new SluiceBugError(`a row of unknown window ${routed.window}`);
     return {
@@ -46,15 +44,15 @@ class ResultEncoder {
 
 /** At-least-once: batches per topic through a producer of its own. */
 class KafkaBatchSink extends BatchingSink {
-  private readonly producer: Producer;
+  private readonly producer: RecordProducer;
   private readonly encoder: ResultEncoder;
   /** Rows as encoded messages, found again by row when a batch is written. */
-  private readonly pending = new WeakMap<ResultRow, Message>();
+  private readonly pending = new WeakMap<ResultRow, OutgoingRecord>();
 
   constructor(
     private readonly config: KafkaSinkConfig,
     windows: readonly WindowConfig[],
-    kafka: Kafka,
+    producer: RecordProducer,
     wiring: SinkWiring,
   ) {
     super(
@@ -62,11 +60,10 @@ class KafkaBatchSink extends BatchingSink {
       config,
       {
         write: async (rows, topic) => {
-          await this.producer.send({
+          await this.producer.send(
             topic,
-            acks: -1,
-            messages: rows.map((row) => this.pending.get(row) ?? this.encodeLoose(row)),
-          });
+            rows.map((row) => this.pending.get(row) ?? this.encodeLoose(row)),
+          );
         },
         isRejection: isRecordRejected,
       },
@@ -74,11 +71,7 @@ class KafkaBatchSink extends BatchingSink {
       config.hooks,
     );
     this.encoder = new ResultEncoder(config, windows);
-    this.producer = kafka.producer({
-      idempotent: true,
-      maxInFlightRequests: 1,
-      allowAutoTopicCreation: false,
-    });
+    this.producer = producer;
   }
 
   /** The brokers are the source's, checked before any sink. */
@@ -96,7 +89,7 @@ class KafkaBatchSink extends BatchingSink {
   }
 
   /** A row a beforeFlush hook made: encoded as JSON whatever the format (it may not fit the schema). */
-  private encodeLoose(row: ResultRow): Message {
+  private encodeLoose(row: ResultRow): OutgoingRecord {
     return { value: JSON.stringify(row) };
   }
 
@@ -178,12 +171,12 @@ export class KafkaTransactionalSink implements ResultSink {
 
 export function createKafkaSink(
   settings: SinkSettings,
-  kafka: Kafka,
+  producer: () => RecordProducer,
   wiring: SinkWiring,
 ): KafkaBatchSink | KafkaTransactionalSink | undefined {
   const config = settings.kafka;
   if (!config) return undefined;
   return settings.exactlyOnce
     ? new KafkaTransactionalSink(config, settings.windows)
-    : new KafkaBatchSink(config, settings.windows, kafka, wiring);
+    : new KafkaBatchSink(config, settings.windows, producer(), wiring);
 }

@@ -1,7 +1,7 @@
 // The pipeline's sinks together: a window result counts as delivered once every sink has it. Turns
 // results into rows once, fans them out, and gives the batch controls (flush, pause, resume, drain,
 // sizes) over all of them. Under exactly-once, the Kafka sink's rows travel in the commit transaction.
-import type { Kafka } from 'kafkajs';
+import type { RecordProducer } from '../source/record-producer.js';
 import type { WindowConfig } from '../config/schema.js';
 import type { WindowResult } from '../windows/window-result.js';
 import { ClickHouseSink } from './clickhouse-sink.js';
@@ -32,13 +32,14 @@ export class SinkSet implements SinkControls {
   constructor(
     private readonly settings: SinkSettings,
     clickhouse: ClickHouseEndpoint | undefined,
-    kafka: Kafka,
+    /** A producer for the Kafka sink under at-least-once (exactly-once rows go in the commit). */
+    producer: () => RecordProducer,
     wiring: SinkWiring,
   ) {
     const sinks: ResultSink[] = [];
     if (settings.clickhouse.enabled && clickhouse)
       sinks.push(new ClickHouseSink(settings, clickhouse, wiring));
-    const output = createKafkaSink(settings, kafka, wiring);
+    const output = createKafkaSink(settings, producer, wiring);
     if (output) sinks.push(output);
     this.sinks = sinks;
     this.windows = new Map(settings.windows.map((w) => [w.name, w]));

@@ -48,7 +48,10 @@ function kafkajsLogger(logger: Logger) {
     };
 }
 
-export function createKafka(brokers: readonly string[], clientId: string, logger: Logger): Kafka {
+/** A client of the cluster: what the consumer, producers and admin calls of source/ are made from. */
+export type KafkaConnection = Kafka;
+
+export function createKafka(brokers: readonly string[], clientId: string, logger: Logger): KafkaConnection {
   return new Kafka({
     clientId,
     brokers: [...brokers],

@@ -9,6 +9,7 @@ import { definePipeline, type Pipeline } from '../../../src/index.js';
 import { createLogger } from '../../../src/ops/logger.js';
 import { PipelineMetrics } from '../../../src/ops/metrics.js';
 import { SinkSet } from '../../../src/sinks/sink-set.js';
+import { idempotentProducer } from '../../../src/source/record-producer.js';
 import type { WindowResult } from '../../../src/windows/window-result.js';
 import { queryRows, testClickHouse, testKafka, uniqueName, waitFor } from '../support/fixtures.js';
 import { compiledForTest } from '../../support/compiled-pipeline.js';
@@ -43,7 +44,7 @@ describe('ClickHouse sink batching', () => {
     const sinks = new SinkSet(
       compiledForTest(pipeline).sinks,
       { url: inject('clickhouseUrl'), username: 'default', password: '', database },
-      testKafka(),
+      () => idempotentProducer(testKafka()),
       {
         metrics: metrics.sinkMetrics(),
         logger: createLogger('silent'),

@@ -1,4 +1,5 @@
-// Makes a partition's snapshot durable: its changelog records and its consumer offset.
+// Makes a partition's snapshot durable: its changelog records and its consumer offset (the write side
+// of the changelog; changelog-reader.ts is the read side).
 // Every snapshot goes to the changelog in one Kafka transaction, so a restore (read_committed) sees
 // each snapshot whole or not at all, however many requests it takes: a crash halfway through writing
 // one cannot leave state that is ahead of its checkpoint. kafkajs speaks the pre-KIP-447 protocol, so
@@ -9,29 +10,24 @@
 // Kafka sink's rows. At-least-once: the offset is committed after the transaction; a crash in between
 // leaves a checkpoint ahead of the commit, which the restore honours (no double counting).
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Consumer, Kafka, Message, Producer } from 'kafkajs';
+import type { Kafka, Producer } from 'kafkajs';
 import { SluiceBugError, messageOf } from '../errors.js';
 import type { Logger } from '../ops/logger.js';
-import type { OutputBatch } from '../sinks/kafka-sink.js';
-import { isFenced as isKafkaFenced, isTransactionBusy } from '../source/kafka-errors.js';
-import type { Snapshot } from './partition-worker.js';
+import { isTransactionBusy } from './kafka-errors.js';
+import type { OutgoingRecord, OutputBatch } from './outgoing-record.js';
 
-export interface CommitterOptions {
+/** What one commit makes durable: changelog records (a null value is a tombstone) and the offset. */
+export interface ChangelogSnapshot {
+  records: ReadonlyMap<string, Buffer | string | null>;
+  offset: bigint;
+}
+
+export interface TransactionOptions {
   pipeline: string;
   sourceTopic: string;
   changelogTopic: string;
   groupId: string;
   exactlyOnce: boolean;
-}
-
-/** A producer fenced by a newer owner of the partition: this member must drop the partition. */
-export function isFenced(error: unknown): boolean {
-  return isKafkaFenced(error);
-}
-
-/** kafkajs may report a transaction still ending right after a commit; a short wait clears it. */
-function isBusy(error: unknown): boolean {
-  return isTransactionBusy(error);
 }
 
 /** Requests of at most this many records, so one commit of many windows stays under the broker's size limits. */
@@ -43,8 +39,8 @@ function chunks<T>(items: readonly T[]): T[][] {
   return out;
 }
 
-function byTopic(outputs: readonly OutputBatch[]): Map<string, Message[]> {
-  const topics = new Map<string, Message[]>();
+function byTopic(outputs: readonly OutputBatch[]): Map<string, OutgoingRecord[]> {
+  const topics = new Map<string, OutgoingRecord[]>();
   for (const { topic, messages } of outputs) {
     const list = topics.get(topic) ?? [];
     list.push(...messages);
@@ -53,7 +49,7 @@ function byTopic(outputs: readonly OutputBatch[]): Map<string, Message[]> {
   return topics;
 }
 
-export class PartitionCommitter {
+export class PartitionTransactions {
   private readonly producers = new Map<number, Producer>();
   /** Partitions whose producer is being opened, and those released meanwhile. */
   private readonly opening = new Set<number>();
@@ -63,8 +59,9 @@ export class PartitionCommitter {
 
   constructor(
     private readonly kafka: Kafka,
-    private readonly consumer: Consumer,
-    private readonly options: CommitterOptions,
+    private readonly options: TransactionOptions,
+    /** Commits the group's offset outside a transaction (at-least-once). */
+    private readonly commitOffset: (partition: number, offset: bigint) => Promise<void>,
     private readonly logger: Logger,
   ) {}
 
@@ -109,8 +106,16 @@ export class PartitionCommitter {
    * Makes the snapshot durable; under exactly-once `outputs` (the Kafka sink's rows) go in the same
    * transaction, so they are visible to read_committed consumers exactly when the state and offset are.
    */
-  async commit(partition: number, snapshot: Snapshot, outputs: readonly OutputBatch[] = []): Promise<void> {
-    const messages: Message[] = [...snapshot.records].map(([key, value]) => ({ key, value, partition }));
+  async commit(
+    partition: number,
+    snapshot: ChangelogSnapshot,
+    outputs: readonly OutputBatch[] = [],
+  ): Promise<void> {
+    const messages: OutgoingRecord[] = [...snapshot.records].map(([key, value]) => ({
+      key,
+      value,
+      partition,
+    }));
     const offsets = [{ partition, offset: snapshot.offset.toString() }];
     const producer = this.producers.get(partition);
     if (!producer) throw new SluiceBugError(`partition ${partition} was not opened`);
@@ -130,8 +135,7 @@ export class PartitionCommitter {
       if (transaction.isActive()) await transaction.abort().catch(() => undefined);
       throw error;
     }
-    if (!this.options.exactlyOnce)
-      await this.consumer.commitOffsets(offsets.map((o) => ({ topic: this.options.sourceTopic, ...o })));
+    if (!this.options.exactlyOnce) await this.commitOffset(partition, snapshot.offset);
   }
 
   /** The partition was revoked (or lost): its producer goes, so a later owner's fencing is clean. */
@@ -156,7 +160,7 @@ export class PartitionCommitter {
         return await start();
       } catch (error) {
         // Busy right after a commit, or a broker still electing leaders (a fresh __transaction_state).
-        const retriable = isBusy(error) || (error as { retriable?: boolean }).retriable === true;
+        const retriable = isTransactionBusy(error) || (error as { retriable?: boolean }).retriable === true;
         if (!retriable || attempt >= 20) throw error;
         this.logger.debug({ attempt, err: messageOf(error) }, 'transaction busy; retrying');
         await sleep(50 * attempt);

@@ -1,12 +1,11 @@
 // Reads partitions of the changelog topic from the beginning to the end they had when reading began,
 // keeping the newest value per key (as compaction would): the state a newly assigned partition starts
 // from. It reads committed transactions only; the caller fences older producers of the partition
-// first, so no open transaction holds the end back.
+// first, so no open transaction holds the end back. Its write side is partition-transactions.ts.
 import { randomBytes } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
-import { decodeCheckpoint, CHECKPOINT_KEY } from './changelog-codec.js';
-import type { RestoredPartition } from './changelog-codec.js';
-import { topicOffsets } from '../source/cluster-settling.js';
+import { decodeCheckpoint, CHECKPOINT_KEY, type RestoredPartition } from '../state/changelog-codec.js';
+import { topicOffsets } from './cluster-settling.js';
 
 export interface RestoreProgress {
   /** Changelog records read so far, and how many there were to read when restoring began. */

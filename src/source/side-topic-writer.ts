@@ -4,11 +4,12 @@
 // refuses, it retries with backoff until the writer is closed, so a record is never marked done
 // without its dead letter.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Kafka, Message, Producer } from 'kafkajs';
+import type { Kafka, Producer } from 'kafkajs';
+import type { OutgoingRecord } from './outgoing-record.js';
 import { SluiceError, messageOf } from '../errors.js';
 import type { Logger } from '../ops/logger.js';
-import { topicOffsets, whileSettling } from '../source/cluster-settling.js';
-import { isTopicAlreadyExists } from '../source/kafka-errors.js';
+import { topicOffsets, whileSettling } from './cluster-settling.js';
+import { isTopicAlreadyExists } from './kafka-errors.js';
 
 export interface SideTopic {
   topic: string;
@@ -30,7 +31,7 @@ export class SideTopicClosedError extends SluiceError {
 }
 
 interface PendingWrite {
-  message: Message;
+  message: OutgoingRecord;
   resolve: () => void;
   reject: (error: Error) => void;
 }
@@ -116,7 +117,7 @@ export class SideTopicWriter {
    * queue per topic and go out in batches, one request at a time per topic: a burst of thousands of
    * dead letters or late events costs a few requests, not thousands of concurrent ones.
    */
-  write(topic: string, message: Message): Promise<void> {
+  write(topic: string, message: OutgoingRecord): Promise<void> {
     if (this.closed) return Promise.reject(new SideTopicClosedError(topic));
     return new Promise((resolve, reject) => {
       const queue = this.queues.get(topic) ?? [];

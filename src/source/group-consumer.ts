@@ -1,0 +1,115 @@
+// This member's consumer of the source topic in its consumer group: joins, hands fetched batches and
+// group events to the runner, pauses and resumes partitions, commits offsets outside transactions
+// (at-least-once), and leaves. Offsets are never committed by kafkajs itself: the runner's checkpoints
+// decide when a record is done.
+import type { Consumer, Kafka } from 'kafkajs';
+import type { FetchedRecord } from './fetched-record.js';
+
+export interface ConsumerSettings {
+  groupId: string;
+  topic: string;
+  sessionTimeout: number;
+  heartbeatInterval: number;
+  fromBeginning: boolean;
+}
+
+/** Records of one partition from one fetch, in offset order. */
+export interface FetchedBatch {
+  partition: number;
+  records: readonly FetchedRecord[];
+  /** The partition's end (log-end offset) as the fetch saw it. */
+  highWatermark: bigint;
+  /** The batch's last offset including control records (transaction markers) after its last record. */
+  lastOffset: bigint;
+  /** False once the batch no longer counts: the consumer is stopping or the group rebalanced. */
+  current(): boolean;
+  /** The records up to this offset are taken: the next fetch of the partition starts after it. */
+  resolve(offset: string): void;
+  heartbeat(): Promise<void>;
+}
+
+export interface GroupHandlers {
+  /** This member's partitions of the topic after a (re)join. */
+  assigned(partitions: number[]): void;
+  /** The group is about to rebalance: partitions may move. */
+  rebalancing(): void;
+  /** A fetch came back (whether or not it held records). */
+  fetched(): void;
+  /**
+   * A fetch held only transaction markers or aborted records, which never reach `batch`: the
+   * partition is read up to `lastOffset`.
+   */
+  skipped(partition: number, lastOffset: bigint, highWatermark: bigint): void;
+  /** kafkajs' consumer crashed; when `restarting` it restarts itself. */
+  crashed(error: unknown, restarting: boolean): void;
+  batch(batch: FetchedBatch): Promise<void>;
+}
+
+export class GroupConsumer {
+  private readonly consumer: Consumer;
+
+  constructor(
+    kafka: Kafka,
+    private readonly settings: ConsumerSettings,
+  ) {
+    this.consumer = kafka.consumer({
+      groupId: settings.groupId,
+      sessionTimeout: settings.sessionTimeout,
+      heartbeatInterval: settings.heartbeatInterval,
+      // kafkajs sleeps this long when every partition is paused (restores, backpressure), and waits this
+      // long for data: short, so a resumed partition and a stop are prompt.
+      maxWaitTimeInMs: 500,
+    });
+  }
+
+  /** Joins the group and starts fetching; resolves once running. */
+  async start(handlers: GroupHandlers, partitionsConsumedConcurrently: number): Promise<void> {
+    const { consumer, settings } = this;
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) =>
+      handlers.assigned(payload.memberAssignment[settings.topic] ?? []),
+    );
+    consumer.on(consumer.events.REBALANCING, () => handlers.rebalancing());
+    consumer.on(consumer.events.FETCH, () => handlers.fetched());
+    consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+      if (payload.topic !== settings.topic || payload.batchSize !== 0) return;
+      handlers.skipped(payload.partition, BigInt(payload.lastOffset), BigInt(payload.highWatermark));
+    });
+    consumer.on(consumer.events.CRASH, ({ payload }) => handlers.crashed(payload.error, payload.restart));
+    await consumer.connect();
+    await consumer.subscribe({ topic: settings.topic, fromBeginning: settings.fromBeginning });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently,
+      eachBatch: (payload) =>
+        handlers.batch({
+          partition: payload.batch.partition,
+          records: payload.batch.messages,
+          highWatermark: BigInt(payload.batch.highWatermark),
+          lastOffset: BigInt(payload.batch.lastOffset()),
+          current: () => payload.isRunning() && !payload.isStale(),
+          resolve: (offset) => payload.resolveOffset(offset),
+          heartbeat: () => payload.heartbeat(),
+        }),
+    });
+  }
+
+  pause(partition: number): void {
+    this.consumer.pause([{ topic: this.settings.topic, partitions: [partition] }]);
+  }
+
+  resume(partition: number): void {
+    this.consumer.resume([{ topic: this.settings.topic, partitions: [partition] }]);
+  }
+
+  /** Commits the group's offset of the partition outside any transaction (at-least-once). */
+  async commitOffset(partition: number, offset: bigint): Promise<void> {
+    await this.consumer.commitOffsets([{ topic: this.settings.topic, partition, offset: offset.toString() }]);
+  }
+
+  /** Stops fetching and leaves the group. */
+  async stop(): Promise<void> {
+    await this.consumer.stop().catch(() => undefined);
+    await this.consumer.disconnect().catch(() => undefined);
+  }
+}

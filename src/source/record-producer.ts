@@ -1,0 +1,39 @@
+// A plain idempotent producer (at-least-once writes outside the commit transaction): what the Kafka
+// sink under at-least-once writes its batches through. Acks from all in-sync replicas.
+import type { Kafka, Producer } from 'kafkajs';
+import type { OutgoingRecord } from './outgoing-record.js';
+
+export interface RecordProducer {
+  connect(): Promise<void>;
+  /** Resolves once every in-sync replica has the records. */
+  send(topic: string, records: readonly OutgoingRecord[]): Promise<void>;
+  disconnect(): Promise<void>;
+}
+
+class IdempotentProducer implements RecordProducer {
+  private readonly producer: Producer;
+
+  constructor(kafka: Kafka) {
+    this.producer = kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+    });
+  }
+
+  async connect(): Promise<void> {
+    await this.producer.connect();
+  }
+
+  async send(topic: string, records: readonly OutgoingRecord[]): Promise<void> {
+    await this.producer.send({ topic, acks: -1, messages: [...records] });
+  }
+
+  async disconnect(): Promise<void> {
+    await this.producer.disconnect();
+  }
+}
+
+export function idempotentProducer(kafka: Kafka): RecordProducer {
+  return new IdempotentProducer(kafka);
+}
