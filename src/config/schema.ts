@@ -78,12 +78,12 @@ export const sourceSchema = z
       .default('sluice')
       .meta({ description: 'Kafka client id, seen in broker logs and quotas.', examples: ['sluice'] }),
     sessionTimeout: durationWithDefault(
-      'Consumer group session timeout: a member whose heartbeats stop this long is removed and its partitions move. Heartbeats continue while partitions are paused.',
+      'Consumer group session timeout: a member whose heartbeats stop this long is removed and its partitions move. Heartbeats continue while partitions are paused. A broker accepts 6s to 30m unless its group.min.session.timeout.ms / group.max.session.timeout.ms say otherwise.',
       '30s',
       30_000,
     ),
     heartbeatInterval: durationWithDefault(
-      'How often the member heartbeats; well below sessionTimeout.',
+      'How often the member heartbeats: at most a third of sessionTimeout (Kafka’s advice), so a late heartbeat does not cost the partitions.',
       '3s',
       3_000,
     ),

@@ -2,7 +2,8 @@
 // what was found, so a user can fix a config without reading the schema.
 import type { z } from 'zod';
 import { ConfigError, type ConfigIssue } from './config-error.js';
-import { pipelineSchema, type Pipeline } from './schema.js';
+import { formatDuration } from './duration.js';
+import { pipelineSchema, type Pipeline, type WindowConfig } from './schema.js';
 
 function formatPath(path: readonly PropertyKey[]): string {
   return path.reduce<string>((out, key) => {
@@ -59,9 +60,97 @@ function toConfigIssues(issues: readonly z.core.$ZodIssue[], input: unknown): Co
   });
 }
 
-/** What one field cannot say about another: routing and output names must fit the windows. */
-function crossFieldIssues(pipeline: Pipeline): ConfigIssue[] {
+/** The columns every result row has besides its group-by fields and aggregations (clickhouse-tables.ts). */
+const ROW_COLUMNS = [
+  'pipeline',
+  'window_start',
+  'window_end',
+  'window_start_ms',
+  'window_end_ms',
+  'source_partition',
+  'count',
+  'emit_reason',
+  'superseded',
+  'version',
+];
+
+/** The stage names the built-in steps report under in metrics, status and dead letters. */
+const BUILT_IN_STAGES = ['parse', 'quality'];
+
+/**
+ * Kafka's guidance: at most a third, so a member that misses a heartbeat or two (a long fetch, a GC
+ * pause) still keeps its partitions. kafkajs itself refuses an interval that is not below the timeout.
+ */
+function heartbeatIssues(source: Pipeline['source']): ConfigIssue[] {
+  if (source.heartbeatInterval * 3 <= source.sessionTimeout) return [];
+  return [
+    {
+      path: 'source.heartbeatInterval',
+      expected: `at most a third of source.sessionTimeout (${formatDuration(source.sessionTimeout)}), so a late heartbeat does not cost the partitions`,
+      found: formatDuration(source.heartbeatInterval),
+    },
+  ];
+}
+
+/** Names that identify one thing each: a window's table, state and routing; a stage's metrics and dead letters. */
+function nameIssues(pipeline: Pipeline): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
+  const windows = new Set<string>();
+  pipeline.windows.forEach((w, i) => {
+    if (windows.has(w.name))
+      issues.push({
+        path: `windows[${i}].name`,
+        expected: "a name no other window has (it names the window's table, state and results)",
+        found: w.name,
+      });
+    windows.add(w.name);
+  });
+  const stages = new Set<string>(BUILT_IN_STAGES);
+  pipeline.stages.forEach((stage, i) => {
+    if (stages.has(stage.name))
+      issues.push({
+        path: `stages[${i}].name`,
+        expected: `a name no other stage has, nor a built-in step (${BUILT_IN_STAGES.join(', ')}): metrics, status and dead letters tell stages apart by it`,
+        found: stage.name,
+      });
+    stages.add(stage.name);
+  });
+  return issues;
+}
+
+/** A result row holds each column once: a group-by field or aggregation may not take another's name. */
+function columnIssues(window: WindowConfig, index: number): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const owners = new Map<string, string>(ROW_COLUMNS.map((c) => [c, 'a column every result row has']));
+  const claim = (column: string, owner: string, path: string, found: string, hint = '') => {
+    const taken = owners.get(column);
+    if (taken === undefined) owners.set(column, owner);
+    else
+      issues.push({ path, expected: `a result column of its own ("${column}" is ${taken}${hint})`, found });
+  };
+  window.groupBy.forEach((field, j) =>
+    claim(field, `groupBy[${j}]`, `windows[${index}].groupBy[${j}]`, field),
+  );
+  window.aggregations.forEach((aggregation, k) => {
+    const path = `windows[${index}].aggregations[${k}].name`;
+    const hint = '; give the aggregation another name';
+    claim(aggregation.name, `aggregations[${k}]`, path, aggregation.name, hint);
+    if (aggregation.fn === 'count_distinct')
+      claim(`${aggregation.name}_exact`, `aggregations[${k}]`, path, aggregation.name, hint);
+  });
+  return issues;
+}
+
+/**
+ * What one field cannot say about another: routing and output names must fit the windows, names must
+ * be unique, and the consumer group's timings must fit together.
+ */
+function crossFieldIssues(pipeline: Pipeline): ConfigIssue[] {
+  const issues: ConfigIssue[] = [
+    ...heartbeatIssues(pipeline.source),
+    ...nameIssues(pipeline),
+    ...pipeline.windows.flatMap(columnIssues),
+  ];
   const windows = new Map(pipeline.windows.map((w) => [w.name, w]));
   for (const [name, template] of Object.entries(pipeline.sinks.clickhouse.tables)) {
     const window = windows.get(name);

@@ -21,10 +21,6 @@ export class BackpressureController {
     >,
   ) {}
 
-  get isPaused(): boolean {
-    return this.paused;
-  }
-
   /** Whether one more record of `bytes` fits; an empty buffer always takes one, however large. */
   fits(fill: BufferFill, bytes: number): boolean {
     if (fill.records === 0) return true;

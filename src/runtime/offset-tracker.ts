@@ -1,8 +1,8 @@
 // Which offset a partition may commit. Records are tracked in fetch (offset) order and completed in
 // any order (concurrent stages, dead-letter writes, filters). Kafka's committed offset is the next one
-// to read, so it is the lowest offset not yet complete, or lower still when state (an open window, an
-// unsunk result) holds an older record; with nothing pending, one past the last tracked record.
-// It never moves back. Pure: offsets in, offsets out.
+// to read, so it is the lowest offset not yet complete; with nothing pending, one past the last tracked
+// record (open windows need not hold it back: a snapshot puts them in the changelog with the offset).
+// The committed offset never moves back. Pure: offsets in, offsets out.
 import { SluiceBugError } from '../errors.js';
 
 export class OffsetTracker {
@@ -65,18 +65,6 @@ export class OffsetTracker {
     return this.head < this.pending.length
       ? (this.pending[this.head] as { offset: bigint }).offset
       : undefined;
-  }
-
-  /**
-   * The offset to commit now, given the lowest offset that state still holds, or undefined when
-   * there is nothing new to commit.
-   */
-  committable(lowestHeld: bigint | undefined): bigint | undefined {
-    if (this.nextOffset === undefined) return undefined;
-    let candidate = this.lowestIncomplete() ?? this.nextOffset;
-    if (lowestHeld !== undefined && lowestHeld < candidate) candidate = lowestHeld;
-    if (this.committedOffset !== undefined && candidate <= this.committedOffset) return undefined;
-    return candidate;
   }
 
   get committedOffsetValue(): bigint | undefined {

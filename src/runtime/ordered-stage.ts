@@ -7,7 +7,6 @@ export class OrderedStage<I, O> {
   private head = 0;
   private started = 0;
   private running = 0;
-  private idleWaiters: (() => void)[] = [];
 
   constructor(
     private readonly concurrency: number,
@@ -23,12 +22,6 @@ export class OrderedStage<I, O> {
   push(item: I): void {
     this.slots.push({ item, done: false });
     this.pump();
-  }
-
-  /** Resolves once every pushed item has been released. */
-  idle(): Promise<void> {
-    if (this.size === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   private pump(): void {
@@ -69,11 +62,6 @@ export class OrderedStage<I, O> {
     if (this.head > 256 && this.head * 2 > this.slots.length) {
       this.slots.splice(0, this.head);
       this.head = 0;
-    }
-    if (this.size === 0 && this.idleWaiters.length > 0) {
-      const waiters = this.idleWaiters;
-      this.idleWaiters = [];
-      waiters.forEach((resolve) => resolve());
     }
   }
 }

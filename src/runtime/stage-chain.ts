@@ -218,12 +218,6 @@ export class StageChain {
     this.forward(0, { origin, record });
   }
 
-  /** Resolves once nothing is left in the chain. */
-  async idle(): Promise<void> {
-    while (this.decoding) await this.decoding.catch(() => undefined);
-    for (const stage of this.stages) await stage.idle();
-  }
-
   /** Runs one attempt sequence of a stage, reporting its outcome and duration. */
   private timed(
     stage: string,

@@ -104,9 +104,3 @@ export function isClickHouseAuthentication(error: unknown): boolean {
 export function isClickHouseMissingTable(error: unknown): boolean {
   return clickHouseFault(error) === 'missing-table';
 }
-
-/** Trying the same thing again may pass: the server was out of reach or busy, or the table is recreated. */
-export function isClickHouseRetriable(error: unknown): boolean {
-  const fault = clickHouseFault(error);
-  return fault === 'unavailable' || fault === 'missing-table';
-}

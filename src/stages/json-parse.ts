@@ -1,7 +1,6 @@
-// Parse stage: a decoded value (JSON here; Avro in record-decoders.ts) → a validated user event with
-// its event time. A record that does not decode, fails the event schema or has no usable event time
-// yields a RecordError naming the field.
-import { messageOf } from '../errors.js';
+// Parse stage, second half: a decoded document (JSON or Avro, record-decoders.ts) → a validated user
+// event with its event time. A document that fails the event schema or has no usable event time yields
+// a RecordError naming the field.
 import { RecordError, type RecordOrigin } from './record-error.js';
 import { isPlainValidEvent, userEventSchema, type UserEvent } from './user-event.js';
 
@@ -26,22 +25,6 @@ function eventTimeOf(raw: unknown, field: string | undefined, recordTimestamp: s
       : ms;
   }
   return `field '${field}': expected the event time, found ${raw === undefined ? 'nothing' : JSON.stringify(raw)}`;
-}
-
-export function parseJsonEvent(
-  record: RawRecord,
-  origin: RecordOrigin,
-  timeField: string | undefined,
-): ParsedEvent {
-  if (record.value === null)
-    throw new RecordError(origin, 'parse', 'expected a JSON value, found a null value (tombstone)');
-  let document: unknown;
-  try {
-    document = JSON.parse(record.value.toString('utf8'));
-  } catch (error) {
-    throw new RecordError(origin, 'parse', `invalid JSON: ${messageOf(error)}`, error);
-  }
-  return validateEvent(document, record, origin, timeField);
 }
 
 /** A decoded document (from JSON or Avro) → a validated user event with its event time. */

@@ -6,6 +6,7 @@ import { ConfigError } from '../../../src/config/config-error.js';
 import { parseDuration } from '../../../src/config/duration.js';
 import { loadPipelineFile } from '../../../src/config/load.js';
 import { validatePipeline } from '../../../src/config/validate.js';
+import { windowColumns } from '../../../src/sinks/clickhouse-tables.js';
 
 const minimal = { name: 'p', windows: [{ name: 'w', type: 'tumbling', size: '1m' }] };
 
@@ -181,6 +182,100 @@ describe('pipeline config', () => {
         },
       }).sinks.kafka?.batch,
     ).toEqual({ maxSize: 10_000, maxWaitMs: 1_000 });
+  });
+
+  it('wants the heartbeat at most a third of the session timeout, as Kafka advises', () => {
+    expect(issuesOf({ ...minimal, source: { sessionTimeout: '30s', heartbeatInterval: '15s' } })).toEqual([
+      {
+        path: 'source.heartbeatInterval',
+        expected:
+          'at most a third of source.sessionTimeout (30s), so a late heartbeat does not cost the partitions',
+        found: '15s',
+      },
+    ]);
+    // Below the timeout is not enough: kafkajs accepts it, yet two late heartbeats lose the partitions.
+    expect(issuesOf({ ...minimal, source: { sessionTimeout: '6s', heartbeatInterval: '5s' } })).toHaveLength(
+      1,
+    );
+    expect(
+      validatePipeline({ ...minimal, source: { sessionTimeout: '6s', heartbeatInterval: '2s' } }).source,
+    ).toMatchObject({ sessionTimeout: 6_000, heartbeatInterval: 2_000 });
+  });
+
+  it('refuses two windows or two stages of one name, and a stage named like a built-in step', () => {
+    const w = { type: 'tumbling', size: '1m' };
+    expect(
+      issuesOf({
+        ...minimal,
+        windows: [
+          { name: 'a', ...w },
+          { name: 'b', ...w },
+          { name: 'a', ...w },
+        ],
+      }),
+    ).toEqual([
+      {
+        path: 'windows[2].name',
+        expected: "a name no other window has (it names the window's table, state and results)",
+        found: 'a',
+      },
+    ]);
+    const filter = { type: 'filter', field: 'type', in: ['click'] };
+    const stages = [
+      { name: 'keep', ...filter },
+      { name: 'keep', ...filter },
+      { name: 'parse', ...filter },
+    ];
+    const expected =
+      'a name no other stage has, nor a built-in step (parse, quality): metrics, status and dead letters tell stages apart by it';
+    expect(issuesOf({ ...minimal, stages })).toEqual([
+      { path: 'stages[1].name', expected, found: 'keep' },
+      { path: 'stages[2].name', expected, found: 'parse' },
+    ]);
+  });
+
+  it('refuses a group-by field or aggregation that takes a result column already taken', () => {
+    const window = {
+      name: 'w',
+      type: 'tumbling',
+      size: '1m',
+      groupBy: ['country', 'version', 'country'],
+      aggregations: [
+        { fn: 'sum', field: 'price.net' },
+        { fn: 'max', field: 'price_net' }, // max_price_net: its own
+        { fn: 'avg', field: 'price_net', name: 'sum_price_net' },
+        { fn: 'count_distinct', field: 'userId', name: 'users' },
+        { fn: 'min', field: 'x', name: 'users_exact' },
+      ],
+    };
+    expect(issuesOf({ ...minimal, windows: [window] })).toEqual([
+      {
+        path: 'windows[0].groupBy[1]',
+        expected: 'a result column of its own ("version" is a column every result row has)',
+        found: 'version',
+      },
+      {
+        path: 'windows[0].groupBy[2]',
+        expected: 'a result column of its own ("country" is groupBy[0])',
+        found: 'country',
+      },
+      {
+        path: 'windows[0].aggregations[2].name',
+        expected:
+          'a result column of its own ("sum_price_net" is aggregations[0]; give the aggregation another name)',
+        found: 'sum_price_net',
+      },
+      {
+        path: 'windows[0].aggregations[4].name',
+        expected:
+          'a result column of its own ("users_exact" is aggregations[3]; give the aggregation another name)',
+        found: 'users_exact',
+      },
+    ]);
+    // Every column the table has besides group-by fields and aggregations is known to the check.
+    const bare = validatePipeline(minimal).windows[0]!;
+    for (const { name } of windowColumns(bare))
+      expect(issuesOf({ ...minimal, windows: [{ ...minimal.windows[0], groupBy: [name] }] })).toHaveLength(1);
   });
 
   it('parses the durations people write', () => {

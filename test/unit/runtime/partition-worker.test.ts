@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { PipelineInput } from '../../../src/config/schema.js';
 import { validatePipeline } from '../../../src/config/validate.js';
+import { messageOf } from '../../../src/errors.js';
 import { createLogger } from '../../../src/ops/logger.js';
 import { compiledForTest } from '../../support/compiled-pipeline.js';
 import {
@@ -134,16 +135,18 @@ describe('PartitionWorker', () => {
       record(2, event(2, 61_000, '/a')), // late for the closed window
       record(3, '{oops'),
       record(4, { eventId: 'x', type: 'click' }),
+      { ...record(5, ''), value: null }, // a tombstone
     ];
-    worker.accept(records, 5n);
+    worker.accept(records, 6n);
     await worker.drained();
     const results = worker.resultsToSink();
     expect(results.map((r) => [r.window.start, r.count])).toEqual([[60_000, 1]]);
-    expect(deadLetters.map((f) => [f.origin.raw.offset, f.stage])).toEqual([
-      ['3', 'parse'],
-      ['4', 'parse'],
+    expect(deadLetters.map((f) => [f.origin.raw.offset, f.stage, messageOf(f.error)])).toEqual([
+      ['3', 'parse', expect.stringMatching(/^t\[0\]@3 parse: invalid JSON/)],
+      ['4', 'parse', expect.stringMatching(/^t\[0\]@4 parse: field 'userId'/)],
+      ['5', 'parse', 't[0]@5 parse: expected a value, found a null value (tombstone)'],
     ]);
-    expect(worker.counters).toMatchObject({ fetched: 5, completed: 5, deadLettered: 2, late: 1 });
+    expect(worker.counters).toMatchObject({ fetched: 6, completed: 6, deadLettered: 3, late: 1 });
     // [60 000, 120 000) closed at 121 000 (grace 1 s); the watermark was 195 000.
     expect(late.map((l) => [l.origin.raw.offset, l.late])).toEqual([
       ['2', [{ definition: 'w', byMs: 74_000 }]],
@@ -151,12 +154,12 @@ describe('PartitionWorker', () => {
     worker.sunk(results.length);
     // The window of offset 1 is still open: it goes to the changelog, and the commit covers everything.
     const snapshot = worker.snapshot();
-    expect(snapshot?.offset).toBe(5n);
+    expect(snapshot?.offset).toBe(6n);
     const windows = [...snapshot!.records].filter(([k]) => k.startsWith('w'));
     expect(windows.filter(([, v]) => v !== null)).toHaveLength(1); // the open one
     // The closed one opened and closed since the last snapshot: never written, so no tombstone.
     expect(windows.filter(([, v]) => v === null)).toHaveLength(0);
-    expect(snapshot!.records.get('checkpoint')).toContain('"offset":"5"');
+    expect(snapshot!.records.get('checkpoint')).toContain('"offset":"6"');
   });
 
   it('runs a stage concurrently yet hands records on in offset order, with fan-out and filtering', async () => {

@@ -9,7 +9,6 @@ import {
   isClickHouseAuthentication,
   isClickHouseMissingTable,
   isClickHouseRejection,
-  isClickHouseRetriable,
   isNetworkError,
 } from '../../../src/sinks/clickhouse-errors.js';
 
@@ -46,7 +45,6 @@ describe('ClickHouse error classification', () => {
     ]) {
       expect(clickHouseFault(error), error.message).toBe('rejected');
       expect(isClickHouseRejection(error)).toBe(true);
-      expect(isClickHouseRetriable(error)).toBe(false);
     }
     // A server that names the type but sends a code this table does not list is judged by the type.
     const byType = new ClickHouseError({ message: 'Type mismatch', code: '99999', type: 'TYPE_MISMATCH' });
@@ -61,7 +59,6 @@ describe('ClickHouse error classification', () => {
     ];
     for (const error of refused) {
       expect(isClickHouseAuthentication(error), error.message).toBe(true);
-      expect(isClickHouseRetriable(error)).toBe(false);
     }
     expect(isClickHouseAuthentication(new Error('Authentication failed'))).toBe(false);
   });
@@ -72,17 +69,15 @@ describe('ClickHouse error classification', () => {
       old(60, "Table db.t doesn't exist."),
     ]) {
       expect(isClickHouseMissingTable(error)).toBe(true);
-      expect(isClickHouseRetriable(error)).toBe(true);
       expect(isClickHouseRejection(error)).toBe(false);
     }
   });
 
-  it('retries network failures, overload and anything it does not know', () => {
+  it('takes network failures, overload and anything it does not know for an unavailable server', () => {
     for (const code of ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN']) {
       const error = networkError(code);
       expect(isNetworkError(error)).toBe(true);
       expect(clickHouseFault(error)).toBe('unavailable');
-      expect(isClickHouseRetriable(error)).toBe(true);
     }
     for (const error of [
       current(241, 'MEMORY_LIMIT_EXCEEDED', 'Memory limit (total) exceeded'),
@@ -92,7 +87,6 @@ describe('ClickHouse error classification', () => {
       'not even an error',
     ]) {
       expect(clickHouseFault(error)).toBe('unavailable');
-      expect(isClickHouseRetriable(error)).toBe(true);
     }
     expect(isNetworkError(new Error('ECONNREFUSED'))).toBe(false);
   });
