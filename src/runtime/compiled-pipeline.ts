@@ -81,6 +81,7 @@ export function assemblePipeline(
     topicsToCreate: topicsToCreate(pipeline),
     decoder,
     chain: {
+      decode: (value) => decoder.decode(value),
       stages,
       timeField: pipeline.time.field,
       parseOnError: pipeline.parse.onError,

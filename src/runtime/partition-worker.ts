@@ -44,8 +44,6 @@ export interface WorkerEffects {
   abort(error: Error): void;
   /** One item went through a stage (for latency histograms). */
   stageObserved?(stage: string, outcome: StageObservation, ms: number): void;
-  /** Decodes record values (the pipeline's parse format, shared schema cache); JSON when absent. */
-  decode?: (value: Buffer) => unknown;
   /** An event broke a data-quality rule (errors are also dead-lettered through `deadLetter`). */
   qualityViolation?(violation: Violation, offset: string): void;
 }
@@ -155,7 +153,6 @@ export class PartitionWorker {
     this.backpressure = new BackpressureController(definition.backpressure);
     this.chainCapacity = 64 + 2 * definition.chain.stages.reduce((sum, stage) => sum + stage.concurrency, 0);
     this.chain = new StageChain(definition.chain, topic, partition, this.revoke.signal, {
-      ...(effects.decode ? { decode: effects.decode } : {}),
       quality: (violation, offset) => effects.qualityViolation?.(violation, offset),
       absorb: (item) => this.absorb(item),
       dropped: (item) => {

@@ -446,7 +446,6 @@ class PipelineRunner implements RunningPipeline {
         // Counts per stage are read from the workers at scrape time; only the histogram needs each item.
         stageObserved: (stage, _outcome, ms) =>
           this.metricsRegistry.stageSeconds.observe({ stage }, ms / 1000),
-        decode: (value) => this.pipeline.decoder.decode(value),
         qualityViolation: (violation, offset) => {
           this.metricsRegistry.qualityViolations.inc({
             rule: violation.rule,

@@ -38,6 +38,11 @@ export interface StageFailure {
 
 /** What a partition's chain runs: compiled once per pipeline, shared by every partition. */
 export interface ChainDefinition {
+  /**
+   * Decodes a record value (record-decoders.ts, shared by every partition): a document, or a promise
+   * while a schema is fetched.
+   */
+  decode: (value: Buffer) => unknown;
   stages: readonly PreparedStage[];
   /** The event-time field (the Kafka record timestamp when absent). */
   timeField: TimeConfig['field'];
@@ -56,21 +61,8 @@ export interface ChainHandlers {
   failed(failure: StageFailure): void;
   /** One item went through a stage (parse included): how it came out and how long it took. */
   observed?: (stage: string, outcome: StageObservation, ms: number) => void;
-  /**
-   * Decodes a record value (record-decoders.ts): a document, or a promise while a schema is fetched.
-   * JSON when absent.
-   */
-  decode?: (value: Buffer) => unknown;
   /** A data-quality rule was broken (any severity): for metrics and logs. */
   quality?: (violation: Violation, offset: string) => void;
-}
-
-function decodeJson(value: Buffer): unknown {
-  try {
-    return JSON.parse(value.toString('utf8'));
-  } catch (error) {
-    throw new RecordInvalidError(`invalid JSON: ${messageOf(error)}`, error);
-  }
 }
 
 export type StageObservation = 'out' | 'filtered' | 'failed';
@@ -96,7 +88,6 @@ export class StageChain {
   /** Records in line behind an asynchronous decode (its record first), and that decode. */
   private readonly waiting: Origin[] = [];
   private decoding: Promise<void> | undefined;
-  private readonly decode: (value: Buffer) => unknown;
   private readonly quality: QualityChecker;
 
   constructor(
@@ -106,7 +97,6 @@ export class StageChain {
     private readonly revoked: AbortSignal,
     private readonly handlers: ChainHandlers,
   ) {
-    this.decode = handlers.decode ?? decodeJson;
     this.quality = new QualityChecker(definition.quality);
     definition.stages.forEach((policy, index) => {
       this.stages.push(
@@ -142,7 +132,7 @@ export class StageChain {
     try {
       if (raw.value === null)
         throw new RecordInvalidError('expected a value, found a null value (tombstone)');
-      decoded = this.decode(raw.value);
+      decoded = this.definition.decode(raw.value);
     } catch (error) {
       this.parseFailed(origin, new RecordError(source, 'parse', messageOf(error), error), started);
       return;
