@@ -22,6 +22,7 @@ const run = promisify(execFile);
 
 function serverProperties(
   port: number,
+  advertisedPort: number,
   controllerPort: number,
   logDir: string,
   secure: SecureListener,
@@ -32,7 +33,7 @@ process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:${controllerPort}
 listeners=PLAINTEXT://127.0.0.1:${port},${secureUrl},CONTROLLER://127.0.0.1:${controllerPort}
-advertised.listeners=PLAINTEXT://127.0.0.1:${port},${secureUrl}
+advertised.listeners=PLAINTEXT://127.0.0.1:${advertisedPort},${secureUrl}
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,${SECURE_LISTENER}:${SECURE_LISTENER}
@@ -89,6 +90,13 @@ export interface KafkaStartOptions {
   controllerPort: number;
   /** The SASL_SSL listener's port. */
   securePort: number;
+  /**
+   * The PLAINTEXT port the broker tells clients to connect to (its metadata), when something listens
+   * there in front of it: a test's fault proxy. The broker itself still listens on `port`, which stays
+   * the bootstrap address (`brokers`), and its own transaction markers go through the advertised one
+   * too. Defaults to `port`.
+   */
+  advertisedPort?: number;
   log?: (line: string) => void;
 }
 
@@ -104,7 +112,16 @@ export async function startKafka(options: KafkaStartOptions): Promise<KafkaState
   // Always formatted afresh: the SCRAM credentials live in the cluster metadata, and the password is new.
   await rm(dataDir, { recursive: true, force: true });
   await mkdir(dataDir, { recursive: true });
-  await writeFile(configFile, serverProperties(options.port, options.controllerPort, dataDir, secure));
+  await writeFile(
+    configFile,
+    serverProperties(
+      options.port,
+      options.advertisedPort ?? options.port,
+      options.controllerPort,
+      dataDir,
+      secure,
+    ),
+  );
   await writeFile(join(options.dir, 'log4j.properties'), LOG4J);
   const log4j = `-Dlog4j.configuration=file:${join(options.dir, 'log4j.properties')}`;
 

@@ -1,0 +1,115 @@
+// Fault scenario: the broker freezes. The worker's broker (one of the test's own) is stopped with
+// SIGSTOP for longer than kafkajs' request timeout (30 s) and continued, once here (three times in the
+// full form): requests in flight time out on the client while the broker may still carry them out
+// when it wakes, members' sessions expire, and transactions fail at whatever step they were. This is
+// how a partition was seen to jam for good. Afterwards every window must be exact and the group's
+// committed offsets must reach the topic's end, on the same worker process.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { startKafka } from '../../src/tools/stack/kafka-server.js';
+import { freePorts } from '../../src/tools/stack/ports.js';
+import { stopProcess } from '../../src/tools/stack/processes.js';
+import { testClickHouse, testKafka, waitFor } from '../integration/support/fixtures.js';
+import { startSluice } from '../integration/support/sluice-process.js';
+import { commitNotes } from './commit-log.js';
+import { committedToEnd } from './committed-to-end.js';
+import {
+  MemoryWatch,
+  PARTITIONS,
+  expectExact,
+  scenarioPipeline,
+  startProduction,
+  verdict,
+} from './fault-scenario.js';
+import { FULL } from './scenario-report.js';
+import { partitionStatus } from './worker-status.js';
+
+const FREEZES = FULL ? 3 : 1;
+/** Past kafkajs' default requestTimeout (30 s), so requests in flight time out. */
+const FREEZE_MS = FULL ? 40_000 : 35_000;
+const BETWEEN_MS = 10_000;
+
+describe('fault scenario: broker freeze', () => {
+  const cleanups: (() => Promise<unknown>)[] = [];
+  afterAll(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+  });
+
+  it(
+    `keeps committing exactly when the broker freezes ${FREEZES}× for ${FREEZE_MS / 1000} s`,
+    async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'sluice-broker-freeze-'));
+      cleanups.push(() => rm(dir, { recursive: true, force: true }));
+      const [port, controllerPort, securePort, statusPort] = await freePorts(4);
+      const broker = await startKafka({
+        dir,
+        port: port!,
+        controllerPort: controllerPort!,
+        securePort: securePort!,
+      });
+      // A frozen broker cannot stop: continue it first.
+      cleanups.push(() => stopProcess(broker.pid, 10_000));
+      cleanups.push(() => Promise.resolve().then(() => process.kill(broker.pid, 'SIGCONT')));
+      const kafka = testKafka(broker.brokers);
+      const clickhouse = testClickHouse();
+      cleanups.push(() => clickhouse.close());
+
+      const { name, topic, database, config } = await scenarioPipeline(kafka, 'freeze', {
+        brokers: broker.brokers,
+        clickhouseUrl: inject('clickhouseUrl'),
+        httpPort: statusPort,
+      });
+      const memory = new MemoryWatch();
+      const sluice = startSluice(['run', '--config', config]);
+      cleanups.push(() => sluice.stop('SIGKILL'));
+      memory.watch(sluice.child.pid);
+      const status = () => partitionStatus(statusPort!);
+      await waitFor('the worker to own every partition', status, (s) => s.length === PARTITIONS);
+
+      const slices = Math.ceil((6_000 + FREEZES * (FREEZE_MS + BETWEEN_MS) + 5_000) / 200);
+      const production = startProduction(kafka, topic, { slices, seed: 8181 });
+      await sleep(6_000);
+      for (let freeze = 0; freeze < FREEZES; freeze += 1) {
+        process.kill(broker.pid, 'SIGSTOP');
+        await sleep(FREEZE_MS);
+        process.kill(broker.pid, 'SIGCONT');
+        await sleep(BETWEEN_MS);
+      }
+      const streamOutlastedFreezes = production.state.producing;
+      const afterFreezes = await status().catch(() => []);
+      await production.done;
+
+      const offsets = await committedToEnd(kafka, `sluice-${name}`, topic, FULL ? 120_000 : 45_000);
+      const atEnd = await status().catch(() => []);
+      const result = await verdict({
+        scenario: `broker freeze (${FREEZES}× ${FREEZE_MS / 1000} s SIGSTOP)`,
+        kafka,
+        clickhouse,
+        topic,
+        database,
+        produced: production.state.produced,
+        memory,
+        notes: {
+          'committed offsets (group/end)': offsets.summary,
+          'partitions owned after the freezes': afterFreezes.length,
+          ...commitNotes(sluice.output()),
+        },
+      });
+      const context = sluice.output().slice(-3000);
+      expectExact(result, context);
+      expect(offsets.reached, `the group's committed offsets: ${offsets.summary}`).toBe(true);
+      expect(streamOutlastedFreezes).toBe(true);
+      // The same worker owns every partition and has committed each to its end.
+      const ends = new Map(offsets.partitions.map((p) => [p.partition, p.end]));
+      expect(atEnd.map((p) => p.partition).sort((a, b) => a - b)).toEqual([0, 1, 2]);
+      for (const p of atEnd)
+        expect(p.committedOffset, `partition ${p.partition}`).toBe(ends.get(p.partition));
+      expect(sluice.child.exitCode, context).toBeNull();
+      expect(await sluice.stop('SIGTERM')).toBe(0);
+    },
+    FULL ? 900_000 : 300_000,
+  );
+});

@@ -1,0 +1,153 @@
+// Fault scenario: a zombie member. Two workers share the stream; worker A is stopped with SIGSTOP for
+// longer than its session timeout (6 s), as a long GC pause or a network cut would: the group evicts
+// it and worker B takes A's partitions over, fencing A's transactional producers, restoring their state
+// and committing. Then A is continued: it wakes up believing it still owns its partitions, its next
+// commits are fenced, it rejoins the group and may be given partitions back. Every window must be
+// exact, the group's committed offsets must reach the topic's end, and A must be committing again on
+// whatever it holds, without a restart.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { Kafka } from 'kafkajs';
+import { freePorts } from '../../src/tools/stack/ports.js';
+import type { PartitionStatus } from '../../src/runtime/member-status.js';
+import { waitFor } from '../integration/support/fixtures.js';
+import { useTestServices } from '../integration/support/services.js';
+import { writeConfig } from '../integration/support/sluice-process.js';
+import { commitNotes } from './commit-log.js';
+import { committedToEnd } from './committed-to-end.js';
+import {
+  MemoryWatch,
+  PARTITIONS,
+  expectExact,
+  faultPipeline,
+  scenarioPipeline,
+  startProduction,
+  verdict,
+} from './fault-scenario.js';
+import { FULL } from './scenario-report.js';
+import { partitionStatus } from './worker-status.js';
+
+/** Past the pipeline's sessionTimeout (6 s), so the group evicts A while it is stopped. */
+const STOP_MS = FULL ? 20_000 : 10_000;
+
+const committed = (partitions: readonly PartitionStatus[]) =>
+  new Map(partitions.map((p) => [p.partition, BigInt(p.committedOffset ?? -1)]));
+
+describe('fault scenario: zombie member', () => {
+  const services = useTestServices();
+  let kafka: Kafka;
+  let clickhouse: ClickHouseClient;
+  beforeAll(() => ({ kafka, clickhouse } = services));
+
+  it(
+    `stays exact when a member is stopped ${STOP_MS / 1000} s (past its session) and comes back`,
+    async () => {
+      const [portA, portB] = await freePorts(2);
+      const brokers = inject('kafkaBrokers');
+      const clickhouseUrl = inject('clickhouseUrl');
+      const { name, topic, database, config } = await scenarioPipeline(kafka, 'zombie', {
+        brokers,
+        clickhouseUrl,
+        httpPort: portA,
+      });
+      const configB = writeConfig(
+        faultPipeline({ name, topic, database, brokers, clickhouseUrl, httpPort: portB }),
+      );
+      const memory = new MemoryWatch();
+      const statusA = () => partitionStatus(portA!);
+      const statusB = () => partitionStatus(portB!);
+
+      const a = services.start(['run', '--config', config]);
+      memory.watch(a.child.pid);
+      await waitFor('worker A to own every partition', statusA, (s) => s.length === PARTITIONS);
+      const b = services.start(['run', '--config', configB]);
+      memory.watch(b.child.pid);
+      await waitFor(
+        'A and B to share the partitions',
+        () => Promise.all([statusA(), statusB()]),
+        ([sa, sb]) => sa.length > 0 && sb.length > 0 && sa.length + sb.length === PARTITIONS,
+      );
+
+      // About 8 s of stream before the stop, the stop, and some 20 s after A is continued.
+      const production = startProduction(kafka, topic, {
+        slices: Math.ceil((8_000 + STOP_MS + 20_000) / 200),
+        seed: 9191,
+      });
+      await sleep(8_000);
+      const aBefore = await statusA();
+      const stoppedAt = Date.now();
+      a.child.kill('SIGSTOP');
+      // B takes A's partitions over (restored from A's last commit), then commits them further.
+      const takeover = await waitFor(
+        "B to own A's partitions while A is stopped",
+        statusB,
+        (s) => s.length === PARTITIONS,
+        STOP_MS + 30_000,
+      )
+        .then((restored) =>
+          waitFor(
+            "B to commit A's partitions",
+            statusB,
+            (s) => {
+              const now = committed(s);
+              return aBefore.every((p) => now.get(p.partition)! > committed(restored).get(p.partition)!);
+            },
+            15_000,
+          ),
+        )
+        .catch(() => undefined);
+      const takeoverMs = Date.now() - stoppedAt;
+      await sleep(Math.max(0, STOP_MS - takeoverMs));
+      a.child.kill('SIGCONT');
+      const continuedAt = Date.now();
+      expect(production.state.producing).toBe(true);
+
+      // A comes back: fenced, then rejoined; it must hold partitions and commit them again.
+      const aAfterRejoin = await waitFor(
+        'A to own partitions again and commit them',
+        statusA,
+        (s) => s.length > 0 && s.every((p) => p.committedOffset !== null),
+        30_000,
+      ).catch(() => []);
+      await production.done;
+
+      const offsets = await committedToEnd(kafka, `sluice-${name}`, topic, FULL ? 120_000 : 45_000);
+      const [aEnd, bEnd] = await Promise.all([statusA().catch(() => []), statusB().catch(() => [])]);
+      const result = await verdict({
+        scenario: `zombie member (stopped ${STOP_MS / 1000} s, session 6 s)`,
+        kafka,
+        clickhouse,
+        topic,
+        database,
+        produced: production.state.produced,
+        memory,
+        notes: {
+          "A's partitions before the stop": aBefore.map((p) => p.partition).join(' '),
+          "B took A's partitions over and committed (ms)": takeover ? takeoverMs : 'no',
+          "A's partitions after it came back": aAfterRejoin.map((p) => p.partition).join(' ') || 'none',
+          "A's partitions at the end": aEnd.map((p) => p.partition).join(' ') || 'none',
+          "B's partitions at the end": bEnd.map((p) => p.partition).join(' ') || 'none',
+          'committed offsets (group/end)': offsets.summary,
+          'A continued to end of stream (s)': Math.round((Date.now() - continuedAt) / 1000),
+          ...Object.fromEntries(Object.entries(commitNotes(a.output())).map(([k, v]) => [`A: ${k}`, v])),
+        },
+      });
+      const context = `A:\n${a.output().slice(-2500)}\nB:\n${b.output().slice(-1500)}`;
+      expectExact(result, context);
+      expect(offsets.reached, `the group's committed offsets: ${offsets.summary}`).toBe(true);
+      expect(takeover, "B committing A's partitions while A was stopped").toBeDefined();
+      // Both members run on, between them own every partition, and each has committed it to its end.
+      const ends = new Map(offsets.partitions.map((p) => [p.partition, p.end]));
+      expect(aEnd.length, "A's partitions at the end").toBeGreaterThan(0);
+      expect([...aEnd, ...bEnd].map((p) => p.partition).sort((x, y) => x - y)).toEqual([0, 1, 2]);
+      for (const p of [...aEnd, ...bEnd])
+        expect(p.committedOffset, `partition ${p.partition}`).toBe(ends.get(p.partition));
+      expect(a.child.exitCode, context).toBeNull();
+      expect(b.child.exitCode, context).toBeNull();
+      expect(await a.stop('SIGTERM')).toBe(0);
+      expect(await b.stop('SIGTERM')).toBe(0);
+    },
+    FULL ? 600_000 : 300_000,
+  );
+});
