@@ -1,8 +1,8 @@
 // Fault scenario: the broker freezes. The worker's broker (one of the test's own) is stopped with
 // SIGSTOP for longer than kafkajs' request timeout (30 s) and continued, once here (three times in the
-// full form): requests in flight time out on the client while the broker may still carry them out
-// when it wakes, members' sessions expire, and transactions fail at whatever step they were. This is
-// how a partition was seen to jam for good. Afterwards every window must be exact and the group's
+// full form), each time right after a transaction's commit (EndTxn) went out to it, seen by the Kafka
+// fault proxy in front: that commit times out on the client while the broker may still carry it out
+// when it wakes, and members' sessions expire. This is how a partition was seen to jam for good. Afterwards every window must be exact and the group's
 // committed offsets must reach the topic's end, on the same worker process.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,6 +13,7 @@ import { startKafka } from '../../src/tools/stack/kafka-server.js';
 import { freePorts } from '../../src/tools/stack/ports.js';
 import { stopProcess } from '../../src/tools/stack/processes.js';
 import { testClickHouse, testKafka, waitFor } from '../integration/support/fixtures.js';
+import { API_KEYS, startKafkaFaultProxy } from '../integration/support/kafka-fault-proxy.js';
 import { startSluice } from '../integration/support/sluice-process.js';
 import { commitNotes } from './commit-log.js';
 import { committedToEnd } from './committed-to-end.js';
@@ -43,22 +44,25 @@ describe('fault scenario: broker freeze', () => {
     async () => {
       const dir = await mkdtemp(join(tmpdir(), 'sluice-broker-freeze-'));
       cleanups.push(() => rm(dir, { recursive: true, force: true }));
-      const [port, controllerPort, securePort, statusPort] = await freePorts(4);
+      const [port, controllerPort, securePort, proxyPort, statusPort] = await freePorts(5);
+      const proxy = await startKafkaFaultProxy({ port: proxyPort!, target: `127.0.0.1:${port}` });
+      cleanups.push(() => proxy.close());
       const broker = await startKafka({
         dir,
         port: port!,
         controllerPort: controllerPort!,
         securePort: securePort!,
+        advertisedPort: proxy.port,
       });
       // A frozen broker cannot stop: continue it first.
       cleanups.push(() => stopProcess(broker.pid, 10_000));
       cleanups.push(() => Promise.resolve().then(() => process.kill(broker.pid, 'SIGCONT')));
-      const kafka = testKafka(broker.brokers);
+      const kafka = testKafka(proxy.address);
       const clickhouse = testClickHouse();
       cleanups.push(() => clickhouse.close());
 
       const { name, topic, database, config } = await scenarioPipeline(kafka, 'freeze', {
-        brokers: broker.brokers,
+        brokers: proxy.address,
         clickhouseUrl: inject('clickhouseUrl'),
         httpPort: statusPort,
       });
@@ -72,7 +76,10 @@ describe('fault scenario: broker freeze', () => {
       const slices = Math.ceil((6_000 + FREEZES * (FREEZE_MS + BETWEEN_MS) + 5_000) / 200);
       const production = startProduction(kafka, topic, { slices, seed: 8181 });
       await sleep(6_000);
+      let onCommit = 0;
       for (let freeze = 0; freeze < FREEZES; freeze += 1) {
+        const commit = proxy.next({ apiKey: API_KEYS.EndTxn, match: (r) => r.commit === true });
+        if (await Promise.race([commit, sleep(15_000).then(() => undefined)])) onCommit += 1;
         process.kill(broker.pid, 'SIGSTOP');
         await sleep(FREEZE_MS);
         process.kill(broker.pid, 'SIGCONT');
@@ -94,6 +101,7 @@ describe('fault scenario: broker freeze', () => {
         memory,
         notes: {
           'committed offsets (group/end)': offsets.summary,
+          'freezes right after an EndTxn commit': onCommit,
           'partitions owned after the freezes': afterFreezes.length,
           ...commitNotes(sluice.output()),
         },

@@ -125,6 +125,11 @@ export interface ProductionOptions {
   perSlice?: number;
   intervalMs?: number;
   seed: number;
+  /**
+   * While it returns true, nothing more goes out: a scenario's quiet moment (a member has committed
+   * everything it read). Keep it under the pipeline's 5 s idle timeout: the reference has no idleness.
+   */
+  hold?: () => boolean;
 }
 
 /**
@@ -151,6 +156,7 @@ export function startProduction(kafka: Kafka, topic: string, options: Production
     try {
       for (let slice = 0; slice < options.slices; slice += 1) {
         for (let partition = 0; partition < PARTITIONS; partition += 1) {
+          while (options.hold?.()) await sleep(20);
           const events = streams[partition]!.slice(slice * perSlice, (slice + 1) * perSlice);
           const meta = await sendUntilAcknowledged(producer, topic, partition, events);
           const base = BigInt(meta);

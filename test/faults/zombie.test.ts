@@ -2,7 +2,10 @@
 // longer than its session timeout (6 s), as a long GC pause or a network cut would: the group evicts
 // it and worker B takes A's partitions over, fencing A's transactional producers, restoring their state
 // and committing. Then A is continued: it wakes up believing it still owns its partitions, its next
-// commits are fenced, it rejoins the group and may be given partitions back. Every window must be
+// commits are fenced, it rejoins the group and may be given partitions back. The stream holds still
+// for a moment before the stop, until A has committed all it read: A then wakes with nothing to
+// commit, so the first it hears of B is its rejoin, which may hand it its old partitions back as if
+// it had kept them (the hard case: not a fenced commit before the rejoin, but after it). Every window must be
 // exact, the group's committed offsets must reach the topic's end, and A must be committing again on
 // whatever it holds, without a restart.
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -12,6 +15,7 @@ import type { Kafka } from 'kafkajs';
 import { freePorts } from '../../src/tools/stack/ports.js';
 import type { PartitionStatus } from '../../src/runtime/member-status.js';
 import { waitFor } from '../integration/support/fixtures.js';
+import { endOffsets } from '../integration/support/pipeline-truth.js';
 import { useTestServices } from '../integration/support/services.js';
 import { writeConfig } from '../integration/support/sluice-process.js';
 import { commitNotes } from './commit-log.js';
@@ -70,14 +74,25 @@ describe('fault scenario: zombie member', () => {
       );
 
       // About 8 s of stream before the stop, the stop, and some 20 s after A is continued.
+      let quiet = false;
       const production = startProduction(kafka, topic, {
         slices: Math.ceil((8_000 + STOP_MS + 20_000) / 200),
         seed: 9191,
+        hold: () => quiet,
       });
       await sleep(8_000);
-      const aBefore = await statusA();
+      quiet = true;
+      const ends = () => endOffsets(production.state.produced);
+      const aBefore = await waitFor(
+        'A to commit everything it read (the stream holding still)',
+        statusA,
+        (s) => s.every((p) => p.committedOffset === ends()[p.partition]),
+        4_000,
+      ).catch(statusA);
+      const aQuiet = aBefore.every((p) => p.committedOffset === ends()[p.partition]);
       const stoppedAt = Date.now();
       a.child.kill('SIGSTOP');
+      quiet = false;
       // B takes A's partitions over (restored from A's last commit), then commits them further.
       const takeover = await waitFor(
         "B to own A's partitions while A is stopped",
@@ -124,6 +139,7 @@ describe('fault scenario: zombie member', () => {
         memory,
         notes: {
           "A's partitions before the stop": aBefore.map((p) => p.partition).join(' '),
+          'A had committed all it read when stopped': aQuiet ? 'yes' : 'no',
           "B took A's partitions over and committed (ms)": takeover ? takeoverMs : 'no',
           "A's partitions after it came back": aAfterRejoin.map((p) => p.partition).join(' ') || 'none',
           "A's partitions at the end": aEnd.map((p) => p.partition).join(' ') || 'none',
@@ -138,11 +154,11 @@ describe('fault scenario: zombie member', () => {
       expect(offsets.reached, `the group's committed offsets: ${offsets.summary}`).toBe(true);
       expect(takeover, "B committing A's partitions while A was stopped").toBeDefined();
       // Both members run on, between them own every partition, and each has committed it to its end.
-      const ends = new Map(offsets.partitions.map((p) => [p.partition, p.end]));
+      const topicEnds = new Map(offsets.partitions.map((p) => [p.partition, p.end]));
       expect(aEnd.length, "A's partitions at the end").toBeGreaterThan(0);
       expect([...aEnd, ...bEnd].map((p) => p.partition).sort((x, y) => x - y)).toEqual([0, 1, 2]);
       for (const p of [...aEnd, ...bEnd])
-        expect(p.committedOffset, `partition ${p.partition}`).toBe(ends.get(p.partition));
+        expect(p.committedOffset, `partition ${p.partition}`).toBe(topicEnds.get(p.partition));
       expect(a.child.exitCode, context).toBeNull();
       expect(b.child.exitCode, context).toBeNull();
       expect(await a.stop('SIGTERM')).toBe(0);

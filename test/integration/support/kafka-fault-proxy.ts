@@ -62,6 +62,11 @@ export interface KafkaFaultProxy {
    * connection is reset and new ones are refused for `refuseMs`, then accepted again.
    */
   arm(trigger: CutTrigger): Promise<KafkaCut>;
+  /**
+   * Resolves when the Nth matching request has been forwarded to the broker, without cutting anything:
+   * for a fault of the test's own timed on a protocol step (freezing the broker mid-commit, say).
+   */
+  next(trigger: Omit<CutTrigger, 'at' | 'refuseMs'>): Promise<KafkaRequest>;
   /** Drops the armed trigger; its promise never resolves. */
   disarm(): void;
   /** Cuts now, whatever is in flight. */
@@ -144,6 +149,17 @@ export async function startKafkaFaultProxy(options: {
   const forwarded = new Map<number, number>();
   let refusingUntil = 0;
   let armed: Armed | undefined;
+  let watchers: { trigger: CutTrigger; remaining: number; resolve: (r: KafkaRequest) => void }[] = [];
+
+  const watch = (request: KafkaRequest) => {
+    watchers = watchers.filter((w) => {
+      if (request.apiKey !== w.trigger.apiKey || (w.trigger.match && !w.trigger.match(request))) return true;
+      w.remaining -= 1;
+      if (w.remaining > 0) return true;
+      w.resolve(request);
+      return false;
+    });
+  };
 
   const cut = (refuseMs: number): number => {
     refusingUntil = Date.now() + refuseMs;
@@ -211,6 +227,7 @@ export async function startKafkaFaultProxy(options: {
         if (!onRequest(client, request)) return;
         forwarded.set(request.apiKey, (forwarded.get(request.apiKey) ?? 0) + 1);
         upstream.write(frame);
+        watch(request);
       }
     });
     const responses = new FrameReader();
@@ -239,6 +256,9 @@ export async function startKafkaFaultProxy(options: {
         armed = { trigger, remaining: trigger.nth ?? 1, resolve };
       });
     },
+    next(trigger) {
+      return new Promise((resolve) => watchers.push({ trigger, remaining: trigger.nth ?? 1, resolve }));
+    },
     disarm() {
       armed = undefined;
     },
@@ -249,6 +269,7 @@ export async function startKafkaFaultProxy(options: {
     seen: (apiKey) => forwarded.get(apiKey) ?? 0,
     close() {
       armed = undefined;
+      watchers = [];
       for (const socket of sockets) socket.destroy();
       return new Promise((resolve) => server.close(() => resolve()));
     },
