@@ -140,6 +140,8 @@ describe('fault scenario: commit failures', () => {
             ),
           ),
           'committed offsets (group/end)': offsets.summary,
+          // The broker's transaction markers go to its advertised address too: through the proxy.
+          'WriteTxnMarkers via the proxy': proxy.seen(27),
           ...commitNotes(sluice.output()),
         },
       });

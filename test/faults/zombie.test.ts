@@ -118,13 +118,20 @@ describe('fault scenario: zombie member', () => {
       const continuedAt = Date.now();
       expect(production.state.producing).toBe(true);
 
-      // A comes back: fenced, then rejoined; it must hold partitions and commit them again.
+      // A comes back (a zombie: its /status still lists what it had), is fenced or rejoins, and must end
+      // up with partitions of its own (none of B's) that it commits.
       const aAfterRejoin = await waitFor(
-        'A to own partitions again and commit them',
-        statusA,
-        (s) => s.length > 0 && s.every((p) => p.committedOffset !== null),
+        'A to own partitions again, apart from B, and commit them',
+        () => Promise.all([statusA(), statusB()]),
+        ([sa, sb]) =>
+          sa.length > 0 &&
+          sa.length + sb.length === PARTITIONS &&
+          !sa.some((p) => sb.some((q) => q.partition === p.partition)) &&
+          sa.every((p) => p.committedOffset !== null),
         30_000,
-      ).catch(() => []);
+      )
+        .then(([sa]) => sa)
+        .catch(() => []);
       await production.done;
 
       const offsets = await committedToEnd(kafka, `sluice-${name}`, topic, FULL ? 120_000 : 45_000);
