@@ -97,6 +97,8 @@ export class PipelineMetrics {
   readonly sinkRetries: Counter<'sink'>;
   readonly sinkDeadLetteredRows: Counter<'sink'>;
   readonly commits: Counter;
+  /** Partitions taken back to their last checkpoint after a failed commit. */
+  readonly partitionRecoveries: Counter;
   readonly commitFailures: Counter;
   readonly commitSeconds: Histogram;
   readonly rebalances: Counter;
@@ -200,6 +202,11 @@ export class PipelineMetrics {
     this.commits = new Counter({
       name: 'sluice_commits_total',
       help: 'Commits: changed windows to the changelog and the offset, together.',
+      registers,
+    });
+    this.partitionRecoveries = new Counter({
+      name: 'sluice_partition_recoveries_total',
+      help: 'Partitions restored from their last checkpoint with a new producer after a failed commit.',
       registers,
     });
     this.commitFailures = new Counter({

@@ -179,6 +179,20 @@ export class PartitionWorker {
     return this.offsets.committedOffsetValue;
   }
 
+  /** Where this partition began on this member: its restored checkpoint, or its first record. */
+  get startOffset(): bigint | undefined {
+    return this.offsets.start;
+  }
+
+  /** Records fetched and not yet covered by a commit: work a stalled commit would hold back. */
+  hasUncommittedWork(): boolean {
+    const position = this.offsets.position();
+    if (this.offsets.inFlight > 0) return true;
+    if (position === undefined) return false;
+    const committed = this.offsets.committedOffsetValue;
+    return committed === undefined || position > committed;
+  }
+
   get stateBytes(): number {
     return this.windows.stateBytes;
   }

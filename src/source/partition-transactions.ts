@@ -30,6 +30,9 @@ export interface TransactionOptions {
   exactlyOnce: boolean;
 }
 
+/** How long closing a producer may take before it is left behind (fenced by its successor). */
+const CLOSE_WAIT_MS = 5_000;
+
 /** Requests of at most this many records, so one commit of many windows stays under the broker's size limits. */
 const CHUNK = 500;
 
@@ -66,11 +69,13 @@ export class PartitionTransactions {
   ) {}
 
   /**
-   * Prepares a newly assigned partition; under exactly-once this fences its previous owner. False when
-   * the partition was released (or the committer closed) meanwhile.
+   * Prepares a partition for commits with a new producer, whatever it had: the new one's epoch fences
+   * every earlier producer of the partition (a previous owner's, a zombie's, or this member's own after
+   * a failed transaction) and aborts its open transaction. False when the partition was released (or
+   * the committer closed) meanwhile.
    */
   async open(partition: number): Promise<boolean> {
-    if (this.producers.has(partition)) return true;
+    await this.close(partition);
     this.opening.add(partition);
     try {
       return await this.openTransactional(partition);
@@ -146,7 +151,8 @@ export class PartitionTransactions {
       return;
     }
     this.producers.delete(partition);
-    await producer.disconnect().catch(() => undefined);
+    // A producer whose broker froze may not answer its disconnect: the new one fences it anyway.
+    await Promise.race([producer.disconnect().catch(() => undefined), sleep(CLOSE_WAIT_MS)]);
   }
 
   async closeAll(): Promise<void> {
