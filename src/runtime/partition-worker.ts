@@ -126,6 +126,11 @@ export class PartitionWorker {
   /** Changelog records of snapshots whose commit has not succeeded yet (newest per key). */
   private unpublished = new Map<string, Buffer | string | null>();
   private lastSnapshotOffset: bigint | undefined;
+  /**
+   * The commit interval now running: rows handed to the sinks from here on are made durable (in the
+   * state) by the snapshot that closes it. Snapshots number the intervals 1, 2, … from the restored one.
+   */
+  private currentInterval = 1;
 
   constructor(
     readonly topic: string,
@@ -148,6 +153,7 @@ export class PartitionWorker {
         this.offsets.startAt(restored.checkpoint.offset);
         this.offsets.committed(restored.checkpoint.offset);
         this.lastSnapshotOffset = restored.checkpoint.offset;
+        this.currentInterval = restored.checkpoint.interval + 1;
       }
     }
     this.backpressure = new BackpressureController(definition.backpressure);
@@ -182,6 +188,11 @@ export class PartitionWorker {
   /** Where this partition began on this member: its restored checkpoint, or its first record. */
   get startOffset(): bigint | undefined {
     return this.offsets.start;
+  }
+
+  /** The commit interval rows handed to the sinks now belong to (see the changelog's Checkpoint). */
+  get interval(): number {
+    return this.currentInterval;
   }
 
   /** Records fetched and not yet covered by a commit: work a stalled commit would hold back. */
@@ -345,9 +356,15 @@ export class PartitionWorker {
     if (this.unpublished.size === 0 && offset === this.lastSnapshotOffset) return undefined;
     this.unpublished.set(
       CHECKPOINT_KEY,
-      encodeCheckpoint({ offset, watermark: this.windows.watermark.snapshot() }),
+      encodeCheckpoint({
+        offset,
+        watermark: this.windows.watermark.snapshot(),
+        interval: this.currentInterval,
+      }),
     );
     this.lastSnapshotOffset = offset;
+    // Rows handed out from now on (while this snapshot commits, and after) are the next interval's.
+    this.currentInterval += 1;
     return { records: new Map(this.unpublished), offset };
   }
 

@@ -646,7 +646,7 @@ class PipelineRunner implements RunningPipeline {
     results: readonly WindowResult[],
     now = false,
   ): Promise<boolean> {
-    const written = this.sinks.write(results, worker.partition);
+    const written = this.sinks.write(results, worker.partition, worker.interval);
     if (now) void this.sinks.flush();
     try {
       await written;

@@ -56,12 +56,12 @@ export class SinkSet implements SinkControls {
   }
 
   /** Resolves once every sink has every row of these results (or dead-lettered those it refused). */
-  async write(results: readonly WindowResult[], partition: number): Promise<void> {
+  async write(results: readonly WindowResult[], partition: number, interval: number): Promise<void> {
     const windows = this.windows;
     const rows = results.map((result) => {
       const window = windows.get(result.definition);
       if (!window) throw new SluiceBugError(`result for unknown window definition ${result.definition}`);
-      return resultRow(this.settings.pipeline, window, result, partition);
+      return resultRow(this.settings.pipeline, window, result, partition, interval);
     });
     await Promise.all(this.sinks.map((sink) => sink.write(rows)));
   }
