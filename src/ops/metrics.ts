@@ -99,6 +99,8 @@ export class PipelineMetrics {
   readonly commits: Counter;
   /** Partitions taken back to their last checkpoint after a failed commit. */
   readonly partitionRecoveries: Counter;
+  /** Sink rows of intervals that never committed, withdrawn before a restored partition resumed. */
+  readonly withdrawnRows: Counter;
   readonly commitFailures: Counter;
   readonly commitSeconds: Histogram;
   readonly rebalances: Counter;
@@ -207,6 +209,11 @@ export class PipelineMetrics {
     this.partitionRecoveries = new Counter({
       name: 'sluice_partition_recoveries_total',
       help: 'Partitions restored from their last checkpoint with a new producer after a failed commit.',
+      registers,
+    });
+    this.withdrawnRows = new Counter({
+      name: 'sluice_withdrawn_rows_total',
+      help: 'Result rows of commit intervals that never committed, withdrawn from the sinks before a restored partition resumed.',
       registers,
     });
     this.commitFailures = new Counter({

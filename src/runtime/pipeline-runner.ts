@@ -462,6 +462,7 @@ class PipelineRunner implements RunningPipeline {
       try {
         const restored = await this.readBack(partitions);
         if (this.stopping) return;
+        await this.withdrawUncommitted(restored);
         const again: number[] = [];
         for (const partition of partitions) {
           this.restoring.delete(partition);
@@ -503,6 +504,25 @@ class PipelineRunner implements RunningPipeline {
         await sleep(Math.min(10_000, 500 * 2 ** attempt));
       }
     }
+  }
+
+  /**
+   * Rows the sinks got in intervals after each restored checkpoint were written by an attempt that
+   * never committed: they go before the partitions resume, so a replay that computes something else
+   * leaves nothing of the attempt behind.
+   */
+  private async withdrawUncommitted(
+    restored: ReadonlyMap<number, RestoredPartition | undefined>,
+  ): Promise<void> {
+    const checkpoints = new Map([...restored].map(([p, state]) => [p, state?.checkpoint?.interval ?? 0]));
+    const withdrawn = await this.sinks.withdraw(checkpoints);
+    const rows = [...withdrawn.values()].reduce((a, b) => a + b, 0);
+    if (rows === 0) return;
+    this.metricsRegistry.withdrawnRows.inc(rows);
+    this.logger.info(
+      { partitions: [...checkpoints.keys()], rows, tables: Object.fromEntries(withdrawn) },
+      'withdrew rows of commit intervals that never committed',
+    );
   }
 
   /** A new producer per partition (fencing), then the changelog read to its end. */

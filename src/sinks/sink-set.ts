@@ -79,6 +79,19 @@ export class SinkSet implements SinkControls {
     this.transactional?.forget(partition);
   }
 
+  /**
+   * Before restored partitions resume: writes what is buffered, then withdraws every row written after
+   * each partition's restored checkpoint interval; the rows withdrawn, per sink and table.
+   */
+  async withdraw(checkpoints: ReadonlyMap<number, number>): Promise<Map<string, number>> {
+    await this.flush();
+    const withdrawn = new Map<string, number>();
+    for (const sink of this.sinks)
+      for (const [table, count] of (await sink.withdraw?.(checkpoints)) ?? [])
+        withdrawn.set(`${sink.name}:${table}`, count);
+    return withdrawn;
+  }
+
   get circuitOpen(): boolean {
     return this.sinks.some((sink) => sink.circuitOpen);
   }
