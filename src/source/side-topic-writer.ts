@@ -10,6 +10,7 @@ import { SluiceError, messageOf } from '../errors.js';
 import type { Logger } from '../ops/logger.js';
 import { topicOffsets, whileSettling } from './cluster-settling.js';
 import { isTopicAlreadyExists } from './kafka-errors.js';
+import { defaultPartitioner, idempotentRetry } from './kafka-client.js';
 
 export interface SideTopic {
   topic: string;
@@ -51,6 +52,8 @@ export class SideTopicWriter {
   ) {
     this.producer = kafka.producer({
       idempotent: true,
+      retry: idempotentRetry,
+      createPartitioner: defaultPartitioner,
       maxInFlightRequests: 5,
       allowAutoTopicCreation: false,
     });
