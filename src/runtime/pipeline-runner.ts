@@ -188,7 +188,7 @@ class PipelineRunner implements RunningPipeline {
           circuitOpen: sink.circuitOpen,
         })),
     });
-    this.sideTopics = new SideTopicWriter(this.kafka, logger);
+    this.sideTopics = new SideTopicWriter(this.kafka, endpoints.brokers, logger);
     this.sideOutputs = new SideOutputs(pipeline.name, pipeline.topics, this.sideTopics);
     this.sinks = new SinkSet(pipeline.sinks, endpoints.clickhouse, () => idempotentProducer(this.kafka), {
       metrics: this.metricsRegistry.sinkMetrics(),

@@ -14,6 +14,7 @@ import type { Kafka, Producer } from 'kafkajs';
 import { SluiceBugError, messageOf } from '../errors.js';
 import type { Logger } from '../ops/logger.js';
 import { isTransactionBusy } from './kafka-errors.js';
+import { defaultPartitioner, idempotentRetry } from './kafka-client.js';
 import type { OutgoingRecord, OutputBatch } from './outgoing-record.js';
 
 /** What one commit makes durable: changelog records (a null value is a tombstone) and the offset. */
@@ -90,6 +91,8 @@ export class PartitionTransactions {
     const producer = this.kafka.producer({
       transactionalId: `sluice-${this.options.pipeline}-${this.options.sourceTopic}-${partition}`,
       idempotent: true,
+      retry: idempotentRetry,
+      createPartitioner: defaultPartitioner,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
     });
