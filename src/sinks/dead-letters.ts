@@ -4,6 +4,7 @@
 import type { OutgoingRecord, RecordHeaders } from '../source/outgoing-record.js';
 import { SluiceError, messageOf } from '../errors.js';
 import type { FetchedRecord } from '../source/fetched-record.js';
+import { ONLY_WINDOWS_HEADER } from '../windows/key-cap.js';
 
 export const DEAD_LETTER_HEADERS = {
   pipeline: 'sluice.pipeline',
@@ -102,4 +103,22 @@ export function originalHeaders(headers: RecordHeaders | undefined): RecordHeade
   return Object.fromEntries(
     Object.entries(headers ?? {}).filter(([name]) => !names.has(name) && !name.startsWith('sluice.')),
   );
+}
+
+/**
+ * The headers a replayed dead letter goes back to its source topic with: the original ones, where it
+ * was replayed from, and, for an event the key cap dropped, the windows it missed (`sluice.only.windows`,
+ * kept from an earlier replay otherwise), so the pipeline counts it there and nowhere twice.
+ */
+export function replayHeaders(headers: RecordHeaders | undefined, replayedFrom: string): RecordHeaders {
+  const last = (name: string) => {
+    const value = headers?.[name];
+    return (Array.isArray(value) ? value.at(-1) : value)?.toString();
+  };
+  const only = last(KEY_CAP_HEADERS.windows) ?? last(ONLY_WINDOWS_HEADER);
+  return {
+    ...originalHeaders(headers),
+    'sluice.replayed.from': replayedFrom,
+    ...(only === undefined ? {} : { [ONLY_WINDOWS_HEADER]: only }),
+  };
 }
