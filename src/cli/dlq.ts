@@ -11,6 +11,7 @@ import { parseDuration } from '../config/duration.js';
 import { resolveBrokers, resolveEndpoints } from '../config/endpoints.js';
 import { loadPipelineFile } from '../config/load.js';
 import { ConfigError } from '../config/config-error.js';
+import { SluiceError, messageOf } from '../errors.js';
 import { createLogger } from '../ops/logger.js';
 import { pipelineTopicsOf } from '../config/pipeline-topics.js';
 import { DEAD_LETTER_HEADERS, isSinkDeadLetter, replayHeaders } from '../sinks/dead-letters.js';
@@ -90,6 +91,7 @@ async function replayLetters(
   const limit = opts.limit === undefined ? Number.POSITIVE_INFINITY : Number(opts.limit);
   let replayed = 0;
   let passedOver = 0;
+  let failed: unknown;
   await readTopicToEnd(found.kafka, found.topic, {
     groupId: `${groupId}-${found.pipeline.name}`,
     commit: !opts.dryRun,
@@ -108,11 +110,27 @@ async function replayLetters(
         replayed += 1;
         letters.push(message);
       }
-      if (letters.length > 0) await replay(letters, found);
-      return consumed;
+      if (letters.length === 0) return consumed;
+      try {
+        await replay(letters, found);
+        return consumed;
+      } catch (error) {
+        // Stop here, committing nothing of this batch: the next run starts with it again.
+        failed = error;
+        replayed -= letters.length;
+        return 0;
+      }
     },
   });
-  return { topic: found.topic, replayed, passedOver };
+  if (failed === undefined) return { topic: found.topic, replayed, passedOver };
+  // Not Sluice's own (ClickHouse failures are): the producer's, writing to Kafka.
+  throw failed instanceof SluiceError
+    ? failed
+    : new SluiceError(`replay stopped, its last batch not committed: ${messageOf(failed)}`, {
+        code: 'SLUICE_KAFKA_UNAVAILABLE',
+        retriable: true,
+        cause: failed,
+      });
 }
 
 async function replaySourceRecords(opts: ReplayOptions): Promise<void> {
