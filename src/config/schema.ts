@@ -654,7 +654,7 @@ const windowCommon = {
     .default('drop')
     .meta({
       description:
-        'At the key cap: `drop` the event from this window, or aggregate it under the key `__other__` (session windows always drop). Either way it is counted.',
+        'At the key cap: `drop` the event from this window (it goes to the dead-letter topic with `sluice.reason: key-cap`, so `sluice dlq replay` can bring it back once the cap is raised), or aggregate it under the key `__other__` (session windows always drop). Either way it is counted.',
       examples: ['drop'],
     }),
 };

@@ -76,7 +76,7 @@ const RECORD_TOTALS: [keyof RecordTotals, string, string][] = [
   [
     'keyCapped',
     'sluice_window_key_cap_total',
-    'Events dropped from, or put under __other__ in, a window at its key cap.',
+    'Events dropped from (each to the dead-letter topic), or put under __other__ in, a window at its key cap.',
   ],
 ];
 

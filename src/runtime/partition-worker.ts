@@ -9,6 +9,7 @@ import type { Logger } from '../ops/logger.js';
 import type { RecordTotals } from '../ops/metrics.js';
 import { PartitionWindows, type Lateness, type WindowCounters } from '../windows/partition-windows.js';
 import type { WindowResult } from '../windows/window-result.js';
+import { ONLY_WINDOWS_HEADER, parseWindowRefs, type KeyCapDrop } from '../windows/key-cap.js';
 import { PackedWindowStore } from '../state/packed-window-store.js';
 import { SluiceError, messageOf } from '../errors.js';
 import { BackpressureController, type BackpressureAction, type BufferFill } from './backpressure.js';
@@ -40,6 +41,8 @@ export interface WorkerEffects {
   overflow(origin: Origin): Promise<void>;
   /** Writes an event that missed its window(s) to the late-events topic; resolves once it is durable. */
   late(event: LateEvent): Promise<void>;
+  /** Writes an event the key cap dropped from window(s) to the dead-letter topic; resolves once durable. */
+  keyCapped(event: KeyCappedEvent): Promise<void>;
   /** A stage chose `abort`: the pipeline must stop. */
   abort(error: Error): void;
   /** One item went through a stage (for latency histograms). */
@@ -60,6 +63,12 @@ export interface LateEvent {
   origin: Origin;
   eventTimeMs: number;
   late: readonly Lateness[];
+}
+
+export interface KeyCappedEvent {
+  origin: Origin;
+  eventTimeMs: number;
+  dropped: readonly KeyCapDrop[];
 }
 
 export type PartitionCounters = RecordTotals;
@@ -466,7 +475,8 @@ export class PartitionWorker {
   }
 
   private absorb(item: ChainItem): void {
-    const outcome = this.windows.absorb(item.record, item.origin.offset, this.clock());
+    const only = replayedInto(item.origin);
+    const outcome = this.windows.absorb(item.record, item.origin.offset, this.clock(), only);
     this.counters.keyCapped += outcome.capped;
     if (outcome.late.length > 0) {
       this.counters.late += 1;
@@ -480,6 +490,20 @@ export class PartitionWorker {
         origin: item.origin,
         eventTimeMs: item.record.eventTimeMs,
         late: outcome.late,
+      });
+      this.sideWrite(write, item.origin);
+    }
+    if (outcome.dropped) {
+      this.logger.debug(
+        { offset: item.record.offset, dropped: outcome.dropped },
+        'key cap: event sent to the dead-letter topic',
+      );
+      // Like a late event: done only once its dead letter is durable, so `dlq replay` can bring it back.
+      item.origin.pending += 1;
+      const write = this.effects.keyCapped({
+        origin: item.origin,
+        eventTimeMs: item.record.eventTimeMs,
+        dropped: outcome.dropped,
       });
       this.sideWrite(write, item.origin);
     }
@@ -554,4 +578,12 @@ export class PartitionWorker {
     this.idleWaiters = [];
     waiters.forEach((resolve) => resolve());
   }
+}
+
+/** The windows a replayed dead letter may enter (its `sluice.only.windows` header); undefined for any other. */
+function replayedInto(origin: Origin): ReadonlySet<string> | undefined {
+  const header = origin.raw.headers?.[ONLY_WINDOWS_HEADER];
+  if (header === undefined) return undefined;
+  const last = Array.isArray(header) ? header.at(-1) : header;
+  return parseWindowRefs(last?.toString());
 }

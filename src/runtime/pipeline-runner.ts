@@ -571,6 +571,7 @@ class PipelineRunner implements RunningPipeline {
         deadLetter: (failure) => this.sideOutputs.deadLetter(partition, failure),
         overflow: (origin) => this.sideOutputs.overflow(partition, origin),
         late: (event) => this.sideOutputs.late(partition, event),
+        keyCapped: (event) => this.sideOutputs.keyCapped(partition, event),
         abort: (error) => this.abort(error),
         // Counts per stage are read from the workers at scrape time; only the histogram needs each item.
         stageObserved: (stage, _outcome, ms) =>
