@@ -10,7 +10,7 @@
  * - SLUICE_KAFKA_UNAVAILABLE: no Kafka broker answered, or a Kafka request failed for now.
  * - SLUICE_KAFKA_AUTHENTICATION: the broker refused the SASL credentials.
  * - SLUICE_KAFKA_TLS: the broker's TLS certificate is not trusted.
- * - SLUICE_KAFKA_STATE_TOPIC: a state (changelog) topic does not match the source topic.
+ * - SLUICE_KAFKA_STATE_TOPIC: a state (changelog) topic is not compacted, or does not match the source topic.
  * - SLUICE_SINK_UNAVAILABLE: a sink (ClickHouse) cannot be reached, or refused us or a migration.
  * - SLUICE_SCHEMA_REGISTRY_UNAVAILABLE: the schema registry did not give a usable answer (retried).
  * - SLUICE_RECORD_INVALID: a record cannot be parsed or validated; it is dead-lettered, not retried.

@@ -17,6 +17,7 @@ CREATE TABLE IF NOT EXISTS `sluice`.`events_by_url_1m` (
   `count_distinct_userId_exact` UInt8,
   `emit_reason` String,
   `superseded` UInt8,
+  `commit_interval` UInt64,
   `version` UInt64
 ) ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYYYYMM(window_start)
@@ -35,6 +36,7 @@ CREATE TABLE IF NOT EXISTS `sluice`.`country_5m` (
   `count_distinct_sessionId_exact` UInt8,
   `emit_reason` String,
   `superseded` UInt8,
+  `commit_interval` UInt64,
   `version` UInt64
 ) ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYYYYMM(window_start)
@@ -54,8 +56,8 @@ CREATE TABLE IF NOT EXISTS `sluice`.`sessions` (
   `max_timestamp` Nullable(Float64),
   `emit_reason` String,
   `superseded` UInt8,
+  `commit_interval` UInt64,
   `version` UInt64
 ) ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYYYYMM(window_start)
 ORDER BY (`pipeline`, `window_start`, `userId`, `source_partition`, `window_start_ms`);
-

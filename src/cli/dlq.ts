@@ -1,18 +1,21 @@
 // `sluice dlq inspect|replay|purge`: look at dead letters, re-publish them to their source topic once
-// the bug is fixed, and drop old ones. The dead-letter topic is time-retained (cleanup.policy=delete):
+// the bug is fixed (or, with --sink-rows, write the rows a sink gave up on to their table or topic once
+// the sink works again), and drop old ones. The dead-letter topic is time-retained (cleanup.policy=delete):
 // dead letters have no key that a newer record could supersede, so compaction would keep the wrong
 // ones; purge deletes everything older than a cutoff instead.
 import type { Command } from 'commander';
 import type { RecordHeaders } from '../source/outgoing-record.js';
-import { idempotentProducer } from '../source/record-producer.js';
+import { idempotentProducer, type RecordProducer } from '../source/record-producer.js';
 import { deleteRecordsBefore, partitionCountOf } from '../source/topic-admin.js';
 import { parseDuration } from '../config/duration.js';
-import { resolveBrokers } from '../config/endpoints.js';
+import { resolveBrokers, resolveEndpoints } from '../config/endpoints.js';
 import { loadPipelineFile } from '../config/load.js';
 import { ConfigError } from '../config/config-error.js';
+import { SluiceError, messageOf } from '../errors.js';
 import { createLogger } from '../ops/logger.js';
 import { pipelineTopicsOf } from '../config/pipeline-topics.js';
-import { DEAD_LETTER_HEADERS, isSinkDeadLetter, originalHeaders } from '../sinks/dead-letters.js';
+import { DEAD_LETTER_HEADERS, isSinkDeadLetter, replayHeaders } from '../sinks/dead-letters.js';
+import { SinkRowReplay, sinkRowOf, type SinkRowLetter } from '../sinks/sink-row-replay.js';
 import { checkKafka, createKafka } from '../source/kafka-client.js';
 import { readTopicToEnd, type TopicMessage } from '../source/topic-reader.js';
 
@@ -53,11 +56,158 @@ function describe(message: TopicMessage): Record<string, string | undefined> {
     dlq: `${message.partition}@${message.offset}`,
     source: `${header(message.headers, h.sourceTopic)}[${header(message.headers, h.sourcePartition)}]@${header(message.headers, h.sourceOffset)}`,
     stage: header(message.headers, h.stage),
+    reason: header(message.headers, h.reason),
     attempts: header(message.headers, h.attempts),
     failedAt: header(message.headers, h.failedAt),
     error: header(message.headers, h.error),
     value: message.value?.toString('utf8').slice(0, 200),
   };
+}
+
+interface ReplayOptions extends DlqOptions {
+  limit?: string;
+  since?: string;
+  dryRun?: boolean;
+  sinkRows?: boolean;
+}
+
+type DlqContext = Awaited<ReturnType<typeof context>>;
+
+/**
+ * Reads the dead letters not replayed yet under `groupId`, hands those that `take` wants (failed since
+ * --since, at most --limit) to `replay` a batch at a time, and commits the batch's progress after it:
+ * each is replayed once, and a failed replay leaves it to the next run. Passed-over ones are consumed.
+ */
+async function replayLetters(
+  opts: ReplayOptions,
+  groupId: string,
+  take: (message: TopicMessage) => boolean,
+  replay: (letters: TopicMessage[], found: DlqContext) => Promise<void>,
+) {
+  const sinceMs = durationOption('--since', opts.since);
+  const found = await context(opts);
+  if (!found.exists) return undefined;
+  const cutoff = sinceMs === undefined ? Number.NEGATIVE_INFINITY : Date.now() - sinceMs;
+  const limit = opts.limit === undefined ? Number.POSITIVE_INFINITY : Number(opts.limit);
+  let replayed = 0;
+  let passedOver = 0;
+  let failed: unknown;
+  await readTopicToEnd(found.kafka, found.topic, {
+    groupId: `${groupId}-${found.pipeline.name}`,
+    commit: !opts.dryRun,
+    onBatch: async (messages) => {
+      let consumed = 0;
+      const letters: TopicMessage[] = [];
+      for (const message of messages) {
+        if (replayed >= limit) break;
+        consumed += 1;
+        const failedAt = Date.parse(header(message.headers, DEAD_LETTER_HEADERS.failedAt) ?? '');
+        if (!(failedAt >= cutoff)) continue;
+        if (!take(message)) {
+          passedOver += 1;
+          continue;
+        }
+        replayed += 1;
+        letters.push(message);
+      }
+      if (letters.length === 0) return consumed;
+      try {
+        await replay(letters, found);
+        return consumed;
+      } catch (error) {
+        // Stop here, committing nothing of this batch: the next run starts with it again.
+        failed = error;
+        replayed -= letters.length;
+        return 0;
+      }
+    },
+  });
+  if (failed === undefined) return { topic: found.topic, replayed, passedOver };
+  // Not Sluice's own (ClickHouse failures are): the producer's, writing to Kafka.
+  throw failed instanceof SluiceError
+    ? failed
+    : new SluiceError(`replay stopped, its last batch not committed: ${messageOf(failed)}`, {
+        code: 'SLUICE_KAFKA_UNAVAILABLE',
+        retriable: true,
+        cause: failed,
+      });
+}
+
+async function replaySourceRecords(opts: ReplayOptions): Promise<void> {
+  let producer: RecordProducer | undefined;
+  try {
+    const done = await replayLetters(
+      opts,
+      'sluice-dlq-replay',
+      // A sink's result row, not a source record: re-publishing it to the source means nothing.
+      (message) => !isSinkDeadLetter(message.headers),
+      async (letters, { kafka, pipeline, topic }) => {
+        for (const message of letters) {
+          const target = header(message.headers, DEAD_LETTER_HEADERS.sourceTopic) ?? pipeline.source.topic;
+          const partition = Number(header(message.headers, DEAD_LETTER_HEADERS.sourcePartition));
+          if (opts.dryRun) {
+            console.log(JSON.stringify({ to: target, ...describe(message) }));
+            continue;
+          }
+          if (!producer) {
+            producer = idempotentProducer(kafka);
+            await producer.connect();
+          }
+          await producer.send(target, [
+            {
+              key: message.key,
+              value: message.value,
+              ...(Number.isInteger(partition) ? { partition } : {}),
+              headers: replayHeaders(message.headers, `${topic}/${message.partition}/${message.offset}`),
+            },
+          ]);
+        }
+      },
+    );
+    if (!done) return;
+    console.log(
+      `${opts.dryRun ? 'would replay' : 'replayed'} ${done.replayed} dead letter(s) from ${done.topic}`,
+    );
+    if (done.passedOver > 0)
+      console.log(
+        `passed over ${done.passedOver} result row(s) a sink refused or gave up on (sluice.reason sink-*): replay those with \`sluice dlq replay --sink-rows\``,
+      );
+  } finally {
+    await producer?.disconnect();
+  }
+}
+
+async function replaySinkRows(opts: ReplayOptions): Promise<void> {
+  let replay: SinkRowReplay | undefined;
+  try {
+    const done = await replayLetters(
+      opts,
+      'sluice-dlq-replay-sink-rows',
+      (message) => sinkRowOf(message.headers, message.value) !== undefined,
+      async (letters, { kafka, pipeline }) => {
+        const rows = letters.map((m) => sinkRowOf(m.headers, m.value) as SinkRowLetter);
+        if (opts.dryRun) {
+          rows.forEach((r) => console.log(JSON.stringify({ to: `${r.sink}:${r.target}`, row: r.row })));
+          return;
+        }
+        if (!replay) {
+          const { clickhouse } = await resolveEndpoints(pipeline);
+          replay = new SinkRowReplay(pipeline, clickhouse, () => idempotentProducer(kafka));
+        }
+        await replay.write(rows);
+      },
+    );
+    if (!done) return;
+    console.log(
+      `${opts.dryRun ? 'would replay' : 'replayed'} ${done.replayed} sink row(s) from ${done.topic}`,
+    );
+    if (done.passedOver > 0)
+      console.log(
+        `passed over ${done.passedOver} dead letter(s) that are source records: replay those without --sink-rows`,
+      );
+  } finally {
+    await replay?.close();
+  }
 }
 
 export function registerDlqCommands(program: Command): void {
@@ -91,66 +241,20 @@ export function registerDlqCommands(program: Command): void {
   dlq
     .command('replay')
     .description(
-      're-publish dead letters to their source topic; progress is committed, so each is replayed once',
+      're-publish dead letters to their source topic (--sink-rows: write rows a sink gave up on to their table or topic); progress is committed, so each is replayed once',
     )
     .requiredOption(...configOption)
     .option('--topic <name>', 'dead-letter topic (default: from the pipeline)')
     .option('--limit <n>', 'replay at most n')
     .option('--since <duration>', 'only dead letters that failed within this long ago, e.g. 2h')
+    .option(
+      '--sink-rows',
+      'replay the result rows a sink refused or gave up on (sluice.reason sink-rejected, sink-exhausted) into the table or topic they were meant for, instead of source records',
+    )
     .option('--dry-run', 'print what would be replayed; publish and commit nothing')
-    .action(async (opts: DlqOptions & { limit?: string; since?: string; dryRun?: boolean }) => {
-      const sinceMs = durationOption('--since', opts.since);
-      const { pipeline, kafka, topic, exists } = await context(opts);
-      if (!exists) return;
-      const cutoff = sinceMs === undefined ? Number.NEGATIVE_INFINITY : Date.now() - sinceMs;
-      const limit = opts.limit === undefined ? Number.POSITIVE_INFINITY : Number(opts.limit);
-      const producer = idempotentProducer(kafka);
-      await producer.connect();
-      let replayed = 0;
-      let sinkRows = 0;
-      await readTopicToEnd(kafka, topic, {
-        groupId: `sluice-dlq-replay-${pipeline.name}`,
-        commit: !opts.dryRun,
-        onBatch: async (messages) => {
-          let consumed = 0;
-          for (const message of messages) {
-            if (replayed >= limit) break;
-            consumed += 1;
-            const failedAt = Date.parse(header(message.headers, DEAD_LETTER_HEADERS.failedAt) ?? '');
-            if (!(failedAt >= cutoff)) continue;
-            // A sink's refused result row, not a source record: re-publishing it to the source means nothing.
-            if (isSinkDeadLetter(message.headers)) {
-              sinkRows += 1;
-              continue;
-            }
-            const target = header(message.headers, DEAD_LETTER_HEADERS.sourceTopic) ?? pipeline.source.topic;
-            const partition = Number(header(message.headers, DEAD_LETTER_HEADERS.sourcePartition));
-            replayed += 1;
-            if (opts.dryRun) {
-              console.log(JSON.stringify({ to: target, ...describe(message) }));
-              continue;
-            }
-            await producer.send(target, [
-              {
-                key: message.key,
-                value: message.value,
-                ...(Number.isInteger(partition) ? { partition } : {}),
-                headers: {
-                  ...originalHeaders(message.headers),
-                  'sluice.replayed.from': `${topic}/${message.partition}/${message.offset}`,
-                },
-              },
-            ]);
-          }
-          return consumed;
-        },
-      });
-      await producer.disconnect();
-      console.log(`${opts.dryRun ? 'would replay' : 'replayed'} ${replayed} dead letter(s) from ${topic}`);
-      if (sinkRows > 0)
-        console.log(
-          `passed over ${sinkRows} result row(s) a sink refused (sluice.reason sink-*): they are rows, not source records; see them with \`sluice dlq inspect\``,
-        );
+    .action(async (opts: ReplayOptions) => {
+      if (opts.sinkRows) await replaySinkRows(opts);
+      else await replaySourceRecords(opts);
     });
 
   dlq

@@ -654,7 +654,7 @@ const windowCommon = {
     .default('drop')
     .meta({
       description:
-        'At the key cap: `drop` the event from this window, or aggregate it under the key `__other__` (session windows always drop). Either way it is counted.',
+        'At the key cap: `drop` the event from this window (it goes to the dead-letter topic with `sluice.reason: key-cap`, so `sluice dlq replay` can bring it back once the cap is raised), or aggregate it under the key `__other__` (session windows always drop). Either way it is counted.',
       examples: ['drop'],
     }),
 };
@@ -717,6 +717,16 @@ export const processingSchema = z
       '1s',
       1_000,
     ),
+    stalledAfterIntervals: z
+      .number()
+      .int()
+      .min(2)
+      .default(30)
+      .meta({
+        description:
+          '/healthz answers 503 when a partition holding uncommitted records has not committed for this many commit intervals: commits that keep failing without recovering. A partition being restored, or paused for a sink that is down, does not count (a restart would not help).',
+        examples: [30],
+      }),
   })
   .strict();
 

@@ -71,6 +71,7 @@ const ROW_COLUMNS = [
   'count',
   'emit_reason',
   'superseded',
+  'commit_interval',
   'version',
 ];
 

@@ -9,6 +9,8 @@ import type { AddressInfo } from 'node:net';
 export interface ServedPipeline {
   readonly done: Promise<void>;
   isReady(): boolean;
+  /** Alive and making progress; the reason when not (served as /healthz). */
+  health(): { healthy: boolean; reason?: string };
   /** Served as /status; its `restoring` part also with /readyz. */
   pipelineStatus(): { restoring: unknown };
   /** The Prometheus text served as /metrics. */
@@ -37,10 +39,13 @@ export async function startOpsServer(
     const path = (request.url ?? '/').split('?')[0];
     if (request.method !== 'GET') return send(405, JSON.stringify({ error: 'GET only' }));
     switch (path) {
-      case '/healthz':
-        return stopped
-          ? send(503, JSON.stringify({ status: 'stopped' }))
-          : send(200, JSON.stringify({ status: 'ok' }));
+      case '/healthz': {
+        if (stopped) return send(503, JSON.stringify({ status: 'stopped' }));
+        const health = pipeline.health();
+        return health.healthy
+          ? send(200, JSON.stringify({ status: 'ok' }))
+          : send(503, JSON.stringify({ status: 'stalled', reason: health.reason }));
+      }
       case '/readyz': {
         const status = pipeline.pipelineStatus();
         const body = JSON.stringify({ ready: pipeline.isReady(), restoring: status.restoring });

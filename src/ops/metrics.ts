@@ -76,7 +76,7 @@ const RECORD_TOTALS: [keyof RecordTotals, string, string][] = [
   [
     'keyCapped',
     'sluice_window_key_cap_total',
-    'Events dropped from, or put under __other__ in, a window at its key cap.',
+    'Events dropped from (each to the dead-letter topic), or put under __other__ in, a window at its key cap.',
   ],
 ];
 
@@ -97,6 +97,10 @@ export class PipelineMetrics {
   readonly sinkRetries: Counter<'sink'>;
   readonly sinkDeadLetteredRows: Counter<'sink'>;
   readonly commits: Counter;
+  /** Partitions taken back to their last checkpoint after a failed commit. */
+  readonly partitionRecoveries: Counter;
+  /** Sink rows of intervals that never committed, withdrawn before a restored partition resumed. */
+  readonly withdrawnRows: Counter;
   readonly commitFailures: Counter;
   readonly commitSeconds: Histogram;
   readonly rebalances: Counter;
@@ -200,6 +204,16 @@ export class PipelineMetrics {
     this.commits = new Counter({
       name: 'sluice_commits_total',
       help: 'Commits: changed windows to the changelog and the offset, together.',
+      registers,
+    });
+    this.partitionRecoveries = new Counter({
+      name: 'sluice_partition_recoveries_total',
+      help: 'Partitions restored from their last checkpoint with a new producer after a failed commit.',
+      registers,
+    });
+    this.withdrawnRows = new Counter({
+      name: 'sluice_withdrawn_rows_total',
+      help: 'Result rows of commit intervals that never committed, withdrawn from the sinks before a restored partition resumed.',
       registers,
     });
     this.commitFailures = new Counter({

@@ -25,6 +25,8 @@ export interface CompiledPipeline {
   groupId: string;
   exactlyOnce: boolean;
   commitIntervalMs: number;
+  /** A partition with uncommitted work this long without a commit makes the member unhealthy. */
+  stalledAfterMs: number;
   shutdownTimeoutMs: number;
   source: SourceConfig;
   topics: PipelineTopics;
@@ -75,6 +77,7 @@ export function assemblePipeline(
     groupId: pipeline.source.groupId ?? `sluice-${pipeline.name}`,
     exactlyOnce,
     commitIntervalMs: pipeline.processing.commitInterval,
+    stalledAfterMs: pipeline.processing.commitInterval * pipeline.processing.stalledAfterIntervals,
     shutdownTimeoutMs: pipeline.shutdown.timeout,
     source: pipeline.source,
     topics: pipelineTopicsOf(pipeline),

@@ -12,6 +12,8 @@ export class OffsetTracker {
   private readonly indexOf = new Map<bigint, number>();
   private nextOffset: bigint | undefined;
   private committedOffset: bigint | undefined;
+  /** Where this tracker began: the restored checkpoint, else the first record it tracked. */
+  private startOffset: bigint | undefined;
 
   /**
    * Starts a restored partition at `offset`: the records below it are already in the restored state,
@@ -20,6 +22,12 @@ export class OffsetTracker {
   startAt(offset: bigint): void {
     if (this.nextOffset !== undefined) throw new SluiceBugError('startAt after records were tracked');
     this.nextOffset = offset;
+    this.startOffset = offset;
+  }
+
+  /** Where this partition began on this member: the restored checkpoint or its first record. */
+  get start(): bigint | undefined {
+    return this.startOffset;
   }
 
   /** Whether `offset` was already tracked (a retained partition is re-fetched after a rebalance). */
@@ -30,6 +38,7 @@ export class OffsetTracker {
   /** Starts tracking a fetched record; offsets must arrive in increasing order. */
   track(offset: bigint): void {
     if (this.isSeen(offset)) throw new SluiceBugError(`offset ${offset} tracked twice or out of order`);
+    this.startOffset ??= offset;
     this.pending.push({ offset, complete: false });
     this.indexOf.set(offset, this.pending.length - 1);
     this.nextOffset = offset + 1n;

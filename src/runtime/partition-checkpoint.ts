@@ -18,6 +18,8 @@ import type { Snapshot } from './partition-worker.js';
 /** What the protocol needs of a partition's worker (PartitionWorker). */
 export interface CheckpointedWorker {
   readonly partition: number;
+  /** The commit interval rows handed to the sinks now belong to. */
+  readonly interval: number;
   /** Stops feeding the chain; resolves once nothing is in flight. */
   quiesce(): Promise<void>;
   /** At the barrier: every row the snapshot must not leave behind. */

@@ -9,6 +9,7 @@ import type { Logger } from '../ops/logger.js';
 import type { RecordTotals } from '../ops/metrics.js';
 import { PartitionWindows, type Lateness, type WindowCounters } from '../windows/partition-windows.js';
 import type { WindowResult } from '../windows/window-result.js';
+import { ONLY_WINDOWS_HEADER, parseWindowRefs, type KeyCapDrop } from '../windows/key-cap.js';
 import { PackedWindowStore } from '../state/packed-window-store.js';
 import { SluiceError, messageOf } from '../errors.js';
 import { BackpressureController, type BackpressureAction, type BufferFill } from './backpressure.js';
@@ -40,6 +41,8 @@ export interface WorkerEffects {
   overflow(origin: Origin): Promise<void>;
   /** Writes an event that missed its window(s) to the late-events topic; resolves once it is durable. */
   late(event: LateEvent): Promise<void>;
+  /** Writes an event the key cap dropped from window(s) to the dead-letter topic; resolves once durable. */
+  keyCapped(event: KeyCappedEvent): Promise<void>;
   /** A stage chose `abort`: the pipeline must stop. */
   abort(error: Error): void;
   /** One item went through a stage (for latency histograms). */
@@ -60,6 +63,12 @@ export interface LateEvent {
   origin: Origin;
   eventTimeMs: number;
   late: readonly Lateness[];
+}
+
+export interface KeyCappedEvent {
+  origin: Origin;
+  eventTimeMs: number;
+  dropped: readonly KeyCapDrop[];
 }
 
 export type PartitionCounters = RecordTotals;
@@ -126,6 +135,11 @@ export class PartitionWorker {
   /** Changelog records of snapshots whose commit has not succeeded yet (newest per key). */
   private unpublished = new Map<string, Buffer | string | null>();
   private lastSnapshotOffset: bigint | undefined;
+  /**
+   * The commit interval now running: rows handed to the sinks from here on are made durable (in the
+   * state) by the snapshot that closes it. Snapshots number the intervals 1, 2, … from the restored one.
+   */
+  private currentInterval = 1;
 
   constructor(
     readonly topic: string,
@@ -148,6 +162,7 @@ export class PartitionWorker {
         this.offsets.startAt(restored.checkpoint.offset);
         this.offsets.committed(restored.checkpoint.offset);
         this.lastSnapshotOffset = restored.checkpoint.offset;
+        this.currentInterval = restored.checkpoint.interval + 1;
       }
     }
     this.backpressure = new BackpressureController(definition.backpressure);
@@ -177,6 +192,25 @@ export class PartitionWorker {
   /** The offset of the last successful commit (or of the restored checkpoint). */
   get committedOffset(): bigint | undefined {
     return this.offsets.committedOffsetValue;
+  }
+
+  /** Where this partition began on this member: its restored checkpoint, or its first record. */
+  get startOffset(): bigint | undefined {
+    return this.offsets.start;
+  }
+
+  /** The commit interval rows handed to the sinks now belong to (see the changelog's Checkpoint). */
+  get interval(): number {
+    return this.currentInterval;
+  }
+
+  /** Records fetched and not yet covered by a commit: work a stalled commit would hold back. */
+  hasUncommittedWork(): boolean {
+    const position = this.offsets.position();
+    if (this.offsets.inFlight > 0) return true;
+    if (position === undefined) return false;
+    const committed = this.offsets.committedOffsetValue;
+    return committed === undefined || position > committed;
   }
 
   get stateBytes(): number {
@@ -331,9 +365,15 @@ export class PartitionWorker {
     if (this.unpublished.size === 0 && offset === this.lastSnapshotOffset) return undefined;
     this.unpublished.set(
       CHECKPOINT_KEY,
-      encodeCheckpoint({ offset, watermark: this.windows.watermark.snapshot() }),
+      encodeCheckpoint({
+        offset,
+        watermark: this.windows.watermark.snapshot(),
+        interval: this.currentInterval,
+      }),
     );
     this.lastSnapshotOffset = offset;
+    // Rows handed out from now on (while this snapshot commits, and after) are the next interval's.
+    this.currentInterval += 1;
     return { records: new Map(this.unpublished), offset };
   }
 
@@ -435,7 +475,8 @@ export class PartitionWorker {
   }
 
   private absorb(item: ChainItem): void {
-    const outcome = this.windows.absorb(item.record, item.origin.offset, this.clock());
+    const only = replayedInto(item.origin);
+    const outcome = this.windows.absorb(item.record, item.origin.offset, this.clock(), only);
     this.counters.keyCapped += outcome.capped;
     if (outcome.late.length > 0) {
       this.counters.late += 1;
@@ -449,6 +490,20 @@ export class PartitionWorker {
         origin: item.origin,
         eventTimeMs: item.record.eventTimeMs,
         late: outcome.late,
+      });
+      this.sideWrite(write, item.origin);
+    }
+    if (outcome.dropped) {
+      this.logger.debug(
+        { offset: item.record.offset, dropped: outcome.dropped },
+        'key cap: event sent to the dead-letter topic',
+      );
+      // Like a late event: done only once its dead letter is durable, so `dlq replay` can bring it back.
+      item.origin.pending += 1;
+      const write = this.effects.keyCapped({
+        origin: item.origin,
+        eventTimeMs: item.record.eventTimeMs,
+        dropped: outcome.dropped,
       });
       this.sideWrite(write, item.origin);
     }
@@ -523,4 +578,12 @@ export class PartitionWorker {
     this.idleWaiters = [];
     waiters.forEach((resolve) => resolve());
   }
+}
+
+/** The windows a replayed dead letter may enter (its `sluice.only.windows` header); undefined for any other. */
+function replayedInto(origin: Origin): ReadonlySet<string> | undefined {
+  const header = origin.raw.headers?.[ONLY_WINDOWS_HEADER];
+  if (header === undefined) return undefined;
+  const last = Array.isArray(header) ? header.at(-1) : header;
+  return parseWindowRefs(last?.toString());
 }

@@ -39,6 +39,8 @@ import { SideOutputs } from './side-outputs.js';
 export type { PartitionStatus, PipelineStatus, StageStatus } from './member-status.js';
 
 const TICK_MS = 200;
+/** Attempts at restoring partitions (with backoff, about a minute in all) before the pipeline stops. */
+const RESTORE_ATTEMPTS = 8;
 /**
  * Fetches answer within maxWaitTimeInMs (500 ms) even when there is nothing to read; this long
  * without an answer means the broker is out of reach, not that the partitions are quiet.
@@ -54,6 +56,11 @@ export interface RunningPipeline {
   pipelineStatus(): PipelineStatus;
   /** Joined its group and every assigned partition's state restored: ready for traffic (readiness). */
   isReady(): boolean;
+  /**
+   * False when a partition holding uncommitted records has not committed for
+   * `processing.stalledAfterIntervals` commit intervals (liveness: a restart may help), with why.
+   */
+  health(): { healthy: boolean; reason?: string };
   /** The pipeline's metrics in the Prometheus text format. */
   metrics(): Promise<string>;
   /** The same data as /status and /metrics, as objects: for embedding Sluice in another service. */
@@ -129,6 +136,13 @@ class PipelineRunner implements RunningPipeline {
   private lastFetchAt = Date.now();
   private readonly memberStatus: MemberStatus;
   private assigned = new Set<number>();
+  /** Bumped by every assignment; per partition, the one since which it has been ours without a break. */
+  private assignment = 0;
+  private readonly assignedSince = new Map<number, number>();
+  /** The member id of the last join: a new one means the group had dropped this member meanwhile. */
+  private memberId: string | undefined;
+  /** When each owned partition last committed (or was restored): for the stall check of /healthz. */
+  private readonly lastCommitAt = new Map<number, number>();
   private userPaused = false;
   private ticker: NodeJS.Timeout | undefined;
   private stopping: Promise<void> | undefined;
@@ -174,7 +188,7 @@ class PipelineRunner implements RunningPipeline {
           circuitOpen: sink.circuitOpen,
         })),
     });
-    this.sideTopics = new SideTopicWriter(this.kafka, logger);
+    this.sideTopics = new SideTopicWriter(this.kafka, endpoints.brokers, logger);
     this.sideOutputs = new SideOutputs(pipeline.name, pipeline.topics, this.sideTopics);
     this.sinks = new SinkSet(pipeline.sinks, endpoints.clickhouse, () => idempotentProducer(this.kafka), {
       metrics: this.metricsRegistry.sinkMetrics(),
@@ -220,7 +234,7 @@ class PipelineRunner implements RunningPipeline {
 
     await this.consumer.start(
       {
-        assigned: (partitions) => this.onAssignment(partitions),
+        assigned: (partitions, memberId) => this.onAssignment(partitions, memberId),
         // Before kafkajs rejoins (and partitions may move), sink what has closed and commit it, still
         // under the old generation, so the next owner replays as little as possible.
         rebalancing: () => {
@@ -276,6 +290,23 @@ class PipelineRunner implements RunningPipeline {
       partitions: [...this.restoring],
       progress: { ...this.restoreProgress },
     });
+  }
+
+  health(): { healthy: boolean; reason?: string } {
+    const now = Date.now();
+    const stalled = [...this.workers.values()].filter(
+      (w) =>
+        w.hasUncommittedWork() &&
+        !this.pauses.of(w.partition).includes('sink') &&
+        now - (this.lastCommitAt.get(w.partition) ?? now) > this.pipeline.stalledAfterMs,
+    );
+    if (stalled.length === 0) return { healthy: true };
+    return {
+      healthy: false,
+      reason:
+        `partitions ${stalled.map((w) => w.partition).join(', ')} hold uncommitted records and have not ` +
+        `committed for over ${this.pipeline.stalledAfterMs / 1000} s`,
+    };
   }
 
   isReady(): boolean {
@@ -344,34 +375,81 @@ class PipelineRunner implements RunningPipeline {
     this.stopping = this.shutdown(error);
   }
 
-  private onAssignment(partitions: readonly number[]): void {
+  private onAssignment(partitions: readonly number[], memberId: string): void {
     this.joined = true;
+    this.assignment += 1;
+    // Evicted and back (a long GC pause, a network cut): other members may have owned and committed
+    // our partitions meanwhile, so what we hold is stale; every partition is restored afresh.
+    const evicted = this.memberId !== undefined && memberId !== this.memberId;
+    this.memberId = memberId;
     this.assigned = new Set(partitions);
+    for (const partition of [...this.assignedSince.keys()])
+      if (!this.assigned.has(partition) || evicted) this.assignedSince.delete(partition);
+    for (const partition of this.assigned)
+      if (!this.assignedSince.has(partition)) this.assignedSince.set(partition, this.assignment);
     // A revoked partition's uncommitted work is abandoned: its new owner restores the last committed
     // state and replays from the committed offset. Retained partitions keep their state and skip what
     // kafkajs fetches again.
     for (const partition of [...this.workers.keys()])
-      if (!this.assigned.has(partition)) this.release(partition);
+      if (!this.assigned.has(partition) || evicted) this.release(partition);
     const fresh = [...this.assigned].filter((p) => !this.workers.has(p) && !this.restoring.has(p));
     if (this.userPaused) this.pause();
-    this.logger.info({ partitions: [...this.assigned], restoring: fresh }, 'partitions assigned');
+    this.logger.info(
+      { partitions: [...this.assigned], restoring: fresh, ...(evicted ? { evicted } : {}) },
+      'partitions assigned',
+    );
     if (fresh.length > 0) void this.restore(fresh);
   }
 
   private release(partition: number): void {
+    this.dropWorker(partition);
+    this.pauses.forget(partition);
+    void this.committer.close(partition);
+  }
+
+  /** The partition's worker and everything pending for it go; its counters stay in the totals. */
+  private dropWorker(partition: number): PartitionWorker | undefined {
     const worker = this.workers.get(partition);
-    // Its counters stay in the member's totals, so they never go down.
     if (worker) this.memberStatus.release(worker);
     worker?.close();
     this.workers.delete(partition);
     this.checkpoints.delete(partition);
-    this.pauses.forget(partition);
+    this.lastCommitAt.delete(partition);
     this.sinks.forget(partition);
-    void this.committer.close(partition);
+    return worker;
   }
 
-  /** Fences the partitions' previous owners, reads their state back, then lets their records in. */
-  private async restore(partitions: number[]): Promise<void> {
+  /**
+   * A commit failed (at any step: begin, send, offsets, commit, abort; fenced or not): the partition
+   * goes back to its last durable checkpoint. Its worker is dropped, a new producer fences the old
+   * one (and aborts its transaction), the state is read back from the changelog, and the partition is
+   * read again from the checkpoint's offset. Other partitions carry on.
+   */
+  private recover(partition: number, error: unknown): void {
+    const worker = this.workers.get(partition);
+    if (!worker || this.stopping) return;
+    this.metricsRegistry.partitionRecoveries.inc();
+    this.logger.warn(
+      { partition, err: messageOf(error), fenced: isFenced(error) },
+      'commit failed; restoring the partition from its last checkpoint with a new producer',
+    );
+    const from = worker.startOffset;
+    this.dropWorker(partition);
+    void this.restore([partition], new Map([[partition, from]]));
+  }
+
+  /**
+   * Fences the partitions' previous owners (a new producer each), reads their state back, then lets
+   * their records in. `rewind` (a recovery) also moves the consumer back to the restored checkpoint
+   * (else to the given offset, where the dropped worker began). A partition revoked meanwhile has its
+   * producer closed; one revoked and assigned again is restored again (someone else may have had it).
+   * Kafka out of reach: retried with backoff, then the pipeline stops (its supervisor restarts it).
+   */
+  private async restore(
+    partitions: number[],
+    rewind?: ReadonlyMap<number, bigint | undefined>,
+  ): Promise<void> {
+    const since = new Map(partitions.map((p) => [p, this.assignedSince.get(p)]));
     for (const partition of partitions) {
       this.restoring.add(partition);
       this.pauses.add(partition, 'restore');
@@ -379,16 +457,85 @@ class PipelineRunner implements RunningPipeline {
     const metrics = this.metricsRegistry;
     metrics.restoringPartitions.set(this.restoring.size);
     metrics.restoreProgress.set(0);
-    let counted = 0;
     const started = Date.now();
-    try {
-      const opened = await Promise.all(partitions.map((p) => this.committer.open(p)));
-      if (this.stopping) return;
-      partitions = partitions.filter((p, i) => {
-        if (!opened[i]) this.restoring.delete(p);
-        return opened[i];
-      });
-      const restored = await readChangelog(this.kafka, this.pipeline.topics.changelog, partitions, {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        const restored = await this.readBack(partitions);
+        if (this.stopping) return;
+        await this.withdrawUncommitted(restored);
+        const again: number[] = [];
+        for (const partition of partitions) {
+          this.restoring.delete(partition);
+          // Revoked meanwhile (its producer was closed, or opening it was called off): not ours now.
+          if (this.assignedSince.get(partition) !== since.get(partition) || !restored.has(partition)) {
+            void this.committer.close(partition);
+            if (this.assigned.has(partition)) again.push(partition);
+            continue;
+          }
+          const state = restored.get(partition);
+          if (rewind?.has(partition)) {
+            const offset = state?.checkpoint?.offset ?? rewind.get(partition);
+            if (offset !== undefined) this.consumer.seek(partition, offset);
+          }
+          this.startWorker(partition, state);
+        }
+        metrics.restoringPartitions.set(this.restoring.size);
+        metrics.restoreProgress.set(1);
+        metrics.restoreSeconds.set((Date.now() - started) / 1000);
+        this.logger.info(
+          { partitions, records: this.restoreProgress.read, ms: Date.now() - started },
+          'state restored from the changelog',
+        );
+        if (again.length > 0) void this.restore(again);
+        return;
+      } catch (error) {
+        if (this.stopping) return;
+        if (attempt >= RESTORE_ATTEMPTS) {
+          partitions.forEach((p) => this.restoring.delete(p));
+          this.abort(
+            new SluiceError(
+              `restoring partitions ${partitions.join(', ')} from the changelog failed ${attempt} times: ${messageOf(error)}`,
+              { code: 'SLUICE_KAFKA_UNAVAILABLE', retriable: true, cause: error },
+            ),
+          );
+          return;
+        }
+        this.logger.warn({ partitions, attempt, err: messageOf(error) }, 'restore failed; retrying');
+        await sleep(Math.min(10_000, 500 * 2 ** attempt));
+      }
+    }
+  }
+
+  /**
+   * Rows the sinks got in intervals after each restored checkpoint were written by an attempt that
+   * never committed: they go before the partitions resume, so a replay that computes something else
+   * leaves nothing of the attempt behind.
+   */
+  private async withdrawUncommitted(
+    restored: ReadonlyMap<number, RestoredPartition | undefined>,
+  ): Promise<void> {
+    const checkpoints = new Map([...restored].map(([p, state]) => [p, state?.checkpoint?.interval ?? 0]));
+    const withdrawn = await this.sinks.withdraw(checkpoints);
+    const rows = [...withdrawn.values()].reduce((a, b) => a + b, 0);
+    if (rows === 0) return;
+    this.metricsRegistry.withdrawnRows.inc(rows);
+    this.logger.info(
+      { partitions: [...checkpoints.keys()], rows, tables: Object.fromEntries(withdrawn) },
+      'withdrew rows of commit intervals that never committed',
+    );
+  }
+
+  /** A new producer per partition (fencing), then the changelog read to its end. */
+  private async readBack(partitions: readonly number[]): Promise<Map<number, RestoredPartition | undefined>> {
+    const opened = await Promise.all(partitions.map((p) => this.committer.open(p)));
+    const open = partitions.filter((_, i) => opened[i]);
+    let counted = 0;
+    const metrics = this.metricsRegistry;
+    const restored: Map<number, RestoredPartition | undefined> = await readChangelog(
+      this.kafka,
+      this.pipeline.topics.changelog,
+      open,
+      {
         sourceTopic: this.topic,
         onProgress: (progress) => {
           this.restoreProgress = progress;
@@ -396,39 +543,21 @@ class PipelineRunner implements RunningPipeline {
           counted = progress.read;
           metrics.restoreProgress.set(progress.total === 0 ? 1 : progress.read / progress.total);
         },
-      });
-      for (const partition of partitions) {
-        this.restoring.delete(partition);
-        if (!this.assigned.has(partition) || this.stopping) continue;
-        const worker = this.createWorker(partition, restored.get(partition));
-        this.workers.set(partition, worker);
-        this.checkpoints.set(
-          partition,
-          new PartitionCheckpoint(worker, this.checkpointEffects, this.pipeline.commitIntervalMs, Date.now),
-        );
-        this.pauses.remove(partition, 'restore');
-        if (this.sinks.circuitOpen) this.pauses.add(partition, 'sink');
-      }
-      metrics.restoringPartitions.set(this.restoring.size);
-      metrics.restoreProgress.set(1);
-      metrics.restoreSeconds.set((Date.now() - started) / 1000);
-      this.logger.info(
-        { partitions, records: this.restoreProgress.read, ms: Date.now() - started },
-        'state restored from the changelog',
-      );
-    } catch (error) {
-      partitions.forEach((p) => this.restoring.delete(p));
-      this.abort(
-        new SluiceError(
-          `restoring partitions ${partitions.join(', ')} from the changelog failed: ${messageOf(error)}`,
-          {
-            code: 'SLUICE_KAFKA_UNAVAILABLE',
-            retriable: true,
-            cause: error,
-          },
-        ),
-      );
-    }
+      },
+    );
+    return restored;
+  }
+
+  private startWorker(partition: number, state: RestoredPartition | undefined): void {
+    const worker = this.createWorker(partition, state);
+    this.workers.set(partition, worker);
+    this.lastCommitAt.set(partition, Date.now());
+    this.checkpoints.set(
+      partition,
+      new PartitionCheckpoint(worker, this.checkpointEffects, this.pipeline.commitIntervalMs, Date.now),
+    );
+    this.pauses.remove(partition, 'restore');
+    if (this.sinks.circuitOpen) this.pauses.add(partition, 'sink');
   }
 
   private createWorker(partition: number, restored: RestoredPartition | undefined): PartitionWorker {
@@ -442,6 +571,7 @@ class PipelineRunner implements RunningPipeline {
         deadLetter: (failure) => this.sideOutputs.deadLetter(partition, failure),
         overflow: (origin) => this.sideOutputs.overflow(partition, origin),
         late: (event) => this.sideOutputs.late(partition, event),
+        keyCapped: (event) => this.sideOutputs.keyCapped(partition, event),
         abort: (error) => this.abort(error),
         // Counts per stage are read from the workers at scrape time; only the histogram needs each item.
         stageObserved: (stage, _outcome, ms) =>
@@ -537,7 +667,7 @@ class PipelineRunner implements RunningPipeline {
     results: readonly WindowResult[],
     now = false,
   ): Promise<boolean> {
-    const written = this.sinks.write(results, worker.partition);
+    const written = this.sinks.write(results, worker.partition, worker.interval);
     if (now) void this.sinks.flush();
     try {
       await written;
@@ -565,6 +695,7 @@ class PipelineRunner implements RunningPipeline {
     const timer = this.metricsRegistry.commitSeconds.startTimer();
     const outcome = await checkpoint.commitIfDue(force);
     if (outcome.kind === 'committed') {
+      this.lastCommitAt.set(worker.partition, Date.now());
       timer();
       this.metricsRegistry.commits.inc();
       this.logger.debug(
@@ -579,22 +710,6 @@ class PipelineRunner implements RunningPipeline {
     }
     if (outcome.kind !== 'failed') return;
     this.metricsRegistry.commitFailures.inc();
-    if (isFenced(outcome.error)) {
-      this.logger.warn(
-        { partition: worker.partition, err: messageOf(outcome.error) },
-        'fenced by a newer owner; dropping the partition',
-      );
-      this.release(worker.partition);
-      return;
-    }
-    // The snapshot's records stay unpublished and go out with the next commit.
-    this.logger.warn(
-      {
-        partition: worker.partition,
-        offset: outcome.snapshot.offset.toString(),
-        err: messageOf(outcome.error),
-      },
-      'commit failed; retrying with the next one',
-    );
+    this.recover(worker.partition, outcome.error);
   }
 }

@@ -1,11 +1,14 @@
 // The topics a pipeline writes besides its sinks, named from its config, and the records it writes
-// there: dead letters (a stage failed for good), overflow (shed by `reject`), late events (their window
-// had closed). Each write resolves once the broker has the record.
+// there: dead letters (a stage failed for good, a window's key cap dropped the event, a sink gave up on
+// a row), overflow (shed by `reject`), late events (their window had closed). Each write resolves once
+// the broker has the record.
 import type { PipelineTopics } from '../config/pipeline-topics.js';
 import { deadLetterMessage, sinkDeadLetterMessage } from '../sinks/dead-letters.js';
 import type { ResultRow } from '../sinks/result-row.js';
 import type { SideTopicWriter } from '../source/side-topic-writer.js';
-import type { LateEvent } from './partition-worker.js';
+import { KEY_CAP_HEADERS } from '../sinks/dead-letters.js';
+import { windowRefOf } from '../windows/key-cap.js';
+import type { KeyCappedEvent, LateEvent } from './partition-worker.js';
 import type { Origin, StageFailure } from './stage-chain.js';
 
 export class SideOutputs {
@@ -72,6 +75,26 @@ export class SideOutputs {
       },
     });
     return this.writer.write(this.topics.late, message);
+  }
+
+  /**
+   * An event the key cap dropped from window(s): a dead letter (not a late event), as raising `maxKeys`
+   * is a fix after which `sluice dlq replay` brings it back into just those windows.
+   */
+  keyCapped(partition: number, event: KeyCappedEvent): Promise<void> {
+    const caps = new Map(event.dropped.map((d) => [d.definition, d.maxKeys]));
+    const message = deadLetterMessage(event.origin.raw, {
+      ...this.context(partition),
+      stage: 'window',
+      reason: 'key-cap',
+      attempts: 0,
+      extra: {
+        [KEY_CAP_HEADERS.windows]: event.dropped.map(windowRefOf).join(','),
+        [KEY_CAP_HEADERS.maxKeys]: [...caps].map(([name, max]) => `${name}=${max}`).join(','),
+        'sluice.event.time': new Date(event.eventTimeMs).toISOString(),
+      },
+    });
+    return this.writer.write(this.topics.deadLetter, message);
   }
 
   private context(partition: number) {

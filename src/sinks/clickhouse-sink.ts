@@ -6,6 +6,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { ClickHouseSinkConfig, WindowConfig } from '../config/schema.js';
 import { SluiceBugError, messageOf } from '../errors.js';
 import { isClickHouseMissingTable, isClickHouseRejection } from './clickhouse-errors.js';
+import { withdrawUncommitted } from './clickhouse-withdrawal.js';
 import { quoteIdentifier } from './clickhouse-tables.js';
 import {
   ClickHouseSchema,
@@ -83,6 +84,10 @@ export class ClickHouseSink extends BatchingSink {
         error,
       );
     }
+  }
+
+  withdraw(checkpoints: ReadonlyMap<number, number>): Promise<Map<string, number>> {
+    return withdrawUncommitted(this.client, this.endpoint.database, this.settings.pipeline, checkpoints);
   }
 
   override async close(): Promise<void> {

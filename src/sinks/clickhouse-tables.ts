@@ -54,6 +54,7 @@ export function windowColumns(window: WindowConfig): Column[] {
     ...window.aggregations.flatMap(aggregationColumns),
     { name: 'emit_reason', type: 'String', default: "'watermark'" },
     { name: 'superseded', type: 'UInt8', default: '0' },
+    { name: 'commit_interval', type: 'UInt64', default: '0' },
     { name: 'version', type: 'UInt64' },
   ];
 }

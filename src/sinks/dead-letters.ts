@@ -1,9 +1,10 @@
-// The shape of a record that leaves the main flow (a dead letter, an overflow record, a late event):
-// the original key, value and headers, untouched, plus `sluice.*` headers with where it came from and
-// why. `sluice dlq replay` strips those headers again.
+// The shape of a record that leaves the main flow (a dead letter, a key-capped event, an overflow
+// record, a late event): the original key, value and headers, untouched, plus `sluice.*` headers with
+// where it came from and why. `sluice dlq replay` strips those headers again.
 import type { OutgoingRecord, RecordHeaders } from '../source/outgoing-record.js';
 import { SluiceError, messageOf } from '../errors.js';
 import type { FetchedRecord } from '../source/fetched-record.js';
+import { ONLY_WINDOWS_HEADER } from '../windows/key-cap.js';
 
 export const DEAD_LETTER_HEADERS = {
   pipeline: 'sluice.pipeline',
@@ -18,12 +19,18 @@ export const DEAD_LETTER_HEADERS = {
   failedAt: 'sluice.failed.at',
 } as const;
 
+/** A key-capped event's dead letter: the windows that dropped it (see key-cap.ts) and their caps. */
+export const KEY_CAP_HEADERS = {
+  windows: 'sluice.key-cap.windows',
+  maxKeys: 'sluice.key-cap.max-keys',
+} as const;
+
 export interface DeadLetterContext {
   pipeline: string;
   topic: string;
   partition: number;
   stage: string;
-  reason: 'stage-error' | 'overflow' | 'late' | 'sink-rejected' | 'sink-exhausted';
+  reason: 'stage-error' | 'key-cap' | 'overflow' | 'late' | 'sink-rejected' | 'sink-exhausted';
   error?: unknown;
   attempts: number;
   failedAtMs: number;
@@ -59,7 +66,8 @@ export function deadLetterMessage(raw: FetchedRecord, context: DeadLetterContext
 
 /**
  * A result row a sink could not write: the row as JSON, with the sink, its table or topic, and why.
- * Not a source record: `sluice dlq replay` leaves these out (write them to the sink by hand once fixed).
+ * Not a source record: `sluice dlq replay` leaves these out, `sluice dlq replay --sink-rows` writes
+ * them to their table once the sink works again.
  */
 export function sinkDeadLetterMessage(
   row: Record<string, unknown>,
@@ -95,4 +103,22 @@ export function originalHeaders(headers: RecordHeaders | undefined): RecordHeade
   return Object.fromEntries(
     Object.entries(headers ?? {}).filter(([name]) => !names.has(name) && !name.startsWith('sluice.')),
   );
+}
+
+/**
+ * The headers a replayed dead letter goes back to its source topic with: the original ones, where it
+ * was replayed from, and, for an event the key cap dropped, the windows it missed (`sluice.only.windows`,
+ * kept from an earlier replay otherwise), so the pipeline counts it there and nowhere twice.
+ */
+export function replayHeaders(headers: RecordHeaders | undefined, replayedFrom: string): RecordHeaders {
+  const last = (name: string) => {
+    const value = headers?.[name];
+    return (Array.isArray(value) ? value.at(-1) : value)?.toString();
+  };
+  const only = last(KEY_CAP_HEADERS.windows) ?? last(ONLY_WINDOWS_HEADER);
+  return {
+    ...originalHeaders(headers),
+    'sluice.replayed.from': replayedFrom,
+    ...(only === undefined ? {} : { [ONLY_WINDOWS_HEADER]: only }),
+  };
 }

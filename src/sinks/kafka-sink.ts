@@ -42,6 +42,15 @@ class ResultEncoder {
   }
 }
 
+/**
+ * A row as the Kafka sink writes it, rebuilt from the row alone (`sluice dlq replay --sink-rows`): keyed
+ * by its group-by values, encoded in the sink's format.
+ */
+export function resultMessage(config: KafkaSinkConfig, window: WindowConfig, row: ResultRow): OutgoingRecord {
+  const key = window.groupBy.map((field) => String(row[field] ?? ''));
+  return new ResultEncoder(config, [window]).message({ window: window.name, key, row });
+}
+
 /** At-least-once: batches per topic through a producer of its own. */
 class KafkaBatchSink extends BatchingSink {
   private readonly producer: RecordProducer;

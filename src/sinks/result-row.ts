@@ -20,11 +20,26 @@ export function clickhouseDateTime(ms: number): string {
   return new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
 }
 
+/** Versions within one commit interval: a window's own version is capped here (2^22 - 1). */
+const WITHIN_INTERVAL = 2 ** 22;
+
+/**
+ * A row's version: its commit interval first, then the window's own version (records absorbed ×2,
+ * +1 for the final row). So a row of a later interval replaces any earlier row of its identity, and a
+ * replay (whose uncommitted predecessor's rows are withdrawn first) outranks what the crashed attempt
+ * wrote. Exact below 2^31 intervals (68 years at one commit a second).
+ */
+export function rowVersion(interval: number, windowVersion: number): number {
+  return interval * WITHIN_INTERVAL + Math.min(windowVersion, WITHIN_INTERVAL - 1);
+}
+
 export function resultRow(
   pipeline: string,
   window: WindowConfig,
   result: WindowResult,
   sourcePartition: number,
+  /** The source partition's commit interval whose snapshot makes this row's state durable. */
+  interval: number,
 ): RoutedRow {
   const row: ResultRow = {
     pipeline,
@@ -36,7 +51,8 @@ export function resultRow(
     ...result.values,
     emit_reason: result.reason,
     superseded: result.reason === 'superseded' ? 1 : 0,
-    version: result.version,
+    commit_interval: interval,
+    version: rowVersion(interval, result.version),
   };
   window.groupBy.forEach((field, i) => (row[field] = result.key[i] ?? ''));
   return { window: window.name, key: result.key, row };

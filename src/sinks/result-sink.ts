@@ -42,6 +42,12 @@ export interface ResultSink {
   /** Rows buffered per group (table or topic). */
   sizes(): Record<string, number>;
   readonly circuitOpen: boolean;
+  /**
+   * Removes the rows of commit intervals after each source partition's restored checkpoint (rows of
+   * attempts that never committed); how many went, per table. Sinks whose writes commit with the
+   * transaction (or cannot be taken back) have none.
+   */
+  withdraw?(checkpoints: ReadonlyMap<number, number>): Promise<Map<string, number>>;
   close(): Promise<void>;
 }
 

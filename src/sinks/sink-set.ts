@@ -56,12 +56,12 @@ export class SinkSet implements SinkControls {
   }
 
   /** Resolves once every sink has every row of these results (or dead-lettered those it refused). */
-  async write(results: readonly WindowResult[], partition: number): Promise<void> {
+  async write(results: readonly WindowResult[], partition: number, interval: number): Promise<void> {
     const windows = this.windows;
     const rows = results.map((result) => {
       const window = windows.get(result.definition);
       if (!window) throw new SluiceBugError(`result for unknown window definition ${result.definition}`);
-      return resultRow(this.settings.pipeline, window, result, partition);
+      return resultRow(this.settings.pipeline, window, result, partition, interval);
     });
     await Promise.all(this.sinks.map((sink) => sink.write(rows)));
   }
@@ -77,6 +77,19 @@ export class SinkSet implements SinkControls {
 
   forget(partition: number): void {
     this.transactional?.forget(partition);
+  }
+
+  /**
+   * Before restored partitions resume: writes what is buffered, then withdraws every row written after
+   * each partition's restored checkpoint interval; the rows withdrawn, per sink and table.
+   */
+  async withdraw(checkpoints: ReadonlyMap<number, number>): Promise<Map<string, number>> {
+    await this.flush();
+    const withdrawn = new Map<string, number>();
+    for (const sink of this.sinks)
+      for (const [table, count] of (await sink.withdraw?.(checkpoints)) ?? [])
+        withdrawn.set(`${sink.name}:${table}`, count);
+    return withdrawn;
   }
 
   get circuitOpen(): boolean {

@@ -29,8 +29,11 @@ export interface FetchedBatch {
 }
 
 export interface GroupHandlers {
-  /** This member's partitions of the topic after a (re)join. */
-  assigned(partitions: number[]): void;
+  /**
+   * This member's partitions of the topic after a (re)join, and its member id: a new id means the
+   * group had dropped this member (evicted), so others may have owned its partitions meanwhile.
+   */
+  assigned(partitions: number[], memberId: string): void;
   /** The group is about to rebalance: partitions may move. */
   rebalancing(): void;
   /** A fetch came back (whether or not it held records). */
@@ -66,7 +69,7 @@ export class GroupConsumer {
   async start(handlers: GroupHandlers, partitionsConsumedConcurrently: number): Promise<void> {
     const { consumer, settings } = this;
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) =>
-      handlers.assigned(payload.memberAssignment[settings.topic] ?? []),
+      handlers.assigned(payload.memberAssignment[settings.topic] ?? [], payload.memberId),
     );
     consumer.on(consumer.events.REBALANCING, () => handlers.rebalancing());
     consumer.on(consumer.events.FETCH, () => handlers.fetched());
@@ -100,6 +103,14 @@ export class GroupConsumer {
 
   resume(partition: number): void {
     this.consumer.resume([{ topic: this.settings.topic, partitions: [partition] }]);
+  }
+
+  /**
+   * The partition's next fetch starts at `offset` (records from there are fetched again); batches
+   * fetched before count as stale until then.
+   */
+  seek(partition: number, offset: bigint): void {
+    this.consumer.seek({ topic: this.settings.topic, partition, offset: offset.toString() });
   }
 
   /** Commits the group's offset of the partition outside any transaction (at-least-once). */

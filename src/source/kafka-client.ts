@@ -1,10 +1,12 @@
-// The kafkajs client, with its logs routed through pino and a connection check that says which
-// brokers it tried and how to get one running, instead of kafkajs' retry noise.
-import { Kafka, logLevel, type LogEntry } from 'kafkajs';
+// The kafkajs client, with its logs routed through pino (retried errors at debug: kafka-log-level.ts)
+// and a connection check that says which brokers it tried and how to get one running, instead of
+// kafkajs' retry noise.
+import { Kafka, Partitioners, logLevel, type LogEntry, type RetryOptions } from 'kafkajs';
 import { SluiceError, messageOf } from '../errors.js';
 import type { Logger } from '../ops/logger.js';
 import { isAuthentication, isTls } from './kafka-errors.js';
 import { kafkaSecurityFromEnv, type KafkaSecurity } from './kafka-security.js';
+import { sluiceLevelOf } from './kafka-log-level.js';
 
 export class KafkaUnavailableError extends SluiceError {
   constructor(brokers: readonly string[], cause: unknown) {
@@ -40,13 +42,30 @@ export class KafkaTlsError extends SluiceError {
 
 function kafkajsLogger(logger: Logger) {
   return () =>
-    ({ level, log }: LogEntry) => {
-      const { message, ...fields } = log;
-      if (level <= logLevel.ERROR) logger.error(fields, message);
-      else if (level === logLevel.WARN) logger.warn(fields, message);
-      else logger.debug(fields, message);
+    ({ level, namespace, log }: LogEntry) => {
+      const { message, ...rest } = log;
+      // kafkajs' own timestamp and logger name add nothing to pino's.
+      const fields: Record<string, unknown> = rest;
+      delete fields.timestamp;
+      delete fields.logger;
+      logger[sluiceLevelOf({ level, namespace, message, fields })]({ namespace, ...fields }, message);
     };
 }
+
+/**
+ * Retries of every idempotent producer (plain or transactional): unbounded, kafkajs' own default for
+ * them, which the client-wide `retry` below would otherwise cap. A send that gives up after the broker
+ * wrote it rewinds kafkajs' sequence numbers, and the next send with those numbers is taken by the
+ * broker for a duplicate and dropped: why kafkajs warns that limiting retries "may invalidate EoS
+ * guarantees". Timing (initialRetryTime, maxRetryTime) stays the client's.
+ */
+export const idempotentRetry: RetryOptions = { retries: Number.MAX_SAFE_INTEGER };
+
+/**
+ * kafkajs' default partitioner, named: unnamed, kafkajs warns that its default changed in 2.0 (the
+ * changelog names its partitions; keyed output records use this one).
+ */
+export const defaultPartitioner = Partitioners.DefaultPartitioner;
 
 /** A client of the cluster: what the consumer, producers and admin calls of source/ are made from. */
 export type KafkaConnection = Kafka;

@@ -14,6 +14,7 @@ import type { Kafka, Producer } from 'kafkajs';
 import { SluiceBugError, messageOf } from '../errors.js';
 import type { Logger } from '../ops/logger.js';
 import { isTransactionBusy } from './kafka-errors.js';
+import { defaultPartitioner, idempotentRetry } from './kafka-client.js';
 import type { OutgoingRecord, OutputBatch } from './outgoing-record.js';
 
 /** What one commit makes durable: changelog records (a null value is a tombstone) and the offset. */
@@ -29,6 +30,9 @@ export interface TransactionOptions {
   groupId: string;
   exactlyOnce: boolean;
 }
+
+/** How long closing a producer may take before it is left behind (fenced by its successor). */
+const CLOSE_WAIT_MS = 5_000;
 
 /** Requests of at most this many records, so one commit of many windows stays under the broker's size limits. */
 const CHUNK = 500;
@@ -66,11 +70,13 @@ export class PartitionTransactions {
   ) {}
 
   /**
-   * Prepares a newly assigned partition; under exactly-once this fences its previous owner. False when
-   * the partition was released (or the committer closed) meanwhile.
+   * Prepares a partition for commits with a new producer, whatever it had: the new one's epoch fences
+   * every earlier producer of the partition (a previous owner's, a zombie's, or this member's own after
+   * a failed transaction) and aborts its open transaction. False when the partition was released (or
+   * the committer closed) meanwhile.
    */
   async open(partition: number): Promise<boolean> {
-    if (this.producers.has(partition)) return true;
+    await this.close(partition);
     this.opening.add(partition);
     try {
       return await this.openTransactional(partition);
@@ -85,6 +91,8 @@ export class PartitionTransactions {
     const producer = this.kafka.producer({
       transactionalId: `sluice-${this.options.pipeline}-${this.options.sourceTopic}-${partition}`,
       idempotent: true,
+      retry: idempotentRetry,
+      createPartitioner: defaultPartitioner,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
     });
@@ -146,7 +154,8 @@ export class PartitionTransactions {
       return;
     }
     this.producers.delete(partition);
-    await producer.disconnect().catch(() => undefined);
+    // A producer whose broker froze may not answer its disconnect: the new one fences it anyway.
+    await Promise.race([producer.disconnect().catch(() => undefined), sleep(CLOSE_WAIT_MS)]);
   }
 
   async closeAll(): Promise<void> {

@@ -2,6 +2,7 @@
 // sink under at-least-once writes its batches through. Acks from all in-sync replicas.
 import type { Kafka, Producer } from 'kafkajs';
 import type { OutgoingRecord } from './outgoing-record.js';
+import { defaultPartitioner, idempotentRetry } from './kafka-client.js';
 
 export interface RecordProducer {
   connect(): Promise<void>;
@@ -16,6 +17,8 @@ class IdempotentProducer implements RecordProducer {
   constructor(kafka: Kafka) {
     this.producer = kafka.producer({
       idempotent: true,
+      retry: idempotentRetry,
+      createPartitioner: defaultPartitioner,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
     });

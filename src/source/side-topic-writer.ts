@@ -1,5 +1,6 @@
 // Writes records that leave the main flow (dead letters, overflow, late events) to their Kafka topic,
-// creating the topic when missing (and the compacted changelog topic, which the committer writes). A
+// creating the topic when missing (and the compacted changelog topic, which the committer writes, after
+// checking an existing one's cleanup policy and partition count: changelog-topic.ts). A
 // write resolves only once the broker has it (acks from all in-sync replicas); while the broker
 // refuses, it retries with backoff until the writer is closed, so a record is never marked done
 // without its dead letter.
@@ -8,8 +9,10 @@ import type { Kafka, Producer } from 'kafkajs';
 import type { OutgoingRecord } from './outgoing-record.js';
 import { SluiceError, messageOf } from '../errors.js';
 import type { Logger } from '../ops/logger.js';
-import { topicOffsets, whileSettling } from './cluster-settling.js';
+import { whileSettling } from './cluster-settling.js';
 import { isTopicAlreadyExists } from './kafka-errors.js';
+import { defaultPartitioner, idempotentRetry } from './kafka-client.js';
+import { CHANGELOG_CREATION_CONFIG, changelogProblem, describeChangelog } from './changelog-topic.js';
 
 export interface SideTopic {
   topic: string;
@@ -39,6 +42,17 @@ interface PendingWrite {
 /** Records per request. */
 const BATCH = 500;
 
+/** The changelog: neither time-retained nor left to the broker's defaults. */
+function isStateTopic(topic: SideTopic): boolean {
+  return topic.retentionMs === undefined && !topic.brokerDefaults;
+}
+
+function creationConfig(topic: SideTopic): Readonly<Record<string, string>> {
+  if (topic.brokerDefaults) return {};
+  if (topic.retentionMs === undefined) return CHANGELOG_CREATION_CONFIG;
+  return { 'cleanup.policy': 'delete', 'retention.ms': String(topic.retentionMs) };
+}
+
 export class SideTopicWriter {
   private readonly producer: Producer;
   private closed = false;
@@ -47,10 +61,14 @@ export class SideTopicWriter {
 
   constructor(
     private readonly kafka: Kafka,
+    /** The brokers, for the commands an error message tells the operator to run. */
+    private readonly brokers: readonly string[],
     private readonly logger: Logger,
   ) {
     this.producer = kafka.producer({
       idempotent: true,
+      retry: idempotentRetry,
+      createPartitioner: defaultPartitioner,
       maxInFlightRequests: 5,
       allowAutoTopicCreation: false,
     });
@@ -70,16 +88,14 @@ export class SideTopicWriter {
           topics: missing.map((t) => ({
             topic: t.topic,
             numPartitions: t.partitions,
-            configEntries: t.brokerDefaults
-              ? []
-              : t.retentionMs === undefined
-                ? [{ name: 'cleanup.policy', value: 'compact' }]
-                : [
-                    { name: 'cleanup.policy', value: 'delete' },
-                    { name: 'retention.ms', value: String(t.retentionMs) },
-                  ],
+            configEntries: Object.entries(creationConfig(t)).map(([name, value]) => ({ name, value })),
           })),
         });
+        for (const t of missing.filter(isStateTopic))
+          this.logger.info(
+            { topic: t.topic, partitions: t.partitions, configs: CHANGELOG_CREATION_CONFIG },
+            'created the changelog topic, compacted and configured for short restores',
+          );
       });
     } catch (error) {
       // Another worker may have created it in between.
@@ -87,24 +103,28 @@ export class SideTopicWriter {
     } finally {
       await admin.disconnect();
     }
+    await this.checkStateTopics(topics);
     await this.producer.connect();
-    await this.checkPartitions(topics);
   }
 
-  /** A compacted state topic must have one partition per source partition, or state lands in the wrong place. */
-  private async checkPartitions(topics: readonly SideTopic[]): Promise<void> {
-    const compacted = topics.filter((t) => t.retentionMs === undefined && !t.brokerDefaults);
-    if (compacted.length === 0) return;
+  /**
+   * A state topic must be compacted and have one partition per source partition, or state is lost or
+   * lands in the wrong place: checked before any partition is restored from it.
+   */
+  private async checkStateTopics(topics: readonly SideTopic[]): Promise<void> {
+    const stateTopics = topics.filter(isStateTopic);
+    if (stateTopics.length === 0) return;
     const admin = this.kafka.admin();
     await admin.connect();
     try {
-      for (const t of compacted) {
-        const found = (await topicOffsets(admin, t.topic)).length;
-        if (found !== t.partitions)
-          throw new SluiceError(
-            `state topic ${t.topic} has ${found} partition(s); the source has ${t.partitions}. ` +
-              'Recreate it with as many partitions as the source (its state is rebuilt from the source only by replaying from the beginning).',
-            { code: 'SLUICE_KAFKA_STATE_TOPIC', retriable: false },
+      for (const t of stateTopics) {
+        const found = await describeChangelog(admin, t.topic);
+        const problem = changelogProblem(found, t.partitions, this.brokers);
+        if (problem) throw problem;
+        if (found.cleanupPolicy.includes('delete'))
+          this.logger.warn(
+            { topic: t.topic, cleanupPolicy: found.cleanupPolicy },
+            'the changelog also deletes by age: windows not updated within its retention.ms lose their state',
           );
       }
     } finally {

@@ -18,6 +18,11 @@ export interface Checkpoint {
   /** Every record below this offset is in the state; none at or above it. */
   offset: bigint;
   watermark: { value: number; fromEvents: number };
+  /**
+   * The commit interval this checkpoint closed (1, 2, …; 0 before the first): rows a sink got in a
+   * later interval were written by an attempt that never committed.
+   */
+  interval: number;
 }
 
 /** One window's record, whichever version it was written in. */
@@ -179,17 +184,25 @@ export function encodeCheckpoint(checkpoint: Checkpoint): string {
     offset: checkpoint.offset.toString(),
     watermark: finite(checkpoint.watermark.value),
     fromEvents: finite(checkpoint.watermark.fromEvents),
+    interval: checkpoint.interval,
   });
 }
 
 export function decodeCheckpoint(text: string): Checkpoint {
-  const data = JSON.parse(text) as { offset: string; watermark: number | null; fromEvents: number | null };
+  const data = JSON.parse(text) as {
+    offset: string;
+    watermark: number | null;
+    fromEvents: number | null;
+    /** Absent in checkpoints of Sluice 0.1: none of its rows is after it. */
+    interval?: number;
+  };
   return {
     offset: BigInt(data.offset),
     watermark: {
       value: data.watermark ?? Number.NEGATIVE_INFINITY,
       fromEvents: data.fromEvents ?? Number.NEGATIVE_INFINITY,
     },
+    interval: data.interval ?? 0,
   };
 }
 

@@ -4,7 +4,7 @@
 // the store of open windows and the changelog's encoding are injected (state/ implements both), so
 // this file decides every rule and imports nothing below windows/.
 import { readField, type FieldPath } from '../aggregations/field-path.js';
-import { addToWindow, type AddOutcome } from './key-cap.js';
+import { addToWindow, admits, type AddOutcome, type KeyCapDrop } from './key-cap.js';
 import { addToSession } from './session-merging.js';
 import { slidingWindowsOf } from './sliding.js';
 import { tumblingWindowOf } from './tumbling.js';
@@ -31,6 +31,8 @@ export interface AbsorbOutcome {
   late: Lateness[];
   /** Windows where the key cap applied: the event was dropped there, or went under `__other__`. */
   capped: number;
+  /** The windows the key cap dropped the event from; absent when none did (the common case). */
+  dropped?: KeyCapDrop[];
 }
 
 export interface WindowCounters {
@@ -94,8 +96,12 @@ export class PartitionWindows<R> {
     return this.watermark.current(nowMs, false);
   }
 
-  /** Adds the event to its windows in every definition; says where it was late or capped. */
-  absorb(event: WindowedEvent, offset: bigint, nowMs: number): AbsorbOutcome {
+  /**
+   * Adds the event to its windows in every definition; says where it was late or capped. `only` (a
+   * replayed dead letter's windows, see key-cap.ts) restricts it to those windows: elsewhere it was
+   * counted the first time.
+   */
+  absorb(event: WindowedEvent, offset: bigint, nowMs: number, only?: ReadonlySet<string>): AbsorbOutcome {
     const watermark = this.watermark.current(nowMs, false);
     const outcome: AbsorbOutcome = { late: [], capped: 0 };
     // The store keeps offsets as numbers (smaller than BigInts, and exact below 2^53).
@@ -104,23 +110,26 @@ export class PartitionWindows<R> {
       const key = groupKeyOf(event.value, definition.groupByPaths);
       const keyId = keyIdOf(key);
       if (definition.type === 'session') {
+        if (only && !admits(only, definition.name)) continue;
         const closesBy = watermark - definition.graceMs;
         if (event.eventTimeMs < closesBy) {
           outcome.late.push({ definition: definition.name, byMs: closesBy - event.eventTimeMs });
           continue;
         }
         const added = addToSession(this.store, definition, event.eventTimeMs, key, keyId, event.value, at);
-        this.count(added.outcome, outcome);
+        this.count(added.outcome, outcome, definition);
         if (added.replaced.length > 0) this.pending.push(...added.replaced);
         continue;
       }
       let missed: number | undefined;
       for (const window of this.windowsOf(definition, event.eventTimeMs)) {
+        if (only && !admits(only, definition.name, window.start)) continue;
         if (window.end + definition.graceMs <= watermark) {
           missed ??= watermark - (window.end + definition.graceMs);
           continue;
         }
-        this.count(addToWindow(this.store, definition, window, key, keyId, event.value, at), outcome);
+        const added = addToWindow(this.store, definition, window, key, keyId, event.value, at);
+        if (added !== 'added') this.count(added, outcome, definition, window.start);
       }
       if (missed !== undefined) outcome.late.push({ definition: definition.name, byMs: missed });
     }
@@ -210,11 +219,22 @@ export class PartitionWindows<R> {
       : slidingWindowsOf(eventTimeMs, definition.sizeMs, definition.advanceMs);
   }
 
-  private count(added: AddOutcome, outcome: AbsorbOutcome): void {
+  private count(
+    added: AddOutcome,
+    outcome: AbsorbOutcome,
+    definition: WindowDefinition,
+    windowStart?: number,
+  ): void {
     if (added === 'added') return;
     outcome.capped += 1;
-    if (added === 'dropped') this.counters.keyCapDropped += 1;
-    else this.counters.keyCapOther += 1;
+    if (added === 'other') {
+      this.counters.keyCapOther += 1;
+      return;
+    }
+    this.counters.keyCapDropped += 1;
+    const drop: KeyCapDrop = { definition: definition.name, maxKeys: definition.maxKeys };
+    if (windowStart !== undefined) drop.windowStart = windowStart;
+    (outcome.dropped ??= []).push(drop);
   }
 
   /** Over the byte budget: close the windows that would close first, early, and move the watermark there. */

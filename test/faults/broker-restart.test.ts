@@ -52,7 +52,7 @@ describe('fault scenario: broker restart', () => {
       const clickhouse = testClickHouse();
       cleanups.push(() => clickhouse.close());
 
-      const { topic, database, config } = await scenarioPipeline(kafka, 'restart', {
+      const { topic, database, groupId, config } = await scenarioPipeline(kafka, 'restart', {
         brokers: broker.brokers,
         clickhouseUrl: inject('clickhouseUrl'),
         httpPort: statusPort,
@@ -80,6 +80,7 @@ describe('fault scenario: broker restart', () => {
         clickhouse,
         topic,
         database,
+        groupId,
         produced: production.state.produced,
         memory,
         notes: { 'broker start ms': brokerStartMs },

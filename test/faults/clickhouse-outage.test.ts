@@ -51,7 +51,7 @@ describe('fault scenario: ClickHouse outage', () => {
       const clickhouse = createClient({ url: server.url, log: { level: ClickHouseLogLevel.OFF } });
       cleanups.push(() => clickhouse.close());
 
-      const { topic, database, config } = await scenarioPipeline(kafka, 'outage', {
+      const { topic, database, groupId, config } = await scenarioPipeline(kafka, 'outage', {
         brokers: inject('kafkaBrokers'),
         clickhouseUrl: server.url,
         httpPort: statusPort,
@@ -100,6 +100,7 @@ describe('fault scenario: ClickHouse outage', () => {
         clickhouse,
         topic,
         database,
+        groupId,
         produced: production.state.produced,
         memory,
         notes: {

@@ -86,7 +86,7 @@ describe('fault scenario: crashes', () => {
   }
 
   async function crashes(guarantee: 'exactly-once' | 'at-least-once', kills: number) {
-    const { topic, database, config } = await scenarioPipeline(kafka, 'crash', {
+    const { topic, database, groupId, config } = await scenarioPipeline(kafka, 'crash', {
       guarantee,
       brokers: inject('kafkaBrokers'),
       clickhouseUrl: inject('clickhouseUrl'),
@@ -146,6 +146,7 @@ describe('fault scenario: crashes', () => {
       clickhouse,
       topic,
       database,
+      groupId,
       produced: production.state.produced,
       memory,
       notes: Object.fromEntries(Object.entries(landed).map(([point, n]) => [`kills ${point}`, n])),

@@ -1,6 +1,7 @@
 // What the fault scenarios share: the pipeline under test (all three window types, out-of-order and
 // late events), a seeded live stream that outlasts the faults, a watch on the workers' memory, and the
-// verdict: ClickHouse (FINAL) against the independently computed windows, printed as the report.
+// verdict: ClickHouse (FINAL) against the independently computed windows, and the group's committed
+// offsets against the source topic's end, printed as the report.
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ClickHouseClient } from '@clickhouse/client';
@@ -13,6 +14,7 @@ import { compareWindows, expectedWindows, windowsIn } from '../integration/suppo
 import { expect } from 'vitest';
 import type { ReferenceDefinition } from '../support/window-reference.js';
 import { FULL, printReport, tally, type ScenarioReport } from './scenario-report.js';
+import { committedToEnd, topicEnds } from './committed-offsets.js';
 
 export const PARTITIONS = 3;
 export const GRACE = 2_000;
@@ -89,7 +91,10 @@ export function faultPipeline(options: FaultPipelineOptions) {
   };
 }
 
-/** A scenario's own topic (PARTITIONS partitions), database, pipeline name and config file. */
+/**
+ * A scenario's own topic (PARTITIONS partitions), database, pipeline name, consumer group (the
+ * configured `source.groupId`, else Sluice's default `sluice-<name>`) and config file.
+ */
 export async function scenarioPipeline(
   kafka: Kafka,
   prefix: string,
@@ -99,7 +104,10 @@ export async function scenarioPipeline(
   const topic = uniqueName(`${prefix}_events`);
   const database = uniqueName(prefix);
   await createTopic(kafka, topic, PARTITIONS);
-  return { name, topic, database, config: writeConfig(faultPipeline({ name, topic, database, ...options })) };
+  const pipeline = faultPipeline({ name, topic, database, ...options });
+  const source = pipeline.source as { groupId?: string } | undefined;
+  const groupId = source?.groupId ?? `sluice-${name}`;
+  return { name, topic, database, groupId, config: writeConfig(pipeline) };
 }
 
 /**
@@ -244,6 +252,8 @@ export interface VerdictOptions {
   clickhouse: ClickHouseClient;
   topic: string;
   database: string;
+  /** The pipeline's consumer group, whose committed offsets must reach the topic's end. */
+  groupId: string;
   produced: readonly Produced[];
   memory: MemoryWatch;
   /** Records produced besides the events (hostile ones), for the report's total. */
@@ -261,23 +271,36 @@ export interface Verdict {
   lateFound: Set<string>;
   /** The dead letters' source positions (`partition@offset`). */
   deadAt: Set<string>;
+  /** Partitions whose committed offset is not at the topic's end: `p1 1200 of 1500`. */
+  committedBehind: string[];
   report: ScenarioReport;
 }
 
-/** The suite's expectation of every scenario: nothing lost, doubled or wrong, every late event in its topic. */
+/**
+ * The suite's expectation of every scenario: nothing lost, doubled or wrong, every late event in its
+ * topic, and the group's offsets committed to the topic's end.
+ */
 export function expectExact(result: Verdict, context = ''): void {
   expect(result.counts, context).toEqual({ lost: 0, doubled: 0, wrong: 0 });
   expect(result.lateFound).toEqual(result.lateExpected);
+  expect(
+    result.committedBehind,
+    ["committed offsets behind the topic's end", context].filter(Boolean).join('\n'),
+  ).toEqual([]);
 }
 
 const positionOf = (m: { headers?: Record<string, unknown> }) =>
   `${String(m.headers?.['sluice.source.partition'])}@${String(m.headers?.['sluice.source.offset'])}`;
 
 /**
- * Waits until ClickHouse holds exactly the reference's windows (or the time is up), then reads the
- * late-events and dead-letter topics, prints the report and returns it for the scenario to assert.
+ * Waits until ClickHouse holds exactly the reference's windows (or the time is up), then until the
+ * group has committed to the topic's end (or the time is up), reads the late-events and dead-letter
+ * topics, prints the report and returns it for the scenario to assert.
  */
 export async function verdict(options: VerdictOptions): Promise<Verdict> {
+  // The stream is over: the topic's ends no longer move. Read them while ClickHouse is polled.
+  const ends = topicEnds(options.kafka, options.topic);
+  ends.catch(() => undefined);
   const truth = expectedWindows(options.produced, {
     definitions: DEFINITIONS,
     partitions: PARTITIONS,
@@ -295,6 +318,13 @@ export async function verdict(options: VerdictOptions): Promise<Verdict> {
     FULL ? 300_000 : 150_000,
   ).catch(current);
   const counts = tally(compareWindows(truth.rows, found));
+  const committed = await committedToEnd(
+    options.kafka,
+    options.groupId,
+    options.topic,
+    await ends,
+    FULL ? 120_000 : 60_000,
+  );
   const dead = await readTopic(options.kafka, `${options.topic}.dlq`, options.deadLetters ?? 0).catch(
     () => [],
   );
@@ -307,6 +337,7 @@ export async function verdict(options: VerdictOptions): Promise<Verdict> {
     ...counts,
     deadLetters: dead.length,
     late: new Set(late.map(positionOf)).size,
+    committed: committed.line,
     peakRssMiB: options.memory.peakMiB,
     ...options.notes,
   };
@@ -317,6 +348,7 @@ export async function verdict(options: VerdictOptions): Promise<Verdict> {
     lateExpected: truth.late,
     lateFound: new Set(late.map(positionOf)),
     deadAt: new Set(dead.map(positionOf)),
+    committedBehind: committed.behind,
     report,
   };
 }

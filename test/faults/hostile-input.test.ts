@@ -42,7 +42,7 @@ describe('fault scenario: hostile input', () => {
   it(
     `survives ${HOSTILE_TOTAL} hostile records among ${PARTITIONS * GOOD_PER_PARTITION} events`,
     async () => {
-      const { topic, database, config } = await scenarioPipeline(kafka, 'hostile', {
+      const { topic, database, groupId, config } = await scenarioPipeline(kafka, 'hostile', {
         brokers: inject('kafkaBrokers'),
         clickhouseUrl: inject('clickhouseUrl'),
         extra: {
@@ -112,6 +112,7 @@ describe('fault scenario: hostile input', () => {
         clickhouse,
         topic,
         database,
+        groupId,
         produced,
         memory,
         otherRecords: hostileAt.size,

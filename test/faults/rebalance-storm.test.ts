@@ -32,7 +32,7 @@ describe('fault scenario: rebalance storm', () => {
   it(
     `keeps every window exact while ${WORKERS} workers join and leave in ${TURNS} turns`,
     async () => {
-      const { topic, database, config } = await scenarioPipeline(kafka, 'storm', {
+      const { topic, database, groupId, config } = await scenarioPipeline(kafka, 'storm', {
         brokers: inject('kafkaBrokers'),
         clickhouseUrl: inject('clickhouseUrl'),
       });
@@ -81,6 +81,7 @@ describe('fault scenario: rebalance storm', () => {
         clickhouse,
         topic,
         database,
+        groupId,
         produced: production.state.produced,
         memory,
         notes: { joins, leaves, 'assignments seen by the last members': assignments },

@@ -1,6 +1,7 @@
 // What every fault scenario prints: events produced, windows expected and found, lost, doubled and
-// wrong windows, dead letters, late events and the worker's peak RSS. The suite's expectation is zero
-// lost, zero doubled, zero wrong; a scenario showing otherwise is a bug, not a figure.
+// wrong windows, dead letters, late events, the group's committed offsets against the topic's end and
+// the worker's peak RSS. The suite's expectation is zero lost, zero doubled, zero wrong, every partition
+// committed to the end; a scenario showing otherwise is a bug, not a figure.
 import Table from 'cli-table3';
 import type { compareWindows } from '../integration/support/window-truth.js';
 
@@ -14,6 +15,8 @@ export interface ScenarioReport {
   wrong: number;
   deadLetters: number;
   late: number;
+  /** "3/3 partitions at the end", or "offsets behind: p1 1200 of 1500 (2/3 partitions at the end)". */
+  committed: string;
   peakRssMiB: number;
   /** Scenario-specific lines: where the kills landed, how long the outage was. */
   [note: string]: string | number;

@@ -43,7 +43,7 @@ describe('fault scenario: slow sink', () => {
       const proxy = await startFaultProxy(inject('clickhouseUrl'));
       cleanups.push(() => proxy.close());
       const [statusPort] = await freePorts(1);
-      const { topic, database, config } = await scenarioPipeline(kafka, 'slow', {
+      const { topic, database, groupId, config } = await scenarioPipeline(kafka, 'slow', {
         brokers: inject('kafkaBrokers'),
         clickhouseUrl: proxy.url,
         httpPort: statusPort,
@@ -83,6 +83,7 @@ describe('fault scenario: slow sink', () => {
         clickhouse,
         topic,
         database,
+        groupId,
         produced: production.state.produced,
         memory,
         notes: {

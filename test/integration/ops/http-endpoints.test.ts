@@ -110,6 +110,75 @@ describe('operations endpoints', () => {
   });
 });
 
+describe('liveness', () => {
+  let running: RunningPipeline | undefined;
+  let server: OpsServer | undefined;
+  afterAll(async () => {
+    await server?.close();
+    // The stuck stage never returns: stop abandons it at the shutdown deadline.
+    await running?.stop();
+  });
+
+  it('fails once a partition with uncommitted records has not committed for stalledAfterIntervals', async () => {
+    const kafka = testKafka();
+    const name = uniqueName('stall');
+    const topic = uniqueName('user_events');
+    await createTopic(kafka, topic, 1);
+    let seen = 0;
+    const base = countingPipeline({ name, topic, database: uniqueName('stall'), idleTimeout: '1h' });
+    running = await run(
+      definePipeline({
+        ...base,
+        processing: { commitInterval: '200ms', stalledAfterIntervals: 10 },
+        shutdown: { timeout: '1s' },
+        // From the 51st record on, the stage never answers: the partition cannot reach a barrier.
+        stages: [
+          {
+            name: 'stuck',
+            timeout: '10m',
+            process: (record) => (++seen > 50 ? new Promise(() => undefined) : record.value),
+          },
+        ],
+      }),
+      { logger: captureLog().logger },
+    );
+    server = await startOpsServer(running, { host: '127.0.0.1', port: 0 });
+    const health = async () => {
+      const response = await fetch(`http://127.0.0.1:${server!.port}/healthz`);
+      return {
+        status: response.status,
+        body: (await response.json()) as { status: string; reason?: string },
+      };
+    };
+    await waitFor(
+      'ready',
+      () => Promise.resolve(running!.isReady()),
+      (ready) => ready,
+    );
+    await withProducer(kafka, (producer) =>
+      produceEvents(producer, topic, {
+        partitions: 1,
+        perPartition: 100,
+        base: Date.UTC(2026, 5, 1),
+        span: 600_000,
+        seed: 4,
+      }),
+    );
+    await waitFor(
+      'the stage to be stuck',
+      () => Promise.resolve(seen),
+      (n) => n > 50,
+    );
+    // Commits ran until the stage got stuck: healthy for a while, then stalled (10 × 200 ms).
+    expect((await health()).status).toBe(200);
+    const stalled = await waitFor('/healthz to fail', health, (h) => h.status === 503, 30_000);
+    expect(stalled.body.status).toBe('stalled');
+    expect(stalled.body.reason).toMatch(
+      /partitions 0 hold uncommitted records and have not committed for over 2 s/,
+    );
+  });
+});
+
 /** One sample of a metric for the pipeline with the given labels (in any order). */
 function sample(
   text: string,

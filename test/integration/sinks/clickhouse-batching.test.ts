@@ -77,7 +77,7 @@ describe('ClickHouse sink batching', () => {
   it('writes a batch at maxSize rows, the rest after maxWaitMs, and what is buffered on demand', async () => {
     const { sinks, rowsIn } = await sinksFor({ batch: { maxSize: 5, maxWaitMs: 3_000 } });
     let acknowledged = false;
-    const written = sinks.write(results(12), 0).then(() => (acknowledged = true));
+    const written = sinks.write(results(12), 0, 1).then(() => (acknowledged = true));
     await waitFor(
       'two full batches',
       () => rowsIn(),
@@ -94,7 +94,7 @@ describe('ClickHouse sink batching', () => {
     expect(sinks.sizes()).toEqual({ clickhouse: { w: 0 } });
 
     // On demand: a flush writes what is buffered at once, whatever its size and age.
-    const more = sinks.write(results(3, { start: BASE + 10 * MINUTE }), 0);
+    const more = sinks.write(results(3, { start: BASE + 10 * MINUTE }), 0, 1);
     await sleep(300);
     expect(await rowsIn()).toBe(12);
     await sinks.flush('w');
@@ -105,7 +105,7 @@ describe('ClickHouse sink batching', () => {
   it('holds batches while paused, writes them on resume, and drains everything', async () => {
     const { sinks, rowsIn } = await sinksFor({ batch: { maxSize: 2, maxWaitMs: 200 } });
     sinks.pause();
-    const written = sinks.write(results(7), 0);
+    const written = sinks.write(results(7), 0, 1);
     await sleep(800);
     expect(await rowsIn()).toBe(0);
     expect(sinks.sizes()).toEqual({ clickhouse: { w: 7 } });
@@ -120,11 +120,15 @@ describe('ClickHouse sink batching', () => {
       batch: { maxSize: 1_000, maxWaitMs: 100 },
     });
     // One batch holding an early update and the final row of every key: only the final rows are sent.
-    await sinks.write([...results(4, { version: 1, count: 1 }), ...results(4, { version: 2, count: 5 })], 0);
+    await sinks.write(
+      [...results(4, { version: 1, count: 1 }), ...results(4, { version: 2, count: 5 })],
+      0,
+      1,
+    );
     expect(await rowsIn('w', false)).toBe(4);
     expect(await batchSizes()).toBe(4);
     // Replayed after a crash: the same rows again, in another batch.
-    await sinks.write(results(4, { version: 2, count: 5 }), 0);
+    await sinks.write(results(4, { version: 2, count: 5 }), 0, 1);
     expect(await rowsIn('w', false)).toBe(8);
     expect(await rowsIn('w', true)).toBe(4);
     const sums = await queryRows<{ total: string }>(
@@ -139,7 +143,7 @@ describe('ClickHouse sink batching', () => {
       tables: { w: 'w_by_{country}' },
       batch: { maxSize: 1_000, maxWaitMs: 100 },
     });
-    await sinks.write(results(6), 0);
+    await sinks.write(results(6), 0, 1);
     // Countries c0, c1, c2 in turn: two rows each.
     for (const country of ['c0', 'c1', 'c2']) expect(await rowsIn(`w_by_${country}`)).toBe(2);
     expect(Object.keys(sinks.sizes().clickhouse ?? {}).sort()).toEqual(['w_by_c0', 'w_by_c1', 'w_by_c2']);

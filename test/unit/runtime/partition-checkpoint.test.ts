@@ -52,6 +52,7 @@ function setup(options: { gated?: ReturnType<typeof gate>; interval?: number } =
       deadLetter: () => Promise.resolve(),
       overflow: () => Promise.resolve(),
       late: () => Promise.resolve(),
+      keyCapped: () => Promise.resolve(),
       abort: (error) => {
         throw error;
       },

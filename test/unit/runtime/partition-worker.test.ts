@@ -12,6 +12,7 @@ import { compiledForTest } from '../../support/compiled-pipeline.js';
 import {
   PartitionWorker,
   type FetchedRecord,
+  type KeyCappedEvent,
   type LateEvent,
   type WorkerEffects,
 } from '../../../src/runtime/partition-worker.js';
@@ -35,10 +36,15 @@ function event(i: number, timestamp: number, url: string) {
   return { eventId: `e${i}`, type: 'page_view', userId: 'u', url, timestamp };
 }
 
-function harness(overrides: Partial<PipelineInput> = {}, now = () => 0) {
+function harness(
+  overrides: Partial<PipelineInput> = {},
+  now = () => 0,
+  keyCapWrite: () => Promise<void> = () => Promise.resolve(),
+) {
   const deadLetters: StageFailure[] = [];
   const overflow: Origin[] = [];
   const late: LateEvent[] = [];
+  const keyCapped: KeyCappedEvent[] = [];
   const aborts: Error[] = [];
   const effects: WorkerEffects = {
     deadLetter: (failure) => {
@@ -53,6 +59,10 @@ function harness(overrides: Partial<PipelineInput> = {}, now = () => 0) {
       late.push(event);
       return Promise.resolve();
     },
+    keyCapped: (event) => {
+      keyCapped.push(event);
+      return keyCapWrite();
+    },
     abort: (error) => aborts.push(error),
   };
   const worker = new PartitionWorker(
@@ -63,7 +73,7 @@ function harness(overrides: Partial<PipelineInput> = {}, now = () => 0) {
     effects,
     now,
   );
-  return { worker, deadLetters, overflow, late, aborts };
+  return { worker, deadLetters, overflow, late, keyCapped, aborts };
 }
 
 /** Closes everything by idleness and returns counts per `${windowStart}|${url}`. */
@@ -160,6 +170,75 @@ describe('PartitionWorker', () => {
     // The closed one opened and closed since the last snapshot: never written, so no tombstone.
     expect(windows.filter(([, v]) => v === null)).toHaveLength(0);
     expect(snapshot!.records.get('checkpoint')).toContain('"offset":"6"');
+  });
+
+  it('sends an event the key cap drops to its own side write, and completes the record only once that is durable', async () => {
+    const clock = { now: 0 };
+    let release!: () => void;
+    const durable = new Promise<void>((resolve) => (release = resolve));
+    const { worker, keyCapped } = harness(
+      {
+        windows: [
+          { name: 'w', type: 'tumbling', size: '1m', groupBy: ['url'], maxKeys: 2 },
+          { name: 's', type: 'session', gap: '1m', groupBy: ['url'], maxKeys: 2 },
+          { name: 'o', type: 'tumbling', size: '1m', groupBy: ['url'], maxKeys: 2, onKeyCap: 'other' },
+        ],
+      },
+      () => clock.now,
+      () => durable,
+    );
+    worker.accept(
+      ['/a', '/b', '/c', '/a'].map((url, i) => record(i, event(i, 60_000 + i, url))),
+      4n,
+    );
+    await sleep(1);
+    expect(keyCapped.map((k) => [k.origin.raw.offset, k.dropped])).toEqual([
+      [
+        '2',
+        [
+          { definition: 'w', windowStart: 60_000, maxKeys: 2 },
+          { definition: 's', maxKeys: 2 },
+        ],
+      ],
+    ]);
+    // `o` put it under __other__: counted there, not dropped. Three windows capped in all.
+    expect(worker.counters.keyCapped).toBe(3);
+    // Offset 2 waits for its dead letter and holds the commit there.
+    expect(worker.counters.completed).toBe(3);
+    expect(checkpoint(worker)).toBeUndefined();
+    release();
+    await worker.drained();
+    expect(worker.counters.completed).toBe(4);
+    expect(checkpoint(worker)).toBe(4n);
+  });
+
+  it('lets a replayed record (sluice.only.windows) into just the windows it names', async () => {
+    const clock = { now: 0 };
+    const { worker, keyCapped } = harness(
+      {
+        windows: [
+          { name: 'w', type: 'tumbling', size: '1m', groupBy: ['url'] },
+          { name: 's', type: 'session', gap: '1m', groupBy: ['url'] },
+        ],
+      },
+      () => clock.now,
+    );
+    const replayed = (offset: number, only: string): FetchedRecord => ({
+      ...record(offset, event(offset, 60_000, '/a')),
+      headers: { 'sluice.only.windows': Buffer.from(only) },
+    });
+    worker.accept([record(0, event(0, 60_000, '/a')), replayed(1, 'w@60000'), replayed(2, 's')], 3n);
+    await worker.drained();
+    expect(keyCapped).toEqual([]);
+    clock.now = 1e13;
+    const results = worker.resultsToSink();
+    expect(results.map((r) => [r.definition, r.window.start, r.count])).toEqual(
+      expect.arrayContaining([
+        ['w', 60_000, 2],
+        ['s', 60_000, 2],
+      ]),
+    );
+    expect(results).toHaveLength(2);
   });
 
   it('runs a stage concurrently yet hands records on in offset order, with fan-out and filtering', async () => {

@@ -99,6 +99,7 @@ describe('quality severities in a partition worker', () => {
       },
       overflow: () => Promise.resolve(),
       late: () => Promise.resolve(),
+      keyCapped: () => Promise.resolve(),
       abort: (error) => {
         throw error;
       },

@@ -95,7 +95,11 @@ describe('the changelog round trip', () => {
             write();
           }
           const checkpoint = decodeCheckpoint(
-            encodeCheckpoint({ offset: BigInt(before.length), watermark: original.watermark.snapshot() }),
+            encodeCheckpoint({
+              offset: BigInt(before.length),
+              watermark: original.watermark.snapshot(),
+              interval: 1,
+            }),
           );
           topic.set(CHECKPOINT_KEY, 'unused here');
           // As version 1 wrote them: JSON, offsets as strings.

@@ -1,0 +1,75 @@
+// Withdraws the rows an attempt wrote in commit intervals that never committed. Rows reach ClickHouse
+// before their interval's transaction commits; when that transaction never does (a crash, a failed
+// commit, a fenced zombie), the replay may compute something else (a lookup changed, a stage timed
+// out, a window closed on idleness), and the attempt's rows must not outlive it. Before a restored
+// partition resumes, every row of its source partition whose commit_interval is after the restored
+// checkpoint is deleted (ALTER TABLE … DELETE, a mutation; waited for), in every table of the
+// database that holds this pipeline's rows. Both ClickHouse 18.16 and current releases accept it.
+import type { ClickHouseClient } from '@clickhouse/client';
+import { SluiceError } from '../errors.js';
+import { quoteIdentifier, stringLiteral } from './clickhouse-tables.js';
+
+/** How long a mutation may take before the restore gives up (and is retried). */
+const MUTATION_DEADLINE_MS = 120_000;
+
+async function rows<T>(client: ClickHouseClient, query: string): Promise<T[]> {
+  const result = await client.query({ query, format: 'JSONEachRow' });
+  return result.json<T>();
+}
+
+/** The tables of `database` with the columns of Sluice's result rows. */
+async function resultTables(client: ClickHouseClient, database: string): Promise<string[]> {
+  const found = await rows<{ table: string }>(
+    client,
+    `SELECT table FROM system.columns WHERE database = ${stringLiteral(database)} ` +
+      `AND name IN ('pipeline', 'source_partition', 'commit_interval') GROUP BY table HAVING count() = 3`,
+  );
+  return found.map((r) => r.table);
+}
+
+async function waitForMutations(client: ClickHouseClient, database: string, table: string): Promise<void> {
+  const deadline = Date.now() + MUTATION_DEADLINE_MS;
+  for (;;) {
+    const [pending] = await rows<{ n: string }>(
+      client,
+      `SELECT count() AS n FROM system.mutations WHERE database = ${stringLiteral(database)} ` +
+        `AND table = ${stringLiteral(table)} AND is_done = 0`,
+    );
+    if (Number(pending?.n ?? 0) === 0) return;
+    if (Date.now() > deadline)
+      throw new SluiceError(
+        `withdrawing uncommitted rows from ${database}.${table}: the mutation is not done after ` +
+          `${MUTATION_DEADLINE_MS / 1000} s (see system.mutations)`,
+        { code: 'SLUICE_SINK_UNAVAILABLE', retriable: true },
+      );
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/**
+ * Deletes the pipeline's rows of each source partition written after its checkpoint's interval, and
+ * resolves once they are gone; how many rows went, per table.
+ */
+export async function withdrawUncommitted(
+  client: ClickHouseClient,
+  database: string,
+  pipeline: string,
+  checkpoints: ReadonlyMap<number, number>,
+): Promise<Map<string, number>> {
+  const withdrawn = new Map<string, number>();
+  if (checkpoints.size === 0) return withdrawn;
+  const after = [...checkpoints]
+    .map(([partition, interval]) => `(source_partition = ${partition} AND commit_interval > ${interval})`)
+    .join(' OR ');
+  const predicate = `pipeline = ${stringLiteral(pipeline)} AND (${after})`;
+  for (const table of await resultTables(client, database)) {
+    const name = `${quoteIdentifier(database)}.${quoteIdentifier(table)}`;
+    const [found] = await rows<{ n: string }>(client, `SELECT count() AS n FROM ${name} WHERE ${predicate}`);
+    const count = Number(found?.n ?? 0);
+    if (count === 0) continue;
+    await client.command({ query: `ALTER TABLE ${name} DELETE WHERE ${predicate}` });
+    await waitForMutations(client, database, table);
+    withdrawn.set(table, count);
+  }
+  return withdrawn;
+}
