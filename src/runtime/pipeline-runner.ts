@@ -20,6 +20,7 @@ import { checkKafka, createKafka, type KafkaConnection } from '../source/kafka-c
 import { isFenced } from '../source/kafka-errors.js';
 import { PartitionTransactions } from '../source/partition-transactions.js';
 import { idempotentProducer } from '../source/record-producer.js';
+import { TransactionOutbox } from '../source/transaction-outbox.js';
 import { partitionCountOf } from '../source/topic-admin.js';
 import { readCommittedFixed } from '../source/kafkajs-fix.js';
 import { readChangelog, type RestoreProgress } from '../source/changelog-reader.js';
@@ -118,6 +119,7 @@ class PipelineRunner implements RunningPipeline {
   readonly sinks: SinkSet;
   private readonly sideTopics: SideTopicWriter;
   private readonly sideOutputs: SideOutputs;
+  private readonly outbox: TransactionOutbox | undefined;
   private readonly consumer: GroupConsumer;
   private readonly committer: PartitionTransactions;
   private readonly pauses: PartitionPauses;
@@ -189,23 +191,31 @@ class PipelineRunner implements RunningPipeline {
         })),
     });
     this.sideTopics = new SideTopicWriter(this.kafka, endpoints.brokers, logger);
-    this.sideOutputs = new SideOutputs(pipeline.name, pipeline.topics, this.sideTopics);
-    this.sinks = new SinkSet(pipeline.sinks, endpoints.clickhouse, () => idempotentProducer(this.kafka), {
-      metrics: this.metricsRegistry.sinkMetrics(),
-      logger,
-      deadLetter: (sink, rows, group, error, reason) =>
-        this.sideOutputs.sinkRows(sink, rows, group, error, reason),
-      circuit: () => this.applySinkCircuit(),
-    });
+    // Exactly-once: the Kafka sink's rows and the partitions' side records go in the commit transaction.
+    this.outbox = pipeline.exactlyOnce ? new TransactionOutbox() : undefined;
+    this.sideOutputs = new SideOutputs(pipeline.name, pipeline.topics, this.sideTopics, this.outbox);
+    this.sinks = new SinkSet(
+      pipeline.sinks,
+      endpoints.clickhouse,
+      () => idempotentProducer(this.kafka),
+      {
+        metrics: this.metricsRegistry.sinkMetrics(),
+        logger,
+        deadLetter: (sink, rows, group, error, reason) =>
+          this.sideOutputs.sinkRows(sink, rows, group, error, reason),
+        circuit: () => this.applySinkCircuit(),
+      },
+      this.outbox,
+    );
     this.checkpointEffects = {
       writeResults: (worker, results, now) => this.writeResults(worker, results, now),
-      outputs: (partition) => this.sinks.outputsFor(partition),
+      outputs: (partition) => this.outbox?.pendingFor(partition) ?? [],
       commit: async (partition, snapshot, outputs) => {
         // The fault suite kills a worker on this line: mid-transaction.
         this.logger.debug({ partition, offset: snapshot.offset.toString() }, 'committing');
         await this.committer.commit(partition, snapshot, outputs);
       },
-      outputsPublished: (partition, count) => this.sinks.outputsPublished(partition, count),
+      outputsPublished: (partition, count) => this.outbox?.published(partition, count),
       owns: (worker) => this.workers.get(worker.partition) === worker,
     };
     this.done = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
@@ -415,7 +425,7 @@ class PipelineRunner implements RunningPipeline {
     this.workers.delete(partition);
     this.checkpoints.delete(partition);
     this.lastCommitAt.delete(partition);
-    this.sinks.forget(partition);
+    this.outbox?.forget(partition);
     return worker;
   }
 
