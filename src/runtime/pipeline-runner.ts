@@ -448,7 +448,17 @@ class PipelineRunner implements RunningPipeline {
     );
     const from = worker.startOffset;
     this.dropWorker(partition);
-    void this.restorer.restore([partition], new Map([[partition, from]]));
+    this.pauses.add(partition, 'restore');
+    // Fenced: another member may own the partition now, and this one not know it yet. Restoring at once
+    // would fence that owner in turn; a few heartbeats let a rebalance tell us first (and revoke it).
+    const since = this.assignedSince.get(partition);
+    const wait = isFenced(error) ? 2 * this.pipeline.source.heartbeatInterval : 0;
+    setTimeout(() => {
+      if (this.stopping || this.assignedSince.get(partition) !== since) return;
+      // A rebalance meanwhile may have started its restore already.
+      if (this.workers.has(partition) || this.restorer.restoring.has(partition)) return;
+      void this.restorer.restore([partition], new Map([[partition, from]]));
+    }, wait).unref();
   }
 
   private startWorker(partition: number, state: RestoredPartition | undefined): void {
