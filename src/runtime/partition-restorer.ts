@@ -15,6 +15,9 @@ import type { PartitionTransactions } from '../source/partition-transactions.js'
 import type { RestoredPartition } from '../state/changelog-codec.js';
 import type { PartitionPauses } from './partition-pauses.js';
 
+/** Tries at withdrawing when the sinks give rows up, before the partitions go on without it. */
+const WITHDRAW_ATTEMPTS_GIVING_UP = 3;
+
 /** Attempts at restoring partitions (with backoff, about a minute in all) before the pipeline stops. */
 const RESTORE_ATTEMPTS = 8;
 
@@ -44,6 +47,8 @@ export class PartitionRestorer {
     private readonly metrics: PipelineMetrics,
     private readonly logger: Logger,
     private readonly hooks: RestorerHooks,
+    /** The sinks give up on rows they cannot write (onExhausted: dead-letter) instead of waiting. */
+    private readonly sinksGiveUp: boolean,
   ) {}
 
   /**
@@ -67,7 +72,8 @@ export class PartitionRestorer {
       try {
         const restored = await this.readBack(partitions);
         if (this.hooks.stopping()) return;
-        await this.withdrawUncommitted(restored);
+        await this.withdraw(restored);
+        if (this.hooks.stopping()) return;
         const again: number[] = [];
         for (const partition of partitions) {
           this.restoring.delete(partition);
@@ -115,6 +121,36 @@ export class PartitionRestorer {
    * never committed: they go before the partitions resume, so a replay that computes something else
    * leaves nothing of the attempt behind.
    */
+  /**
+   * Withdraws with the sinks' own patience: while ClickHouse is down the partitions wait (as they do for
+   * rows), for as long as it takes; a sink that gives rows up (`onExhausted: dead-letter`) gives this
+   * up too after a few tries, and says so (rows of an attempt that never committed may then remain).
+   */
+  private async withdraw(restored: ReadonlyMap<number, RestoredPartition | undefined>): Promise<void> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await this.withdrawUncommitted(restored);
+        return;
+      } catch (error) {
+        if (this.hooks.stopping()) return;
+        const partitions = [...restored.keys()];
+        if (this.sinksGiveUp && attempt >= WITHDRAW_ATTEMPTS_GIVING_UP) {
+          this.logger.warn(
+            { partitions, err: messageOf(error) },
+            'could not withdraw the rows of commit intervals that never committed; the sink gives rows up ' +
+              '(onExhausted: dead-letter), so the partitions go on and such rows may remain',
+          );
+          return;
+        }
+        this.logger.warn(
+          { partitions, attempt, err: messageOf(error) },
+          'withdrawing rows of commit intervals that never committed failed; the partitions wait and it is retried',
+        );
+        await sleep(Math.min(10_000, 500 * 2 ** Math.min(attempt, 5)));
+      }
+    }
+  }
+
   private async withdrawUncommitted(
     restored: ReadonlyMap<number, RestoredPartition | undefined>,
   ): Promise<void> {

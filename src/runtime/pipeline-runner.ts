@@ -209,6 +209,7 @@ class PipelineRunner implements RunningPipeline {
         },
         abort: (error) => this.abort(error),
       },
+      pipeline.sinks.clickhouse.enabled && pipeline.sinks.clickhouse.onExhausted === 'dead-letter',
     );
     this.flushing = new PartitionFlushing(
       this.sinks,
