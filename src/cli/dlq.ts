@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import type { RecordHeaders } from '../source/outgoing-record.js';
 import { idempotentProducer, type RecordProducer } from '../source/record-producer.js';
-import { deleteRecordsBefore, partitionCountOf } from '../source/topic-admin.js';
+import { deleteRecordsBefore, offsetsAt, partitionCountOf } from '../source/topic-admin.js';
 import { parseDuration } from '../config/duration.js';
 import { resolveBrokers, resolveEndpoints } from '../config/endpoints.js';
 import { loadPipelineFile } from '../config/load.js';
@@ -267,7 +267,17 @@ export function registerDlqCommands(program: Command): void {
       const age = durationOption('--older-than', opts.olderThan) as number;
       const { kafka, topic, exists } = await context(opts);
       if (!exists) return;
-      const purged = await deleteRecordsBefore(kafka, topic, Date.now() - age);
+      const cut = await offsetsAt(kafka, topic, Date.now() - age);
+      // Counted by reading: offsets also number transaction markers (dead letters are transactional
+      // under exactly-once) and the records of aborted transactions.
+      let purged = 0;
+      await readTopicToEnd(kafka, topic, {
+        onBatch: (messages) => {
+          purged += messages.filter((m) => BigInt(m.offset) < (cut.get(m.partition) ?? 0n)).length;
+          return Promise.resolve(messages.length);
+        },
+      });
+      await deleteRecordsBefore(kafka, topic, cut);
       console.log(`purged ${purged} dead letter(s) older than ${opts.olderThan} from ${topic}`);
     });
 }

@@ -84,9 +84,11 @@ export class PartitionCheckpoint {
       return { kind: 'skipped' };
     }
     const snapshot = worker.snapshot();
+    // Still at the barrier: the outputs are exactly those of the records the snapshot covers (once
+    // released, the records after it may add more, which belong to the next transaction).
+    const outputs = snapshot ? this.effects.outputs(worker.partition) : [];
     worker.release();
     if (!snapshot || !this.effects.owns(worker)) return { kind: 'skipped' };
-    const outputs = this.effects.outputs(worker.partition);
     try {
       await this.effects.commit(worker.partition, snapshot, outputs);
     } catch (error) {

@@ -12,7 +12,6 @@ import type { Pipeline } from '../config/schema.js';
 import { SluiceBugError, SluiceError, messageOf } from '../errors.js';
 import type { Logger } from '../ops/logger.js';
 import { PipelineMetrics } from '../ops/metrics.js';
-import { BatchClosedError } from '../sinks/batcher.js';
 import { SinkSet, type SinkControls } from '../sinks/sink-set.js';
 import { SideTopicWriter } from '../source/side-topic-writer.js';
 import { GroupConsumer, type FetchedBatch } from '../source/group-consumer.js';
@@ -20,18 +19,14 @@ import { checkKafka, createKafka, type KafkaConnection } from '../source/kafka-c
 import { isFenced } from '../source/kafka-errors.js';
 import { PartitionTransactions } from '../source/partition-transactions.js';
 import { idempotentProducer } from '../source/record-producer.js';
+import { TransactionOutbox } from '../source/transaction-outbox.js';
 import { partitionCountOf } from '../source/topic-admin.js';
 import { readCommittedFixed } from '../source/kafkajs-fix.js';
-import { readChangelog, type RestoreProgress } from '../source/changelog-reader.js';
-import type { WindowResult } from '../windows/window-result.js';
 import { compilePipeline, type CompiledPipeline } from './compiled-pipeline.js';
 import { MemberStatus, type PartitionStatus, type PipelineStatus } from './member-status.js';
-import {
-  PartitionCheckpoint,
-  type CheckpointEffects,
-  type CheckpointedWorker,
-} from './partition-checkpoint.js';
+import { PartitionFlushing } from './partition-flushing.js';
 import { PartitionPauses } from './partition-pauses.js';
+import { PartitionRestorer } from './partition-restorer.js';
 import { PartitionWorker } from './partition-worker.js';
 import type { RestoredPartition } from '../state/changelog-codec.js';
 import { SideOutputs } from './side-outputs.js';
@@ -39,8 +34,6 @@ import { SideOutputs } from './side-outputs.js';
 export type { PartitionStatus, PipelineStatus, StageStatus } from './member-status.js';
 
 const TICK_MS = 200;
-/** Attempts at restoring partitions (with backoff, about a minute in all) before the pipeline stops. */
-const RESTORE_ATTEMPTS = 8;
 /**
  * Fetches answer within maxWaitTimeInMs (500 ms) even when there is nothing to read; this long
  * without an answer means the broker is out of reach, not that the partitions are quiet.
@@ -118,19 +111,14 @@ class PipelineRunner implements RunningPipeline {
   readonly sinks: SinkSet;
   private readonly sideTopics: SideTopicWriter;
   private readonly sideOutputs: SideOutputs;
+  private readonly outbox: TransactionOutbox | undefined;
   private readonly consumer: GroupConsumer;
   private readonly committer: PartitionTransactions;
   private readonly pauses: PartitionPauses;
   private readonly topic: string;
   private readonly workers = new Map<number, PartitionWorker>();
-  /** One flush per partition at a time: the tick and the batch handler both flush. */
-  private readonly flushing = new Map<number, Promise<void>>();
-  /** Partitions with a flush queued behind the running one: ticks do not pile up more. */
-  private readonly flushQueued = new Set<number>();
-  private readonly checkpoints = new Map<number, PartitionCheckpoint>();
-  private readonly checkpointEffects: CheckpointEffects;
-  private readonly restoring = new Set<number>();
-  private restoreProgress: RestoreProgress = { read: 0, total: 0 };
+  private readonly flushing: PartitionFlushing;
+  private readonly restorer: PartitionRestorer;
   private joined = false;
   /** When a fetch last came back: silence counts as idleness only while fetches do. */
   private lastFetchAt = Date.now();
@@ -141,8 +129,6 @@ class PipelineRunner implements RunningPipeline {
   private readonly assignedSince = new Map<number, number>();
   /** The member id of the last join: a new one means the group had dropped this member meanwhile. */
   private memberId: string | undefined;
-  /** When each owned partition last committed (or was restored): for the stall check of /healthz. */
-  private readonly lastCommitAt = new Map<number, number>();
   private userPaused = false;
   private ticker: NodeJS.Timeout | undefined;
   private stopping: Promise<void> | undefined;
@@ -189,25 +175,54 @@ class PipelineRunner implements RunningPipeline {
         })),
     });
     this.sideTopics = new SideTopicWriter(this.kafka, endpoints.brokers, logger);
-    this.sideOutputs = new SideOutputs(pipeline.name, pipeline.topics, this.sideTopics);
-    this.sinks = new SinkSet(pipeline.sinks, endpoints.clickhouse, () => idempotentProducer(this.kafka), {
-      metrics: this.metricsRegistry.sinkMetrics(),
-      logger,
-      deadLetter: (sink, rows, group, error, reason) =>
-        this.sideOutputs.sinkRows(sink, rows, group, error, reason),
-      circuit: () => this.applySinkCircuit(),
-    });
-    this.checkpointEffects = {
-      writeResults: (worker, results, now) => this.writeResults(worker, results, now),
-      outputs: (partition) => this.sinks.outputsFor(partition),
-      commit: async (partition, snapshot, outputs) => {
-        // The fault suite kills a worker on this line: mid-transaction.
-        this.logger.debug({ partition, offset: snapshot.offset.toString() }, 'committing');
-        await this.committer.commit(partition, snapshot, outputs);
+    // Exactly-once: the Kafka sink's rows and the partitions' side records go in the commit transaction.
+    this.outbox = pipeline.exactlyOnce ? new TransactionOutbox() : undefined;
+    this.sideOutputs = new SideOutputs(pipeline.name, pipeline.topics, this.sideTopics, this.outbox);
+    this.sinks = new SinkSet(
+      pipeline.sinks,
+      endpoints.clickhouse,
+      () => idempotentProducer(this.kafka),
+      {
+        metrics: this.metricsRegistry.sinkMetrics(),
+        logger,
+        deadLetter: (sink, rows, group, error, reason) =>
+          this.sideOutputs.sinkRows(sink, rows, group, error, reason),
+        circuit: () => this.applySinkCircuit(),
       },
-      outputsPublished: (partition, count) => this.sinks.outputsPublished(partition, count),
-      owns: (worker) => this.workers.get(worker.partition) === worker,
-    };
+      this.outbox,
+    );
+    this.restorer = new PartitionRestorer(
+      this.kafka,
+      pipeline.topics,
+      this.committer,
+      this.sinks,
+      this.pauses,
+      metricsRegistry,
+      logger,
+      {
+        assignedSince: (partition) => this.assignedSince.get(partition),
+        isAssigned: (partition) => this.assigned.has(partition),
+        stopping: () => this.stopping !== undefined,
+        restored: (partition, state, rewindTo) => {
+          if (rewindTo !== undefined) this.consumer.seek(partition, rewindTo);
+          this.startWorker(partition, state);
+        },
+        abort: (error) => this.abort(error),
+      },
+      pipeline.sinks.clickhouse.enabled && pipeline.sinks.clickhouse.onExhausted === 'dead-letter',
+    );
+    this.flushing = new PartitionFlushing(
+      this.sinks,
+      this.committer,
+      this.outbox,
+      pipeline.commitIntervalMs,
+      metricsRegistry,
+      logger,
+      {
+        owns: (worker) => this.workers.get(worker.partition) === worker,
+        recover: (partition, error) => this.recover(partition, error),
+      },
+    );
     this.done = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
     // An abort is reported through `done`; callers that only await stop() must not see an unhandled rejection.
     this.done.catch(() => undefined);
@@ -287,8 +302,8 @@ class PipelineRunner implements RunningPipeline {
 
   pipelineStatus(): PipelineStatus {
     return this.memberStatus.pipelineStatus({
-      partitions: [...this.restoring],
-      progress: { ...this.restoreProgress },
+      partitions: [...this.restorer.restoring],
+      progress: { ...this.restorer.progress },
     });
   }
 
@@ -298,7 +313,7 @@ class PipelineRunner implements RunningPipeline {
       (w) =>
         w.hasUncommittedWork() &&
         !this.pauses.of(w.partition).includes('sink') &&
-        now - (this.lastCommitAt.get(w.partition) ?? now) > this.pipeline.stalledAfterMs,
+        now - (this.flushing.lastCommitAt(w.partition) ?? now) > this.pipeline.stalledAfterMs,
     );
     if (stalled.length === 0) return { healthy: true };
     return {
@@ -310,7 +325,7 @@ class PipelineRunner implements RunningPipeline {
   }
 
   isReady(): boolean {
-    return this.joined && this.restoring.size === 0 && !this.stopping;
+    return this.joined && this.restorer.restoring.size === 0 && !this.stopping;
   }
 
   metrics(): Promise<string> {
@@ -392,13 +407,13 @@ class PipelineRunner implements RunningPipeline {
     // kafkajs fetches again.
     for (const partition of [...this.workers.keys()])
       if (!this.assigned.has(partition) || evicted) this.release(partition);
-    const fresh = [...this.assigned].filter((p) => !this.workers.has(p) && !this.restoring.has(p));
+    const fresh = [...this.assigned].filter((p) => !this.workers.has(p) && !this.restorer.restoring.has(p));
     if (this.userPaused) this.pause();
     this.logger.info(
       { partitions: [...this.assigned], restoring: fresh, ...(evicted ? { evicted } : {}) },
       'partitions assigned',
     );
-    if (fresh.length > 0) void this.restore(fresh);
+    if (fresh.length > 0) void this.restorer.restore(fresh);
   }
 
   private release(partition: number): void {
@@ -413,9 +428,8 @@ class PipelineRunner implements RunningPipeline {
     if (worker) this.memberStatus.release(worker);
     worker?.close();
     this.workers.delete(partition);
-    this.checkpoints.delete(partition);
-    this.lastCommitAt.delete(partition);
-    this.sinks.forget(partition);
+    this.flushing.remove(partition);
+    this.outbox?.forget(partition);
     return worker;
   }
 
@@ -435,127 +449,23 @@ class PipelineRunner implements RunningPipeline {
     );
     const from = worker.startOffset;
     this.dropWorker(partition);
-    void this.restore([partition], new Map([[partition, from]]));
-  }
-
-  /**
-   * Fences the partitions' previous owners (a new producer each), reads their state back, then lets
-   * their records in. `rewind` (a recovery) also moves the consumer back to the restored checkpoint
-   * (else to the given offset, where the dropped worker began). A partition revoked meanwhile has its
-   * producer closed; one revoked and assigned again is restored again (someone else may have had it).
-   * Kafka out of reach: retried with backoff, then the pipeline stops (its supervisor restarts it).
-   */
-  private async restore(
-    partitions: number[],
-    rewind?: ReadonlyMap<number, bigint | undefined>,
-  ): Promise<void> {
-    const since = new Map(partitions.map((p) => [p, this.assignedSince.get(p)]));
-    for (const partition of partitions) {
-      this.restoring.add(partition);
-      this.pauses.add(partition, 'restore');
-    }
-    const metrics = this.metricsRegistry;
-    metrics.restoringPartitions.set(this.restoring.size);
-    metrics.restoreProgress.set(0);
-    const started = Date.now();
-    for (let attempt = 1; ; attempt += 1) {
-      try {
-        const restored = await this.readBack(partitions);
-        if (this.stopping) return;
-        await this.withdrawUncommitted(restored);
-        const again: number[] = [];
-        for (const partition of partitions) {
-          this.restoring.delete(partition);
-          // Revoked meanwhile (its producer was closed, or opening it was called off): not ours now.
-          if (this.assignedSince.get(partition) !== since.get(partition) || !restored.has(partition)) {
-            void this.committer.close(partition);
-            if (this.assigned.has(partition)) again.push(partition);
-            continue;
-          }
-          const state = restored.get(partition);
-          if (rewind?.has(partition)) {
-            const offset = state?.checkpoint?.offset ?? rewind.get(partition);
-            if (offset !== undefined) this.consumer.seek(partition, offset);
-          }
-          this.startWorker(partition, state);
-        }
-        metrics.restoringPartitions.set(this.restoring.size);
-        metrics.restoreProgress.set(1);
-        metrics.restoreSeconds.set((Date.now() - started) / 1000);
-        this.logger.info(
-          { partitions, records: this.restoreProgress.read, ms: Date.now() - started },
-          'state restored from the changelog',
-        );
-        if (again.length > 0) void this.restore(again);
-        return;
-      } catch (error) {
-        if (this.stopping) return;
-        if (attempt >= RESTORE_ATTEMPTS) {
-          partitions.forEach((p) => this.restoring.delete(p));
-          this.abort(
-            new SluiceError(
-              `restoring partitions ${partitions.join(', ')} from the changelog failed ${attempt} times: ${messageOf(error)}`,
-              { code: 'SLUICE_KAFKA_UNAVAILABLE', retriable: true, cause: error },
-            ),
-          );
-          return;
-        }
-        this.logger.warn({ partitions, attempt, err: messageOf(error) }, 'restore failed; retrying');
-        await sleep(Math.min(10_000, 500 * 2 ** attempt));
-      }
-    }
-  }
-
-  /**
-   * Rows the sinks got in intervals after each restored checkpoint were written by an attempt that
-   * never committed: they go before the partitions resume, so a replay that computes something else
-   * leaves nothing of the attempt behind.
-   */
-  private async withdrawUncommitted(
-    restored: ReadonlyMap<number, RestoredPartition | undefined>,
-  ): Promise<void> {
-    const checkpoints = new Map([...restored].map(([p, state]) => [p, state?.checkpoint?.interval ?? 0]));
-    const withdrawn = await this.sinks.withdraw(checkpoints);
-    const rows = [...withdrawn.values()].reduce((a, b) => a + b, 0);
-    if (rows === 0) return;
-    this.metricsRegistry.withdrawnRows.inc(rows);
-    this.logger.info(
-      { partitions: [...checkpoints.keys()], rows, tables: Object.fromEntries(withdrawn) },
-      'withdrew rows of commit intervals that never committed',
-    );
-  }
-
-  /** A new producer per partition (fencing), then the changelog read to its end. */
-  private async readBack(partitions: readonly number[]): Promise<Map<number, RestoredPartition | undefined>> {
-    const opened = await Promise.all(partitions.map((p) => this.committer.open(p)));
-    const open = partitions.filter((_, i) => opened[i]);
-    let counted = 0;
-    const metrics = this.metricsRegistry;
-    const restored: Map<number, RestoredPartition | undefined> = await readChangelog(
-      this.kafka,
-      this.pipeline.topics.changelog,
-      open,
-      {
-        sourceTopic: this.topic,
-        onProgress: (progress) => {
-          this.restoreProgress = progress;
-          metrics.restoreRecords.inc(progress.read - counted);
-          counted = progress.read;
-          metrics.restoreProgress.set(progress.total === 0 ? 1 : progress.read / progress.total);
-        },
-      },
-    );
-    return restored;
+    this.pauses.add(partition, 'restore');
+    // Fenced: another member may own the partition now, and this one not know it yet. Restoring at once
+    // would fence that owner in turn; a few heartbeats let a rebalance tell us first (and revoke it).
+    const since = this.assignedSince.get(partition);
+    const wait = isFenced(error) ? 2 * this.pipeline.source.heartbeatInterval : 0;
+    setTimeout(() => {
+      if (this.stopping || this.assignedSince.get(partition) !== since) return;
+      // A rebalance meanwhile may have started its restore already.
+      if (this.workers.has(partition) || this.restorer.restoring.has(partition)) return;
+      void this.restorer.restore([partition], new Map([[partition, from]]));
+    }, wait).unref();
   }
 
   private startWorker(partition: number, state: RestoredPartition | undefined): void {
     const worker = this.createWorker(partition, state);
     this.workers.set(partition, worker);
-    this.lastCommitAt.set(partition, Date.now());
-    this.checkpoints.set(
-      partition,
-      new PartitionCheckpoint(worker, this.checkpointEffects, this.pipeline.commitIntervalMs, Date.now),
-    );
+    this.flushing.add(worker);
     this.pauses.remove(partition, 'restore');
     if (this.sinks.circuitOpen) this.pauses.add(partition, 'sink');
   }
@@ -610,7 +520,7 @@ class PipelineRunner implements RunningPipeline {
     if (taken < batch.records.length) this.pauses.add(batch.partition, 'backpressure');
     this.applyBackpressure(worker);
     await batch.heartbeat();
-    void this.flush(worker, false);
+    void this.flushing.flush(worker, false);
   }
 
   private applyBackpressure(worker: PartitionWorker): void {
@@ -627,56 +537,10 @@ class PipelineRunner implements RunningPipeline {
     await Promise.all(
       [...this.workers.values()].map(async (worker) => {
         if (stalled || this.pauses.of(worker.partition).length > 0) worker.notFetching();
-        await this.flush(worker, forceCommit);
+        await this.flushing.flush(worker, forceCommit);
         this.applyBackpressure(worker);
       }),
     );
-  }
-
-  /** Sinks the partition's closed windows and, when due, commits; serial per partition. */
-  private flush(worker: PartitionWorker, forceCommit: boolean): Promise<void> {
-    const previous = this.flushing.get(worker.partition) ?? Promise.resolve();
-    // A tick while one is already waiting adds nothing (a batch may hold the partition for maxWaitMs).
-    if (!forceCommit && this.flushQueued.has(worker.partition)) return previous;
-    this.flushQueued.add(worker.partition);
-    const next = previous.then(async () => {
-      this.flushQueued.delete(worker.partition);
-      if (await this.sinkResults(worker)) await this.commitIfDue(worker, forceCommit);
-    });
-    this.flushing.set(worker.partition, next);
-    return next;
-  }
-
-  /** Hands what closed to the sinks and waits until every sink has it (batched by size or age). */
-  private async sinkResults(worker: PartitionWorker): Promise<boolean> {
-    // A released worker's results are its next owner's to make (from the restored state): handing them
-    // to the sinks now would put stale rows in the outbox of a partition that may come back here.
-    if (this.workers.get(worker.partition) !== worker) return false;
-    const results = worker.resultsToSink();
-    if (results.length === 0) return true;
-    return this.writeResults(worker, results);
-  }
-
-  /**
-   * Resolves true once every sink has the results (or dead-lettered rows it refused); the worker then
-   * lets go of them. While a sink fails it keeps retrying them: the partition waits, its results count
-   * against its buffer, and an open circuit pauses the source. False when the sinks were closed.
-   */
-  private async writeResults(
-    worker: CheckpointedWorker,
-    results: readonly WindowResult[],
-    now = false,
-  ): Promise<boolean> {
-    const written = this.sinks.write(results, worker.partition, worker.interval);
-    if (now) void this.sinks.flush();
-    try {
-      await written;
-    } catch (error) {
-      if (error instanceof BatchClosedError) return false;
-      throw error;
-    }
-    worker.sunk(results.length);
-    return true;
   }
 
   /** A sink's circuit opened or closed: every partition pauses while any is open. */
@@ -686,30 +550,5 @@ class PipelineRunner implements RunningPipeline {
       if (open) this.pauses.add(partition, 'sink');
       else this.pauses.remove(partition, 'sink');
     }
-  }
-
-  /** Commits the partition when its interval has passed (or when forced); see PartitionCheckpoint. */
-  private async commitIfDue(worker: PartitionWorker, force: boolean): Promise<void> {
-    const checkpoint = this.checkpoints.get(worker.partition);
-    if (!checkpoint || this.workers.get(worker.partition) !== worker) return;
-    const timer = this.metricsRegistry.commitSeconds.startTimer();
-    const outcome = await checkpoint.commitIfDue(force);
-    if (outcome.kind === 'committed') {
-      this.lastCommitAt.set(worker.partition, Date.now());
-      timer();
-      this.metricsRegistry.commits.inc();
-      this.logger.debug(
-        {
-          partition: worker.partition,
-          offset: outcome.snapshot.offset.toString(),
-          records: outcome.snapshot.records.size,
-          outputs: outcome.outputs,
-        },
-        'committed',
-      );
-    }
-    if (outcome.kind !== 'failed') return;
-    this.metricsRegistry.commitFailures.inc();
-    this.recover(worker.partition, outcome.error);
   }
 }

@@ -1,11 +1,15 @@
 // The topics a pipeline writes besides its sinks, named from its config, and the records it writes
 // there: dead letters (a stage failed for good, a window's key cap dropped the event, a sink gave up on
-// a row), overflow (shed by `reject`), late events (their window had closed). Each write resolves once
-// the broker has the record.
+// a row), overflow (shed by `reject`), late events (their window had closed). At-least-once: each
+// write resolves once the broker has the record. Exactly-once: a partition's records go in its next
+// commit transaction, so an attempt that never commits leaves none behind (dead letters of sink rows
+// excepted: they come from results, not from records, and are written at once).
 import type { PipelineTopics } from '../config/pipeline-topics.js';
 import { deadLetterMessage, sinkDeadLetterMessage } from '../sinks/dead-letters.js';
 import type { ResultRow } from '../sinks/result-row.js';
+import type { OutgoingRecord } from '../source/outgoing-record.js';
 import type { SideTopicWriter } from '../source/side-topic-writer.js';
+import type { TransactionOutbox } from '../source/transaction-outbox.js';
 import { KEY_CAP_HEADERS } from '../sinks/dead-letters.js';
 import { windowRefOf } from '../windows/key-cap.js';
 import type { KeyCappedEvent, LateEvent } from './partition-worker.js';
@@ -16,7 +20,18 @@ export class SideOutputs {
     private readonly pipeline: string,
     private readonly topics: PipelineTopics,
     private readonly writer: SideTopicWriter,
+    /**
+     * Exactly-once: a partition's records wait here for its commit transaction (the record they come
+     * from completes at once: the transaction that commits its offset carries them).
+     */
+    private readonly outbox?: TransactionOutbox,
   ) {}
+
+  private send(partition: number, topic: string, record: OutgoingRecord): Promise<void> {
+    if (!this.outbox) return this.writer.write(topic, record);
+    this.outbox.add(partition, topic, record);
+    return Promise.resolve();
+  }
 
   deadLetter(partition: number, failure: StageFailure): Promise<void> {
     const message = deadLetterMessage(failure.origin.raw, {
@@ -26,7 +41,7 @@ export class SideOutputs {
       error: failure.error,
       attempts: failure.attempts,
     });
-    return this.writer.write(this.topics.deadLetter, message);
+    return this.send(partition, this.topics.deadLetter, message);
   }
 
   /** Rows a sink refused (or gave up on), each naming its source partition in the headers. */
@@ -59,7 +74,7 @@ export class SideOutputs {
       reason: 'overflow',
       attempts: 0,
     });
-    return this.writer.write(this.topics.overflow, message);
+    return this.send(partition, this.topics.overflow, message);
   }
 
   late(partition: number, event: LateEvent): Promise<void> {
@@ -74,7 +89,7 @@ export class SideOutputs {
         'sluice.event.time': new Date(event.eventTimeMs).toISOString(),
       },
     });
-    return this.writer.write(this.topics.late, message);
+    return this.send(partition, this.topics.late, message);
   }
 
   /**
@@ -94,7 +109,7 @@ export class SideOutputs {
         'sluice.event.time': new Date(event.eventTimeMs).toISOString(),
       },
     });
-    return this.writer.write(this.topics.deadLetter, message);
+    return this.send(partition, this.topics.deadLetter, message);
   }
 
   private context(partition: number) {

@@ -3,7 +3,8 @@
 // Exactly-once: rows wait in a per-partition outbox and go out inside the partition's commit
 // transaction, with its changelog records and offsets, so a read_committed consumer sees each window
 // result once: a crash aborts the transaction, and the replay makes the rows again.
-import type { OutgoingRecord, OutputBatch } from '../source/outgoing-record.js';
+import type { OutgoingRecord } from '../source/outgoing-record.js';
+import type { TransactionOutbox } from '../source/transaction-outbox.js';
 import type { RecordProducer } from '../source/record-producer.js';
 import { outputTopicOf } from '../config/pipeline-topics.js';
 import type { KafkaSinkConfig, WindowConfig } from '../config/schema.js';
@@ -112,12 +113,12 @@ class KafkaBatchSink extends BatchingSink {
 export class KafkaTransactionalSink implements ResultSink {
   readonly name = 'kafka';
   readonly circuitOpen = false;
-  private readonly outbox = new Map<number, OutputBatch[]>();
   private readonly encoder: ResultEncoder;
 
   constructor(
     private readonly config: KafkaSinkConfig,
     windows: readonly WindowConfig[],
+    private readonly outbox: TransactionOutbox,
   ) {
     this.encoder = new ResultEncoder(config, windows);
   }
@@ -132,32 +133,13 @@ export class KafkaTransactionalSink implements ResultSink {
   }
 
   write(rows: readonly RoutedRow[]): Promise<void> {
-    for (const routed of rows) {
-      const partition = Number(routed.row.source_partition);
-      const batches = this.outbox.get(partition) ?? [];
-      batches.push({
-        topic: outputTopicOf(this.config, routed.window),
-        messages: [this.encoder.message(routed)],
-      });
-      this.outbox.set(partition, batches);
-    }
+    for (const routed of rows)
+      this.outbox.add(
+        Number(routed.row.source_partition),
+        outputTopicOf(this.config, routed.window),
+        this.encoder.message(routed),
+      );
     return Promise.resolve();
-  }
-
-  /** What the partition's next commit transaction must carry; kept until published(). */
-  pendingFor(partition: number): OutputBatch[] {
-    return [...(this.outbox.get(partition) ?? [])];
-  }
-
-  /** The transaction with the first `count` batches committed. */
-  published(partition: number, count: number): void {
-    const batches = this.outbox.get(partition);
-    if (batches) batches.splice(0, count);
-  }
-
-  /** The partition left this member: its new owner makes these rows again from the restored state. */
-  forget(partition: number): void {
-    this.outbox.delete(partition);
   }
 
   async flush(): Promise<void> {}
@@ -165,15 +147,12 @@ export class KafkaTransactionalSink implements ResultSink {
   resume(): void {}
   async drain(): Promise<void> {}
 
+  /** Rows of result topics waiting for their transaction (the outbox also holds side records). */
   sizes(): Record<string, number> {
-    const sizes: Record<string, number> = {};
-    for (const batches of this.outbox.values())
-      for (const batch of batches) sizes[batch.topic] = (sizes[batch.topic] ?? 0) + batch.messages.length;
-    return sizes;
+    return this.outbox.sizes();
   }
 
   close(): Promise<void> {
-    this.outbox.clear();
     return Promise.resolve();
   }
 }
@@ -182,10 +161,12 @@ export function createKafkaSink(
   settings: SinkSettings,
   producer: () => RecordProducer,
   wiring: SinkWiring,
+  /** Exactly-once: where the rows wait for their partition's commit transaction. */
+  outbox: TransactionOutbox | undefined,
 ): KafkaBatchSink | KafkaTransactionalSink | undefined {
   const config = settings.kafka;
   if (!config) return undefined;
-  return settings.exactlyOnce
-    ? new KafkaTransactionalSink(config, settings.windows)
+  return outbox
+    ? new KafkaTransactionalSink(config, settings.windows, outbox)
     : new KafkaBatchSink(config, settings.windows, producer(), wiring);
 }

@@ -6,7 +6,8 @@ import type { WindowConfig } from '../config/schema.js';
 import type { WindowResult } from '../windows/window-result.js';
 import { ClickHouseSink } from './clickhouse-sink.js';
 import type { ClickHouseEndpoint } from './clickhouse-schema.js';
-import { KafkaTransactionalSink, createKafkaSink, type OutputBatch } from './kafka-sink.js';
+import { createKafkaSink } from './kafka-sink.js';
+import type { TransactionOutbox } from '../source/transaction-outbox.js';
 import { resultRow } from './result-row.js';
 import type { ResultSink, SinkSettings, SinkWiring } from './result-sink.js';
 import { SluiceBugError } from '../errors.js';
@@ -26,7 +27,6 @@ export interface SinkControls {
 
 export class SinkSet implements SinkControls {
   readonly sinks: ResultSink[];
-  private readonly transactional: KafkaTransactionalSink | undefined;
   private readonly windows: ReadonlyMap<string, WindowConfig>;
 
   constructor(
@@ -35,15 +35,16 @@ export class SinkSet implements SinkControls {
     /** A producer for the Kafka sink under at-least-once (exactly-once rows go in the commit). */
     producer: () => RecordProducer,
     wiring: SinkWiring,
+    /** Exactly-once: the Kafka sink's rows wait here for their partition's commit transaction. */
+    outbox?: TransactionOutbox,
   ) {
     const sinks: ResultSink[] = [];
     if (settings.clickhouse.enabled && clickhouse)
       sinks.push(new ClickHouseSink(settings, clickhouse, wiring));
-    const output = createKafkaSink(settings, producer, wiring);
+    const output = createKafkaSink(settings, producer, wiring, outbox);
     if (output) sinks.push(output);
     this.sinks = sinks;
     this.windows = new Map(settings.windows.map((w) => [w.name, w]));
-    this.transactional = output instanceof KafkaTransactionalSink ? output : undefined;
   }
 
   /** Reachability and credentials of every sink's target, before anything is created. */
@@ -64,19 +65,6 @@ export class SinkSet implements SinkControls {
       return resultRow(this.settings.pipeline, window, result, partition, interval);
     });
     await Promise.all(this.sinks.map((sink) => sink.write(rows)));
-  }
-
-  /** Output rows the partition's next commit transaction carries (exactly-once Kafka output). */
-  outputsFor(partition: number): OutputBatch[] {
-    return this.transactional?.pendingFor(partition) ?? [];
-  }
-
-  outputsPublished(partition: number, count: number): void {
-    this.transactional?.published(partition, count);
-  }
-
-  forget(partition: number): void {
-    this.transactional?.forget(partition);
   }
 
   /**

@@ -15,16 +15,35 @@ export async function partitionCountOf(kafka: Kafka, topic: string): Promise<num
   }
 }
 
-/** Deletes every record written before `timestampMs`; resolves to how many there were. */
-export async function deleteRecordsBefore(kafka: Kafka, topic: string, timestampMs: number): Promise<number> {
+/** Per partition, the offset of the first record written at or after `timestampMs` (the end if none). */
+export async function offsetsAt(
+  kafka: Kafka,
+  topic: string,
+  timestampMs: number,
+): Promise<Map<number, bigint>> {
   const admin = kafka.admin();
   await admin.connect();
   try {
     const cut = await admin.fetchTopicOffsetsByTimestamp(topic, timestampMs);
-    const lows = new Map((await topicOffsets(admin, topic)).map((p) => [p.partition, BigInt(p.low)]));
-    const partitions = cut.map((p) => ({ partition: p.partition, offset: p.offset }));
+    return new Map(cut.map((p) => [p.partition, BigInt(p.offset)]));
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Deletes every record below each partition's offset. */
+export async function deleteRecordsBefore(
+  kafka: Kafka,
+  topic: string,
+  cut: ReadonlyMap<number, bigint>,
+): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const partitions = [...cut].map(([partition, offset]) => ({ partition, offset: offset.toString() }));
+    // The partitions' leaders take the deletes: this client must know them first.
+    await admin.fetchTopicMetadata({ topics: [topic] });
     await admin.deleteTopicRecords({ topic, partitions });
-    return partitions.reduce((sum, p) => sum + Number(BigInt(p.offset) - (lows.get(p.partition) ?? 0n)), 0);
   } finally {
     await admin.disconnect();
   }

@@ -262,6 +262,8 @@ export interface VerdictOptions {
   deadLetters?: number;
   /** Extra lines of the report, e.g. how many kills landed where. */
   notes?: Record<string, string | number>;
+  /** The windows to check (default DEFINITIONS), each with a `sum_value` column. */
+  definitions?: readonly ReferenceDefinition[];
 }
 
 export interface Verdict {
@@ -301,13 +303,14 @@ export async function verdict(options: VerdictOptions): Promise<Verdict> {
   // The stream is over: the topic's ends no longer move. Read them while ClickHouse is polled.
   const ends = topicEnds(options.kafka, options.topic);
   ends.catch(() => undefined);
+  const definitions = options.definitions ?? DEFINITIONS;
   const truth = expectedWindows(options.produced, {
-    definitions: DEFINITIONS,
+    definitions,
     partitions: PARTITIONS,
     grace: GRACE,
     outOfOrderness: OUT_OF_ORDERNESS,
   });
-  const current = () => windowsIn(options.clickhouse, options.database, DEFINITIONS);
+  const current = () => windowsIn(options.clickhouse, options.database, definitions);
   const found = await waitFor(
     `${truth.rows.size} windows`,
     current,

@@ -1,0 +1,198 @@
+// Fault scenario: a replay that computes something else than the attempt that crashed. Rows reach
+// ClickHouse before their interval's transaction commits; here the first worker never commits (a
+// commit interval of an hour) and is killed once rows have landed, then the replay differs:
+// - a lookup table the windows group by changed between the attempts (plan free → pro): without
+//   withdrawal, the crashed attempt's `free` rows stay beside the replay's `pro` rows;
+// - a stage times out on the replay only (its records are dead-lettered): without withdrawal, the
+//   crashed attempt's fuller rows outrank the replay's.
+// The verdict: ClickHouse as users read it (FINAL) holds exactly the replay's results.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { Kafka } from 'kafkajs';
+import { createTopic, queryRows, uniqueName, waitFor } from '../integration/support/fixtures.js';
+import type { Produced } from '../integration/support/pipeline-truth.js';
+import { useTestServices } from '../integration/support/services.js';
+import { writeConfig } from '../integration/support/sluice-process.js';
+import type { ReferenceDefinition } from '../support/window-reference.js';
+import {
+  DEFINITIONS,
+  MemoryWatch,
+  PARTITIONS,
+  expectExact,
+  faultPipeline,
+  startProduction,
+  verdict,
+} from './fault-scenario.js';
+import { FULL } from './scenario-report.js';
+
+const SLICES = FULL ? 60 : 25;
+const BY_PLAN: ReferenceDefinition = {
+  name: 'by_plan_10s',
+  type: 'tumbling',
+  size: 10_000,
+  groupBy: ['plan'],
+};
+
+describe('fault scenario: a replay that differs from the crashed attempt', () => {
+  const services = useTestServices();
+  let kafka: Kafka;
+  let clickhouse: ClickHouseClient;
+  beforeAll(() => ({ kafka, clickhouse } = services));
+
+  /** A scenario's topic with the whole stream in it, its database, and a pipeline config maker. */
+  async function setUp(prefix: string, seed: number) {
+    const name = uniqueName(prefix);
+    const topic = uniqueName(`${prefix}_events`);
+    const database = uniqueName(prefix);
+    await createTopic(kafka, topic, PARTITIONS);
+    const production = startProduction(kafka, topic, { slices: SLICES, seed, intervalMs: 0 });
+    await production.done;
+    const config = (commitInterval: string, extra: Record<string, unknown>) => {
+      const pipeline = faultPipeline({
+        name,
+        topic,
+        database,
+        brokers: inject('kafkaBrokers'),
+        clickhouseUrl: inject('clickhouseUrl'),
+      });
+      return writeConfig({
+        ...pipeline,
+        processing: { ...pipeline.processing, commitInterval },
+        ...extra,
+        windows: [...pipeline.windows, ...((extra.windows as object[] | undefined) ?? [])],
+      });
+    };
+    return { name, topic, database, groupId: `sluice-${name}`, produced: production.state.produced, config };
+  }
+
+  /** Runs the first attempt until `landed` holds in ClickHouse, then kills it before it ever commits. */
+  async function crashedAttempt(config: string, landed: () => Promise<boolean>, memory: MemoryWatch) {
+    const first = services.start(['run', '--config', config]);
+    memory.watch(first.child.pid);
+    await waitFor('rows of the first attempt in ClickHouse', landed, (yes) => yes, 120_000);
+    await first.stop('SIGKILL');
+    expect(first.output()).not.toMatch(/"msg":"committed"/);
+  }
+
+  it('withdraws the crashed attempt’s rows when a lookup the windows group by changed', async () => {
+    const scenario = await setUp('replay_lookup', 4711);
+    const users = [...new Set(scenario.produced.map((p) => p.event!.userId))];
+    const plans = `${scenario.database}.plans`;
+    const fillPlans = async (plan: string) => {
+      await clickhouse.command({ query: `CREATE DATABASE IF NOT EXISTS ${scenario.database}` });
+      await clickhouse.command({ query: `DROP TABLE IF EXISTS ${plans}` });
+      await clickhouse.command({
+        query: `CREATE TABLE ${plans} (userId String, plan String) ENGINE = MergeTree ORDER BY userId`,
+      });
+      await clickhouse.insert({
+        table: plans,
+        values: users.map((userId) => ({ userId, plan })),
+        format: 'JSONEachRow',
+      });
+    };
+    const extra = {
+      stages: [
+        {
+          name: 'plans',
+          type: 'lookup',
+          key: 'userId',
+          from: { clickhouse: { table: plans, column: 'userId' } },
+        },
+      ],
+      windows: [
+        {
+          name: 'by_plan_10s',
+          type: 'tumbling',
+          size: '10s',
+          groupBy: ['plan'],
+          aggregations: [{ fn: 'sum', field: 'value' }],
+        },
+      ],
+    };
+    const memory = new MemoryWatch();
+    await fillPlans('free');
+    const freeRows = () =>
+      queryRows<{ n: string }>(
+        clickhouse,
+        `SELECT count() AS n FROM ${scenario.database}.by_plan_10s WHERE plan = 'free'`,
+      ).then((rows) => Number(rows[0]?.n ?? 0));
+    await crashedAttempt(
+      scenario.config('1h', extra),
+      async () => (await freeRows().catch(() => 0)) >= 10,
+      memory,
+    );
+    const orphans = await freeRows();
+    expect(orphans).toBeGreaterThan(0);
+
+    await fillPlans('pro');
+    const replay = services.start(['run', '--config', scenario.config('300ms', extra)]);
+    memory.watch(replay.child.pid);
+    const produced: Produced[] = scenario.produced.map((p) => ({
+      ...p,
+      event: { ...p.event!, plan: 'pro' } as Produced['event'],
+    }));
+    const result = await verdict({
+      scenario: 'replay differs: lookup changed',
+      kafka,
+      clickhouse,
+      topic: scenario.topic,
+      database: scenario.database,
+      groupId: scenario.groupId,
+      produced,
+      memory,
+      definitions: [...DEFINITIONS, BY_PLAN],
+      notes: { 'rows of the crashed attempt': orphans },
+    });
+    expectExact(result);
+    expect(await freeRows()).toBe(0);
+    expect(replay.output()).toMatch(/"msg":"withdrew rows of commit intervals that never committed"/);
+  });
+
+  it('withdraws the crashed attempt’s fuller rows when a stage times out on the replay only', async () => {
+    const scenario = await setUp('replay_timeout', 4712);
+    // Two users' records never get through the stage on the replay: they are dead-lettered there.
+    const slowUsers = [...new Set(scenario.produced.map((p) => p.event!.userId))].slice(0, 2);
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-replay-'));
+    const stage = join(dir, 'flaky.mjs');
+    writeFileSync(
+      stage,
+      [
+        "const slow = new Set((process.env.SLUICE_TEST_SLOW_USERS ?? '').split(',').filter(Boolean));",
+        'export default (record) => (slow.has(record.value.userId) ? new Promise(() => {}) : record.value);',
+      ].join('\n'),
+    );
+    const extra = {
+      stages: [{ name: 'flaky', module: stage, timeout: '100ms', retry: { max: 0 }, onError: 'dead-letter' }],
+    };
+    const memory = new MemoryWatch();
+    const sessions = () =>
+      queryRows<{ n: string }>(clickhouse, `SELECT count() AS n FROM ${scenario.database}.by_type_10s`)
+        .then((rows) => Number(rows[0]?.n ?? 0))
+        .catch(() => 0);
+    await crashedAttempt(scenario.config('1h', extra), async () => (await sessions()) >= 10, memory);
+
+    const replay = services.start(['run', '--config', scenario.config('300ms', extra)], {
+      SLUICE_TEST_SLOW_USERS: slowUsers.join(','),
+    });
+    memory.watch(replay.child.pid);
+    const kept = scenario.produced.filter((p) => !slowUsers.includes(p.event!.userId));
+    const result = await verdict({
+      scenario: 'replay differs: a stage times out on the replay',
+      kafka,
+      clickhouse,
+      topic: scenario.topic,
+      database: scenario.database,
+      groupId: scenario.groupId,
+      produced: kept,
+      memory,
+      deadLetters: scenario.produced.length - kept.length,
+      notes: { 'records timed out on the replay': scenario.produced.length - kept.length },
+    });
+    expectExact(result);
+    expect(result.report.deadLetters).toBe(scenario.produced.length - kept.length);
+    expect(replay.output()).toMatch(/"msg":"withdrew rows of commit intervals that never committed"/);
+  });
+});
