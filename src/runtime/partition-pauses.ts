@@ -49,6 +49,14 @@ export class PartitionPauses {
     }
   }
 
+  /**
+   * Pauses again every partition that has a reason to be: after kafkajs restarted its consumer, its
+   * own pause state starts empty.
+   */
+  reapply(): void {
+    for (const [partition, reasons] of this.reasons) if (reasons.size > 0) this.consumer.pause(partition);
+  }
+
   of(partition: number): PauseReason[] {
     return [...(this.reasons.get(partition) ?? [])];
   }

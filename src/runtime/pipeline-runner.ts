@@ -409,6 +409,7 @@ class PipelineRunner implements RunningPipeline {
       if (!this.assigned.has(partition) || evicted) this.release(partition);
     const fresh = [...this.assigned].filter((p) => !this.workers.has(p) && !this.restorer.restoring.has(p));
     if (this.userPaused) this.pause();
+    this.pauses.reapply();
     this.logger.info(
       { partitions: [...this.assigned], restoring: fresh, ...(evicted ? { evicted } : {}) },
       'partitions assigned',

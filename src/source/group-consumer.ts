@@ -4,6 +4,7 @@
 // decide when a record is done.
 import type { Consumer, Kafka } from 'kafkajs';
 import type { FetchedRecord } from './fetched-record.js';
+import { isNotRunning } from './kafka-errors.js';
 
 export interface ConsumerSettings {
   groupId: string;
@@ -46,6 +47,20 @@ export interface GroupHandlers {
   /** kafkajs' consumer crashed; when `restarting` it restarts itself. */
   crashed(error: unknown, restarting: boolean): void;
   batch(batch: FetchedBatch): Promise<void>;
+}
+
+/**
+ * Pause, resume and seek act on kafkajs' consumer group, which does not exist while kafkajs restarts its
+ * consumer (after retries ran out, e.g. while the broker's connections were cut): kafkajs then throws.
+ * Nothing is lost by skipping the call: the restarted consumer rejoins and starts from the committed
+ * offsets (where a seek would have gone), and the member applies its pauses again on the new assignment.
+ */
+function whileRunning(call: () => void): void {
+  try {
+    call();
+  } catch (error) {
+    if (!isNotRunning(error)) throw error;
+  }
 }
 
 export class GroupConsumer {
@@ -98,11 +113,11 @@ export class GroupConsumer {
   }
 
   pause(partition: number): void {
-    this.consumer.pause([{ topic: this.settings.topic, partitions: [partition] }]);
+    whileRunning(() => this.consumer.pause([{ topic: this.settings.topic, partitions: [partition] }]));
   }
 
   resume(partition: number): void {
-    this.consumer.resume([{ topic: this.settings.topic, partitions: [partition] }]);
+    whileRunning(() => this.consumer.resume([{ topic: this.settings.topic, partitions: [partition] }]));
   }
 
   /**
@@ -110,7 +125,9 @@ export class GroupConsumer {
    * fetched before count as stale until then.
    */
   seek(partition: number, offset: bigint): void {
-    this.consumer.seek({ topic: this.settings.topic, partition, offset: offset.toString() });
+    whileRunning(() =>
+      this.consumer.seek({ topic: this.settings.topic, partition, offset: offset.toString() }),
+    );
   }
 
   /** Commits the group's offset of the partition outside any transaction (at-least-once). */

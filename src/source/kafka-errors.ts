@@ -82,6 +82,19 @@ export function isTransactionBusy(error: unknown): boolean {
   return false;
 }
 
+/**
+ * kafkajs' consumer has no group right now (it is restarting after its retries ran out): pause, resume
+ * and seek throw this bare KafkaJSNonRetriableError. Told apart by its text, kafkajs 2.2's
+ * (src/consumer/index.js), as there is nothing else to tell it by.
+ */
+export function isNotRunning(error: unknown): boolean {
+  for (const e of errorsIn(error))
+    if (e instanceof KafkaJSNonRetriableError && e.message.startsWith(NOT_RUNNING)) return true;
+  return false;
+}
+
+const NOT_RUNNING = 'Consumer group was not initialized';
+
 /** The broker refused our SASL credentials (the handshake, or SASL_AUTHENTICATION_FAILED). */
 export function isAuthentication(error: unknown): boolean {
   for (const e of errorsIn(error)) if (e instanceof KafkaJSSASLAuthenticationError) return true;

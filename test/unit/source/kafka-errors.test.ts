@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import kafkajs from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import {
+  isNotRunning,
   isAuthentication,
   isFenced,
   isRecordRejected,
@@ -95,6 +96,15 @@ describe('Kafka error classification', () => {
     expect(isTransactionBusy(stateMachine)).toBe(false);
     expect(isTransactionBusy(new Error(text))).toBe(false);
     expect(isTransactionBusy(createErrorFromCode(INVALID_PRODUCER_EPOCH))).toBe(false);
+  });
+
+  it("knows kafkajs' consumer without a group (restarting), by the text its consumer throws", () => {
+    const source = readFileSync(require.resolve('kafkajs/src/consumer/index.js'), 'utf8');
+    const text = /'(Consumer group was not initialized[^']*)'/.exec(source)?.[1];
+    expect(text).toBeDefined();
+    expect(isNotRunning(new KafkaJSNonRetriableError(text!))).toBe(true);
+    expect(isNotRunning(new KafkaJSNonRetriableError('Invalid topic undefined'))).toBe(false);
+    expect(isNotRunning(new Error(text))).toBe(false);
   });
 
   it('knows refused SASL credentials by class and by protocol type', () => {
