@@ -133,6 +133,12 @@ export interface ProductionOptions {
   perSlice?: number;
   intervalMs?: number;
   seed: number;
+  /**
+   * Each partition's slices go out on their own clock: a partition whose leader is out of reach falls
+   * behind (its slices sent again until acknowledged) while the others keep flowing. By default a slice
+   * of every partition goes out before the next, so one unreachable partition holds up the stream.
+   */
+  independentPartitions?: boolean;
 }
 
 /**
@@ -154,17 +160,30 @@ export function startProduction(kafka: Kafka, topic: string, options: Production
   );
   const state = { produced: [] as Produced[], producing: true };
   const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  const sendSlice = async (slice: number, partition: number) => {
+    const events = streams[partition]!.slice(slice * perSlice, (slice + 1) * perSlice);
+    const meta = await sendUntilAcknowledged(producer, topic, partition, events);
+    const base = BigInt(meta);
+    events.forEach((event, k) => state.produced.push({ partition, offset: base + BigInt(k), event }));
+  };
+  const partitions = Array.from({ length: PARTITIONS }, (_, partition) => partition);
   const done = (async () => {
     await producer.connect();
     try {
-      for (let slice = 0; slice < options.slices; slice += 1) {
-        for (let partition = 0; partition < PARTITIONS; partition += 1) {
-          const events = streams[partition]!.slice(slice * perSlice, (slice + 1) * perSlice);
-          const meta = await sendUntilAcknowledged(producer, topic, partition, events);
-          const base = BigInt(meta);
-          events.forEach((event, k) => state.produced.push({ partition, offset: base + BigInt(k), event }));
+      if (options.independentPartitions) {
+        await Promise.all(
+          partitions.map(async (partition) => {
+            for (let slice = 0; slice < options.slices; slice += 1) {
+              await sendSlice(slice, partition);
+              await sleep(options.intervalMs ?? 200);
+            }
+          }),
+        );
+      } else {
+        for (let slice = 0; slice < options.slices; slice += 1) {
+          for (const partition of partitions) await sendSlice(slice, partition);
+          await sleep(options.intervalMs ?? 200);
         }
-        await sleep(options.intervalMs ?? 200);
       }
     } finally {
       state.producing = false;
