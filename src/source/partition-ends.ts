@@ -29,11 +29,13 @@ export class PartitionEnds {
     this.sampleUnlessBusy();
   }
 
+  /** Does not wait for a sample in flight: one waiting for a frozen broker must not hold a shutdown up. */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
-    await this.sampling;
-    await this.admin?.disconnect().catch(() => undefined);
+    const admin = this.admin;
+    this.admin = undefined;
+    await admin?.disconnect().catch(() => undefined);
   }
 
   /** A sample still waiting for a leader that does not answer holds the next ones back. */

@@ -12,6 +12,7 @@ import { writeConfig } from '../integration/support/sluice-process.js';
 import type { Produced } from '../integration/support/pipeline-truth.js';
 import { compareWindows, expectedWindows, windowsIn } from '../integration/support/window-truth.js';
 import { expect } from 'vitest';
+import { messageOf } from '../../src/errors.js';
 import type { ReferenceDefinition } from '../support/window-reference.js';
 import { FULL, printReport, tally, type ScenarioReport } from './scenario-report.js';
 import { committedToEnd, topicEnds } from './committed-offsets.js';
@@ -344,7 +345,13 @@ export async function verdict(options: VerdictOptions): Promise<Verdict> {
   const dead = await readTopic(options.kafka, `${options.topic}.dlq`, options.deadLetters ?? 0).catch(
     () => [],
   );
-  const late = await readTopic(options.kafka, `${options.topic}.late`, truth.late.size).catch(() => []);
+  const late = await readTopic(options.kafka, `${options.topic}.late`, truth.late.size).catch(
+    (error: unknown) => {
+      // The comparison below then shows none found; this says how far the read got.
+      console.warn(`reading ${options.topic}.late: ${messageOf(error)}`);
+      return [];
+    },
+  );
   const report: ScenarioReport = {
     scenario: options.scenario,
     produced: options.produced.length + (options.otherRecords ?? 0),
