@@ -30,6 +30,11 @@ export class OffsetTracker {
     return this.startOffset;
   }
 
+  /** The next offset to read: one past the last tracked record (or the restored checkpoint). */
+  get next(): bigint | undefined {
+    return this.nextOffset;
+  }
+
   /** Whether `offset` was already tracked (a retained partition is re-fetched after a rebalance). */
   isSeen(offset: bigint): boolean {
     return this.nextOffset !== undefined && offset < this.nextOffset;

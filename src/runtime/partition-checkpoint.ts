@@ -95,7 +95,9 @@ export class PartitionCheckpoint {
       return { kind: 'failed', snapshot, error };
     }
     worker.published(snapshot);
-    this.effects.outputsPublished(worker.partition, outputs.length);
+    // Released while committing (a rebalance, an eviction, a recovery): the outbox was emptied and now
+    // holds the next worker's outputs, which this commit never carried; they must stay.
+    if (this.effects.owns(worker)) this.effects.outputsPublished(worker.partition, outputs.length);
     return {
       kind: 'committed',
       snapshot,

@@ -249,6 +249,17 @@ export class PartitionWorker {
     return this.highWatermark > position ? this.highWatermark - position : 0n;
   }
 
+  /**
+   * The next offset to read: past the last record taken or the last skipped fetch of markers, else the
+   * restored checkpoint. Undefined before anything was read or restored.
+   */
+  readPosition(): bigint | undefined {
+    const taken = this.offsets.next;
+    const skipped = this.skippedPosition;
+    if (taken === undefined || (skipped !== undefined && skipped > taken)) return skipped;
+    return taken;
+  }
+
   accept(
     records: readonly FetchedRecord[],
     highWatermark: bigint,
@@ -300,8 +311,9 @@ export class PartitionWorker {
   }
 
   /**
-   * This partition is not being read right now (paused, or the broker does not answer fetches): its
-   * silence is not idleness (its log may be growing unread), so idle time starts over from now.
+   * Nothing says this partition's log is quiet right now (paused, its leader out of reach, its end not
+   * fetched lately or beyond what was read): its silence is not idleness (its log may be growing
+   * unread), so idle time starts over from now.
    */
   notFetching(): void {
     this.windows.watermark.restartIdleClock(this.clock());

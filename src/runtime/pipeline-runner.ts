@@ -21,6 +21,7 @@ import { PartitionTransactions } from '../source/partition-transactions.js';
 import { idempotentProducer } from '../source/record-producer.js';
 import { TransactionOutbox } from '../source/transaction-outbox.js';
 import { partitionCountOf } from '../source/topic-admin.js';
+import { PartitionEnds } from '../source/partition-ends.js';
 import { readCommittedFixed } from '../source/kafkajs-fix.js';
 import { compilePipeline, type CompiledPipeline } from './compiled-pipeline.js';
 import { MemberStatus, type PartitionStatus, type PipelineStatus } from './member-status.js';
@@ -28,6 +29,7 @@ import { PartitionFlushing } from './partition-flushing.js';
 import { PartitionPauses } from './partition-pauses.js';
 import { PartitionRestorer } from './partition-restorer.js';
 import { PartitionWorker } from './partition-worker.js';
+import { IdleEvidence, sampling } from './idle-evidence.js';
 import type { RestoredPartition } from '../state/changelog-codec.js';
 import { SideOutputs } from './side-outputs.js';
 
@@ -122,6 +124,9 @@ class PipelineRunner implements RunningPipeline {
   private joined = false;
   /** When a fetch last came back: silence counts as idleness only while fetches do. */
   private lastFetchAt = Date.now();
+  /** Each partition's log end, sampled for it: its silence counts as idleness only on that evidence. */
+  private readonly idleEvidence: IdleEvidence;
+  private readonly partitionEnds: PartitionEnds;
   private readonly memberStatus: MemberStatus;
   private assigned = new Set<number>();
   /** Bumped by every assignment; per partition, the one since which it has been ours without a break. */
@@ -161,6 +166,15 @@ class PipelineRunner implements RunningPipeline {
       logger,
     );
     this.pauses = new PartitionPauses(this.consumer, logger);
+    const { everyMs, maxAgeMs } = sampling(pipeline.windows.time.idleTimeout);
+    this.idleEvidence = new IdleEvidence(maxAgeMs);
+    this.partitionEnds = new PartitionEnds(
+      this.kafka,
+      this.topic,
+      everyMs,
+      (ends, at) => this.idleEvidence.sampled(ends, at),
+      logger,
+    );
     this.memberStatus = new MemberStatus(this.workers, this.pauses, pipeline.backpressure);
     const status = this.memberStatus;
     metricsRegistry.observe({
@@ -278,6 +292,7 @@ class PipelineRunner implements RunningPipeline {
       },
       Math.max(1, Math.min(partitions, 16)),
     );
+    this.partitionEnds.start();
     this.ticker = setInterval(() => void this.tick(false), TICK_MS);
     this.logger.info(
       {
@@ -375,6 +390,7 @@ class PipelineRunner implements RunningPipeline {
     if (this.ticker) clearInterval(this.ticker);
     for (const worker of this.workers.values()) worker.close();
     await this.consumer.stop();
+    await this.partitionEnds.stop();
     await this.committer.closeAll();
     await this.sideTopics.close().catch(() => undefined);
     await this.sinks.close();
@@ -531,13 +547,17 @@ class PipelineRunner implements RunningPipeline {
   }
 
   private async tick(forceCommit: boolean): Promise<void> {
-    // A broker that does not answer, or a paused partition (a sink down, say), is not a quiet log: no
-    // partition may go idle meanwhile, and once it is read again idleness needs a full idleTimeout of
-    // silence the broker confirmed.
-    const stalled = Date.now() - this.lastFetchAt > FETCH_STALL_MS;
+    // Silence is idleness only where the partition's own log end, fetched for it, says it was read to
+    // the end (answers from its other brokers say nothing of it). Fetches that stopped coming back, or a
+    // paused partition (a sink down, say), are no quiet log either. Idleness then needs a full
+    // idleTimeout of confirmed silence again.
+    const now = Date.now();
+    const stalled = now - this.lastFetchAt > FETCH_STALL_MS;
     await Promise.all(
       [...this.workers.values()].map(async (worker) => {
-        if (stalled || this.pauses.of(worker.partition).length > 0) worker.notFetching();
+        const { partition } = worker;
+        const quiet = this.idleEvidence.confirmsQuiet(partition, worker.readPosition(), now);
+        if (stalled || !quiet || this.pauses.of(partition).length > 0) worker.notFetching();
         await this.flushing.flush(worker, forceCommit);
         this.applyBackpressure(worker);
       }),

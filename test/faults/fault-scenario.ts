@@ -12,6 +12,7 @@ import { writeConfig } from '../integration/support/sluice-process.js';
 import type { Produced } from '../integration/support/pipeline-truth.js';
 import { compareWindows, expectedWindows, windowsIn } from '../integration/support/window-truth.js';
 import { expect } from 'vitest';
+import { messageOf } from '../../src/errors.js';
 import type { ReferenceDefinition } from '../support/window-reference.js';
 import { FULL, printReport, tally, type ScenarioReport } from './scenario-report.js';
 import { committedToEnd, topicEnds } from './committed-offsets.js';
@@ -138,6 +139,12 @@ export interface ProductionOptions {
    * everything it read). Keep it under the pipeline's 5 s idle timeout: the reference has no idleness.
    */
   hold?: () => boolean;
+  /**
+   * Each partition's slices go out on their own clock: a partition whose leader is out of reach falls
+   * behind (its slices sent again until acknowledged) while the others keep flowing. By default a slice
+   * of every partition goes out before the next, so one unreachable partition holds up the stream.
+   */
+  independentPartitions?: boolean;
 }
 
 /**
@@ -159,18 +166,34 @@ export function startProduction(kafka: Kafka, topic: string, options: Production
   );
   const state = { produced: [] as Produced[], producing: true };
   const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  const sendSlice = async (slice: number, partition: number) => {
+    const events = streams[partition]!.slice(slice * perSlice, (slice + 1) * perSlice);
+    const meta = await sendUntilAcknowledged(producer, topic, partition, events);
+    const base = BigInt(meta);
+    events.forEach((event, k) => state.produced.push({ partition, offset: base + BigInt(k), event }));
+  };
+  const partitions = Array.from({ length: PARTITIONS }, (_, partition) => partition);
   const done = (async () => {
     await producer.connect();
     try {
-      for (let slice = 0; slice < options.slices; slice += 1) {
-        for (let partition = 0; partition < PARTITIONS; partition += 1) {
-          while (options.hold?.()) await sleep(20);
-          const events = streams[partition]!.slice(slice * perSlice, (slice + 1) * perSlice);
-          const meta = await sendUntilAcknowledged(producer, topic, partition, events);
-          const base = BigInt(meta);
-          events.forEach((event, k) => state.produced.push({ partition, offset: base + BigInt(k), event }));
+      if (options.independentPartitions) {
+        await Promise.all(
+          partitions.map(async (partition) => {
+            for (let slice = 0; slice < options.slices; slice += 1) {
+              while (options.hold?.()) await sleep(20);
+              await sendSlice(slice, partition);
+              await sleep(options.intervalMs ?? 200);
+            }
+          }),
+        );
+      } else {
+        for (let slice = 0; slice < options.slices; slice += 1) {
+          for (const partition of partitions) {
+            while (options.hold?.()) await sleep(20);
+            await sendSlice(slice, partition);
+          }
+          await sleep(options.intervalMs ?? 200);
         }
-        await sleep(options.intervalMs ?? 200);
       }
     } finally {
       state.producing = false;
@@ -331,7 +354,13 @@ export async function verdict(options: VerdictOptions): Promise<Verdict> {
   const dead = await readTopic(options.kafka, `${options.topic}.dlq`, options.deadLetters ?? 0).catch(
     () => [],
   );
-  const late = await readTopic(options.kafka, `${options.topic}.late`, truth.late.size).catch(() => []);
+  const late = await readTopic(options.kafka, `${options.topic}.late`, truth.late.size).catch(
+    (error: unknown) => {
+      // The comparison below then shows none found; this says how far the read got.
+      console.warn(`reading ${options.topic}.late: ${messageOf(error)}`);
+      return [];
+    },
+  );
   const report: ScenarioReport = {
     scenario: options.scenario,
     produced: options.produced.length + (options.otherRecords ?? 0),

@@ -51,7 +51,7 @@ log.segment.bytes=104857600
 `;
 }
 
-const LOG4J = `log4j.rootLogger=INFO, stdout
+export const LOG4J = `log4j.rootLogger=INFO, stdout
 log4j.appender.stdout=org.apache.log4j.ConsoleAppender
 log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
 log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n
@@ -65,7 +65,7 @@ log4j.logger.kafka.request.logger=WARN
  * Ready means a consumer group can join: the broker answers and its group coordinator is up. Asking
  * for a group makes the broker create __consumer_offsets now, not on the first real consumer's join.
  */
-async function brokerReady(brokers: string): Promise<boolean> {
+export async function brokerReady(brokers: string): Promise<boolean> {
   const admin = new Kafka({
     clientId: 'sluice-stack',
     brokers: [brokers],
@@ -167,17 +167,23 @@ export async function startKafka(options: KafkaStartOptions): Promise<KafkaState
 
 /** Runs the broker of `dir` (its config and data as they are) and waits until a group can join. */
 async function launchBroker(dir: string, libs: string, brokers: string): Promise<number> {
+  const pid = startBrokerProcess(dir, libs);
+  await waitUntilReady(`Kafka ${KAFKA_VERSION}`, pid, join(dir, 'kafka.log'), 90_000, () =>
+    brokerReady(brokers),
+  );
+  return pid;
+}
+
+/** Starts the JVM of the broker in `dir` (server.properties, log4j.properties) without waiting for it. */
+export function startBrokerProcess(dir: string, libs: string, heap = '1g'): number {
   const log4j = `-Dlog4j.configuration=file:${join(dir, 'log4j.properties')}`;
-  const jvm = ['-Xms256m', '-Xmx1g', '-XX:+UseG1GC', '-Djava.awt.headless=true', log4j];
-  const logFile = join(dir, 'kafka.log');
-  const pid = startDetached(
+  const jvm = ['-Xms256m', `-Xmx${heap}`, '-XX:+UseG1GC', '-Djava.awt.headless=true', log4j];
+  return startDetached(
     'java',
     [...jvm, '-cp', `${libs}/*`, 'kafka.Kafka', join(dir, 'server.properties')],
-    logFile,
+    join(dir, 'kafka.log'),
     dir,
   );
-  await waitUntilReady(`Kafka ${KAFKA_VERSION}`, pid, logFile, 90_000, () => brokerReady(brokers));
-  return pid;
 }
 
 /**
@@ -193,6 +199,6 @@ export async function restartKafka(state: Pick<KafkaState, 'brokers' | 'dataDir'
  * A KRaft cluster id: 16 random bytes in URL-safe base64, as `kafka-storage random-uuid` prints. It may
  * start with '-', which is why it is passed as `--cluster-id=<id>`.
  */
-function clusterId(): string {
+export function clusterId(): string {
   return Buffer.from(randomUUID().replace(/-/g, ''), 'hex').toString('base64url');
 }

@@ -62,7 +62,8 @@ function setup(options: { gated?: ReturnType<typeof gate>; interval?: number } =
   const log: string[] = [];
   const sunk: WindowResult[] = [];
   const commits: Snapshot[] = [];
-  const state = { sinksOpen: true, commitFails: false, owned: true };
+  const published: number[] = [];
+  const state = { sinksOpen: true, commitFails: false, owned: true, lostDuringCommit: false };
   const effects: CheckpointEffects = {
     writeResults: (w: CheckpointedWorker, results: readonly WindowResult[]) => {
       log.push(`write ${results.length}`);
@@ -76,13 +77,15 @@ function setup(options: { gated?: ReturnType<typeof gate>; interval?: number } =
       log.push(`commit ${snapshot.offset}`);
       if (state.commitFails) return Promise.reject(new Error('broker gone'));
       commits.push(snapshot);
+      // Released meanwhile (a rebalance, an eviction, a recovery): another worker has the partition now.
+      if (state.lostDuringCommit) state.owned = false;
       return Promise.resolve();
     },
-    outputsPublished: () => undefined,
+    outputsPublished: (_partition, count) => published.push(count),
     owns: () => state.owned,
   };
   const checkpoint = new PartitionCheckpoint(worker, effects, options.interval ?? 1_000, () => clock.now);
-  return { clock, worker, checkpoint, log, sunk, commits, state };
+  return { clock, worker, checkpoint, log, sunk, commits, published, state };
 }
 
 describe('PartitionCheckpoint', () => {
@@ -163,5 +166,16 @@ describe('PartitionCheckpoint', () => {
     expect((await checkpoint.commitIfDue(true)).kind).toBe('skipped');
     expect(log.filter((line) => line.startsWith('commit'))).toEqual([]);
     expect(worker.committedOffset).toBeUndefined();
+  });
+
+  it("leaves the outbox alone when the partition changed hands during the commit: it is the next worker's now", async () => {
+    const { worker, checkpoint, published, state } = setup();
+    worker.accept([record(0, 1_000)], 1n);
+    expect((await checkpoint.commitIfDue(true)).kind).toBe('committed');
+    expect(published).toEqual([0]);
+    worker.accept([record(1, 2_000)], 2n);
+    state.lostDuringCommit = true;
+    expect((await checkpoint.commitIfDue(true)).kind).toBe('committed');
+    expect(published).toEqual([0]);
   });
 });

@@ -460,6 +460,16 @@ describe('PartitionWorker', () => {
     expect(worker.resultsToSink().map((r) => [r.key[0], r.count])).toEqual([['/a', 2]]);
   });
 
+  it('reads its position (what the idle evidence compares a fetched log end with) past records taken and markers skipped', () => {
+    const { worker } = harness({}, () => 0);
+    expect(worker.readPosition()).toBeUndefined();
+    worker.accept([record(4, event(4, 60_000, '/a')), record(5, event(5, 61_000, '/a'))], 9n);
+    expect(worker.readPosition()).toBe(6n);
+    // Only a transaction marker after them: read up to the end.
+    worker.skippedTo(8n, 9n);
+    expect(worker.readPosition()).toBe(9n);
+  });
+
   it('takes a batch of many thousand records without deepening the stack', () => {
     const { worker } = harness({ backpressure: { maxBufferSize: 100_000 } });
     const records = Array.from({ length: 30_000 }, (_, i) => record(i, event(i, i, '/a')));
