@@ -125,6 +125,8 @@ export class PartitionWorker {
   private highWatermark: bigint | undefined;
   /** Past the last skipped fetch of only markers or aborted records. */
   private skippedPosition: bigint | undefined;
+  /** Past the last batch taken whole, its trailing transaction markers included. */
+  private readEnd: bigint | undefined;
   private idleWaiters: (() => void)[] = [];
   /** Feeding the chain is held while a snapshot is taken. */
   private holding = false;
@@ -254,10 +256,10 @@ export class PartitionWorker {
    * restored checkpoint. Undefined before anything was read or restored.
    */
   readPosition(): bigint | undefined {
-    const taken = this.offsets.next;
-    const skipped = this.skippedPosition;
-    if (taken === undefined || (skipped !== undefined && skipped > taken)) return skipped;
-    return taken;
+    let position = this.offsets.next;
+    for (const candidate of [this.skippedPosition, this.readEnd])
+      if (candidate !== undefined && (position === undefined || candidate > position)) position = candidate;
+    return position;
   }
 
   accept(
@@ -287,9 +289,12 @@ export class PartitionWorker {
       taken += 1;
     }
     const last = records[taken - 1];
-    if (last !== undefined && taken === records.length)
-      this.caughtUp = (lastOffset ?? BigInt(last.offset)) + 1n >= highWatermark;
-    else if (taken < records.length) {
+    if (last !== undefined && taken === records.length) {
+      const end = (lastOffset ?? BigInt(last.offset)) + 1n;
+      this.caughtUp = end >= highWatermark;
+      // Read past the batch's trailing transaction markers too: the position a log end is compared to.
+      if (this.readEnd === undefined || end > this.readEnd) this.readEnd = end;
+    } else if (taken < records.length) {
       this.caughtUp = false;
       this.backpressure.hold();
     }

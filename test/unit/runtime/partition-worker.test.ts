@@ -468,6 +468,9 @@ describe('PartitionWorker', () => {
     // Only a transaction marker after them: read up to the end.
     worker.skippedTo(8n, 9n);
     expect(worker.readPosition()).toBe(9n);
+    // A batch taken whole whose last offset is a commit marker after its last record: read past it.
+    worker.accept([record(9, event(9, 62_000, '/a'))], 11n, 10n);
+    expect(worker.readPosition()).toBe(11n);
   });
 
   it('takes a batch of many thousand records without deepening the stack', () => {
