@@ -16,6 +16,7 @@ import type { Logger } from '../ops/logger.js';
 import { isTransactionBusy } from './kafka-errors.js';
 import { defaultPartitioner, idempotentRetry } from './kafka-client.js';
 import type { OutgoingRecord, OutputBatch } from './outgoing-record.js';
+import { partitionedSends, type PartitionedSends } from './partitioned-sends.js';
 
 /** What one commit makes durable: changelog records (a null value is a tombstone) and the offset. */
 export interface ChangelogSnapshot {
@@ -58,6 +59,8 @@ export class PartitionTransactions {
   /** Partitions whose producer is being opened, and those released meanwhile. */
   private readonly opening = new Set<number>();
   private readonly closing = new Set<number>();
+  /** The outputs go one send per partition (partitioned-sends.ts); the changelog records name theirs. */
+  private readonly sends: PartitionedSends;
   /** Bumped by closeAll, so an open() still in flight knows to let go. */
   private generation = 0;
 
@@ -67,7 +70,9 @@ export class PartitionTransactions {
     /** Commits the group's offset outside a transaction (at-least-once). */
     private readonly commitOffset: (partition: number, offset: bigint) => Promise<void>,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.sends = partitionedSends(kafka);
+  }
 
   /**
    * Prepares a partition for commits with a new producer, whatever it had: the new one's epoch fences
@@ -132,7 +137,9 @@ export class PartitionTransactions {
       for (const chunk of chunks(messages))
         await transaction.send({ topic: this.options.changelogTopic, acks: -1, messages: chunk });
       for (const [topic, output] of byTopic(outputs))
-        for (const chunk of chunks(output)) await transaction.send({ topic, acks: -1, messages: chunk });
+        await this.sends.send(topic, output, async (_, __, records) => {
+          for (const chunk of chunks(records)) await transaction.send({ topic, acks: -1, messages: chunk });
+        });
       if (this.options.exactlyOnce)
         await transaction.sendOffsets({
           consumerGroupId: this.options.groupId,

@@ -12,6 +12,7 @@ import type { Logger } from '../ops/logger.js';
 import { whileSettling } from './cluster-settling.js';
 import { isTopicAlreadyExists } from './kafka-errors.js';
 import { defaultPartitioner, idempotentRetry } from './kafka-client.js';
+import { partitionedSends, type PartitionedSends } from './partitioned-sends.js';
 import { CHANGELOG_CREATION_CONFIG, changelogProblem, describeChangelog } from './changelog-topic.js';
 
 export interface SideTopic {
@@ -55,6 +56,8 @@ function creationConfig(topic: SideTopic): Readonly<Record<string, string>> {
 
 export class SideTopicWriter {
   private readonly producer: Producer;
+  /** One send per partition (partitioned-sends.ts). */
+  private readonly sends: PartitionedSends;
   private closed = false;
   private readonly queues = new Map<string, PendingWrite[]>();
   private readonly sending = new Set<string>();
@@ -65,6 +68,7 @@ export class SideTopicWriter {
     private readonly brokers: readonly string[],
     private readonly logger: Logger,
   ) {
+    this.sends = partitionedSends(kafka);
     this.producer = kafka.producer({
       idempotent: true,
       retry: idempotentRetry,
@@ -158,7 +162,13 @@ export class SideTopicWriter {
           break;
         }
         try {
-          await this.producer.send({ topic, acks: -1, messages: batch.map((w) => w.message) });
+          await this.sends.send(
+            topic,
+            batch.map((w) => w.message),
+            async (_, __, messages) => {
+              await this.producer.send({ topic, acks: -1, messages });
+            },
+          );
           batch.forEach((w) => w.resolve());
           break;
         } catch (error) {

@@ -1,8 +1,10 @@
 // Sends a feed of records to a topic, as fast as the broker takes them or at a steady rate, in
-// batches (one request per batch, not per record), until the count is reached, the feed ends or the
-// signal aborts. Reports progress after every batch.
+// batches (a request per partition of a batch, not per record: see source/partitioned-sends.ts for why
+// not one for all), until the count is reached, the feed ends or the signal aborts. Reports progress
+// after every batch.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Partitioners, type Kafka } from 'kafkajs';
+import { partitionedSends } from '../../source/partitioned-sends.js';
 import type { FeedRecord, RecordKind } from './synthetic-feed.js';
 
 export interface PaceOptions {
@@ -31,6 +33,7 @@ export async function producePaced(
     createPartitioner: Partitioners.DefaultPartitioner,
     allowAutoTopicCreation: false,
   });
+  const sends = partitionedSends(kafka);
   await producer.connect();
   const totals: ProduceTotals = { sent: 0, event: 0, late: 0, malformed: 0, elapsedMs: 0 };
   const started = Date.now();
@@ -58,10 +61,13 @@ export async function producePaced(
         batch.push(next.value);
       }
       if (batch.length === 0) break;
-      await producer.send({
-        topic: options.topic,
-        messages: batch.map((r) => ({ key: r.key, value: r.value })),
-      });
+      await sends.send(
+        options.topic,
+        batch.map((r) => ({ key: r.key, value: r.value })),
+        async (topic, _, messages) => {
+          await producer.send({ topic, messages });
+        },
+      );
       for (const r of batch) totals[r.kind] += 1;
       totals.sent += batch.length;
       totals.elapsedMs = Date.now() - started;
