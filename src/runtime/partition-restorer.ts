@@ -14,6 +14,12 @@ import type { KafkaConnection } from '../source/kafka-client.js';
 import type { PartitionTransactions } from '../source/partition-transactions.js';
 import type { RestoredPartition } from '../state/changelog-codec.js';
 import type { PartitionPauses } from './partition-pauses.js';
+import { committedOffsetsOf } from '../source/topic-admin.js';
+import {
+  OffsetBehindCheckpointError,
+  checkRestoredState,
+  type StateCheckContext,
+} from './restored-state-check.js';
 
 /** Tries at withdrawing when the sinks give rows up, before the partitions go on without it. */
 const WITHDRAW_ATTEMPTS_GIVING_UP = 3;
@@ -49,7 +55,12 @@ export class PartitionRestorer {
     private readonly hooks: RestorerHooks,
     /** The sinks give up on rows they cannot write (onExhausted: dead-letter) instead of waiting. */
     private readonly sinksGiveUp: boolean,
+    /** What restored state must fit (restored-state-check.ts). */
+    private readonly stateCheck: Omit<StateCheckContext, 'committed'>,
   ) {}
+
+  /** Removed windows already warned about (once per process). */
+  private readonly warnedRemoved = new Set<string>();
 
   /**
    * Fences the partitions' previous owners (a new producer each), reads their state back, then lets
@@ -72,6 +83,16 @@ export class PartitionRestorer {
       try {
         const restored = await this.readBack(partitions);
         if (this.hooks.stopping()) return;
+        const { committed, check } = await this.checkState(restored);
+        if (check.refusal) {
+          // Before anything is withdrawn or processed: the state stays as it was for the fix.
+          partitions.forEach((p) => this.restoring.delete(p));
+          await Promise.all(partitions.map((p) => this.committer.close(p)));
+          this.hooks.abort(check.refusal);
+          return;
+        }
+        this.warnRemoved(check.removed);
+        if (this.hooks.stopping()) return;
         await this.withdraw(restored);
         if (this.hooks.stopping()) return;
         const again: number[] = [];
@@ -84,9 +105,13 @@ export class PartitionRestorer {
             continue;
           }
           const state = restored.get(partition);
+          // A recovery goes back to the checkpoint; so does an assignment whose group has no committed
+          // offset (expired, or lost) while the state has a checkpoint: the consumer would start elsewhere.
           const offset = rewind?.has(partition)
             ? (state?.checkpoint?.offset ?? rewind.get(partition))
-            : undefined;
+            : committed.get(partition) === undefined
+              ? state?.checkpoint?.offset
+              : undefined;
           this.hooks.restored(partition, state, offset);
         }
         metrics.restoringPartitions.set(this.restoring.size);
@@ -113,6 +138,33 @@ export class PartitionRestorer {
         this.logger.warn({ partitions, attempt, err: messageOf(error) }, 'restore failed; retrying');
         await sleep(Math.min(10_000, 500 * 2 ** attempt));
       }
+    }
+  }
+
+  /**
+   * The restored state against the pipeline and the group's offsets. An offset behind the checkpoint is
+   * asked again a few times first: the offset a just-fenced transaction committed may take a moment to
+   * show in the group coordinator's answer.
+   */
+  private async checkState(restored: ReadonlyMap<number, RestoredPartition | undefined>) {
+    for (let attempt = 1; ; attempt += 1) {
+      const committed = await committedOffsetsOf(this.kafka, this.stateCheck.groupId, this.topics.source);
+      const check = checkRestoredState(restored, { ...this.stateCheck, committed });
+      if (!(check.refusal instanceof OffsetBehindCheckpointError) || attempt >= 3)
+        return { committed, check };
+      await sleep(1_000);
+    }
+  }
+
+  private warnRemoved(removed: ReadonlyMap<string, number[]>): void {
+    for (const [name, partitions] of removed) {
+      if (this.warnedRemoved.has(name)) continue;
+      this.warnedRemoved.add(name);
+      this.logger.warn(
+        { window: name, partitions, changelog: this.topics.changelog },
+        `window ${name} was removed from the pipeline; its state stays in the changelog until dropped: stop ` +
+          `every member and run \`sluice state drop-window ${name} --config <file>\``,
+      );
     }
   }
 

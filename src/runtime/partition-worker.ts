@@ -32,7 +32,7 @@ import {
 export type { FetchedRecord } from './stage-chain.js';
 
 /** What a partition runs: its chain of stages, its windows and its buffer bounds. */
-export type PartitionDefinition = Pick<CompiledPipeline, 'chain' | 'windows' | 'backpressure'>;
+export type PartitionDefinition = Pick<CompiledPipeline, 'chain' | 'windows' | 'backpressure' | 'groupId'>;
 
 export interface WorkerEffects {
   /** Writes the failed record to the dead-letter topic; resolves once it is durable. */
@@ -142,6 +142,8 @@ export class PartitionWorker {
    * state) by the snapshot that closes it. Snapshots number the intervals 1, 2, … from the restored one.
    */
   private currentInterval = 1;
+  /** The definitions each checkpoint names, name → fingerprint (see the constructor). */
+  private readonly definitions: Readonly<Record<string, string>>;
 
   constructor(
     readonly topic: string,
@@ -153,8 +155,21 @@ export class PartitionWorker {
     restored?: RestoredPartition,
   ) {
     this.windows = new PartitionWindows(definition.windows, new PackedWindowStore(), windowChangelog);
+    // Every checkpoint names the definitions its state was written under: today's windows, and removed
+    // ones whose state is still in the changelog (until `sluice state drop-window`), so each start can
+    // compare and warn again (runtime/restored-state-check.ts).
+    const current = Object.fromEntries(definition.windows.windows.map((w) => [w.name, w.fingerprint]));
+    const retired = Object.entries(restored?.checkpoint?.definitions ?? {}).filter(
+      ([name]) => !(name in current),
+    );
+    this.definitions = { ...Object.fromEntries(retired), ...current };
     if (restored) {
-      const problems = this.windows.restore(restored.records, restored.checkpoint, clock());
+      const problems = this.windows.restore(
+        restored.records,
+        restored.checkpoint,
+        clock(),
+        new Set(retired.map(([name]) => name)),
+      );
       // Nothing beyond the checkpoint to read: the partition is caught up until a record says otherwise.
       this.caughtUp =
         restored.checkpoint !== undefined && restored.checkpoint.offset >= restored.highWatermark;
@@ -386,6 +401,8 @@ export class PartitionWorker {
         offset,
         watermark: this.windows.watermark.snapshot(),
         interval: this.currentInterval,
+        definitions: this.definitions,
+        group: this.definition.groupId,
       }),
     );
     this.lastSnapshotOffset = offset;

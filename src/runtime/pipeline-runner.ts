@@ -224,6 +224,13 @@ class PipelineRunner implements RunningPipeline {
         abort: (error) => this.abort(error),
       },
       pipeline.sinks.clickhouse.enabled && pipeline.sinks.clickhouse.onExhausted === 'dead-letter',
+      {
+        pipeline: pipeline.name,
+        changelogTopic: pipeline.topics.changelog,
+        groupId: pipeline.groupId,
+        windows: pipeline.windows.windows,
+        exactlyOnce: pipeline.exactlyOnce,
+      },
     );
     this.flushing = new PartitionFlushing(
       this.sinks,

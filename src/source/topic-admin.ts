@@ -1,7 +1,7 @@
 // Admin operations on one topic, each through a short-lived admin client: how many partitions it has
-// (none when it does not exist), and deleting its records older than a time.
+// (none when it does not exist), and deleting its records older than a time; a group's committed offsets.
 import type { Kafka } from 'kafkajs';
-import { topicOffsets } from './cluster-settling.js';
+import { topicOffsets, whileSettling } from './cluster-settling.js';
 
 /** The topic's partition count; undefined when the topic does not exist. */
 export async function partitionCountOf(kafka: Kafka, topic: string): Promise<number | undefined> {
@@ -44,6 +44,27 @@ export async function deleteRecordsBefore(
     // The partitions' leaders take the deletes: this client must know them first.
     await admin.fetchTopicMetadata({ topics: [topic] });
     await admin.deleteTopicRecords({ topic, partitions });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** The group's committed offset of each of the topic's partitions; undefined where none is committed. */
+export async function committedOffsetsOf(
+  kafka: Kafka,
+  groupId: string,
+  topic: string,
+): Promise<Map<number, bigint | undefined>> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const [found] = await whileSettling(() => admin.fetchOffsets({ groupId, topics: [topic] }));
+    return new Map(
+      (found?.partitions ?? []).map((p) => [
+        p.partition,
+        Number(p.offset) < 0 ? undefined : BigInt(p.offset),
+      ]),
+    );
   } finally {
     await admin.disconnect();
   }

@@ -23,6 +23,14 @@ export interface Checkpoint {
    * later interval were written by an attempt that never committed.
    */
   interval: number;
+  /**
+   * The window definitions the state was written under, name → fingerprint (window-definition.ts),
+   * removed ones included until their state is dropped; absent in checkpoints written before Sluice
+   * stored them (nothing is compared then).
+   */
+  definitions?: Readonly<Record<string, string>>;
+  /** The consumer group whose member wrote it; absent in older checkpoints. */
+  group?: string;
 }
 
 /** One window's record, whichever version it was written in. */
@@ -185,6 +193,8 @@ export function encodeCheckpoint(checkpoint: Checkpoint): string {
     watermark: finite(checkpoint.watermark.value),
     fromEvents: finite(checkpoint.watermark.fromEvents),
     interval: checkpoint.interval,
+    ...(checkpoint.definitions ? { definitions: checkpoint.definitions } : {}),
+    ...(checkpoint.group === undefined ? {} : { group: checkpoint.group }),
   });
 }
 
@@ -195,6 +205,8 @@ export function decodeCheckpoint(text: string): Checkpoint {
     fromEvents: number | null;
     /** Absent in checkpoints of Sluice 0.1: none of its rows is after it. */
     interval?: number;
+    definitions?: Record<string, string>;
+    group?: string;
   };
   return {
     offset: BigInt(data.offset),
@@ -203,6 +215,8 @@ export function decodeCheckpoint(text: string): Checkpoint {
       fromEvents: data.fromEvents ?? Number.NEGATIVE_INFINITY,
     },
     interval: data.interval ?? 0,
+    ...(data.definitions ? { definitions: data.definitions } : {}),
+    ...(data.group === undefined ? {} : { group: data.group }),
   };
 }
 

@@ -194,17 +194,23 @@ export class PartitionWindows<R> {
     return records;
   }
 
-  /** Rebuilds the state from changelog records; returns why any window could not be restored. */
+  /**
+   * Rebuilds the state from changelog records; returns why any window could not be restored. Windows of
+   * `retired` definitions (removed from the pipeline, their state not dropped yet) are left out quietly.
+   */
   restore(
     records: ReadonlyMap<string, R | string>,
     checkpoint: WindowsCheckpoint | undefined,
     nowMs: number,
+    retired: ReadonlySet<string> = new Set(),
   ): string[] {
     const definitions = new Map(this.settings.windows.map((w) => [w.name, w]));
     const problems: string[] = [];
     for (const [key, value] of records) {
       if (!this.changelog.isWindowKey(key)) continue;
-      const w = restoredWindow(this.changelog.decode(value), definitions);
+      const stored = this.changelog.decode(value);
+      if (retired.has(stored.definition)) continue;
+      const w = restoredWindow(stored, definitions);
       if (typeof w === 'string') problems.push(w);
       else this.store.restore(w);
     }

@@ -154,4 +154,35 @@ describe('the changelog round trip', () => {
     // What still fits comes back.
     expect(restored.openWindows).toBe(1);
   });
+
+  it('leaves out the windows of retired definitions quietly', () => {
+    const original = partitionWindowsOf(pipeline);
+    feed(original, [{ t: 0, key: 'a', value: 1, user: 'u1' }], 0);
+    const topic = new Map(
+      [...original.takeChangelog()].filter((entry): entry is [string, Buffer] => entry[1] !== null),
+    );
+    const withoutSliding = validatePipeline({
+      name: 'p',
+      time: { maxOutOfOrderness: 2_000, grace: 1_000, idleTimeout: '1h' },
+      windows: pipeline.windows.filter((w) => w.name !== 'sliding'),
+    });
+    const restored = partitionWindowsOf(withoutSliding);
+    expect(restored.restore(topic, undefined, 0, new Set(['sliding']))).toEqual([]);
+    expect(restored.openWindows).toBe(2);
+  });
+
+  it('keeps the definitions and group a checkpoint names, and reads checkpoints without them', () => {
+    const checkpoint = {
+      offset: 42n,
+      watermark: { value: 1_000, fromEvents: 900 },
+      interval: 3,
+      definitions: { tumbling: '["tumbling",10000,10000,0,["key"],[["sum","value"]],"final"]' },
+      group: 'sluice-p',
+    };
+    expect(decodeCheckpoint(encodeCheckpoint(checkpoint))).toEqual(checkpoint);
+    const older = decodeCheckpoint(JSON.stringify({ v: 1, offset: '7', watermark: null, fromEvents: null }));
+    expect(older.definitions).toBeUndefined();
+    expect(older.group).toBeUndefined();
+    expect(older.interval).toBe(0);
+  });
 });
