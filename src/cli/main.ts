@@ -13,6 +13,7 @@ import { registerProduceCommand } from './produce.js';
 import { registerRunCommand } from './run.js';
 import { registerSchemasCommand } from './schemas.js';
 import { registerStackCommands } from './stack.js';
+import { registerStateCommands } from './state.js';
 import { registerValidateConfigCommand } from './validate-config.js';
 
 const program = new Command('sluice')
@@ -27,6 +28,7 @@ registerMigrateCommand(program);
 registerProduceCommand(program);
 registerSchemasCommand(program);
 registerStackCommands(program);
+registerStateCommands(program);
 registerBenchCommand(program);
 registerValidateConfigCommand(program);
 

@@ -6,7 +6,7 @@ import { stringify } from 'yaml';
 import { formatDuration as d } from '../config/duration.js';
 import { loadPipelineFile } from '../config/load.js';
 import type { Pipeline } from '../config/schema.js';
-import { topicsToCreate } from '../config/pipeline-topics.js';
+import { groupIdOf, topicsToCreate } from '../config/pipeline-topics.js';
 
 export function registerValidateConfigCommand(program: Command): void {
   program
@@ -47,7 +47,7 @@ export function summary(pipeline: Pipeline): string {
   ].filter(Boolean);
   const lines = [
     `pipeline   ${pipeline.name} (${pipeline.processing.guarantee}, commit every ${d(pipeline.processing.commitInterval)})`,
-    `source     ${pipeline.source.topic} as group ${pipeline.source.groupId ?? `sluice-${pipeline.name}`}`,
+    `source     ${pipeline.source.topic} as group ${groupIdOf(pipeline)}`,
     `time       ${pipeline.time.field}, ${d(pipeline.time.maxOutOfOrderness)} out of order, ${d(pipeline.time.grace)} grace`,
     `stages     ${pipeline.stages.map((s) => s.name).join(' → ') || '(none)'}`,
     ...pipeline.windows.map((w, i) => `${i === 0 ? 'windows    ' : '           '}${windowLine(w)}`),

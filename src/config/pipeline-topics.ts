@@ -1,6 +1,6 @@
 // The topics a pipeline reads and writes, named from its config: the source, the changelog of its
-// window state, dead letters, late events, overflow (strategy `reject`) and the Kafka sink's outputs.
-// One place decides every name, so the runtime, the CLI and the bench agree.
+// window state, dead letters, late events, overflow (strategy `reject`) and the Kafka sink's outputs;
+// and its consumer group. One place decides every name, so the runtime, the CLI and the bench agree.
 import type { KafkaSinkConfig, Pipeline } from './schema.js';
 
 export interface PipelineTopics {
@@ -21,6 +21,11 @@ export interface TopicToCreate {
   retentionMs?: number;
   /** Neither: the broker's defaults (output topics, which users own). */
   brokerDefaults?: boolean;
+}
+
+/** The consumer group the pipeline's members join: `source.groupId`, else `sluice-<name>`. */
+export function groupIdOf(pipeline: Pick<Pipeline, 'name' | 'source'>): string {
+  return pipeline.source.groupId ?? `sluice-${pipeline.name}`;
 }
 
 /** The Kafka sink's topic for one window's rows. */

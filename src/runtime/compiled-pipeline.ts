@@ -4,6 +4,7 @@
 // never the config object whole, so a stage that was not prepared cannot reach a partition.
 import type { Endpoints } from '../config/endpoints.js';
 import {
+  groupIdOf,
   pipelineTopicsOf,
   topicsToCreate,
   type PipelineTopics,
@@ -74,7 +75,7 @@ export function assemblePipeline(
   const exactlyOnce = pipeline.processing.guarantee === 'exactly-once';
   return {
     name: pipeline.name,
-    groupId: pipeline.source.groupId ?? `sluice-${pipeline.name}`,
+    groupId: groupIdOf(pipeline),
     exactlyOnce,
     commitIntervalMs: pipeline.processing.commitInterval,
     stalledAfterMs: pipeline.processing.commitInterval * pipeline.processing.stalledAfterIntervals,

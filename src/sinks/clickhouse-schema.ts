@@ -1,6 +1,7 @@
 // Brings a ClickHouse database up to what a pipeline writes: the database, one table per window (or per
 // routed table), the columns an older Sluice's tables lack, and the `.sql` files of a migrations folder,
-// each applied once and recorded. Idempotent: running it again changes nothing. Used at start-up and by
+// each applied once and recorded; a table whose window changed meaning since its rows were written is
+// refused (sluice_windows records each table's definition). Idempotent: running it again changes nothing. Used at start-up and by
 // `sluice migrate`.
 import { createHash } from 'node:crypto';
 import { readFile, readdir } from 'node:fs/promises';
@@ -16,6 +17,13 @@ import {
   stringLiteral,
   windowTableDdl,
 } from './clickhouse-tables.js';
+import { differencesOf } from '../windows/definition-changes.js';
+import { defineWindow } from '../windows/window-definition.js';
+
+/** The fingerprint of what a window's rows mean (grace is not part of it). */
+function fingerprintOf(window: WindowConfig): string {
+  return defineWindow(window, { grace: 0 }).fingerprint;
+}
 
 export interface ClickHouseEndpoint {
   url: string;
@@ -100,7 +108,8 @@ export class ClickHouseSchema {
   async ensureTable(window: WindowConfig, table: string, report?: MigrationReport): Promise<void> {
     if (this.ready.has(table)) return;
     const { database } = this.endpoint;
-    if (!(await this.tableExists(table))) {
+    const created = !(await this.tableExists(table));
+    if (created) {
       await this.client.command({ query: windowTableDdl(database, window, table) });
       report?.createdTables.push(`${database}.${table}`);
     }
@@ -125,7 +134,55 @@ export class ClickHouseSchema {
           'It was made for another definition (groupBy or window type changed): give the window a new name, or drop the table to rebuild it.',
         { code: 'SLUICE_CONFIG_INVALID', retriable: false },
       );
+    await this.checkDefinition(window, table, created);
     this.ready.add(table);
+  }
+
+  /**
+   * The definition a table's rows were written under is kept in `sluice_windows` (one row per table):
+   * recorded when the table is made (or first seen, for tables of an older Sluice), and compared at
+   * every start. A window that changed meaning under its name would mix two meanings in one table.
+   */
+  private async checkDefinition(window: WindowConfig, table: string, created: boolean): Promise<void> {
+    const { database } = this.endpoint;
+    const ledger = `${quoteIdentifier(database)}.sluice_windows`;
+    await this.client.command({
+      query:
+        `CREATE TABLE IF NOT EXISTS ${ledger} (table_name String, window_name String, definition String, ` +
+        'recorded_at DateTime) ENGINE = ReplacingMergeTree(recorded_at) ORDER BY table_name',
+    });
+    const now = fingerprintOf(window);
+    const [recorded] = created
+      ? []
+      : await this.query<{ window_name: string; definition: string }>(
+          `SELECT window_name, definition FROM ${ledger} FINAL WHERE table_name = ${stringLiteral(table)}`,
+        );
+    if (recorded && recorded.definition !== now)
+      throw new SluiceError(
+        `ClickHouse table ${database}.${table} holds rows of window ${recorded.window_name} as it was defined ` +
+          `before: ${differencesOf(recorded.definition, now).join('; ')}. New rows would mean something else ` +
+          'than the rows already there. Give the changed window a new name (a new table, computed from the ' +
+          "group's committed position on), put the old definition back, or reprocess: stop every member and " +
+          'run `sluice reset --delete-results` (it deletes the rows, rewinds the group and drops the state).',
+        { code: 'SLUICE_CONFIG_INVALID', retriable: false },
+      );
+    if (!recorded) await this.recordDefinition(table, window);
+  }
+
+  /** Records the window's definition as the one `table`'s rows are written under. */
+  async recordDefinition(table: string, window: WindowConfig): Promise<void> {
+    await this.client.insert({
+      table: `${this.endpoint.database}.sluice_windows`,
+      values: [
+        {
+          table_name: table,
+          window_name: window.name,
+          definition: fingerprintOf(window),
+          recorded_at: new Date().toISOString().slice(0, 19).replace('T', ' '),
+        },
+      ],
+      format: 'JSONEachRow',
+    });
   }
 
   /** Forgets that a table was checked (it was dropped under us): the next write creates it again. */

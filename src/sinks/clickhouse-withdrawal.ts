@@ -5,6 +5,7 @@
 // partition resumes, every row of its source partition whose commit_interval is after the restored
 // checkpoint is deleted (ALTER TABLE … DELETE, a mutation; waited for), in every table of the
 // database that holds this pipeline's rows. Both ClickHouse 18.16 and current releases accept it.
+// `sluice reset --delete-results` deletes a pipeline's rows the same way.
 import type { ClickHouseClient } from '@clickhouse/client';
 import { SluiceError } from '../errors.js';
 import { quoteIdentifier, stringLiteral } from './clickhouse-tables.js';
@@ -61,7 +62,16 @@ export async function withdrawUncommitted(
   const after = [...checkpoints]
     .map(([partition, interval]) => `(source_partition = ${partition} AND commit_interval > ${interval})`)
     .join(' OR ');
-  const predicate = `pipeline = ${stringLiteral(pipeline)} AND (${after})`;
+  return deleteWhere(client, database, `pipeline = ${stringLiteral(pipeline)} AND (${after})`);
+}
+
+/** Deletes the rows matching `predicate` from every result table, waiting for it; how many, per table. */
+async function deleteWhere(
+  client: ClickHouseClient,
+  database: string,
+  predicate: string,
+): Promise<Map<string, number>> {
+  const deleted = new Map<string, number>();
   for (const table of await resultTables(client, database)) {
     const name = `${quoteIdentifier(database)}.${quoteIdentifier(table)}`;
     const [found] = await rows<{ n: string }>(client, `SELECT count() AS n FROM ${name} WHERE ${predicate}`);
@@ -69,7 +79,42 @@ export async function withdrawUncommitted(
     if (count === 0) continue;
     await client.command({ query: `ALTER TABLE ${name} DELETE WHERE ${predicate}` });
     await waitForMutations(client, database, table);
-    withdrawn.set(table, count);
+    deleted.set(table, count);
   }
-  return withdrawn;
+  return deleted;
+}
+
+/**
+ * `sluice reset --delete-results`: the pipeline's rows of the given source partitions, of windows
+ * ending after `fromMs` (all of them without it). A table left empty forgets the definition its rows
+ * were written under (sluice_windows), so the next start records the pipeline's definition now.
+ */
+export async function deleteResults(
+  client: ClickHouseClient,
+  database: string,
+  pipeline: string,
+  partitions: readonly number[],
+  fromMs: number | undefined,
+): Promise<Map<string, number>> {
+  if (partitions.length === 0) return new Map();
+  const predicate =
+    `pipeline = ${stringLiteral(pipeline)} AND source_partition IN (${partitions.join(', ')})` +
+    (fromMs === undefined ? '' : ` AND window_end_ms > ${Math.floor(fromMs)}`);
+  const deleted = await deleteWhere(client, database, predicate);
+  const ledger = `${quoteIdentifier(database)}.sluice_windows`;
+  const [hasLedger] = await rows<{ n: string }>(
+    client,
+    `SELECT count() AS n FROM system.tables WHERE database = ${stringLiteral(database)} AND name = 'sluice_windows'`,
+  );
+  if (Number(hasLedger?.n ?? 0) === 0) return deleted;
+  for (const table of deleted.keys()) {
+    const name = `${quoteIdentifier(database)}.${quoteIdentifier(table)}`;
+    const [left] = await rows<{ n: string }>(client, `SELECT count() AS n FROM ${name}`);
+    if (Number(left?.n ?? 0) > 0) continue;
+    await client.command({
+      query: `ALTER TABLE ${ledger} DELETE WHERE table_name = ${stringLiteral(table)}`,
+    });
+    await waitForMutations(client, database, 'sluice_windows');
+  }
+  return deleted;
 }

@@ -82,6 +82,7 @@ export async function readChangelog(
           const key = message.key?.toString() ?? '';
           if (key === CHECKPOINT_KEY) {
             if (message.value) checkpoints.set(partition, message.value.toString());
+            else checkpoints.delete(partition);
           } else if (message.value === null) state.delete(key);
           else state.set(key, message.value);
           read += 1;

@@ -69,3 +69,61 @@ export async function committedOffsetsOf(
     await admin.disconnect();
   }
 }
+
+/** A member of a consumer group, as an operator would recognise it. */
+export interface GroupMember {
+  memberId: string;
+  clientId: string;
+  host: string;
+}
+
+/** The group's current members (none when it is empty or unknown). */
+export async function groupMembersOf(kafka: Kafka, groupId: string): Promise<GroupMember[]> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const { groups } = await whileSettling(() => admin.describeGroups([groupId]));
+    return (groups[0]?.members ?? []).map((m) => ({
+      memberId: m.memberId,
+      clientId: m.clientId,
+      host: m.clientHost,
+    }));
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Each partition's first and end offsets. */
+export async function partitionBoundsOf(
+  kafka: Kafka,
+  topic: string,
+): Promise<Map<number, { low: bigint; high: bigint }>> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const offsets = await topicOffsets(admin, topic);
+    return new Map(offsets.map((o) => [o.partition, { low: BigInt(o.low), high: BigInt(o.high) }]));
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Commits the group's offsets of the given partitions (the group must have no members). */
+export async function setGroupOffsets(
+  kafka: Kafka,
+  groupId: string,
+  topic: string,
+  offsets: ReadonlyMap<number, bigint>,
+): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await admin.setOffsets({
+      groupId,
+      topic,
+      partitions: [...offsets].map(([partition, offset]) => ({ partition, offset: offset.toString() })),
+    });
+  } finally {
+    await admin.disconnect();
+  }
+}
