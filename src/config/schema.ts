@@ -659,6 +659,12 @@ const windowCommon = {
     }),
 };
 
+const allowedLateness = durationWithDefault(
+  "How long a window keeps its state after it fired (the watermark past its end + grace): a late event within it updates the window and writes its row again (a higher version replaces the fired one in ClickHouse, emit reason `late`); later events go to the late-events topic. The state kept counts in `state.maxBytes` and in `sluice_windows_retained`. As Flink's allowed lateness.",
+  '10m',
+  0,
+);
+
 export const windowSchema = z.union(
   [
     z
@@ -668,6 +674,7 @@ export const windowSchema = z.union(
           .meta({ description: 'Fixed, non-overlapping windows aligned to the epoch.' }),
         size: windowDuration('Window length.', '1m'),
         ...windowCommon,
+        allowedLateness,
       })
       .strict(),
     z
@@ -679,6 +686,7 @@ export const windowSchema = z.union(
         size: windowDuration('Window length; a multiple of `advance`.', '10m'),
         advance: windowDuration('Distance between window starts.', '1m'),
         ...windowCommon,
+        allowedLateness,
       })
       .strict()
       .refine((w) => w.size % w.advance === 0 && w.size >= w.advance, {
@@ -693,6 +701,10 @@ export const windowSchema = z.union(
         }),
         gap: windowDuration('Inactivity that ends a session.', '30m'),
         ...windowCommon,
+        allowedLateness: allowedLateness.refine((ms) => ms === 0, {
+          message:
+            '0 for session windows (a late event would have to merge sessions that already fired): raise time.grace instead',
+        }),
       })
       .strict(),
   ],

@@ -27,6 +27,8 @@ export interface RecordTotals {
   shed: number;
   /** Events dropped from, or put under `__other__` in, a window at its key cap. */
   keyCapped: number;
+  /** Late events (per window definition) taken by a fired window kept for its allowed lateness. */
+  lateUpdates: number;
 }
 
 /** Per-sink metrics, labelled by sink. */
@@ -47,6 +49,8 @@ export interface PartitionLevels extends RecordTotals {
   /** Fill against the tighter of the two bounds, 0..1 (can exceed 1 briefly under shedding). */
   pressure: number;
   openWindows: number;
+  /** Windows that fired and are kept for their allowed lateness. */
+  retainedWindows: number;
   stateBytes: number;
   lag: number | undefined;
   watermark: number | null;
@@ -77,6 +81,11 @@ const RECORD_TOTALS: [keyof RecordTotals, string, string][] = [
     'keyCapped',
     'sluice_window_key_cap_total',
     'Events dropped from (each to the dead-letter topic), or put under __other__ in, a window at its key cap.',
+  ],
+  [
+    'lateUpdates',
+    'sluice_late_updates_total',
+    'Late events (per window definition) taken by a fired window kept for its allowed lateness; its row is written again.',
   ],
 ];
 
@@ -317,6 +326,11 @@ export class PipelineMetrics {
     );
     perPartition('sluice_buffer_pressure_ratio', 'Buffer fill against its bound.', (p) => p.pressure);
     perPartition('sluice_open_windows', 'Windows open in memory.', (p) => p.openWindows);
+    perPartition(
+      'sluice_windows_retained',
+      'Windows that fired and are kept in memory for their allowed lateness.',
+      (p) => p.retainedWindows,
+    );
     perPartition('sluice_state_bytes', 'Estimated bytes of window state.', (p) => p.stateBytes);
     perPartition('sluice_watermark_seconds', 'The partition’s event-time watermark (epoch seconds).', (p) =>
       p.watermark === null ? undefined : p.watermark / 1000,

@@ -17,6 +17,8 @@ import {
 export interface PartitionStatus extends PartitionCounters, WindowCounters {
   partition: number;
   openWindows: number;
+  /** Windows that fired and are kept for their allowed lateness. */
+  retainedWindows: number;
   /** Estimated bytes of the partition's window state. */
   stateBytes: number;
   buffer: BufferFill;
@@ -108,6 +110,7 @@ export class MemberStatus implements Omit<MetricsSource, 'sinks'> {
         partition: w.partition,
         ...w.counters,
         openWindows: w.openWindows,
+        retainedWindows: w.retainedWindows,
         stateBytes: w.stateBytes,
         ...w.windowCounters,
         buffer: w.fill(),
@@ -148,6 +151,7 @@ export class MemberStatus implements Omit<MetricsSource, 'sinks'> {
         bufferBytes: fill.bytes,
         pressure: Math.max(fill.records / this.bounds.maxBufferSize, fill.bytes / this.bounds.maxBufferBytes),
         openWindows: w.openWindows,
+        retainedWindows: w.retainedWindows,
         stateBytes: w.stateBytes,
         lag: lag === undefined ? undefined : Number(lag),
         watermark: Number.isFinite(watermark) ? watermark : null,

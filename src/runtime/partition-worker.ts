@@ -83,6 +83,7 @@ export function emptyCounters(): PartitionCounters {
     late: 0,
     shed: 0,
     keyCapped: 0,
+    lateUpdates: 0,
   };
 }
 
@@ -154,7 +155,12 @@ export class PartitionWorker {
     private readonly clock: () => number = Date.now,
     restored?: RestoredPartition,
   ) {
-    this.windows = new PartitionWindows(definition.windows, new PackedWindowStore(), windowChangelog);
+    this.windows = new PartitionWindows(
+      definition.windows,
+      new PackedWindowStore(),
+      windowChangelog,
+      new PackedWindowStore(),
+    );
     // Every checkpoint names the definitions its state was written under: today's windows, and removed
     // ones whose state is still in the changelog (until `sluice state drop-window`), so each start can
     // compare and warn again (runtime/restored-state-check.ts).
@@ -204,6 +210,11 @@ export class PartitionWorker {
 
   get openWindows(): number {
     return this.windows.openWindows;
+  }
+
+  /** Windows that fired and are kept for their allowed lateness. */
+  get retainedWindows(): number {
+    return this.windows.retainedWindows;
   }
 
   /** The offset of the last successful commit (or of the restored checkpoint). */
@@ -512,6 +523,8 @@ export class PartitionWorker {
     const only = replayedInto(item.origin);
     const outcome = this.windows.absorb(item.record, item.origin.offset, this.clock(), only);
     this.counters.keyCapped += outcome.capped;
+    // The engine counts them; this worker's engine lives exactly as long as the worker.
+    this.counters.lateUpdates = this.windows.counters.lateUpdates;
     if (outcome.late.length > 0) {
       this.counters.late += 1;
       this.logger.debug(

@@ -22,7 +22,7 @@ import {
 import {
   CHECKPOINT_KEY,
   encodeCheckpoint,
-  isWindowKey,
+  isStateKey,
   readWindowRecord,
   type Checkpoint,
   type RestoredPartition,
@@ -123,7 +123,7 @@ export async function dropWindowState(
       if (!state) return undefined;
       const records = new Map<string, Buffer | string | null>();
       for (const [key, value] of state.records)
-        if (isWindowKey(key) && readWindowRecord(value).definition === name) records.set(key, null);
+        if (isStateKey(key) && readWindowRecord(value).definition === name) records.set(key, null);
       const checkpoint = state.checkpoint;
       const named = checkpoint?.definitions !== undefined && name in checkpoint.definitions;
       if (records.size === 0 && !named) return undefined;
@@ -188,7 +188,7 @@ export async function resetPipeline(
     (partition, state) => {
       const to = targets.get(partition)!;
       const records = new Map<string, Buffer | string | null>();
-      for (const key of state?.records.keys() ?? []) if (isWindowKey(key)) records.set(key, null);
+      for (const key of state?.records.keys() ?? []) if (isStateKey(key)) records.set(key, null);
       records.set(CHECKPOINT_KEY, encodeCheckpoint(fresh(to, state?.checkpoint?.interval ?? 0)));
       reports.push({ partition, from: committed.get(partition), to, windowsDropped: records.size - 1 });
       return { records, offset: to };

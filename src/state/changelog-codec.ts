@@ -1,6 +1,7 @@
 // What the compacted changelog topic holds for one source partition (its changelog partition has the
 // same number): one record per open window, keyed by the window's identity, with its aggregate state
-// and offsets; a tombstone once a window is closed and sunk; and a checkpoint record with the offset
+// and offsets (a window that fired and is kept for its allowed lateness under a key of its own); a
+// tombstone once a window is closed and sunk (or its lateness is over); and a checkpoint record with the offset
 // the state reflects (every record below it absorbed, none at or above it) and the watermark.
 // Window values are versioned so a newer Sluice reads an older changelog: version 2 is a 0x02 byte and
 // an Avro binary body (avsc: no JSON parse, no strings for numbers, about twice as fast to restore);
@@ -12,6 +13,8 @@ import { keyPartsOf, type OpenWindow } from '../windows/window-store.js';
 
 export const CHECKPOINT_KEY = 'checkpoint';
 const WINDOW_PREFIX = 'w\u0001';
+/** Windows that fired and are kept for their allowed lateness: the same record, under its own key. */
+const RETAINED_PREFIX = 'r\u0001';
 const BINARY_V2 = 0x02;
 
 export interface Checkpoint {
@@ -144,6 +147,19 @@ export function isWindowKey(key: string): boolean {
   return key.startsWith(WINDOW_PREFIX);
 }
 
+export function retainedWindowKey(id: string): string {
+  return `${RETAINED_PREFIX}${id}`;
+}
+
+export function isRetainedWindowKey(key: string): boolean {
+  return key.startsWith(RETAINED_PREFIX);
+}
+
+/** A key holding a window's state, open or kept for lateness. */
+export function isStateKey(key: string): boolean {
+  return isWindowKey(key) || isRetainedWindowKey(key);
+}
+
 export function encodeWindow(w: OpenWindow): Buffer {
   const agg = serializeAggregate(w);
   const record: BinaryWindowRecordV2 = {
@@ -224,6 +240,8 @@ export function decodeCheckpoint(text: string): Checkpoint {
 export const windowChangelog: WindowChangelog<Buffer> = {
   keyOf: windowKey,
   isWindowKey,
+  retainedKeyOf: retainedWindowKey,
+  isRetainedKey: isRetainedWindowKey,
   encode: encodeWindow,
   decode: readWindowRecord,
 };

@@ -202,6 +202,17 @@ export class PackedWindowStore implements WindowStore {
 
   restore(w: OpenWindow): void {
     w.logged = true;
+    this.insert(w);
+  }
+
+  adopt(w: OpenWindow): void {
+    w.logged = false;
+    this.insert(w);
+    this.changed.add(w);
+  }
+
+  /** A whole window into its group (or its key's sessions), counted. */
+  private insert(w: OpenWindow): void {
     this.openCount += 1;
     this.totalBytes += windowBytes(w);
     if (w.definition.type === 'session') {

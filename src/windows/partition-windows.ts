@@ -1,6 +1,7 @@
 // The windows of one partition: assigns each event to its windows per definition (tumbling, sliding,
 // session), keeps the watermark, tells late events apart (and how late), closes windows when the
-// watermark, idleness or the state budget says so, and emits early updates. Pure: time is passed in;
+// watermark, idleness or the state budget says so, keeps fired windows for their allowed lateness (a
+// late event within it writes the row again), and emits early updates. Pure: time is passed in;
 // the store of open windows and the changelog's encoding are injected (state/ implements both), so
 // this file decides every rule and imports nothing below windows/.
 import { readField, type FieldPath } from '../aggregations/field-path.js';
@@ -13,7 +14,7 @@ import type { Window } from './window.js';
 import type { WindowDefinition } from './window-definition.js';
 import { restoredWindow, type WindowChangelog } from './window-restore.js';
 import { resultOf, type WindowResult } from './window-result.js';
-import { closeAtOf, keyIdOf, type WindowStore } from './window-store.js';
+import { OTHER_KEY, closeAtOf, keyIdOf, type OpenWindow, type WindowStore } from './window-store.js';
 
 export interface WindowedEvent {
   value: unknown;
@@ -38,6 +39,10 @@ export interface AbsorbOutcome {
 export interface WindowCounters {
   /** Windows closed early because the partition's state exceeded its byte budget. */
   budgetClosed: number;
+  /** Windows kept for their allowed lateness, let go early by the byte budget. */
+  budgetReleased: number;
+  /** Late events (per window definition) absorbed by a window kept for its allowed lateness. */
+  lateUpdates: number;
   /** Events dropped from a window at its key cap. */
   keyCapDropped: number;
   /** Events aggregated under `__other__` at a window's key cap. */
@@ -66,17 +71,35 @@ export function groupKeyOf(value: unknown, paths: readonly FieldPath[]): string[
 }
 
 export class PartitionWindows<R> {
-  readonly counters: WindowCounters = { budgetClosed: 0, keyCapDropped: 0, keyCapOther: 0 };
+  readonly counters: WindowCounters = {
+    budgetClosed: 0,
+    budgetReleased: 0,
+    lateUpdates: 0,
+    keyCapDropped: 0,
+    keyCapOther: 0,
+  };
   readonly watermark: Watermark;
   /** Rows waiting for closeDue: session rows replaced by merges, windows closed by the budget. */
   private pending: WindowResult[] = [];
   private readonly lastUpdateAt = new Map<string, number>();
+  /** Kept windows a late event changed since their row was last written. */
+  private readonly lateChanged = new Set<OpenWindow>();
+  /** Per definition, its variant for kept windows: closing (letting go) at end + grace + allowed lateness. */
+  private readonly keptDefinitions = new Map<string, WindowDefinition>();
 
+  /**
+   * `store` holds the open windows; `retained` those that fired and are kept for their definition's
+   * allowed lateness (under a variant of the definition whose close time is the end of the lateness),
+   * so that a late event within it updates the window and writes its row again.
+   */
   constructor(
     private readonly settings: PartitionWindowSettings,
     readonly store: WindowStore,
     private readonly changelog: WindowChangelog<R>,
+    readonly retained: WindowStore,
   ) {
+    for (const d of settings.windows)
+      this.keptDefinitions.set(d.name, { ...d, graceMs: d.graceMs + d.allowedLatenessMs });
     this.watermark = new Watermark({
       maxOutOfOrdernessMs: settings.time.maxOutOfOrderness,
       idleTimeoutMs: settings.time.idleTimeout,
@@ -88,7 +111,12 @@ export class PartitionWindows<R> {
   }
 
   get stateBytes(): number {
-    return this.store.bytes;
+    return this.store.bytes + this.retained.bytes;
+  }
+
+  /** Windows that fired and are kept for their allowed lateness. */
+  get retainedWindows(): number {
+    return this.retained.size;
   }
 
   /** The watermark as of the last event (no idle advance). */
@@ -125,6 +153,11 @@ export class PartitionWindows<R> {
       for (const window of this.windowsOf(definition, event.eventTimeMs)) {
         if (only && !admits(only, definition.name, window.start)) continue;
         if (window.end + definition.graceMs <= watermark) {
+          const kept = this.keptDefinitions.get(definition.name)!;
+          if (window.end + kept.graceMs > watermark) {
+            this.absorbLate(kept, window, key, keyId, event.value, at, outcome, definition);
+            continue;
+          }
           missed ??= watermark - (window.end + definition.graceMs);
           continue;
         }
@@ -139,18 +172,73 @@ export class PartitionWindows<R> {
   }
 
   /**
+   * A late event within its window's allowed lateness: into the kept window (opened if the window fired
+   * without this key), whose row is written again by the next closeDue or snapshot.
+   */
+  private absorbLate(
+    kept: WindowDefinition,
+    window: Window,
+    key: readonly string[],
+    keyId: string,
+    value: unknown,
+    at: number,
+    outcome: AbsorbOutcome,
+    definition: WindowDefinition,
+  ): void {
+    this.counters.lateUpdates += 1;
+    // Due but not fired yet (closeDue has not run since the watermark passed it): it fires with this
+    // event in it, so its window is still the open one.
+    const open = this.store.windowAt(definition, window, keyId);
+    if (open) {
+      this.store.absorb(open, value, at);
+      return;
+    }
+    const added = addToWindow(this.retained, kept, window, key, keyId, value, at);
+    if (added !== 'added') this.count(added, outcome, definition, window.start);
+    if (added === 'dropped') return;
+    const held = added === 'added' ? keyId : keyIdOf(key.map(() => OTHER_KEY));
+    const w = this.retained.windowAt(kept, window, held);
+    if (w) this.lateChanged.add(w);
+  }
+
+  /** The rows of kept windows that late events changed: written again, with more records, so a higher version. */
+  private lateRows(limit: number): WindowResult[] {
+    const rows: WindowResult[] = [];
+    for (const w of this.lateChanged) {
+      if (rows.length >= limit) break;
+      rows.push(resultOf(w, 'late'));
+      w.dirty = false;
+      this.lateChanged.delete(w);
+    }
+    return rows;
+  }
+
+  /**
    * Removes and returns the windows that the watermark (idle-advanced when caught up) has closed, and
-   * the rows waiting since a merge or a budget close: at most `limit`.
+   * the rows waiting since a merge, a budget close or a late event: at most `limit`. A window with
+   * allowed lateness is kept after it fires; kept windows whose lateness is over are let go (no row:
+   * theirs is written).
    */
   closeDue(nowMs: number, caughtUp: boolean, limit = Number.POSITIVE_INFINITY): WindowResult[] {
     const results = this.pending.slice(0, limit);
     this.pending = this.pending.slice(results.length);
+    if (results.length < limit) results.push(...this.lateRows(limit - results.length));
     if (results.length >= limit) return results;
     const watermark = this.watermark.current(nowMs, caughtUp);
     const byEvents = this.watermark.eventWatermark;
-    for (const w of this.store.removeDue(watermark, limit - results.length))
+    for (const w of this.store.removeDue(watermark, limit - results.length)) {
       results.push(resultOf(w, closeAtOf(w) <= byEvents ? 'watermark' : 'idle'));
+      this.keep(w);
+    }
+    // Every changed kept window's row went out above: what the lateness ends for goes quietly.
+    if (this.lateChanged.size === 0) this.retained.removeDue(watermark, Number.POSITIVE_INFINITY);
     return results;
+  }
+
+  /** A window that fired, kept for its definition's allowed lateness (if any). */
+  private keep(w: OpenWindow): void {
+    if (w.definition.allowedLatenessMs === 0) return;
+    this.retained.adopt({ ...w, definition: this.keptDefinitions.get(w.definition.name)!, dirty: false });
   }
 
   /** Early rows of open windows that changed, for definitions in `update` mode whose interval has passed. */
@@ -176,12 +264,12 @@ export class PartitionWindows<R> {
 
   /** Rows handed out by neither closeDue nor a snapshot yet: a snapshot must wait for them. */
   get pendingRows(): number {
-    return this.pending.length;
+    return this.pending.length + this.lateChanged.size;
   }
 
-  /** Hands out every waiting row (session rows replaced by merges, budget closes), however many. */
+  /** Hands out every waiting row (session rows replaced by merges, budget closes, late updates). */
   takePending(): WindowResult[] {
-    const rows = this.pending;
+    const rows = this.pending.concat(this.lateRows(Number.POSITIVE_INFINITY));
     this.pending = [];
     return rows;
   }
@@ -191,6 +279,8 @@ export class PartitionWindows<R> {
     const records = new Map<string, R | null>();
     for (const [id, w] of this.store.takeChanges())
       records.set(this.changelog.keyOf(id), w ? this.changelog.encode(w) : null);
+    for (const [id, w] of this.retained.takeChanges())
+      records.set(this.changelog.retainedKeyOf(id), w ? this.changelog.encode(w) : null);
     return records;
   }
 
@@ -207,14 +297,18 @@ export class PartitionWindows<R> {
     const definitions = new Map(this.settings.windows.map((w) => [w.name, w]));
     const problems: string[] = [];
     for (const [key, value] of records) {
-      if (!this.changelog.isWindowKey(key)) continue;
+      const kept = this.changelog.isRetainedKey(key);
+      if (!kept && !this.changelog.isWindowKey(key)) continue;
       const stored = this.changelog.decode(value);
       if (retired.has(stored.definition)) continue;
-      const w = restoredWindow(stored, definitions);
+      // A kept window comes back kept (its row was written when it fired), under today's lateness.
+      const w = restoredWindow(stored, kept ? this.keptDefinitions : definitions);
       if (typeof w === 'string') problems.push(w);
+      else if (kept) this.retained.restore(w);
       else this.store.restore(w);
     }
     this.store.takeChanges();
+    this.retained.takeChanges();
     if (checkpoint) this.watermark.restore(checkpoint.watermark, nowMs);
     return problems;
   }
@@ -245,6 +339,13 @@ export class PartitionWindows<R> {
 
   /** Over the byte budget: close the windows that would close first, early, and move the watermark there. */
   private enforceBudget(): void {
+    // Kept windows go first: their rows are written, only a later late event would need them.
+    while (this.stateBytes > this.settings.stateMaxBytes && this.retained.size > 0) {
+      for (const w of this.retained.removeDue(this.retained.earliestCloseAt()!, 1)) {
+        if (this.lateChanged.delete(w)) this.pending.push(resultOf(w, 'late'));
+        this.counters.budgetReleased += 1;
+      }
+    }
     while (this.store.bytes > this.settings.stateMaxBytes && this.store.size > 0) {
       const closeAt = this.store.earliestCloseAt() as number;
       this.watermark.advanceTo(closeAt);

@@ -27,6 +27,12 @@ export interface WindowDefinition {
   /** How long after its end (by the watermark) a window still takes events. */
   readonly graceMs: number;
   /**
+   * How long after it fired (end + grace) a tumbling or sliding window's state is kept, so a late event
+   * updates its row; 0 for sessions. Not part of the fingerprint: it changes when rows are written, not
+   * what they mean.
+   */
+  readonly allowedLatenessMs: number;
+  /**
    * Canonical JSON over type, size, advance, gap, group-by (in order), aggregations (function and
    * field, in order) and emit mode: equal exactly when rows mean the same. The name, column names,
    * update cadence, key cap and grace are not part of it.
@@ -52,6 +58,7 @@ export function defineWindow(config: WindowConfig, time: Pick<TimeConfig, 'grace
     maxKeys: config.maxKeys,
     onKeyCap: config.onKeyCap,
     graceMs: time.grace,
+    allowedLatenessMs: config.allowedLateness ?? 0,
     fingerprint: JSON.stringify([
       config.type,
       sizeMs,

@@ -21,6 +21,9 @@ export interface WindowChangelog<R> {
   /** The changelog key of a window id; and whether a changelog key is a window's. */
   keyOf(windowId: string): string;
   isWindowKey(key: string): boolean;
+  /** The same for windows that fired and are kept for their allowed lateness. */
+  retainedKeyOf(windowId: string): string;
+  isRetainedKey(key: string): boolean;
   encode(w: OpenWindow): R;
   decode(value: R | string): StoredWindow;
 }

@@ -5,7 +5,7 @@ import { aggregateResults, type AggregateResults } from '../aggregations/aggrega
 import type { Window } from './window.js';
 import { keyPartsOf, type OpenWindow } from './window-store.js';
 
-export type CloseReason = 'watermark' | 'idle' | 'state-budget' | 'update' | 'superseded';
+export type CloseReason = 'watermark' | 'idle' | 'state-budget' | 'update' | 'superseded' | 'late';
 
 export interface WindowResult {
   readonly definition: string;
@@ -18,7 +18,7 @@ export interface WindowResult {
   /** The lowest source offset absorbed: the result holds the partition's commit until it is sunk. */
   readonly firstOffset: bigint;
   readonly lastOffset: bigint;
-  /** Why the row was written: closed by the event-time watermark, by idleness, by the state budget; an early update; or a session row replaced by a merged one. */
+  /** Why the row was written: closed by the event-time watermark, by idleness, by the state budget; an early update; a session row replaced by a merged one; or a fired window a late event changed within its allowed lateness. */
   readonly reason: CloseReason;
   /** Monotonic per row identity: an update < the final row of the same count < any row with more records. */
   readonly version: number;

@@ -67,6 +67,8 @@ export interface WindowStore {
   takeChanges(): Map<string, OpenWindow | null>;
   /** Puts back a window restored from the changelog (already written: `logged`). */
   restore(w: OpenWindow): void;
+  /** Takes in a window from another store (one that fired, kept for its lateness): to be written. */
+  adopt(w: OpenWindow): void;
 }
 
 export function heldKey(parts: readonly string[]): HeldKey {

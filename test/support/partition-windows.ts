@@ -17,5 +17,6 @@ export function partitionWindowsOf(
     },
     new PackedWindowStore(),
     windowChangelog,
+    new PackedWindowStore(),
   );
 }

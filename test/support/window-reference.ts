@@ -1,6 +1,7 @@
 // A brute-force reference for windowing, shared by the property tests and the crash tests: it keeps
 // every accepted event in a list and recomputes windows (and session unions) from scratch. Lateness
-// follows the documented rules: a tumbling or sliding window is closed once watermark ≥ end + grace; a
+// follows the documented rules: a tumbling or sliding window takes no more events once watermark ≥ end
+// + grace + its allowed lateness (what ClickHouse ends up holding, after the late rows); a
 // session event is late when it is older than watermark − grace; the watermark is the max event time
 // seen minus the allowed out-of-orderness. Pure and slow on purpose.
 import { fieldPath } from '../../src/aggregations/field-path.js';
@@ -10,8 +11,15 @@ import { tumblingWindowOf } from '../../src/windows/tumbling.js';
 import type { Window } from '../../src/windows/window.js';
 
 export type ReferenceDefinition =
-  | { name: string; type: 'tumbling'; size: number; groupBy: string[] }
-  | { name: string; type: 'sliding'; size: number; advance: number; groupBy: string[] }
+  | { name: string; type: 'tumbling'; size: number; groupBy: string[]; allowedLateness?: number }
+  | {
+      name: string;
+      type: 'sliding';
+      size: number;
+      advance: number;
+      groupBy: string[];
+      allowedLateness?: number;
+    }
   | { name: string; type: 'session'; gap: number; groupBy: string[] };
 
 export interface ReferenceEvent {
@@ -43,9 +51,11 @@ export class WindowReference {
 
   /** Offers an event in processing order; returns the definitions it was late for. */
   add(ev: ReferenceEvent): string[] {
-    const closed = (w: Window) => w.end + this.time.grace <= this.watermark;
     const lateFor: string[] = [];
     for (const d of this.definitions) {
+      // A window takes events until the watermark passes its end + grace + allowed lateness.
+      const closed = (w: Window) =>
+        w.end + this.time.grace + (d.type === 'session' ? 0 : (d.allowedLateness ?? 0)) <= this.watermark;
       const accepted = this.accepted.get(d.name)!;
       if (d.type === 'session') {
         if (ev.t < this.watermark - this.time.grace) lateFor.push(d.name);

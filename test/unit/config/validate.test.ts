@@ -46,6 +46,7 @@ describe('pipeline config', () => {
       emit: { mode: 'final', every: 5_000 },
       maxKeys: 100_000,
       onKeyCap: 'drop',
+      allowedLateness: 0,
     });
     expect(pipeline.sinks.clickhouse).toEqual({
       enabled: true,

@@ -169,6 +169,71 @@ function run(ops: readonly Op[], mode: 'final' | 'update') {
   return { rows, reference };
 }
 
+const LATENESS = 4_000;
+
+/** The pipeline with allowed lateness on its tumbling and sliding windows (sessions take none). */
+function latePipeline(): PipelineInput {
+  const base = pipeline('final');
+  return {
+    ...base,
+    windows: base.windows.map((w) => (w.type === 'session' ? w : { ...w, allowedLateness: LATENESS })),
+  };
+}
+
+/**
+ * Runs the stream with allowed lateness, moving the partition to a fresh engine through its changelog
+ * (compacted: the last record per key) at the ops `moveAt` marks, as a restart or a rebalance would.
+ */
+function runWithLateness(ops: readonly Op[], moveAt: readonly boolean[]) {
+  const config = validatePipeline(latePipeline());
+  let windows = partitionWindowsOf(config);
+  const changelog = new Map<string, Buffer>();
+  const reference = new WindowReference(
+    [
+      { name: 'tumbling', type: 'tumbling', size: 10_000, groupBy: ['key'], allowedLateness: LATENESS },
+      {
+        name: 'sliding',
+        type: 'sliding',
+        size: 10_000,
+        advance: 5_000,
+        groupBy: ['key'],
+        allowedLateness: LATENESS,
+      },
+      { name: 'session', type: 'session', gap: GAP, groupBy: ['key'] },
+    ],
+    { grace: GRACE, outOfOrderness: OUT_OF_ORDERNESS },
+  );
+  const rows: WindowResult[] = [];
+  let offset = 0n;
+  let now = 0;
+  ops.forEach((op, i) => {
+    now += 1;
+    if (op.kind === 'add') {
+      const outcome = windows.absorb({ value: op.ev, eventTimeMs: op.ev.t }, offset, now);
+      expect(outcome.late.map((l) => l.definition)).toEqual(
+        reference.add({ t: op.ev.t, value: { ...op.ev } }),
+      );
+      offset += 1n;
+      return;
+    }
+    rows.push(...windows.closeDue(now, false));
+    if (!moveAt[i]) return;
+    // A snapshot owes the sinks nothing: every waiting row goes out first.
+    rows.push(...windows.takePending());
+    for (const [key, value] of windows.takeChangelog()) {
+      if (value === null) changelog.delete(key);
+      else changelog.set(key, value);
+    }
+    const watermark = windows.watermark.snapshot();
+    windows = partitionWindowsOf(config);
+    expect(windows.restore(changelog, { watermark }, now)).toEqual([]);
+  });
+  rows.push(...windows.closeDue(Number.MAX_SAFE_INTEGER / 2, true));
+  expect(windows.openWindows).toBe(0);
+  expect(windows.retainedWindows).toBe(0);
+  return { rows, reference };
+}
+
 describe('PartitionWindows against a brute-force reference', () => {
   it('assigns, aggregates, closes and flags late events exactly, for tumbling, sliding and session windows', () => {
     fc.assert(
@@ -189,6 +254,51 @@ describe('PartitionWindows against a brute-force reference', () => {
       }),
       { numRuns: 200 },
     );
+  });
+
+  it('with allowed lateness, updates fired windows with late events within it, across restores, and leaves ClickHouse with the reference', () => {
+    fc.assert(
+      fc.property(streamArb, fc.array(fc.boolean(), { minLength: 150, maxLength: 150 }), (ops, moveAt) => {
+        const { rows, reference } = runWithLateness(ops, moveAt);
+        expectClickHouseToHoldTheFinalRows(rows, reference);
+        // Every row of a fired window that a late event changed says so, and outranks the one before.
+        for (const row of rows.filter((r) => r.reason === 'late'))
+          expect(row.definition === 'session').toBe(false);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('keeps a fired window until its lateness is over, then lets it go without a row', () => {
+    const tumblingOnly = latePipeline();
+    const windows = partitionWindowsOf(
+      validatePipeline({
+        ...tumblingOnly,
+        windows: tumblingOnly.windows.filter((w) => w.type === 'tumbling'),
+      }),
+    );
+    const ev = (t: number, value: number) => ({ value: { t, key: 'a', value, user: 'u1' }, eventTimeMs: t });
+    windows.absorb(ev(1_000, 1), 0n, 0);
+    // The watermark (max event time - 2 s) passes the first tumbling window's end + grace (11 s).
+    windows.absorb(ev(13_500, 2), 1n, 0);
+    const fired = windows.closeDue(0, false);
+    expect(fired.map((r) => [r.window.start, r.count, r.reason])).toEqual([[0, 1, 'watermark']]);
+    expect(windows.retainedWindows).toBeGreaterThan(0);
+    // Late for the fired window, within its 4 s of lateness: counted there, not late.
+    expect(windows.absorb(ev(2_000, 5), 2n, 0).late).toEqual([]);
+    const late = windows.closeDue(0, false);
+    expect(late.map((r) => [r.window.start, r.count, r.values.sum_value, r.reason])).toEqual([
+      [0, 2, 6, 'late'],
+    ]);
+    expect(late[0]!.version).toBeGreaterThan(fired[0]!.version);
+    expect(windows.counters.lateUpdates).toBeGreaterThan(0);
+    // Past end + grace + lateness (15 s): the window is let go, and a later event for it is late.
+    windows.absorb(ev(17_500, 3), 3n, 0);
+    expect(
+      windows.closeDue(0, false).filter((r) => r.definition === 'tumbling' && r.window.start === 0),
+    ).toEqual([]);
+    expect(windows.retainedWindows).toBe(0);
+    expect(windows.absorb(ev(3_000, 7), 4n, 0).late.map((l) => l.definition)).toEqual(['tumbling']);
   });
 
   it('merges two sessions that an out-of-order event bridges', () => {
