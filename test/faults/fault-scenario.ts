@@ -45,11 +45,14 @@ export interface FaultPipelineOptions {
   backpressure?: Record<string, unknown>;
   /** Other top-level settings (a parse section, say). */
   extra?: Record<string, unknown>;
+  /** The tumbling and sliding windows' allowed lateness (sessions take none). */
+  allowedLateness?: string;
 }
 
 /** The scenarios' pipeline: the windows of DEFINITIONS, sessions in update mode so early rows and merges are tested too. */
 export function faultPipeline(options: FaultPipelineOptions) {
   const sum = [{ fn: 'sum', field: 'value' }];
+  const lateness = options.allowedLateness ? { allowedLateness: options.allowedLateness } : {};
   return {
     name: options.name,
     // A killed member holds its partitions until its session times out: keep that short.
@@ -64,7 +67,14 @@ export function faultPipeline(options: FaultPipelineOptions) {
     time: { field: 'timestamp', maxOutOfOrderness: OUT_OF_ORDERNESS, grace: GRACE, idleTimeout: '5s' },
     processing: { guarantee: options.guarantee ?? 'exactly-once', commitInterval: '300ms' },
     windows: [
-      { name: 'by_type_10s', type: 'tumbling', size: '10s', groupBy: ['type'], aggregations: sum },
+      {
+        name: 'by_type_10s',
+        type: 'tumbling',
+        size: '10s',
+        groupBy: ['type'],
+        aggregations: sum,
+        ...lateness,
+      },
       {
         name: 'by_url_30s',
         type: 'sliding',
@@ -72,6 +82,7 @@ export function faultPipeline(options: FaultPipelineOptions) {
         advance: '10s',
         groupBy: ['url'],
         aggregations: sum,
+        ...lateness,
       },
       {
         name: 'sessions',
