@@ -47,7 +47,7 @@ export function resetTargetOf(opts: Omit<ResetOptions, 'config'>): ResetTarget {
   if (given.length !== 1)
     throw new ConfigError([
       {
-        path: 'reset',
+        path: '--to-earliest | --to-datetime | --to-offsets',
         expected: 'exactly one of --to-earliest, --to-datetime <ISO time>, --to-offsets <partition=offset,…>',
         found: given.length === 0 ? 'none' : given.join(' and '),
       },
