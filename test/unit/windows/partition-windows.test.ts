@@ -84,6 +84,7 @@ function aggregatesOf(events: readonly Ev[]) {
     min_value: Math.min(...values),
     max_value: Math.max(...values),
     avg_value: values.reduce((a, b) => a + b, 0) / values.length,
+    avg_value_n: values.length,
     count_distinct_user: users.size,
     count_distinct_user_exact: users.size > 3 ? 0 : 1,
   };
