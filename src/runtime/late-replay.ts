@@ -194,11 +194,11 @@ export class LateReplay {
   summary(): string[] {
     const verb = this.options.dryRun ? 'would apply' : 'applied';
     const lines = [`${this.records} late record(s) read`];
+    if (this.applied.size === 0) lines.push(`${verb} 0 late event(s)`);
     for (const [name, n] of this.applied) lines.push(`${verb} ${n} late event(s) to window ${name}`);
     if (this.alreadyApplied > 0)
       lines.push(`${this.alreadyApplied} window(s) of late records already applied before: skipped`);
     for (const [id, n] of this.notApplied) lines.push(`not applied ${n}× to ${id}`);
-    if (this.applied.size === 0) lines.push(`${verb} 0 late event(s)`);
     return lines;
   }
 }
