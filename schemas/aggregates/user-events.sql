@@ -18,6 +18,7 @@ CREATE TABLE IF NOT EXISTS `sluice`.`events_by_url_1m` (
   `emit_reason` String,
   `superseded` UInt8,
   `commit_interval` UInt64,
+  `late_applied` String,
   `version` UInt64
 ) ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYYYYMM(window_start)
@@ -37,6 +38,7 @@ CREATE TABLE IF NOT EXISTS `sluice`.`country_5m` (
   `emit_reason` String,
   `superseded` UInt8,
   `commit_interval` UInt64,
+  `late_applied` String,
   `version` UInt64
 ) ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYYYYMM(window_start)
@@ -57,6 +59,7 @@ CREATE TABLE IF NOT EXISTS `sluice`.`sessions` (
   `emit_reason` String,
   `superseded` UInt8,
   `commit_interval` UInt64,
+  `late_applied` String,
   `version` UInt64
 ) ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYYYYMM(window_start)

@@ -141,7 +141,11 @@ export function mergeAggregates(
   });
 }
 
-/** Column values: `count`, each aggregation by name, and `<name>_exact` (1 or 0) for count_distinct. */
+/**
+ * Column values: `count`, each aggregation by name, `<name>_exact` (1 or 0) for count_distinct, and
+ * `<name>_n` (the values averaged) for avg, so that a row's average can take one more value exactly
+ * (`sluice late replay`).
+ */
 export function aggregateResults(state: AggregateState, specs: readonly AggregateSpec[]): AggregateResults {
   const out: AggregateResults = { count: state.count };
   specs.forEach((spec, i) => {
@@ -152,6 +156,7 @@ export function aggregateResults(state: AggregateState, specs: readonly Aggregat
         break;
       case 'avg':
         out[spec.name] = (slot as SumSlot).n === 0 ? null : (slot as SumSlot).sum / (slot as SumSlot).n;
+        out[`${spec.name}_n`] = (slot as SumSlot).n;
         break;
       case 'min':
       case 'max':

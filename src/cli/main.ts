@@ -8,6 +8,7 @@ import { SLUICE_VERSION } from '../version.js';
 import { registerBenchCommand } from './bench.js';
 import { registerDemoCommand } from './demo.js';
 import { registerDlqCommands } from './dlq.js';
+import { registerLateCommands } from './late.js';
 import { registerMigrateCommand } from './migrate.js';
 import { registerProduceCommand } from './produce.js';
 import { registerRunCommand } from './run.js';
@@ -24,6 +25,7 @@ const program = new Command('sluice')
 registerRunCommand(program);
 registerDemoCommand(program);
 registerDlqCommands(program);
+registerLateCommands(program);
 registerMigrateCommand(program);
 registerProduceCommand(program);
 registerSchemasCommand(program);

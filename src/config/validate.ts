@@ -72,6 +72,7 @@ const ROW_COLUMNS = [
   'emit_reason',
   'superseded',
   'commit_interval',
+  'late_applied',
   'version',
 ];
 
@@ -138,6 +139,8 @@ function columnIssues(window: WindowConfig, index: number): ConfigIssue[] {
     claim(aggregation.name, `aggregations[${k}]`, path, aggregation.name, hint);
     if (aggregation.fn === 'count_distinct')
       claim(`${aggregation.name}_exact`, `aggregations[${k}]`, path, aggregation.name, hint);
+    if (aggregation.fn === 'avg')
+      claim(`${aggregation.name}_n`, `aggregations[${k}]`, path, aggregation.name, hint);
   });
   return issues;
 }

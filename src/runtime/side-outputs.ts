@@ -10,10 +10,20 @@ import type { ResultRow } from '../sinks/result-row.js';
 import type { OutgoingRecord } from '../source/outgoing-record.js';
 import type { SideTopicWriter } from '../source/side-topic-writer.js';
 import type { TransactionOutbox } from '../source/transaction-outbox.js';
-import { KEY_CAP_HEADERS } from '../sinks/dead-letters.js';
+import { KEY_CAP_HEADERS, LATE_HEADERS } from '../sinks/dead-letters.js';
 import { windowRefOf } from '../windows/key-cap.js';
+import type { Lateness } from '../windows/partition-windows.js';
 import type { KeyCappedEvent, LateEvent } from './partition-worker.js';
 import type { Origin, StageFailure } from './stage-chain.js';
+
+/** The windows a late event missed, `name@start` each (sessions have none): what `sluice late replay` reads. */
+function lateWindowRefs(late: readonly Lateness[]): string {
+  return late
+    .flatMap((l) =>
+      (l.windowStarts ?? []).map((start) => windowRefOf({ definition: l.definition, windowStart: start })),
+    )
+    .join(',');
+}
 
 export class SideOutputs {
   constructor(
@@ -84,9 +94,10 @@ export class SideOutputs {
       reason: 'late',
       attempts: 0,
       extra: {
-        'sluice.late.windows': event.late.map((l) => l.definition).join(','),
-        'sluice.late.by.ms': String(Math.max(...event.late.map((l) => l.byMs))),
-        'sluice.event.time': new Date(event.eventTimeMs).toISOString(),
+        [LATE_HEADERS.windows]: event.late.map((l) => l.definition).join(','),
+        [LATE_HEADERS.byMs]: String(Math.max(...event.late.map((l) => l.byMs))),
+        [LATE_HEADERS.windowRefs]: lateWindowRefs(event.late),
+        [LATE_HEADERS.eventTime]: new Date(event.eventTimeMs).toISOString(),
       },
     });
     return this.send(partition, this.topics.late, message);

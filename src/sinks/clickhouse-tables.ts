@@ -30,6 +30,11 @@ function aggregationColumns(aggregation: AggregationConfig): Column[] {
     case 'sum':
       return [{ name: aggregation.name, type: 'Float64', default: '0' }];
     case 'avg':
+      return [
+        { name: aggregation.name, type: 'Nullable(Float64)', default: 'NULL' },
+        // The values averaged: with it the row's sum is known, and a late event merges in exactly.
+        { name: `${aggregation.name}_n`, type: 'UInt64', default: '0' },
+      ];
     case 'min':
     case 'max':
       return [{ name: aggregation.name, type: 'Nullable(Float64)', default: 'NULL' }];
@@ -55,6 +60,8 @@ export function windowColumns(window: WindowConfig): Column[] {
     { name: 'emit_reason', type: 'String', default: "'watermark'" },
     { name: 'superseded', type: 'UInt8', default: '0' },
     { name: 'commit_interval', type: 'UInt64', default: '0' },
+    // The late events merged into the row by `sluice late replay` (late-applied.ts); '' from the pipeline.
+    { name: 'late_applied', type: 'String', default: "''" },
     { name: 'version', type: 'UInt64' },
   ];
 }

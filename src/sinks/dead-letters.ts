@@ -25,6 +25,18 @@ export const KEY_CAP_HEADERS = {
   maxKeys: 'sluice.key-cap.max-keys',
 } as const;
 
+/**
+ * A late event's record: the definitions it was late for, how late (the most), its event time, and
+ * the tumbling and sliding windows it missed (`name@start`, comma-separated; see key-cap.ts), which
+ * `sluice late replay` merges it into.
+ */
+export const LATE_HEADERS = {
+  windows: 'sluice.late.windows',
+  byMs: 'sluice.late.by.ms',
+  eventTime: 'sluice.event.time',
+  windowRefs: 'sluice.late.window.refs',
+} as const;
+
 export interface DeadLetterContext {
   pipeline: string;
   topic: string;

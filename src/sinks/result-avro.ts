@@ -13,6 +13,10 @@ function aggregationFields(aggregation: AggregationConfig): AvroField[] {
     case 'sum':
       return [{ name: aggregation.name, type: 'double' }];
     case 'avg':
+      return [
+        { name: aggregation.name, type: ['null', 'double'] },
+        { name: `${aggregation.name}_n`, type: 'long', doc: 'how many values the average is of' },
+      ];
     case 'min':
     case 'max':
       return [{ name: aggregation.name, type: ['null', 'double'] }];
@@ -45,6 +49,12 @@ export function windowResultSchema(window: WindowConfig): Record<string, unknown
       ...window.aggregations.flatMap(aggregationFields),
       { name: 'emit_reason', type: 'string' },
       { name: 'superseded', type: 'int' },
+      {
+        name: 'late_applied',
+        type: 'string',
+        default: '',
+        doc: 'the late events `sluice late replay` merged in: per late-topic partition, the highest offset (p:o,…)',
+      },
       { name: 'version', type: 'long' },
     ],
   };

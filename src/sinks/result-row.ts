@@ -52,6 +52,8 @@ export function resultRow(
     emit_reason: result.reason,
     superseded: result.reason === 'superseded' ? 1 : 0,
     commit_interval: interval,
+    // Only `sluice late replay` merges late events into a row; the pipeline's rows hold none.
+    late_applied: '',
     version: rowVersion(interval, result.version),
   };
   window.groupBy.forEach((field, i) => (row[field] = result.key[i] ?? ''));

@@ -25,6 +25,12 @@ export interface Lateness {
   definition: string;
   /** How far the watermark had passed the close time of the (oldest) window the event missed. */
   byMs: number;
+  /**
+   * The starts of the tumbling or sliding windows it missed (a sliding event may miss its older windows
+   * and count in newer ones): what `sluice late replay` applies it to. Absent for a session, which it
+   * would have had to merge into.
+   */
+  windowStarts?: number[];
 }
 
 export interface AbsorbOutcome {
@@ -150,6 +156,7 @@ export class PartitionWindows<R> {
         continue;
       }
       let missed: number | undefined;
+      const missedStarts: number[] = [];
       for (const window of this.windowsOf(definition, event.eventTimeMs)) {
         if (only && !admits(only, definition.name, window.start)) continue;
         if (window.end + definition.graceMs <= watermark) {
@@ -159,12 +166,14 @@ export class PartitionWindows<R> {
             continue;
           }
           missed ??= watermark - (window.end + definition.graceMs);
+          missedStarts.push(window.start);
           continue;
         }
         const added = addToWindow(this.store, definition, window, key, keyId, event.value, at);
         if (added !== 'added') this.count(added, outcome, definition, window.start);
       }
-      if (missed !== undefined) outcome.late.push({ definition: definition.name, byMs: missed });
+      if (missed !== undefined)
+        outcome.late.push({ definition: definition.name, byMs: missed, windowStarts: missedStarts });
     }
     this.watermark.observe(event.eventTimeMs, nowMs);
     this.enforceBudget();

@@ -13,7 +13,7 @@ export interface WindowResult {
   readonly key: readonly string[];
   /** Records absorbed. */
   readonly count: number;
-  /** `count`, each aggregation by name, `<name>_exact` for count_distinct. */
+  /** `count`, each aggregation by name, `<name>_exact` for count_distinct, `<name>_n` for avg. */
   readonly values: AggregateResults;
   /** The lowest source offset absorbed: the result holds the partition's commit until it is sunk. */
   readonly firstOffset: bigint;

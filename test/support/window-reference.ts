@@ -37,6 +37,8 @@ export interface ExpectedWindow {
 export class WindowReference {
   watermark = Number.NEGATIVE_INFINITY;
   readonly late: Record<string, number> = {};
+  /** The windows the last event offered missed, `name@start` (tumbling and sliding only). */
+  lastMissed: string[] = [];
   private readonly accepted = new Map<string, { ev: ReferenceEvent; window?: Window }[]>();
 
   constructor(
@@ -52,6 +54,7 @@ export class WindowReference {
   /** Offers an event in processing order; returns the definitions it was late for. */
   add(ev: ReferenceEvent): string[] {
     const lateFor: string[] = [];
+    this.lastMissed = [];
     for (const d of this.definitions) {
       // A window takes events until the watermark passes its end + grace + allowed lateness.
       const closed = (w: Window) =>
@@ -66,8 +69,10 @@ export class WindowReference {
         d.type === 'tumbling' ? [tumblingWindowOf(ev.t, d.size)] : slidingWindowsOf(ev.t, d.size, d.advance);
       let missed = false;
       for (const w of windows) {
-        if (closed(w)) missed = true;
-        else accepted.push({ ev, window: w });
+        if (closed(w)) {
+          missed = true;
+          this.lastMissed.push(`${d.name}@${w.start}`);
+        } else accepted.push({ ev, window: w });
       }
       if (missed) lateFor.push(d.name);
     }

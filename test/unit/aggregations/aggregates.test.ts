@@ -34,6 +34,7 @@ function expected(events: { n: number | null; user: string }[]) {
     count: events.length,
     total: ns.reduce((a, b) => a + b, 0),
     mean: ns.length === 0 ? null : ns.reduce((a, b) => a + b, 0) / ns.length,
+    mean_n: ns.length,
     low: ns.length === 0 ? null : Math.min(...ns),
     high: ns.length === 0 ? null : Math.max(...ns),
     users: users.size,

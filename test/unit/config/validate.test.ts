@@ -247,6 +247,8 @@ describe('pipeline config', () => {
         { fn: 'avg', field: 'price_net', name: 'sum_price_net' },
         { fn: 'count_distinct', field: 'userId', name: 'users' },
         { fn: 'min', field: 'x', name: 'users_exact' },
+        { fn: 'avg', field: 'x', name: 'mean' },
+        { fn: 'max', field: 'x', name: 'mean_n' },
       ],
     };
     expect(issuesOf({ ...minimal, windows: [window] })).toEqual([
@@ -271,6 +273,12 @@ describe('pipeline config', () => {
         expected:
           'a result column of its own ("users_exact" is aggregations[3]; give the aggregation another name)',
         found: 'users_exact',
+      },
+      {
+        path: 'windows[0].aggregations[6].name',
+        expected:
+          'a result column of its own ("mean_n" is aggregations[5]; give the aggregation another name)',
+        found: 'mean_n',
       },
     ]);
     // Every column the table has besides group-by fields and aggregations is known to the check.

@@ -159,7 +159,7 @@ describe('PartitionWorker', () => {
     expect(worker.counters).toMatchObject({ fetched: 6, completed: 6, deadLettered: 3, late: 1 });
     // [60 000, 120 000) closed at 121 000 (grace 1 s); the watermark was 195 000.
     expect(late.map((l) => [l.origin.raw.offset, l.late])).toEqual([
-      ['2', [{ definition: 'w', byMs: 74_000 }]],
+      ['2', [{ definition: 'w', byMs: 74_000, windowStarts: [60_000] }]],
     ]);
     worker.sunk(results.length);
     // The window of offset 1 is still open: it goes to the changelog, and the commit covers everything.

@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { PipelineInput } from '../../../src/config/schema.js';
 import { validatePipeline } from '../../../src/config/validate.js';
+import type { Lateness } from '../../../src/windows/partition-windows.js';
 import type { WindowResult } from '../../../src/windows/window-result.js';
 import { partitionWindowsOf } from '../../support/partition-windows.js';
 import { WindowReference, type ExpectedWindow } from '../../support/window-reference.js';
@@ -83,6 +84,7 @@ function aggregatesOf(events: readonly Ev[]) {
     min_value: Math.min(...values),
     max_value: Math.max(...values),
     avg_value: values.reduce((a, b) => a + b, 0) / values.length,
+    avg_value_n: values.length,
     count_distinct_user: users.size,
     count_distinct_user_exact: users.size > 3 ? 0 : 1,
   };
@@ -141,6 +143,7 @@ function run(ops: readonly Op[], mode: 'final' | 'update') {
       const lateFor = reference.add({ t: op.ev.t, value: { ...op.ev } });
       expect(outcome.late.map((l) => l.definition)).toEqual(lateFor);
       expect(outcome.late.every((l) => l.byMs >= 0)).toBe(true);
+      expect(missedRefsOf(outcome.late)).toEqual(reference.lastMissed);
       offset += 1n;
       if (mode === 'update') rows.push(...windows.updatesDue(now));
       continue;
@@ -167,6 +170,11 @@ function run(ops: readonly Op[], mode: 'final' | 'update') {
   expect(finals.map(summary).sort(byId)).toEqual(reference.windows().map(expectedSummary).sort(byId));
   expect(windows.openWindows).toBe(0);
   return { rows, reference };
+}
+
+/** The windows a late outcome says the event missed, as the late record's header names them. */
+function missedRefsOf(late: readonly Lateness[]): string[] {
+  return late.flatMap((l) => (l.windowStarts ?? []).map((start) => `${l.definition}@${start}`));
 }
 
 const LATENESS = 4_000;
@@ -213,6 +221,8 @@ function runWithLateness(ops: readonly Op[], moveAt: readonly boolean[]) {
       expect(outcome.late.map((l) => l.definition)).toEqual(
         reference.add({ t: op.ev.t, value: { ...op.ev } }),
       );
+      // Exactly the windows past their lateness: a sliding event may still count in its newer ones.
+      expect(missedRefsOf(outcome.late)).toEqual(reference.lastMissed);
       offset += 1n;
       return;
     }
@@ -298,7 +308,9 @@ describe('PartitionWindows against a brute-force reference', () => {
       windows.closeDue(0, false).filter((r) => r.definition === 'tumbling' && r.window.start === 0),
     ).toEqual([]);
     expect(windows.retainedWindows).toBe(0);
-    expect(windows.absorb(ev(3_000, 7), 4n, 0).late.map((l) => l.definition)).toEqual(['tumbling']);
+    expect(windows.absorb(ev(3_000, 7), 4n, 0).late).toEqual([
+      { definition: 'tumbling', byMs: expect.any(Number) as number, windowStarts: [0] },
+    ]);
   });
 
   it('merges two sessions that an out-of-order event bridges', () => {
