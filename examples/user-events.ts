@@ -57,6 +57,7 @@ export function enrich(record: StageRecord): EnrichedEvent {
 export const pipeline = definePipeline({
   name: 'user_events_ts',
   source: { topic: 'user-events', fromBeginning: true },
+  parse: { events: 'user-event' },
   time: { field: 'timestamp', maxOutOfOrderness: '5s', grace: '2s', idleTimeout: '10s' },
   processing: { guarantee: 'exactly-once', commitInterval: '1s' },
   stages: [

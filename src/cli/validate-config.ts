@@ -1,12 +1,16 @@
 // `sluice validate-config <file>`: checks a pipeline definition without connecting to anything (what a
 // CI step or a pre-deploy hook runs). Prints what the pipeline will do, or every bad field with what
 // was expected and what was found, and exits non-zero.
+import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import { formatDuration as d } from '../config/duration.js';
 import { loadPipelineFile } from '../config/load.js';
 import type { Pipeline } from '../config/schema.js';
 import { groupIdOf, topicsToCreate } from '../config/pipeline-topics.js';
+import { ConfigError } from '../config/config-error.js';
+import { declaredFields, undeclaredFields } from '../stages/declared-fields.js';
+import { DEFAULT_READER_SCHEMA } from '../stages/record-decoders.js';
 
 export function registerValidateConfigCommand(program: Command): void {
   program
@@ -16,6 +20,13 @@ export function registerValidateConfigCommand(program: Command): void {
     .option('--resolved', 'print the whole pipeline with every default filled in, as YAML')
     .action(async (file: string, opts: { resolved?: boolean }) => {
       const pipeline = await loadPipelineFile(file);
+      const { issues, unsure } = undeclaredFields(
+        pipeline,
+        declaredFields(pipeline.parse, dirname(resolve(file)), DEFAULT_READER_SCHEMA),
+      );
+      if (issues.length > 0) throw new ConfigError(issues, file);
+      for (const field of unsure)
+        console.warn(`warning: field '${field}' is not in the declared events: a stage must add it`);
       if (opts.resolved) {
         // Functions (TypeScript-only stages) cannot come from a file; durations print as milliseconds.
         console.log(stringify(pipeline));

@@ -188,6 +188,23 @@ export const parseSchema = z
         description: 'format avro: the schema producers write with, when it differs from `schema`.',
         examples: ['./schemas/user-event.v1.avsc'],
       }),
+    events: z
+      .enum(['any', 'user-event', 'json-schema'])
+      .optional()
+      .meta({
+        description:
+          "What the events are. `any` (the default for JSON): any JSON object, fields read by dotted path; a field a window needs that is missing or of the wrong type sends the record to the dead-letter topic, naming it. `user-event`: Sluice's built-in user-event contract (the demo's). `json-schema`: validated against `eventSchema`. Avro records are what their reader schema (`schema`) says; `user-event` also checks them against the contract.",
+        examples: ['any'],
+      }),
+    eventSchema: z
+      .string()
+      .min(1)
+      .optional()
+      .meta({
+        description:
+          'events json-schema: the JSON Schema file (draft 2020-12 or 07) the events must match, relative to the config file.',
+        examples: ['./schemas/sensor-reading.schema.json'],
+      }),
     registry: registrySchema.default(() => registrySchema.parse({})),
     maxMessageBytes: z
       .number()
@@ -536,8 +553,16 @@ export const timeSchema = z
       .optional()
       .meta({
         description:
-          'Event field holding the event time (epoch milliseconds or an ISO-8601 string). When absent, the Kafka record timestamp is used.',
+          'Event field holding the event time, a dotted path (see `format`). When absent, the Kafka record timestamp is used.',
         examples: ['timestamp'],
+      }),
+    format: z
+      .enum(['auto', 'epoch-millis', 'epoch-seconds', 'iso-8601'])
+      .default('auto')
+      .meta({
+        description:
+          'How `field` holds the time: `epoch-millis` or `epoch-seconds` (a number, or a string of digits), `iso-8601` (a string such as 2026-11-30T08:00:00Z), or `auto` (a number is epoch milliseconds, a string ISO-8601).',
+        examples: ['epoch-seconds'],
       }),
     maxOutOfOrderness: durationWithDefault(
       'How far behind the newest event time an event may arrive and still count: watermark = max event time − this.',

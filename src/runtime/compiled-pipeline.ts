@@ -2,6 +2,7 @@
 // topics it reads and writes, its record decoder, every stage as a ready processor with its policy,
 // its windows, and the settings each part needs. The runtime and everything below it take these parts,
 // never the config object whole, so a stage that was not prepared cannot reach a partition.
+import { fieldPath } from '../aggregations/field-path.js';
 import type { Endpoints } from '../config/endpoints.js';
 import {
   groupIdOf,
@@ -16,7 +17,10 @@ import type { Logger } from '../ops/logger.js';
 import type { SinkSettings } from '../sinks/result-sink.js';
 import type { LookupResult } from '../stages/lookup-stage.js';
 import { prepareStages, type PreparedStage } from '../stages/prepared-stages.js';
-import { createDecoder, type DecoderHandle } from '../stages/record-decoders.js';
+import { createEventContract, type EventContract } from '../stages/event-contract.js';
+import { DEFAULT_READER_SCHEMA, createDecoder, type DecoderHandle } from '../stages/record-decoders.js';
+import { declaredFields, undeclaredFields } from '../stages/declared-fields.js';
+import { ConfigError } from '../config/config-error.js';
 import type { PartitionWindowSettings } from '../windows/partition-windows.js';
 import { defineWindow } from '../windows/window-definition.js';
 import type { ChainDefinition } from './stage-chain.js';
@@ -62,7 +66,16 @@ export async function compilePipeline(
     baseDir: options.baseDir,
     ...(options.observedLookup ? { observedLookup: options.observedLookup } : {}),
   });
-  return assemblePipeline(pipeline, prepared.stages, decoder, () => prepared.close());
+  const contract = createEventContract(pipeline.parse, options.baseDir);
+  // Windows reading fields the declared events cannot hold are refused here too, not only by validate-config.
+  const undeclared = undeclaredFields(
+    pipeline,
+    declaredFields(pipeline.parse, options.baseDir, DEFAULT_READER_SCHEMA),
+  );
+  if (undeclared.issues.length > 0) throw new ConfigError(undeclared.issues);
+  for (const field of undeclared.unsure)
+    options.logger.warn({ field }, 'a window reads a field the declared events lack: a stage must add it');
+  return assemblePipeline(pipeline, prepared.stages, decoder, contract, () => prepared.close());
 }
 
 /** The compiled pipeline from its config and its parts that took I/O to make. Pure. */
@@ -70,6 +83,7 @@ export function assemblePipeline(
   pipeline: Pipeline,
   stages: readonly PreparedStage[],
   decoder: DecoderHandle,
+  contract: EventContract,
   close: () => Promise<void>,
 ): CompiledPipeline {
   const exactlyOnce = pipeline.processing.guarantee === 'exactly-once';
@@ -87,7 +101,12 @@ export function assemblePipeline(
     chain: {
       decode: (value) => decoder.decode(value),
       stages,
-      timeField: pipeline.time.field,
+      contract,
+      time: {
+        field: pipeline.time.field,
+        path: pipeline.time.field === undefined ? undefined : fieldPath(pipeline.time.field),
+        format: pipeline.time.format,
+      },
       parseOnError: pipeline.parse.onError,
       quality: pipeline.quality,
       onStageError: pipeline.onStageError,

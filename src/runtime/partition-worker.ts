@@ -12,6 +12,7 @@ import type { WindowResult } from '../windows/window-result.js';
 import { ONLY_WINDOWS_HEADER, parseWindowRefs, type KeyCapDrop } from '../windows/key-cap.js';
 import { PackedWindowStore } from '../state/packed-window-store.js';
 import { SluiceError, messageOf } from '../errors.js';
+import { RecordError } from '../stages/record-error.js';
 import { BackpressureController, type BackpressureAction, type BufferFill } from './backpressure.js';
 import { OffsetTracker } from './offset-tracker.js';
 import {
@@ -522,6 +523,18 @@ export class PartitionWorker {
   private absorb(item: ChainItem): void {
     const only = replayedInto(item.origin);
     const outcome = this.windows.absorb(item.record, item.origin.offset, this.clock(), only);
+    if (outcome.invalid !== undefined) {
+      // A field a window needs is missing or mistyped: into no window, and dead-lettered naming it.
+      const source = { topic: this.topic, partition: this.partition, offset: item.origin.raw.offset };
+      this.failed({
+        origin: item.origin,
+        stage: 'window',
+        error: new RecordError(source, 'window', outcome.invalid),
+        attempts: 1,
+        action: 'dead-letter',
+      });
+      return;
+    }
     this.counters.keyCapped += outcome.capped;
     // The engine counts them; this worker's engine lives exactly as long as the worker.
     this.counters.lateUpdates = this.windows.counters.lateUpdates;

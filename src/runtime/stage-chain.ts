@@ -2,10 +2,11 @@
 // its own concurrency, timeout and retries, then the windows. Every item remembers the source record
 // (its origin) it derives from; the origin is complete once every item derived from it has been
 // absorbed, filtered, skipped or dead-lettered, however many a stage fanned out.
-import type { ParseConfig, QualityRule, TimeConfig } from '../config/schema.js';
+import type { ParseConfig, QualityRule } from '../config/schema.js';
 import { messageOf } from '../errors.js';
 import type { FetchedRecord } from '../source/fetched-record.js';
-import { validateEvent } from '../stages/json-parse.js';
+import type { EventContract } from '../stages/event-contract.js';
+import { parseEvent, type EventTime } from '../stages/event-parse.js';
 import { RecordError, RecordInvalidError } from '../stages/record-error.js';
 import { QualityChecker, type Violation } from '../stages/quality-rules.js';
 import type { PreparedStage } from '../stages/prepared-stages.js';
@@ -44,8 +45,10 @@ export interface ChainDefinition {
    */
   decode: (value: Buffer) => unknown;
   stages: readonly PreparedStage[];
-  /** The event-time field (the Kafka record timestamp when absent). */
-  timeField: TimeConfig['field'];
+  /** What a decoded document must be to be an event (the pipeline's declared contract). */
+  contract: EventContract;
+  /** Where the event time is: a field in a format, or the Kafka record timestamp. */
+  time: EventTime;
   /** What a record that fails to parse or validate does. */
   parseOnError: ParseConfig['onError'];
   quality: readonly QualityRule[];
@@ -171,7 +174,7 @@ export class StageChain {
     const source = { topic: this.topic, partition: this.partition, offset: raw.offset };
     let parsed;
     try {
-      parsed = validateEvent(document, raw, source, this.definition.timeField);
+      parsed = parseEvent(document, raw, source, this.definition.contract, this.definition.time);
     } catch (error) {
       this.parseFailed(origin, error, started);
       return;

@@ -5,6 +5,7 @@
 // the store of open windows and the changelog's encoding are injected (state/ implements both), so
 // this file decides every rule and imports nothing below windows/.
 import { readField, type FieldPath } from '../aggregations/field-path.js';
+import { brokenNeed, fieldNeedsOf, type FieldNeed } from './event-fields.js';
 import { addToWindow, admits, type AddOutcome, type KeyCapDrop } from './key-cap.js';
 import { addToSession } from './session-merging.js';
 import { slidingWindowsOf } from './sliding.js';
@@ -40,6 +41,11 @@ export interface AbsorbOutcome {
   capped: number;
   /** The windows the key cap dropped the event from; absent when none did (the common case). */
   dropped?: KeyCapDrop[];
+  /**
+   * A field a window needs is missing or of the wrong type (event-fields.ts): the event went into no
+   * window, and this says which field, what was expected and what was found.
+   */
+  invalid?: string;
 }
 
 export interface WindowCounters {
@@ -92,6 +98,8 @@ export class PartitionWindows<R> {
   private readonly lateChanged = new Set<OpenWindow>();
   /** Per definition, its variant for kept windows: closing (letting go) at end + grace + allowed lateness. */
   private readonly keptDefinitions = new Map<string, WindowDefinition>();
+  /** The fields the windows read, each once, and what each must hold. */
+  private readonly needs: readonly FieldNeed[];
 
   /**
    * `store` holds the open windows; `retained` those that fired and are kept for their definition's
@@ -106,6 +114,7 @@ export class PartitionWindows<R> {
   ) {
     for (const d of settings.windows)
       this.keptDefinitions.set(d.name, { ...d, graceMs: d.graceMs + d.allowedLatenessMs });
+    this.needs = fieldNeedsOf(settings.windows);
     this.watermark = new Watermark({
       maxOutOfOrdernessMs: settings.time.maxOutOfOrderness,
       idleTimeoutMs: settings.time.idleTimeout,
@@ -136,6 +145,8 @@ export class PartitionWindows<R> {
    * counted the first time.
    */
   absorb(event: WindowedEvent, offset: bigint, nowMs: number, only?: ReadonlySet<string>): AbsorbOutcome {
+    const invalid = brokenNeed(event.value, this.needs);
+    if (invalid !== undefined) return { late: [], capped: 0, invalid };
     const watermark = this.watermark.current(nowMs, false);
     const outcome: AbsorbOutcome = { late: [], capped: 0 };
     // The store keeps offsets as numbers (smaller than BigInts, and exact below 2^53).

@@ -4,6 +4,7 @@ import type { Pipeline } from '../../src/config/schema.js';
 import { assemblePipeline, type CompiledPipeline } from '../../src/runtime/compiled-pipeline.js';
 import { filterProcessor } from '../../src/stages/filter-stage.js';
 import type { PreparedStage } from '../../src/stages/prepared-stages.js';
+import { createEventContract } from '../../src/stages/event-contract.js';
 import { createDecoder } from '../../src/stages/record-decoders.js';
 
 export function compiledForTest(pipeline: Pipeline): CompiledPipeline {
@@ -19,5 +20,6 @@ export function compiledForTest(pipeline: Pipeline): CompiledPipeline {
     return { name, concurrency, timeout, retry, onError, process };
   });
   const decoder = createDecoder(pipeline.parse, { baseDir: process.cwd() });
-  return assemblePipeline(pipeline, stages, decoder, () => Promise.resolve());
+  const contract = createEventContract(pipeline.parse, process.cwd());
+  return assemblePipeline(pipeline, stages, decoder, contract, () => Promise.resolve());
 }

@@ -33,6 +33,7 @@ export function simplePipeline(topic: string): Pipeline {
   return validatePipeline({
     name: nameFor('bench_simple', topic),
     source: { topic, fromBeginning: true },
+    parse: { events: 'user-event' },
     processing: { guarantee: 'at-least-once', commitInterval: '1s' },
     time: benchTime,
     windows: [{ name: 'counts_1m', type: 'tumbling', size: '1m', groupBy: ['type', 'url'] }],
@@ -58,7 +59,8 @@ export function fullPipeline(topic: string, options: FullPipelineOptions = {}): 
   return validatePipeline({
     name: options.name ?? nameFor('bench_full', topic),
     source: { topic, fromBeginning: true },
-    parse: { format: 'avro' },
+    // The user-event contract, checked on top of the Avro reader schema, as the demo declares it.
+    parse: { format: 'avro', events: 'user-event' },
     processing: { guarantee: 'exactly-once', commitInterval: options.commitInterval ?? '1s' },
     time: benchTime,
     stages: [

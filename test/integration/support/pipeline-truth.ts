@@ -147,6 +147,8 @@ export function countingPipeline(options: {
   return {
     name: options.name,
     source: { brokers: [inject('kafkaBrokers')], topic: options.topic, groupId: `sluice-${options.name}` },
+    // User events, declared as the demo does: a record that breaks the contract is dead-lettered.
+    parse: { events: 'user-event' as const },
     time: { field: 'timestamp', maxOutOfOrderness: 5_000, grace: 0, idleTimeout: options.idleTimeout },
     windows: [
       {

@@ -36,7 +36,12 @@ describe('pipeline config', () => {
       maxBufferBytes: 64 * 1024 * 1024,
       lowWaterMark: 0.5,
     });
-    expect(pipeline.time).toEqual({ maxOutOfOrderness: 5_000, grace: 0, idleTimeout: 30_000 });
+    expect(pipeline.time).toEqual({
+      format: 'auto',
+      maxOutOfOrderness: 5_000,
+      grace: 0,
+      idleTimeout: 30_000,
+    });
     expect(pipeline.windows[0]).toEqual({
       name: 'w',
       type: 'tumbling',

@@ -153,7 +153,13 @@ describe('PartitionWorker', () => {
     expect(results.map((r) => [r.window.start, r.count])).toEqual([[60_000, 1]]);
     expect(deadLetters.map((f) => [f.origin.raw.offset, f.stage, messageOf(f.error)])).toEqual([
       ['3', 'parse', expect.stringMatching(/^t\[0\]@3 parse: invalid JSON/)],
-      ['4', 'parse', expect.stringMatching(/^t\[0\]@4 parse: field 'userId'/)],
+      [
+        '4',
+        'parse',
+        expect.stringMatching(
+          /^t\[0\]@4 parse: field 'timestamp': expected epoch milliseconds or an ISO-8601 time, found nothing/,
+        ),
+      ],
       ['5', 'parse', 't[0]@5 parse: expected a value, found a null value (tombstone)'],
     ]);
     expect(worker.counters).toMatchObject({ fetched: 6, completed: 6, deadLettered: 3, late: 1 });

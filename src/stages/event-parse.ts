@@ -1,0 +1,45 @@
+// Parse stage, second half: a decoded document (JSON or Avro, record-decoders.ts) → the event its
+// declared contract accepts (event-contract.ts), with its event time (event-time.ts). A document that
+// breaks the contract or holds no usable event time yields a RecordError naming the field.
+import type { FieldPath } from '../aggregations/field-path.js';
+import type { EventContract } from './event-contract.js';
+import { eventTimeOf, type TimeFormat } from './event-time.js';
+import { RecordError, type RecordOrigin } from './record-error.js';
+
+export interface ParsedEvent {
+  event: Record<string, unknown>;
+  eventTimeMs: number;
+}
+
+export interface RawRecord {
+  value: Buffer | null;
+  /** The Kafka record timestamp, epoch milliseconds as a string (kafkajs' form). */
+  timestamp: string;
+}
+
+/** Where an event's time is: a field (dotted path, compiled once) in a format, or the record timestamp. */
+export interface EventTime {
+  field: string | undefined;
+  path: FieldPath | undefined;
+  format: TimeFormat;
+}
+
+export function parseEvent(
+  document: unknown,
+  record: RawRecord,
+  origin: RecordOrigin,
+  contract: EventContract,
+  time: EventTime,
+): ParsedEvent {
+  let event: Record<string, unknown>;
+  try {
+    event = contract(document);
+  } catch (error) {
+    throw new RecordError(origin, 'parse', (error as Error).message, error);
+  }
+  const eventTimeMs = eventTimeOf(event, time, record.timestamp);
+  if (typeof eventTimeMs === 'string') throw new RecordError(origin, 'parse', eventTimeMs);
+  if (!Number.isFinite(eventTimeMs))
+    throw new RecordError(origin, 'parse', 'the event time is not a finite number');
+  return { event, eventTimeMs };
+}
