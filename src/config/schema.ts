@@ -639,9 +639,20 @@ const windowCommon = {
     examples: ['page_views_1m'],
   }),
   groupBy: z
-    .array(identifier)
+    .array(
+      z
+        .string()
+        .regex(
+          /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/,
+          'a field name, or a dotted path of them (device.site)',
+        ),
+    )
     .default([])
-    .meta({ description: 'Event fields whose values form the group key.', examples: [['type', 'url']] }),
+    .meta({
+      description:
+        'Event fields whose values form the group key; a dotted path reads a nested field and lands in a column named with underscores (`device.site` → `device_site`).',
+      examples: [['type', 'url']],
+    }),
   aggregations: z.array(aggregationSchema).default([]).meta({
     description: 'Aggregations besides `count` (always computed): sum, avg, min, max, count_distinct.',
   }),

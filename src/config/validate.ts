@@ -4,6 +4,7 @@ import type { z } from 'zod';
 import { ConfigError, type ConfigIssue } from './config-error.js';
 import { formatDuration } from './duration.js';
 import { pipelineSchema, type Pipeline, type WindowConfig } from './schema.js';
+import { groupByColumn } from './columns.js';
 
 function formatPath(path: readonly PropertyKey[]): string {
   return path.reduce<string>((out, key) => {
@@ -131,7 +132,7 @@ function columnIssues(window: WindowConfig, index: number): ConfigIssue[] {
       issues.push({ path, expected: `a result column of its own ("${column}" is ${taken}${hint})`, found });
   };
   window.groupBy.forEach((field, j) =>
-    claim(field, `groupBy[${j}]`, `windows[${index}].groupBy[${j}]`, field),
+    claim(groupByColumn(field), `groupBy[${j}]`, `windows[${index}].groupBy[${j}]`, field),
   );
   window.aggregations.forEach((aggregation, k) => {
     const path = `windows[${index}].aggregations[${k}].name`;
@@ -166,11 +167,12 @@ function crossFieldIssues(pipeline: Pipeline): ConfigIssue[] {
       });
       continue;
     }
+    const columns = window.groupBy.map(groupByColumn);
     for (const [, field] of template.matchAll(/\{([^}]*)\}/g))
-      if (!window.groupBy.includes(field!))
+      if (!columns.includes(field!))
         issues.push({
           path: `sinks.clickhouse.tables.${name}`,
-          expected: `{field} parts from the window's groupBy (${window.groupBy.join(', ') || 'none'})`,
+          expected: `{column} parts from the window's groupBy columns (${columns.join(', ') || 'none'})`,
           found: template,
         });
   }

@@ -9,6 +9,7 @@
 // The SQL is kept to what ClickHouse 18.16 (Debian's package) and current releases both accept: no
 // ADD COLUMN IF NOT EXISTS there, so columns are compared with system.columns first.
 import type { AggregationConfig, WindowConfig } from '../config/schema.js';
+import { groupByColumn } from '../config/columns.js';
 
 export function quoteIdentifier(name: string): string {
   return `\`${name.replace(/`/g, '``')}\``;
@@ -53,7 +54,7 @@ export function windowColumns(window: WindowConfig): Column[] {
     { name: 'window_end', type: "DateTime('UTC')" },
     { name: 'window_start_ms', type: 'UInt64', default: 'toUInt64(toUnixTimestamp(window_start)) * 1000' },
     { name: 'window_end_ms', type: 'UInt64', default: 'toUInt64(toUnixTimestamp(window_end)) * 1000' },
-    ...window.groupBy.map((field) => ({ name: field, type: 'String', default: "''" })),
+    ...window.groupBy.map((field) => ({ name: groupByColumn(field), type: 'String', default: "''" })),
     { name: 'source_partition', type: 'UInt32' },
     { name: 'count', type: 'UInt64' },
     ...window.aggregations.flatMap(aggregationColumns),
@@ -68,7 +69,13 @@ export function windowColumns(window: WindowConfig): Column[] {
 
 /** The row identity: window_start_ms last, as sessions start at any millisecond and two may share a second. */
 export function windowSortingKey(window: WindowConfig): string[] {
-  return ['pipeline', 'window_start', ...window.groupBy, 'source_partition', 'window_start_ms'];
+  return [
+    'pipeline',
+    'window_start',
+    ...window.groupBy.map(groupByColumn),
+    'source_partition',
+    'window_start_ms',
+  ];
 }
 
 /** The table for a window's rows: named after the window unless routing names it otherwise. */

@@ -13,6 +13,7 @@ import type { ResultRow, RoutedRow } from './result-row.js';
 import { BatchingSink, type ResultSink, type SinkSettings, type SinkWiring } from './result-sink.js';
 import { SluiceBugError } from '../errors.js';
 import { isRecordRejected } from '../source/kafka-errors.js';
+import { groupByColumn } from '../config/columns.js';
 
 export type { OutputBatch } from '../source/outgoing-record.js';
 
@@ -48,7 +49,7 @@ class ResultEncoder {
  * by its group-by values, encoded in the sink's format.
  */
 export function resultMessage(config: KafkaSinkConfig, window: WindowConfig, row: ResultRow): OutgoingRecord {
-  const key = window.groupBy.map((field) => String(row[field] ?? ''));
+  const key = window.groupBy.map((field) => String(row[groupByColumn(field)] ?? ''));
   return new ResultEncoder(config, [window]).message({ window: window.name, key, row });
 }
 

@@ -10,6 +10,7 @@ import { ClickHouseSchema, createClickHouseClient, type ClickHouseEndpoint } fro
 import { quoteIdentifier, stringLiteral } from './clickhouse-tables.js';
 import type { RowValues } from './late-row-merge.js';
 import { clickhouseDateTime, routeTable, type ResultRow } from './result-row.js';
+import { groupByColumn } from '../config/columns.js';
 
 /** One window's row of a group key, from one source partition: the row's identity. */
 export interface WindowRowIdentity {
@@ -63,7 +64,7 @@ export class LateWindowRows {
   /** The table the row is in: the window's, or the one its routing template names for this key. */
   tableOf(identity: WindowRowIdentity): string {
     const row: ResultRow = {};
-    identity.window.groupBy.forEach((field, i) => (row[field] = identity.key[i] ?? ''));
+    identity.window.groupBy.forEach((field, i) => (row[groupByColumn(field)] = identity.key[i] ?? ''));
     const template = this.pipeline.sinks.clickhouse.tables[identity.window.name];
     return routeTable(template, identity.window, { window: identity.window.name, key: identity.key, row });
   }
@@ -77,7 +78,7 @@ export class LateWindowRows {
       `window_start_ms = ${Math.floor(identity.start)}`,
       `source_partition = ${identity.sourcePartition}`,
       ...identity.window.groupBy.map(
-        (field, i) => `${quoteIdentifier(field)} = ${stringLiteral(identity.key[i] ?? '')}`,
+        (field, i) => `${quoteIdentifier(groupByColumn(field))} = ${stringLiteral(identity.key[i] ?? '')}`,
       ),
     ].join(' AND ');
     let rows: Record<string, unknown>[];
@@ -124,7 +125,7 @@ export class LateWindowRows {
       late_applied: replacement.lateApplied,
       version: replacement.version,
     };
-    identity.window.groupBy.forEach((field, i) => (row[field] = identity.key[i] ?? ''));
+    identity.window.groupBy.forEach((field, i) => (row[groupByColumn(field)] = identity.key[i] ?? ''));
     await this.client.insert({ table: this.qualified(table), values: [row], format: 'JSONEachRow' });
   }
 

@@ -5,6 +5,7 @@
 import avro from 'avsc';
 import type { AggregationConfig, WindowConfig } from '../config/schema.js';
 import type { ResultRow } from './result-row.js';
+import { groupByColumn } from '../config/columns.js';
 
 type AvroField = { name: string; type: unknown; doc?: string };
 
@@ -43,7 +44,7 @@ export function windowResultSchema(window: WindowConfig): Record<string, unknown
       { name: 'window', type: 'string' },
       { name: 'window_start_ms', type: 'long' },
       { name: 'window_end_ms', type: 'long' },
-      ...window.groupBy.map((field) => ({ name: field, type: 'string' })),
+      ...window.groupBy.map((field) => ({ name: groupByColumn(field), type: 'string' })),
       { name: 'source_partition', type: 'int' },
       { name: 'count', type: 'long' },
       ...window.aggregations.flatMap(aggregationFields),

@@ -4,6 +4,7 @@
 import type { WindowConfig } from '../config/schema.js';
 import type { WindowResult } from '../windows/window-result.js';
 import type { ResultRow } from '../config/user-functions.js';
+import { groupByColumn } from '../config/columns.js';
 
 export type { ResultRow } from '../config/user-functions.js';
 
@@ -56,7 +57,7 @@ export function resultRow(
     late_applied: '',
     version: rowVersion(interval, result.version),
   };
-  window.groupBy.forEach((field, i) => (row[field] = result.key[i] ?? ''));
+  window.groupBy.forEach((field, i) => (row[groupByColumn(field)] = result.key[i] ?? ''));
   return { window: window.name, key: result.key, row };
 }
 

@@ -13,6 +13,7 @@ import { quoteIdentifier } from './clickhouse-tables.js';
 import { isSinkDeadLetter } from './dead-letters.js';
 import { resultMessage } from './kafka-sink.js';
 import type { ResultRow } from './result-row.js';
+import { groupByColumn } from '../config/columns.js';
 
 /** A dead-lettered row: the sink that gave up on it, its table (ClickHouse) or topic (Kafka), the row. */
 export interface SinkRowLetter {
@@ -136,8 +137,9 @@ export class SinkRowReplay {
       );
     // Rows do not name their window; of several windows sharing a topic, the one whose columns they have.
     const windowOf = (row: ResultRow) =>
-      windows.find((w) => w.groupBy.every((f) => f in row) && w.aggregations.every((a) => a.name in row)) ??
-      windows[0]!;
+      windows.find(
+        (w) => w.groupBy.every((f) => groupByColumn(f) in row) && w.aggregations.every((a) => a.name in row),
+      ) ?? windows[0]!;
     if (!this.kafkaProducer) {
       this.kafkaProducer = this.producer();
       await this.kafkaProducer.connect();

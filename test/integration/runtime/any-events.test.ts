@@ -89,7 +89,7 @@ function flat(): Shape {
 function nested(): Shape {
   const good = Array.from({ length: 60 }, (_, i) => ({
     kind: i % 2 === 0 ? 'thermo' : 'hygro',
-    device: { id: `d${i % 4}`, site: 'north' },
+    device: { id: `d${i % 4}`, site: i % 3 === 0 ? 'north' : 'south' },
     reading: { celsius: 10 + (i % 5) },
     at: Math.floor((BASE + i * 4_000) / 1000),
   }));
@@ -100,29 +100,40 @@ function nested(): Shape {
       time: { field: 'at', format: 'epoch-seconds', idleTimeout: '1s' },
       windows: [
         {
-          name: 'by_kind',
+          name: 'by_site',
           type: 'sliding',
           size: '2m',
           advance: '1m',
-          groupBy: ['kind'],
+          groupBy: ['kind', 'device.site'],
           aggregations: [{ fn: 'sum', field: 'reading.celsius', name: 'celsius' }],
         },
       ],
     }),
     // Sliding: each event counts in two windows; the check below spreads it.
-    good: good.map((e) => ({ value: e, t: e.at * 1000, key: e.kind, amount: e.reading.celsius })),
+    good: good.map((e) => ({
+      value: e,
+      t: e.at * 1000,
+      key: `${e.kind}/${e.device.site}`,
+      amount: e.reading.celsius,
+    })),
     bad: [
       {
-        value: { kind: 'thermo', reading: { celsius: '12' }, at: BASE / 1000 },
-        error: 'field \'reading.celsius\': expected a number (sum of window by_kind), found "12"',
+        value: { kind: 'thermo', device: { site: 'north' }, reading: { celsius: '12' }, at: BASE / 1000 },
+        error: 'field \'reading.celsius\': expected a number (sum of window by_site), found "12"',
       },
       {
-        value: { kind: 'thermo', reading: { celsius: 12 }, at: 'noon' },
+        value: { kind: 'thermo', device: { site: 'north' }, reading: { celsius: 12 }, at: 'noon' },
         error: 'field \'at\': expected epoch seconds, found "noon"',
       },
+      {
+        value: { kind: 'thermo', device: { id: 'd9' }, reading: { celsius: 12 }, at: BASE / 1000 },
+        error:
+          "field 'device.site': expected a string, number or boolean (groupBy of window by_site), found nothing",
+      },
     ],
-    table: 'by_kind',
-    keyColumn: 'kind',
+    table: 'by_site',
+    // The nested group-by field's column: its path with underscores.
+    keyColumn: "concat(kind, '/', device_site)",
     sumColumn: 'celsius',
   };
 }
@@ -204,7 +215,7 @@ describe('any events', () => {
 
   it.each([
     ['flat readings, epoch milliseconds, no declaration', flat, MINUTE, MINUTE],
-    ['nested readings, epoch seconds, dotted paths', nested, 2 * MINUTE, MINUTE],
+    ['nested readings, epoch seconds, dotted paths (a nested group-by too)', nested, 2 * MINUTE, MINUTE],
     ['orders, ISO-8601 times, a JSON Schema', orders, MINUTE, MINUTE],
   ] as const)(
     '%s: every window exact, every bad record dead-lettered naming its field',

@@ -160,7 +160,7 @@ describe('pipeline config', () => {
     ).toEqual([
       {
         path: 'sinks.clickhouse.tables.a',
-        expected: "{field} parts from the window's groupBy (country)",
+        expected: "{column} parts from the window's groupBy columns (country)",
         found: 'a_{country}_{url}',
       },
       { path: 'sinks.clickhouse.tables.nope', expected: 'a window name (a, b)', found: 'nope' },
@@ -238,6 +238,25 @@ describe('pipeline config', () => {
       { path: 'stages[1].name', expected, found: 'keep' },
       { path: 'stages[2].name', expected, found: 'parse' },
     ]);
+  });
+
+  it('puts a nested group-by field in a column named with underscores, and refuses one another field takes', () => {
+    const window = (groupBy: string[]) => ({ name: 'w', type: 'tumbling', size: '1m', groupBy });
+    expect(() => validatePipeline({ ...minimal, windows: [window(['device.site', 'kind'])] })).not.toThrow();
+    expect(
+      issuesOf({
+        ...minimal,
+        windows: [window(['device_site', 'device.site'])],
+        sinks: { clickhouse: { tables: { w: 'w_{device_site}' } } },
+      }),
+    ).toEqual([
+      {
+        path: 'windows[0].groupBy[1]',
+        expected: 'a result column of its own ("device_site" is groupBy[0])',
+        found: 'device.site',
+      },
+    ]);
+    expect(issuesOf({ ...minimal, windows: [window(['device..site'])] })[0]?.expected).toMatch(/dotted path/);
   });
 
   it('refuses a group-by field or aggregation that takes a result column already taken', () => {
