@@ -25,6 +25,7 @@ import {
 } from '../support/pipeline-truth.js';
 import { useTestServices } from '../support/services.js';
 import { runSluice, startSluice, writeConfig } from '../support/sluice-process.js';
+import { setGroupOffsets } from '../../../src/source/topic-admin.js';
 
 const PARTITIONS = 2;
 const BASE = Date.UTC(2026, 4, 1, 10);
@@ -175,17 +176,8 @@ describe('changing a pipeline', () => {
 
   it('refuses offsets moved behind the checkpoint by another tool, and a second deployment under the same name', async () => {
     const { base } = await withOpenState('moved');
-    const admin = kafka.admin();
-    await admin.connect();
-    try {
-      await admin.setOffsets({
-        groupId: `sluice-${base.name}`,
-        topic: base.topic,
-        partitions: [{ partition: 0, offset: '0' }],
-      });
-    } finally {
-      await admin.disconnect();
-    }
+    // What kafka-consumer-groups --reset-offsets does: the group's offset moved, the state left alone.
+    await setGroupOffsets(kafka, `sluice-${base.name}`, base.topic, new Map([[0, 0n]]));
     const moved = await refusedRun(pipelineOf(base));
     expect(moved).toMatch(
       /refusing to restore partition 0: group sluice-moved_\w+ has offset 0 committed, behind the state's checkpoint at \d+/,
