@@ -39,12 +39,21 @@ async function createUnreplicatedTopic(kafka: Kafka, topic: string): Promise<Map
   const admin = kafka.admin();
   await admin.connect();
   try {
-    await admin.createTopics({
-      topics: [{ topic, numPartitions: PARTITIONS, replicationFactor: 1 }],
-      waitForLeaders: true,
-    });
-    const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
-    return new Map(topics[0]!.partitions.map((p) => [p.partitionId, p.leader]));
+    await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS, replicationFactor: 1 }] });
+    // A new topic's metadata reaches the three nodes one by one: until it has, a node answers "does not
+    // host this topic-partition", which kafkajs' waitForLeaders does not wait out. Ask until every
+    // partition has a leader.
+    const leaders = await waitFor(
+      `leaders for every partition of ${topic}`,
+      () =>
+        admin
+          .fetchTopicMetadata({ topics: [topic] })
+          .then(({ topics }) => topics[0]?.partitions ?? [])
+          .catch(() => []),
+      (partitions) => partitions.length === PARTITIONS && partitions.every((p) => p.leader >= 0),
+      30_000,
+    );
+    return new Map(leaders.map((p) => [p.partitionId, p.leader]));
   } finally {
     await admin.disconnect();
   }
