@@ -81,9 +81,9 @@ export class PartitionRestorer {
     const started = Date.now();
     for (let attempt = 1; ; attempt += 1) {
       try {
-        const restored = await this.readBack(partitions);
+        const { restored, committed: first } = await this.readBack(partitions);
         if (this.hooks.stopping()) return;
-        const { committed, check } = await this.checkState(restored);
+        const { committed, check } = await this.checkState(restored, first);
         if (check.refusal) {
           // Before anything is withdrawn or processed: the state stays as it was for the fix.
           partitions.forEach((p) => this.restoring.delete(p));
@@ -146,9 +146,12 @@ export class PartitionRestorer {
    * asked again a few times first: the offset a just-fenced transaction committed may take a moment to
    * show in the group coordinator's answer.
    */
-  private async checkState(restored: ReadonlyMap<number, RestoredPartition | undefined>) {
+  private async checkState(
+    restored: ReadonlyMap<number, RestoredPartition | undefined>,
+    first: Map<number, bigint | undefined>,
+  ) {
     for (let attempt = 1; ; attempt += 1) {
-      const committed = await committedOffsetsOf(this.kafka, this.stateCheck.groupId, this.topics.source);
+      const committed = attempt === 1 ? first : await this.committedOffsets();
       const check = checkRestoredState(restored, { ...this.stateCheck, committed });
       if (!(check.refusal instanceof OffsetBehindCheckpointError) || attempt >= 3)
         return { committed, check };
@@ -217,10 +220,23 @@ export class PartitionRestorer {
     );
   }
 
-  /** A new producer per partition (fencing), then the changelog read to its end. */
-  private async readBack(partitions: readonly number[]): Promise<Map<number, RestoredPartition | undefined>> {
+  private committedOffsets(): Promise<Map<number, bigint | undefined>> {
+    return committedOffsetsOf(this.kafka, this.stateCheck.groupId, this.topics.source);
+  }
+
+  /**
+   * A new producer per partition (fencing), then the changelog read to its end and, meanwhile, the
+   * group's committed offsets (the fencing completed any transaction that was committing them).
+   */
+  private async readBack(partitions: readonly number[]): Promise<{
+    restored: Map<number, RestoredPartition | undefined>;
+    committed: Map<number, bigint | undefined>;
+  }> {
     const opened = await Promise.all(partitions.map((p) => this.committer.open(p)));
     const open = partitions.filter((_, i) => opened[i]);
+    const committed = this.committedOffsets();
+    // Awaited below, with the read; a failure of either fails this attempt (retried).
+    committed.catch(() => undefined);
     let counted = 0;
     const metrics = this.metrics;
     const restored: Map<number, RestoredPartition | undefined> = await readChangelog(
@@ -237,6 +253,6 @@ export class PartitionRestorer {
         },
       },
     );
-    return restored;
+    return { restored, committed: await committed };
   }
 }
