@@ -9,7 +9,9 @@
 //     made durable together by `commit` (one transaction); the state an offset covers is durable
 //     before the offset is.
 //  3. A commit that fails leaves the snapshot's records unpublished: the next commit carries them.
-//  4. Nothing is committed for a partition this member no longer owns.
+//  4. Nothing is committed, and no row handed to the sinks, for a partition this member no longer owns
+//     (or whose worker it no longer is): its restore withdraws rows of uncommitted intervals, and a row
+//     handed over after that would outlive the attempt.
 // No Kafka or ClickHouse here: the sinks and the commit are injected, so the protocol is tested alone.
 import type { OutputBatch } from '../sinks/kafka-sink.js';
 import type { WindowResult } from '../windows/window-result.js';
@@ -76,6 +78,11 @@ export class PartitionCheckpoint {
     this.lastCommitAt = now;
     const worker = this.worker;
     await worker.quiesce();
+    // Released while it quiesced (closing a worker ends its quiesce): its rows are not its to hand over.
+    if (!this.effects.owns(worker)) {
+      worker.release();
+      return { kind: 'skipped' };
+    }
     // Nothing changes while quiet: sink the last rows (a busy session window makes more all the time),
     // then snapshot a state that owes the sinks nothing.
     const owed = worker.resultsBeforeSnapshot();

@@ -19,8 +19,8 @@ import type { PartitionWorker } from './partition-worker.js';
 export interface FlushHooks {
   /** This member still owns the worker's partition, and this worker is its worker. */
   owns(worker: CheckpointedWorker): boolean;
-  /** The partition's commit failed: it goes back to its last checkpoint. */
-  recover(partition: number, error: unknown): void;
+  /** The worker's commit failed: its partition goes back to its last checkpoint (if still its worker's). */
+  recover(worker: CheckpointedWorker, error: unknown): void;
 }
 
 export class PartitionFlushing {
@@ -108,6 +108,10 @@ export class PartitionFlushing {
     results: readonly WindowResult[],
     now = false,
   ): Promise<boolean> {
+    // Checked here, where the rows enter the sinks (synchronously), not only before: a worker released
+    // while it waited at its barrier (a rebalance, an eviction, a recovery) must not hand rows over after
+    // its partition's restore withdrew the rows of intervals that never committed. They would outlive it.
+    if (!this.hooks.owns(worker)) return false;
     const written = this.sinks.write(results, worker.partition, worker.interval);
     if (now) void this.sinks.flush();
     try {
@@ -142,6 +146,6 @@ export class PartitionFlushing {
     }
     if (outcome.kind !== 'failed') return;
     this.metrics.commitFailures.inc();
-    this.hooks.recover(worker.partition, outcome.error);
+    this.hooks.recover(worker, outcome.error);
   }
 }

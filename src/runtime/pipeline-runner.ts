@@ -27,6 +27,7 @@ import { compilePipeline, type CompiledPipeline } from './compiled-pipeline.js';
 import { MemberStatus, type PartitionStatus, type PipelineStatus } from './member-status.js';
 import { PartitionFlushing } from './partition-flushing.js';
 import { PartitionPauses } from './partition-pauses.js';
+import type { CheckpointedWorker } from './partition-checkpoint.js';
 import { PartitionRestorer } from './partition-restorer.js';
 import { PartitionWorker } from './partition-worker.js';
 import { IdleEvidence, sampling } from './idle-evidence.js';
@@ -241,7 +242,7 @@ class PipelineRunner implements RunningPipeline {
       logger,
       {
         owns: (worker) => this.workers.get(worker.partition) === worker,
-        recover: (partition, error) => this.recover(partition, error),
+        recover: (worker, error) => this.recover(worker.partition, worker, error),
       },
     );
     this.done = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
@@ -463,9 +464,11 @@ class PipelineRunner implements RunningPipeline {
    * one (and aborts its transaction), the state is read back from the changelog, and the partition is
    * read again from the checkpoint's offset. Other partitions carry on.
    */
-  private recover(partition: number, error: unknown): void {
+  private recover(partition: number, failed: CheckpointedWorker, error: unknown): void {
     const worker = this.workers.get(partition);
-    if (!worker || this.stopping) return;
+    // A released worker's commit failing says nothing of the partition's current worker (restored since,
+    // with a producer of its own).
+    if (!worker || worker !== failed || this.stopping) return;
     this.metricsRegistry.partitionRecoveries.inc();
     this.logger.warn(
       { partition, err: messageOf(error), fenced: isFenced(error) },

@@ -309,6 +309,8 @@ export interface Verdict {
   deadAt: Set<string>;
   /** Partitions whose committed offset is not at the topic's end: `p1 1200 of 1500`. */
   committedBehind: string[];
+  /** Where the differences are (per window and partition) and a few of each: what a failure prints. */
+  differences: string[];
   report: ScenarioReport;
 }
 
@@ -317,12 +319,43 @@ export interface Verdict {
  * topic, and the group's offsets committed to the topic's end.
  */
 export function expectExact(result: Verdict, context = ''): void {
-  expect(result.counts, context).toEqual({ lost: 0, doubled: 0, wrong: 0 });
+  expect(result.counts, [...result.differences, context].filter(Boolean).join('\n')).toEqual({
+    lost: 0,
+    doubled: 0,
+    wrong: 0,
+  });
   expect(result.lateFound).toEqual(result.lateExpected);
   expect(
     result.committedBehind,
     ["committed offsets behind the topic's end", context].filter(Boolean).join('\n'),
   ).toEqual([]);
+}
+
+/**
+ * The differences by kind, window definition and source partition (`lost sessions p2: 30`), then a
+ * few of each kind with what was expected and found: enough to tell a race from a reference mistake
+ * in a CI log.
+ */
+function describeDifferences(diff: ReturnType<typeof compareWindows>): string[] {
+  const where = (key: string) => {
+    const [definition, , , partition] = key.split('|');
+    return `${definition} p${partition}`;
+  };
+  const groups = new Map<string, number>();
+  const count = (kind: string, key: string) =>
+    groups.set(`${kind} ${where(key)}`, (groups.get(`${kind} ${where(key)}`) ?? 0) + 1);
+  diff.lost.forEach((key) => count('lost', key));
+  diff.extra.forEach((key) => count('extra', key));
+  diff.wrong.forEach((w) => count('wrong', w.key));
+  const show = (row: unknown) => JSON.stringify(row);
+  return [
+    ...[...groups].map(([group, n]) => `${group}: ${n}`),
+    ...diff.lost.slice(0, 4).map((key) => `lost ${key}`),
+    ...diff.extra.slice(0, 4).map((key) => `extra ${key}`),
+    ...diff.wrong
+      .slice(0, 6)
+      .map((w) => `wrong ${w.key}: expected ${show(w.expected)}, found ${show(w.found)}`),
+  ];
 }
 
 const positionOf = (m: { headers?: Record<string, unknown> }) =>
@@ -354,7 +387,8 @@ export async function verdict(options: VerdictOptions): Promise<Verdict> {
     },
     FULL ? 300_000 : 150_000,
   ).catch(current);
-  const counts = tally(compareWindows(truth.rows, found));
+  const diff = compareWindows(truth.rows, found);
+  const counts = tally(diff);
   const committed = await committedToEnd(
     options.kafka,
     options.groupId,
@@ -392,6 +426,7 @@ export async function verdict(options: VerdictOptions): Promise<Verdict> {
     lateFound: new Set(late.map(positionOf)),
     deadAt: new Set(dead.map(positionOf)),
     committedBehind: committed.behind,
+    differences: describeDifferences(diff),
     report,
   };
 }

@@ -168,6 +168,24 @@ describe('PartitionCheckpoint', () => {
     expect(worker.committedOffset).toBeUndefined();
   });
 
+  it('hands no owed rows to the sinks when the worker was released while it quiesced', async () => {
+    const gated = gate();
+    const { worker, checkpoint, log, state } = setup({ gated });
+    worker.accept([record(0, 1_000), record(1, 61_000)], 2n);
+    await worker.drained();
+    // The first window closed and went to the sinks, which have not acknowledged it: the barrier owes it.
+    expect(worker.resultsToSink()).toHaveLength(1);
+    gated.close();
+    worker.accept([record(2, 62_000)], 3n);
+    const committing = checkpoint.commitIfDue(true);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    // A rebalance releases the partition mid-barrier; closing the worker ends its quiesce.
+    state.owned = false;
+    worker.close();
+    expect((await committing).kind).toBe('skipped');
+    expect(log).toEqual([]);
+  });
+
   it("leaves the outbox alone when the partition changed hands during the commit: it is the next worker's now", async () => {
     const { worker, checkpoint, published, state } = setup();
     worker.accept([record(0, 1_000)], 1n);
