@@ -5,7 +5,8 @@ import { resolveEndpoints, type Endpoints } from './config/endpoints.js';
 import type { Pipeline, PipelineInput } from './config/schema.js';
 import { validatePipeline } from './config/validate.js';
 import { createLogger, type Logger } from './ops/logger.js';
-import { startPipeline, type RunningPipeline } from './runtime/pipeline-runner.js';
+import type { RunningPipeline } from './runtime/pipeline-runner.js';
+import { startPipeline } from './runtime/start-pipeline.js';
 
 export type { Pipeline, PipelineInput, WindowConfig, StageConfig } from './config/schema.js';
 export type {

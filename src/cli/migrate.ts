@@ -20,7 +20,7 @@ export function registerMigrateCommand(program: Command): void {
       }
       const client = createClickHouseClient(clickhouse);
       try {
-        const schema = new ClickHouseSchema(client, clickhouse);
+        const schema = new ClickHouseSchema(client, clickhouse, pipeline.source.keyedBy);
         await schema.check();
         const report = await schema.migrate(pipeline.windows, pipeline.sinks.clickhouse.migrations);
         for (const table of report.createdTables) console.log(`created table ${table}`);

@@ -33,7 +33,7 @@ function maintained(pipeline: Pipeline): MaintainedPipeline {
     name: pipeline.name,
     groupId: groupIdOf(pipeline),
     topics: pipelineTopicsOf(pipeline),
-    windows: pipeline.windows.map((w) => defineWindow(w, pipeline.time)),
+    windows: pipeline.windows.map((w) => defineWindow(w, pipeline.time, pipeline.source.keyedBy)),
   };
 }
 

@@ -1,6 +1,7 @@
 // The topics a pipeline reads and writes, named from its config: the source, the changelog of its
 // window state, dead letters, late events, overflow (strategy `reject`) and the Kafka sink's outputs;
 // and its consumer group. One place decides every name, so the runtime, the CLI and the bench agree.
+import { rekeyPlanOf } from './rekeying.js';
 import type { KafkaSinkConfig, Pipeline } from './schema.js';
 
 export interface PipelineTopics {
@@ -12,7 +13,25 @@ export interface PipelineTopics {
   overflow: string;
   /** The Kafka sink's topics (one per window when its name holds `{window}`). */
   outputs: string[];
+  /** Where re-keyed windows' events go (rekeying.ts); written only when a window is re-keyed. */
+  repartition: string;
 }
+
+/** The consumer group, changelog and topics of the side that computes re-keyed windows. */
+export interface RekeyedNames {
+  groupId: string;
+  changelog: string;
+}
+
+export function rekeyedNamesOf(pipeline: Pipeline): RekeyedNames {
+  return {
+    groupId: `${groupIdOf(pipeline)}-rekeyed`,
+    changelog: `${pipelineTopicsOf(pipeline).changelog}-rekeyed`,
+  };
+}
+
+/** How long the repartition topic keeps events: the re-keyed side may be down this long without losing any. */
+export const REPARTITION_RETENTION_MS = 7 * 24 * 3600 * 1000;
 
 /** A topic the pipeline creates when missing, with as many partitions as the source. */
 export interface TopicToCreate {
@@ -43,6 +62,7 @@ export function pipelineTopicsOf(pipeline: Pipeline): PipelineTopics {
     late: pipeline.lateEvents.topic ?? `${source}.late`,
     overflow: pipeline.backpressure.overflowTopic ?? `${source}.overflow`,
     outputs: kafka ? [...new Set(pipeline.windows.map((w) => outputTopicOf(kafka, w.name)))] : [],
+    repartition: pipeline.state.repartitionTopic ?? `sluice-${pipeline.name}-repartition`,
   };
 }
 
@@ -57,5 +77,9 @@ export function topicsToCreate(pipeline: Pipeline): TopicToCreate[] {
   ];
   for (const topic of names.outputs) topics.push({ topic, brokerDefaults: true });
   if (pipeline.backpressure.strategy === 'reject') topics.push({ topic: names.overflow, retentionMs });
+  if (rekeyPlanOf(pipeline).rekeyed.length > 0) {
+    topics.push({ topic: names.repartition, retentionMs: REPARTITION_RETENTION_MS });
+    topics.push({ topic: rekeyedNamesOf(pipeline).changelog });
+  }
   return topics;
 }

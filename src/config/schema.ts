@@ -65,6 +65,22 @@ export const sourceSchema = z
         description: 'Consumer group id. Defaults to `sluice-<pipeline name>`.',
         examples: ['sluice-page-views'],
       }),
+    keyedBy: z
+      .array(
+        z
+          .string()
+          .regex(
+            /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/,
+            'a field name, or a dotted path of them (device.site)',
+          ),
+      )
+      .min(1)
+      .optional()
+      .meta({
+        description:
+          'The event fields the topic is keyed by: every event with the same values of these fields is in one partition (a producer keying by userId: [userId]). A window whose groupBy holds all of them is computed where its events are; every other window is re-keyed by its groupBy first, through the repartition topic, so each window and key has one row whatever the topic is keyed by. Absent: the keying is unknown and every window is re-keyed.',
+        examples: [['userId']],
+      }),
     fromBeginning: z
       .boolean()
       .default(true)
@@ -788,6 +804,15 @@ export const stateSchema = z
         description:
           'Compacted topic holding the window state, one partition per source partition; created when missing. Defaults to `sluice-<pipeline name>-changelog`.',
         examples: ['sluice-page_views-changelog'],
+      }),
+    repartitionTopic: z
+      .string()
+      .min(1)
+      .optional()
+      .meta({
+        description:
+          'The internal topic re-keyed windows read their events from, keyed by group key, with as many partitions as the source; created when missing. Its windows keep their state in `<changelogTopic>-rekeyed` and commit as the consumer group `<groupId>-rekeyed`. Defaults to `sluice-<pipeline name>-repartition`.',
+        examples: ['sluice-page_views-repartition'],
       }),
     maxBytes: z
       .number()

@@ -130,8 +130,12 @@ export class PipelineMetrics {
     };
   }
 
-  constructor(pipeline: string, source?: MetricsSource) {
-    this.registry.setDefaultLabels({ pipeline });
+  /**
+   * `side` labels every series of the member that computes re-keyed windows (`rekeyed`); the source
+   * side's series have none, as before re-keying.
+   */
+  constructor(pipeline: string, side?: string, source?: MetricsSource) {
+    this.registry.setDefaultLabels({ pipeline, ...(side === undefined ? {} : { side }) });
     const registers = [this.registry];
     this.restoreRecords = new Counter({
       name: 'sluice_restore_records_total',
@@ -348,4 +352,45 @@ export class PipelineMetrics {
       },
     });
   }
+}
+
+function labelText(labels: Readonly<Record<string, string | number>>): string {
+  const entries = Object.entries(labels);
+  if (entries.length === 0) return '';
+  const escape = (v: string | number) =>
+    String(v).replaceAll('\\', '\\\\').replaceAll('"', '\\"').replaceAll('\n', '\\n');
+  return `{${entries.map(([k, v]) => `${k}="${escape(v)}"`).join(',')}}`;
+}
+
+function valueText(value: number): string {
+  if (Number.isNaN(value)) return 'NaN';
+  if (value === Number.POSITIVE_INFINITY) return '+Inf';
+  if (value === Number.NEGATIVE_INFINITY) return '-Inf';
+  return String(value);
+}
+
+/**
+ * Several registries as one Prometheus text exposition: each metric once (HELP, TYPE), with the series
+ * of every registry under it. prom-client cannot merge registries holding the same metric names, and
+ * the two sides of a re-keyed pipeline do (told apart by their `side` label).
+ */
+export async function renderMetrics(registries: readonly Registry[]): Promise<string> {
+  const metrics = new Map<string, { help: string; type: string; lines: string[] }>();
+  for (const registry of registries) {
+    for (const metric of await registry.getMetricsAsJSON()) {
+      const entry = metrics.get(metric.name) ?? { help: metric.help, type: String(metric.type), lines: [] };
+      for (const v of metric.values as {
+        metricName?: string;
+        labels: Record<string, string | number>;
+        value: number;
+      }[])
+        entry.lines.push(`${v.metricName ?? metric.name}${labelText(v.labels)} ${valueText(v.value)}`);
+      metrics.set(metric.name, entry);
+    }
+  }
+  const blocks = [...metrics].map(
+    ([name, m]) =>
+      `# HELP ${name} ${m.help.replaceAll('\\', '\\\\').replaceAll('\n', '\\n')}\n# TYPE ${name} ${m.type}\n${m.lines.join('\n')}`,
+  );
+  return `${blocks.join('\n')}\n`;
 }

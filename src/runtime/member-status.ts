@@ -48,6 +48,8 @@ export interface PipelineStatus {
   partitions: PartitionStatus[];
   /** Partitions assigned but still being restored from the changelog, with progress. */
   restoring: { partitions: number[]; progress: RestoreProgress };
+  /** The member computing the pipeline's re-keyed windows (in this process), when it has any. */
+  rekeyed?: PipelineStatus;
 }
 
 function noStats(): StageStats {

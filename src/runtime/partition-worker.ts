@@ -9,7 +9,7 @@ import type { Logger } from '../ops/logger.js';
 import type { RecordTotals } from '../ops/metrics.js';
 import { PartitionWindows, type Lateness, type WindowCounters } from '../windows/partition-windows.js';
 import type { WindowResult } from '../windows/window-result.js';
-import { ONLY_WINDOWS_HEADER, parseWindowRefs, type KeyCapDrop } from '../windows/key-cap.js';
+import { ONLY_WINDOWS_HEADER, admits, parseWindowRefs, type KeyCapDrop } from '../windows/key-cap.js';
 import { PackedWindowStore } from '../state/packed-window-store.js';
 import { SluiceError, messageOf } from '../errors.js';
 import { RecordError } from '../stages/record-error.js';
@@ -21,8 +21,13 @@ import {
   windowChangelog,
   type RestoredPartition,
 } from '../state/changelog-codec.js';
+import type { OutgoingRecord } from '../source/outgoing-record.js';
+import { repartitionRecords, sourceReportOf, watermarkMarkers } from '../source/repartition-records.js';
+import { brokenNeed } from '../windows/event-fields.js';
+import { lateness } from '../windows/lateness.js';
 import {
   StageChain,
+  headerText,
   type ChainItem,
   type FetchedRecord,
   type Origin,
@@ -33,7 +38,10 @@ import {
 export type { FetchedRecord } from './stage-chain.js';
 
 /** What a partition runs: its chain of stages, its windows and its buffer bounds. */
-export type PartitionDefinition = Pick<CompiledPipeline, 'chain' | 'windows' | 'backpressure' | 'groupId'>;
+export type PartitionDefinition = Pick<
+  CompiledPipeline,
+  'chain' | 'windows' | 'backpressure' | 'groupId' | 'repartition'
+>;
 
 export interface WorkerEffects {
   /** Writes the failed record to the dead-letter topic; resolves once it is durable. */
@@ -46,6 +54,11 @@ export interface WorkerEffects {
   keyCapped(event: KeyCappedEvent): Promise<void>;
   /** A stage chose `abort`: the pipeline must stop. */
   abort(error: Error): void;
+  /**
+   * Records for the repartition topic (re-keyed windows' events, watermark markers): they travel in
+   * the partition's next commit transaction, with the offsets of the records they came from.
+   */
+  repartition?(records: readonly OutgoingRecord[]): void;
   /** One item went through a stage (for latency histograms). */
   stageObserved?(stage: string, outcome: StageObservation, ms: number): void;
   /** An event broke a data-quality rule (errors are also dead-lettered through `deadLetter`). */
@@ -146,6 +159,8 @@ export class PartitionWorker {
   private currentInterval = 1;
   /** The definitions each checkpoint names, name → fingerprint (see the constructor). */
   private readonly definitions: Readonly<Record<string, string>>;
+  /** Re-keying's source side: what the last markers said (undefined: none sent yet). */
+  private lastMarked: string | undefined;
 
   constructor(
     readonly topic: string,
@@ -187,6 +202,11 @@ export class PartitionWorker {
         this.offsets.committed(restored.checkpoint.offset);
         this.lastSnapshotOffset = restored.checkpoint.offset;
         this.currentInterval = restored.checkpoint.interval + 1;
+      } else if (definition.repartition && restored.highWatermark === 0n) {
+        // A source partition that has never held a record: caught up at 0, so its first commit tells
+        // the re-keyed windows it is empty (else they would wait for it for good).
+        this.offsets.startAt(0n);
+        this.caughtUp = true;
       }
     }
     this.backpressure = new BackpressureController(definition.backpressure);
@@ -194,6 +214,12 @@ export class PartitionWorker {
     this.chain = new StageChain(definition.chain, topic, partition, this.revoke.signal, {
       quality: (violation, offset) => effects.qualityViolation?.(violation, offset),
       absorb: (item) => this.absorb(item),
+      marker: (origin) => {
+        const report = sourceReportOf(headerText(origin.raw.headers));
+        if (report?.kind === 'marker')
+          this.windows.hearSource(report.sourcePartition, report.watermark, report.empty);
+        this.itemDone(origin);
+      },
       dropped: (item) => {
         this.counters.filtered += 1;
         this.itemDone(item.origin);
@@ -406,7 +432,18 @@ export class PartitionWorker {
     const offset = this.offsets.position();
     if (offset === undefined) return undefined;
     for (const [key, value] of this.windows.takeChangelog()) this.unpublished.set(key, value);
-    if (this.unpublished.size === 0 && offset === this.lastSnapshotOffset) return undefined;
+    const marking = this.markersDue();
+    if (this.unpublished.size === 0 && offset === this.lastSnapshotOffset && marking === undefined)
+      return undefined;
+    if (marking !== undefined) {
+      // In this commit's transaction, after every event the snapshot covers: a re-keyed partition
+      // hears this watermark only once it has what came before it.
+      const spec = this.definition.repartition!;
+      this.effects.repartition?.(
+        watermarkMarkers(this.partition, marking.watermark, marking.empty, spec.partitions),
+      );
+      this.lastMarked = `${marking.watermark}|${marking.empty}`;
+    }
     this.unpublished.set(
       CHECKPOINT_KEY,
       encodeCheckpoint({
@@ -421,6 +458,17 @@ export class PartitionWorker {
     // Rows handed out from now on (while this snapshot commits, and after) are the next interval's.
     this.currentInterval += 1;
     return { records: new Map(this.unpublished), offset };
+  }
+
+  /**
+   * Re-keying's source side: the watermark to send the re-keyed partitions when it moved since the last
+   * markers (events, or idleness) or none went yet; `empty` while caught up without ever an event.
+   */
+  private markersDue(): { watermark: number; empty: boolean } | undefined {
+    if (!this.definition.repartition) return undefined;
+    const watermark = this.windows.watermark.current(this.clock(), this.caughtUp && this.isDrained());
+    const empty = watermark === Number.NEGATIVE_INFINITY && this.caughtUp;
+    return this.lastMarked === `${watermark}|${empty}` ? undefined : { watermark, empty };
   }
 
   /**
@@ -522,7 +570,33 @@ export class PartitionWorker {
 
   private absorb(item: ChainItem): void {
     const only = replayedInto(item.origin);
-    const outcome = this.windows.absorb(item.record, item.origin.offset, this.clock(), only);
+    const spec = this.definition.repartition;
+    // Re-keyed windows' source side: a field they read is checked here, and their lateness decided
+    // against this partition's watermark before the event (absorbing moves it), then the event leaves.
+    const invalidHere = spec ? brokenNeed(item.record.value, spec.needs) : undefined;
+    const before = spec ? this.windows.watermark.current(this.clock(), false) : Number.NEGATIVE_INFINITY;
+    const outcome =
+      invalidHere === undefined
+        ? this.windows.absorb(this.windowedEvent(item), item.origin.offset, this.clock(), only)
+        : { late: [], capped: 0, invalid: invalidHere };
+    if (spec && outcome.invalid === undefined) {
+      const judged = lateness(spec.definitions, item.record.eventTimeMs, before);
+      const admitted = only ? restrictTo(judged.admitted, only) : judged.admitted;
+      outcome.late.push(...judged.late);
+      this.effects.repartition?.(
+        repartitionRecords(
+          {
+            value: item.record.value,
+            eventTimeMs: item.record.eventTimeMs,
+            sourcePartition: this.partition,
+            sourceOffset: item.origin.raw.offset,
+            watermark: before,
+            admitted,
+          },
+          spec.groups,
+        ),
+      );
+    }
     if (outcome.invalid !== undefined) {
       // A field a window needs is missing or mistyped: into no window, and dead-lettered naming it.
       const source = { topic: this.topic, partition: this.partition, offset: item.origin.raw.offset };
@@ -568,6 +642,16 @@ export class PartitionWorker {
       this.sideWrite(write, item.origin);
     }
     this.itemDone(item.origin);
+  }
+
+  /** The record as the windows take it; on the re-keyed side, with its source partition's watermark. */
+  private windowedEvent(item: ChainItem) {
+    const record = item.record;
+    if (this.definition.windows.sources === undefined) return record;
+    const report = sourceReportOf(record.headers);
+    return report?.kind === 'event'
+      ? { ...record, source: { partition: report.sourcePartition, watermark: report.watermark } }
+      : record;
   }
 
   private failed(failure: StageFailure): void {
@@ -638,6 +722,19 @@ export class PartitionWorker {
     this.idleWaiters = [];
     waiters.forEach((resolve) => resolve());
   }
+}
+
+/** Window refs (`name`, `name@start`) narrowed to those a replayed record may enter (`only`). */
+function restrictTo(refs: readonly string[], only: ReadonlySet<string>): string[] {
+  const out: string[] = [];
+  for (const ref of refs) {
+    const at = ref.indexOf('@');
+    if (at >= 0) {
+      if (admits(only, ref.slice(0, at), Number(ref.slice(at + 1)))) out.push(ref);
+    } else if (only.has(ref)) out.push(ref);
+    else out.push(...[...only].filter((o) => o.startsWith(`${ref}@`)));
+  }
+  return out;
 }
 
 /** The windows a replayed dead letter may enter (its `sluice.only.windows` header); undefined for any other. */

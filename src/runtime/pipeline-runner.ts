@@ -8,10 +8,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import type { Endpoints } from '../config/endpoints.js';
-import type { Pipeline } from '../config/schema.js';
 import { SluiceBugError, SluiceError, messageOf } from '../errors.js';
 import type { Logger } from '../ops/logger.js';
-import { PipelineMetrics } from '../ops/metrics.js';
+import type { PipelineMetrics } from '../ops/metrics.js';
 import { SinkSet, type SinkControls } from '../sinks/sink-set.js';
 import { SideTopicWriter } from '../source/side-topic-writer.js';
 import { GroupConsumer, type FetchedBatch } from '../source/group-consumer.js';
@@ -23,7 +22,7 @@ import { TransactionOutbox } from '../source/transaction-outbox.js';
 import { partitionCountOf } from '../source/topic-admin.js';
 import { PartitionEnds } from '../source/partition-ends.js';
 import { readCommittedFixed } from '../source/kafkajs-fix.js';
-import { compilePipeline, type CompiledPipeline } from './compiled-pipeline.js';
+import type { CompiledPipeline } from './compiled-pipeline.js';
 import { MemberStatus, type PartitionStatus, type PipelineStatus } from './member-status.js';
 import { PartitionFlushing } from './partition-flushing.js';
 import { PartitionPauses } from './partition-pauses.js';
@@ -74,28 +73,6 @@ export interface RunningPipeline {
   readonly done: Promise<void>;
 }
 
-/** Compiles the pipeline and starts it as a member of its group; resolves once it has joined. */
-export async function startPipeline(
-  pipeline: Pipeline,
-  endpoints: Endpoints,
-  logger: Logger,
-): Promise<RunningPipeline> {
-  const metrics = new PipelineMetrics(pipeline.name);
-  const compiled = await compilePipeline(pipeline, endpoints, {
-    baseDir: process.cwd(),
-    logger,
-    observedLookup: (stage, result) => metrics.lookups.inc({ stage, result }),
-  });
-  const runner = new PipelineRunner(compiled, endpoints, logger, metrics);
-  try {
-    await runner.start();
-  } catch (error) {
-    await compiled.close().catch(() => undefined);
-    throw error;
-  }
-  return runner;
-}
-
 class SourceTopicMissingError extends SluiceError {
   constructor(topic: string, brokers: readonly string[]) {
     super(
@@ -107,7 +84,8 @@ class SourceTopicMissingError extends SluiceError {
   }
 }
 
-class PipelineRunner implements RunningPipeline {
+/** One member of one consumer group: a pipeline's source side, or the side computing its re-keyed windows. */
+export class PipelineRunner implements RunningPipeline {
   readonly done: Promise<void>;
   private settle!: { resolve: () => void; reject: (error: Error) => void };
   private readonly kafka: KafkaConnection;
@@ -138,6 +116,7 @@ class PipelineRunner implements RunningPipeline {
   private userPaused = false;
   private ticker: NodeJS.Timeout | undefined;
   private stopping: Promise<void> | undefined;
+  private partitionCount: number | undefined;
 
   constructor(
     private readonly pipeline: CompiledPipeline,
@@ -191,8 +170,11 @@ class PipelineRunner implements RunningPipeline {
     });
     this.sideTopics = new SideTopicWriter(this.kafka, endpoints.brokers, logger);
     // Exactly-once: the Kafka sink's rows and the partitions' side records go in the commit transaction.
-    this.outbox = pipeline.exactlyOnce ? new TransactionOutbox() : undefined;
-    this.sideOutputs = new SideOutputs(pipeline.name, pipeline.topics, this.sideTopics, this.outbox);
+    // Under exactly-once every record Sluice writes rides in the commit transaction; under either, the
+    // repartition topic's do (they are what the offsets of their source records stand for).
+    this.outbox = pipeline.exactlyOnce || pipeline.repartition ? new TransactionOutbox() : undefined;
+    const transactional = pipeline.exactlyOnce ? this.outbox : undefined;
+    this.sideOutputs = new SideOutputs(pipeline.name, pipeline.topics, this.sideTopics, transactional);
     this.sinks = new SinkSet(
       pipeline.sinks,
       endpoints.clickhouse,
@@ -204,7 +186,7 @@ class PipelineRunner implements RunningPipeline {
           this.sideOutputs.sinkRows(sink, rows, group, error, reason),
         circuit: () => this.applySinkCircuit(),
       },
-      this.outbox,
+      transactional,
     );
     this.restorer = new PartitionRestorer(
       this.kafka,
@@ -265,8 +247,19 @@ class PipelineRunner implements RunningPipeline {
     }
     await checkKafka(this.endpoints.brokers);
     await this.sinks.check();
-    const partitions = await this.sourcePartitions();
+    const partitions = await this.countSourcePartitions();
+    this.partitionCount = partitions;
     await this.sideTopics.connect(this.pipeline.topicsToCreate.map((t) => ({ ...t, partitions })));
+    const repartition = this.pipeline.repartition;
+    if (repartition) {
+      // Created above with the source's partition count, or there already: markers go to each it has.
+      repartition.partitions = (await partitionCountOf(this.kafka, repartition.topic)) ?? partitions;
+      if (repartition.partitions !== partitions)
+        this.logger.warn(
+          { topic: repartition.topic, partitions: repartition.partitions, source: partitions },
+          'the repartition topic has another partition count than the source; re-keyed windows are computed in its partitions',
+        );
+    }
     await this.sinks.prepare();
 
     await this.consumer.start(
@@ -313,7 +306,7 @@ class PipelineRunner implements RunningPipeline {
     );
   }
 
-  private async sourcePartitions(): Promise<number> {
+  private async countSourcePartitions(): Promise<number> {
     const partitions = await partitionCountOf(this.kafka, this.topic);
     if (partitions === undefined) throw new SourceTopicMissingError(this.topic, this.endpoints.brokers);
     return partitions;
@@ -353,6 +346,16 @@ class PipelineRunner implements RunningPipeline {
 
   metrics(): Promise<string> {
     return this.metricsRegistry.registry.metrics();
+  }
+
+  /** The registry behind metrics(): a re-keyed pipeline renders both sides' together. */
+  get registry(): PipelineMetrics['registry'] {
+    return this.metricsRegistry.registry;
+  }
+
+  /** The source topic's partition count, known once started. */
+  get sourcePartitions(): number | undefined {
+    return this.partitionCount;
   }
 
   async getMetrics(): Promise<{ status: PipelineStatus; ready: boolean; metrics: MetricObject[] }> {
@@ -510,6 +513,12 @@ class PipelineRunner implements RunningPipeline {
         late: (event) => this.sideOutputs.late(partition, event),
         keyCapped: (event) => this.sideOutputs.keyCapped(partition, event),
         abort: (error) => this.abort(error),
+        repartition: (records) => {
+          const topic = this.pipeline.repartition?.topic;
+          if (!topic || !this.outbox)
+            throw new SluiceBugError('a repartition record without a repartition topic');
+          for (const record of records) this.outbox.add(partition, topic, record);
+        },
         // Counts per stage are read from the workers at scrape time; only the histogram needs each item.
         stageObserved: (stage, _outcome, ms) =>
           this.metricsRegistry.stageSeconds.observe({ stage }, ms / 1000),

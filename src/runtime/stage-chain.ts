@@ -53,6 +53,11 @@ export interface ChainDefinition {
   parseOnError: ParseConfig['onError'];
   quality: readonly QualityRule[];
   onStageError: OnStageError | undefined;
+  /**
+   * Re-keyed windows' side: a record that is a source partition's watermark marker (repartition-records.ts),
+   * not an event. It skips the chain, in its place in the offset order.
+   */
+  isMarker?: (raw: FetchedRecord) => boolean;
 }
 
 export interface ChainHandlers {
@@ -60,6 +65,8 @@ export interface ChainHandlers {
   absorb(item: ChainItem): void;
   /** An item left the chain without output (filtered). */
   dropped(item: ChainItem): void;
+  /** A watermark marker, where an event would have been absorbed (ChainDefinition.isMarker). */
+  marker?(origin: Origin): void;
   /** An item failed a stage for good; `action` says what to do with its record. */
   failed(failure: StageFailure): void;
   /** One item went through a stage (parse included): how it came out and how long it took. */
@@ -75,7 +82,7 @@ function observationOf(outcome: StageOutcome): StageObservation {
   return outcome.values.length === 0 ? 'filtered' : 'out';
 }
 
-function headerText(headers: FetchedRecord['headers']): Record<string, string> {
+export function headerText(headers: FetchedRecord['headers']): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers ?? {})) {
     if (value === undefined) continue;
@@ -129,6 +136,12 @@ export class StageChain {
   /** Decodes and validates; a decode that has to wait (a schema fetch) holds the line until it settles. */
   private parse(origin: Origin): void {
     const raw = origin.raw;
+    // The chain holds only a parse here (no stages, a synchronous decode): the marker is in its order.
+    if (this.definition.isMarker?.(raw)) {
+      this.items -= 1;
+      this.handlers.marker?.(origin);
+      return;
+    }
     const source = { topic: this.topic, partition: this.partition, offset: raw.offset };
     const started = performance.now();
     let decoded: unknown;

@@ -20,9 +20,9 @@ import {
 import { differencesOf } from '../windows/definition-changes.js';
 import { defineWindow } from '../windows/window-definition.js';
 
-/** The fingerprint of what a window's rows mean (grace is not part of it). */
-function fingerprintOf(window: WindowConfig): string {
-  return defineWindow(window, { grace: 0 }).fingerprint;
+/** The fingerprint of what a window's rows mean (grace is not part of it; re-keying is). */
+function fingerprintOf(window: WindowConfig, keyedBy: readonly string[] | undefined): string {
+  return defineWindow(window, { grace: 0 }, keyedBy).fingerprint;
 }
 
 export interface ClickHouseEndpoint {
@@ -68,6 +68,8 @@ export class ClickHouseSchema {
   constructor(
     private readonly client: ClickHouseClient,
     private readonly endpoint: ClickHouseEndpoint,
+    /** The pipeline's `source.keyedBy`: which windows are re-keyed is part of what their rows mean. */
+    private readonly keyedBy: readonly string[] | undefined,
   ) {}
 
   /** Fails fast, saying where it looked and what to fix, when the server does not answer or refuses us. */
@@ -151,7 +153,7 @@ export class ClickHouseSchema {
         `CREATE TABLE IF NOT EXISTS ${ledger} (table_name String, window_name String, definition String, ` +
         'recorded_at DateTime) ENGINE = ReplacingMergeTree(recorded_at) ORDER BY table_name',
     });
-    const now = fingerprintOf(window);
+    const now = fingerprintOf(window, this.keyedBy);
     const [recorded] = created
       ? []
       : await this.query<{ window_name: string; definition: string }>(
@@ -177,7 +179,7 @@ export class ClickHouseSchema {
         {
           table_name: table,
           window_name: window.name,
-          definition: fingerprintOf(window),
+          definition: fingerprintOf(window, this.keyedBy),
           recorded_at: new Date().toISOString().slice(0, 19).replace('T', ' '),
         },
       ],

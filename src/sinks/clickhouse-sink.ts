@@ -45,7 +45,7 @@ export class ClickHouseSink extends BatchingSink {
       config.hooks,
     );
     this.client = createClickHouseClient(endpoint);
-    this.schema = new ClickHouseSchema(this.client, endpoint);
+    this.schema = new ClickHouseSchema(this.client, endpoint, settings.keyedBy);
     this.config = config;
     this.windows = new Map(settings.windows.map((w) => [w.name, w]));
   }
@@ -87,7 +87,14 @@ export class ClickHouseSink extends BatchingSink {
   }
 
   withdraw(checkpoints: ReadonlyMap<number, number>): Promise<Map<string, number>> {
-    return withdrawUncommitted(this.client, this.endpoint.database, this.settings.pipeline, checkpoints);
+    const windows = new Map([...this.windows.keys()].map((name) => [name, this.config.tables[name]]));
+    return withdrawUncommitted(
+      this.client,
+      this.endpoint.database,
+      this.settings.pipeline,
+      checkpoints,
+      windows,
+    );
   }
 
   override async close(): Promise<void> {

@@ -56,23 +56,58 @@ export async function withdrawUncommitted(
   database: string,
   pipeline: string,
   checkpoints: ReadonlyMap<number, number>,
+  windows: WindowTables,
 ): Promise<Map<string, number>> {
   const withdrawn = new Map<string, number>();
   if (checkpoints.size === 0) return withdrawn;
   const after = [...checkpoints]
     .map(([partition, interval]) => `(source_partition = ${partition} AND commit_interval > ${interval})`)
     .join(' OR ');
-  return deleteWhere(client, database, `pipeline = ${stringLiteral(pipeline)} AND (${after})`);
+  const tables = await tablesOf(client, database, windows);
+  return deleteWhere(client, database, `pipeline = ${stringLiteral(pipeline)} AND (${after})`, tables);
 }
 
-/** Deletes the rows matching `predicate` from every result table, waiting for it; how many, per table. */
+/**
+ * The windows whose rows a member writes, by name, each with its configured table (a name, or a routing
+ * template) when it has one. A pipeline with re-keyed windows has two members, each numbering its own
+ * partitions and commit intervals: each withdraws from its own windows' tables only.
+ */
+export type WindowTables = ReadonlyMap<string, string | undefined>;
+
+/** The result tables of these windows: their own names, and every table the ledger has them in (routed ones). */
+async function tablesOf(
+  client: ClickHouseClient,
+  database: string,
+  windows: WindowTables,
+): Promise<string[]> {
+  if (windows.size === 0) return [];
+  const names = new Set<string>();
+  for (const [window, table] of windows)
+    names.add(table !== undefined && !table.includes('{') ? table : window);
+  const [hasLedger] = await rows<{ n: string }>(
+    client,
+    `SELECT count() AS n FROM system.tables WHERE database = ${stringLiteral(database)} AND name = 'sluice_windows'`,
+  );
+  if (Number(hasLedger?.n ?? 0) > 0) {
+    const recorded = await rows<{ table_name: string }>(
+      client,
+      `SELECT table_name FROM ${quoteIdentifier(database)}.sluice_windows WHERE window_name IN ` +
+        `(${[...windows.keys()].map(stringLiteral).join(', ')})`,
+    );
+    for (const r of recorded) names.add(r.table_name);
+  }
+  return (await resultTables(client, database)).filter((table) => names.has(table));
+}
+
+/** Deletes the rows matching `predicate` from the result tables (all, or these), waiting for it; how many, per table. */
 async function deleteWhere(
   client: ClickHouseClient,
   database: string,
   predicate: string,
+  only?: readonly string[],
 ): Promise<Map<string, number>> {
   const deleted = new Map<string, number>();
-  for (const table of await resultTables(client, database)) {
+  for (const table of only ?? (await resultTables(client, database))) {
     const name = `${quoteIdentifier(database)}.${quoteIdentifier(table)}`;
     const [found] = await rows<{ n: string }>(client, `SELECT count() AS n FROM ${name} WHERE ${predicate}`);
     const count = Number(found?.n ?? 0);

@@ -58,7 +58,7 @@ export class LateWindowRows {
     private readonly readOnly: boolean,
   ) {
     this.client = createClickHouseClient(endpoint);
-    this.schema = new ClickHouseSchema(this.client, endpoint);
+    this.schema = new ClickHouseSchema(this.client, endpoint, pipeline.source.keyedBy);
   }
 
   /** The table the row is in: the window's, or the one its routing template names for this key. */

@@ -23,6 +23,8 @@ export interface SinkSettings {
   kafka: KafkaSinkConfig | undefined;
   /** Kafka output rows travel in the commit transaction instead of a producer of their own. */
   exactlyOnce: boolean;
+  /** The pipeline's `source.keyedBy`: which windows are re-keyed (part of what their rows mean). */
+  keyedBy: readonly string[] | undefined;
 }
 
 export interface ResultSink {

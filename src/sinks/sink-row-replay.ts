@@ -76,7 +76,7 @@ export class SinkRowReplay {
   ) {
     if (clickhouse) {
       this.client = createClickHouseClient(clickhouse);
-      this.schema = new ClickHouseSchema(this.client, clickhouse);
+      this.schema = new ClickHouseSchema(this.client, clickhouse, pipeline.source.keyedBy);
     }
   }
 

@@ -15,13 +15,27 @@ export interface RawRecord {
   value: Buffer | null;
   /** The Kafka record timestamp, epoch milliseconds as a string (kafkajs' form). */
   timestamp: string;
+  headers?: Readonly<Record<string, Buffer | string | (Buffer | string)[] | undefined>>;
 }
 
-/** Where an event's time is: a field (dotted path, compiled once) in a format, or the record timestamp. */
+/**
+ * Where an event's time is: a field (dotted path, compiled once) in a format, or the record timestamp;
+ * or, for events re-keyed through the repartition topic, a header in epoch milliseconds.
+ */
 export interface EventTime {
   field: string | undefined;
   path: FieldPath | undefined;
   format: TimeFormat;
+  header?: string;
+}
+
+function headerTime(record: RawRecord, header: string): number | string {
+  const value = record.headers?.[header];
+  const text = (Array.isArray(value) ? value.at(-1) : value)?.toString();
+  const ms = text === undefined ? Number.NaN : Number(text);
+  return Number.isFinite(ms)
+    ? ms
+    : `header '${header}': expected epoch milliseconds, found ${text ?? 'nothing'}`;
 }
 
 export function parseEvent(
@@ -37,7 +51,8 @@ export function parseEvent(
   } catch (error) {
     throw new RecordError(origin, 'parse', (error as Error).message, error);
   }
-  const eventTimeMs = eventTimeOf(event, time, record.timestamp);
+  const eventTimeMs =
+    time.header === undefined ? eventTimeOf(event, time, record.timestamp) : headerTime(record, time.header);
   if (typeof eventTimeMs === 'string') throw new RecordError(origin, 'parse', eventTimeMs);
   if (!Number.isFinite(eventTimeMs))
     throw new RecordError(origin, 'parse', 'the event time is not a finite number');

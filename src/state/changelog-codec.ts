@@ -10,6 +10,7 @@ import avsc from 'avsc';
 import { serializeAggregate } from '../aggregations/aggregates.js';
 import type { StoredWindow, WindowChangelog } from '../windows/window-restore.js';
 import { keyPartsOf, type OpenWindow } from '../windows/window-store.js';
+import type { WatermarkSnapshot } from '../windows/watermark.js';
 
 export const CHECKPOINT_KEY = 'checkpoint';
 const WINDOW_PREFIX = 'w\u0001';
@@ -20,7 +21,7 @@ const BINARY_V2 = 0x02;
 export interface Checkpoint {
   /** Every record below this offset is in the state; none at or above it. */
   offset: bigint;
-  watermark: { value: number; fromEvents: number };
+  watermark: WatermarkSnapshot;
   /**
    * The commit interval this checkpoint closed (1, 2, …; 0 before the first): rows a sink got in a
    * later interval were written by an attempt that never committed.
@@ -208,6 +209,7 @@ export function encodeCheckpoint(checkpoint: Checkpoint): string {
     offset: checkpoint.offset.toString(),
     watermark: finite(checkpoint.watermark.value),
     fromEvents: finite(checkpoint.watermark.fromEvents),
+    ...(checkpoint.watermark.sources ? { sources: checkpoint.watermark.sources } : {}),
     interval: checkpoint.interval,
     ...(checkpoint.definitions ? { definitions: checkpoint.definitions } : {}),
     ...(checkpoint.group === undefined ? {} : { group: checkpoint.group }),
@@ -219,6 +221,7 @@ export function decodeCheckpoint(text: string): Checkpoint {
     offset: string;
     watermark: number | null;
     fromEvents: number | null;
+    sources?: Record<string, number | null>;
     /** Absent in checkpoints of Sluice 0.1: none of its rows is after it. */
     interval?: number;
     definitions?: Record<string, string>;
@@ -229,6 +232,7 @@ export function decodeCheckpoint(text: string): Checkpoint {
     watermark: {
       value: data.watermark ?? Number.NEGATIVE_INFINITY,
       fromEvents: data.fromEvents ?? Number.NEGATIVE_INFINITY,
+      ...(data.sources ? { sources: data.sources } : {}),
     },
     interval: data.interval ?? 0,
     ...(data.definitions ? { definitions: data.definitions } : {}),

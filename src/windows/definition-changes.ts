@@ -18,7 +18,7 @@ export interface DefinitionChanges {
 }
 
 /** The fingerprint's fields, in its order (defineWindow). */
-const FIELDS = ['type', 'size', 'advance', 'gap', 'groupBy', 'aggregations', 'emit mode'] as const;
+const FIELDS = ['type', 'size', 'advance', 'gap', 'groupBy', 'aggregations', 'emit mode', 'rows'] as const;
 
 function fieldsOf(fingerprint: string): unknown[] | undefined {
   try {
@@ -30,6 +30,8 @@ function fieldsOf(fingerprint: string): unknown[] | undefined {
 }
 
 function shown(field: (typeof FIELDS)[number], value: unknown): string {
+  // Absent in the fingerprints of windows computed per source partition (and of every 0.1 window).
+  if (field === 'rows') return value === 'per-key' ? 'one per window and key' : 'per source partition';
   if (value === undefined) return '(unknown)';
   if (field === 'size' || field === 'advance' || field === 'gap')
     return value === 0 ? '-' : `${Number(value) / 1000}s`;

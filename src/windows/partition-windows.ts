@@ -8,9 +8,9 @@ import { readField, type FieldPath } from '../aggregations/field-path.js';
 import { brokenNeed, fieldNeedsOf, type FieldNeed } from './event-fields.js';
 import { addToWindow, admits, type AddOutcome, type KeyCapDrop } from './key-cap.js';
 import { addToSession } from './session-merging.js';
-import { slidingWindowsOf } from './sliding.js';
-import { tumblingWindowOf } from './tumbling.js';
-import { Watermark } from './watermark.js';
+import { hasFired, isMissed, sessionCloseBy, windowsOf, type Lateness } from './lateness.js';
+import { SourceWatermarks } from './source-watermarks.js';
+import { Watermark, type WatermarkClock, type WatermarkSnapshot } from './watermark.js';
 import type { Window } from './window.js';
 import type { WindowDefinition } from './window-definition.js';
 import { restoredWindow, type WindowChangelog } from './window-restore.js';
@@ -20,19 +20,11 @@ import { OTHER_KEY, closeAtOf, keyIdOf, type OpenWindow, type WindowStore } from
 export interface WindowedEvent {
   value: unknown;
   eventTimeMs: number;
+  /** A re-keyed event: its source partition and that partition's watermark before it. */
+  source?: { partition: number; watermark: number };
 }
 
-export interface Lateness {
-  definition: string;
-  /** How far the watermark had passed the close time of the (oldest) window the event missed. */
-  byMs: number;
-  /**
-   * The starts of the tumbling or sliding windows it missed (a sliding event may miss its older windows
-   * and count in newer ones): what `sluice late replay` applies it to. Absent for a session, which it
-   * would have had to merge into.
-   */
-  windowStarts?: number[];
-}
+export type { Lateness } from './lateness.js';
 
 export interface AbsorbOutcome {
   /** One entry per definition the event missed a window of; empty when it was on time everywhere. */
@@ -67,11 +59,16 @@ export interface PartitionWindowSettings {
   time: { grace: number; maxOutOfOrderness: number; idleTimeout: number };
   /** The state budget: above it, the windows that would close first close early. */
   stateMaxBytes: number;
+  /**
+   * Re-keyed windows: the source topic's partition count. The watermark is then the lowest of the
+   * source partitions' (source-watermarks.ts), not this partition's own.
+   */
+  sources?: number;
 }
 
 /** The watermark a restored partition resumes from (the changelog's checkpoint). */
 export interface WindowsCheckpoint {
-  watermark: { value: number; fromEvents: number };
+  watermark: WatermarkSnapshot;
 }
 
 export function groupKeyOf(value: unknown, paths: readonly FieldPath[]): string[] {
@@ -90,7 +87,9 @@ export class PartitionWindows<R> {
     keyCapDropped: 0,
     keyCapOther: 0,
   };
-  readonly watermark: Watermark;
+  readonly watermark: WatermarkClock;
+  /** Re-keyed windows: the same object, as what it also is (the source partitions' watermarks). */
+  private readonly sourceWatermarks: SourceWatermarks | undefined;
   /** Rows waiting for closeDue: session rows replaced by merges, windows closed by the budget. */
   private pending: WindowResult[] = [];
   private readonly lastUpdateAt = new Map<string, number>();
@@ -115,10 +114,21 @@ export class PartitionWindows<R> {
     for (const d of settings.windows)
       this.keptDefinitions.set(d.name, { ...d, graceMs: d.graceMs + d.allowedLatenessMs });
     this.needs = fieldNeedsOf(settings.windows);
-    this.watermark = new Watermark({
-      maxOutOfOrdernessMs: settings.time.maxOutOfOrderness,
-      idleTimeoutMs: settings.time.idleTimeout,
-    });
+    this.sourceWatermarks =
+      settings.sources === undefined
+        ? undefined
+        : new SourceWatermarks(settings.sources, settings.time.maxOutOfOrderness);
+    this.watermark =
+      this.sourceWatermarks ??
+      new Watermark({
+        maxOutOfOrdernessMs: settings.time.maxOutOfOrderness,
+        idleTimeoutMs: settings.time.idleTimeout,
+      });
+  }
+
+  /** A source partition's marker (re-keyed windows only): how far its event time has come. */
+  hearSource(source: number, watermark: number, empty: boolean): void {
+    this.sourceWatermarks?.hear(source, watermark, empty);
   }
 
   get openWindows(): number {
@@ -156,7 +166,7 @@ export class PartitionWindows<R> {
       const keyId = keyIdOf(key);
       if (definition.type === 'session') {
         if (only && !admits(only, definition.name)) continue;
-        const closesBy = watermark - definition.graceMs;
+        const closesBy = sessionCloseBy(definition, watermark);
         if (event.eventTimeMs < closesBy) {
           outcome.late.push({ definition: definition.name, byMs: closesBy - event.eventTimeMs });
           continue;
@@ -168,11 +178,11 @@ export class PartitionWindows<R> {
       }
       let missed: number | undefined;
       const missedStarts: number[] = [];
-      for (const window of this.windowsOf(definition, event.eventTimeMs)) {
+      for (const window of windowsOf(definition, event.eventTimeMs)) {
         if (only && !admits(only, definition.name, window.start)) continue;
-        if (window.end + definition.graceMs <= watermark) {
-          const kept = this.keptDefinitions.get(definition.name)!;
-          if (window.end + kept.graceMs > watermark) {
+        if (hasFired(definition, window, watermark)) {
+          if (!isMissed(definition, window, watermark)) {
+            const kept = this.keptDefinitions.get(definition.name)!;
             this.absorbLate(kept, window, key, keyId, event.value, at, outcome, definition);
             continue;
           }
@@ -186,7 +196,7 @@ export class PartitionWindows<R> {
       if (missed !== undefined)
         outcome.late.push({ definition: definition.name, byMs: missed, windowStarts: missedStarts });
     }
-    this.watermark.observe(event.eventTimeMs, nowMs);
+    this.watermark.observe(event.eventTimeMs, nowMs, event.source);
     this.enforceBudget();
     return outcome;
   }
@@ -331,12 +341,6 @@ export class PartitionWindows<R> {
     this.retained.takeChanges();
     if (checkpoint) this.watermark.restore(checkpoint.watermark, nowMs);
     return problems;
-  }
-
-  private windowsOf(definition: WindowDefinition, eventTimeMs: number): Window[] {
-    return definition.type === 'tumbling'
-      ? [tumblingWindowOf(eventTimeMs, definition.sizeMs)]
-      : slidingWindowsOf(eventTimeMs, definition.sizeMs, definition.advanceMs);
   }
 
   private count(

@@ -9,7 +9,26 @@ export interface WatermarkSettings {
   idleTimeoutMs: number;
 }
 
-export class Watermark {
+/** A watermark's state as a checkpoint keeps it; `sources` only for re-keyed windows (source-watermarks.ts). */
+export interface WatermarkSnapshot {
+  value: number;
+  fromEvents: number;
+  /** Per source partition, its watermark as last heard (null: none yet). */
+  sources?: Readonly<Record<string, number | null>>;
+}
+
+/** What the window engine asks of a watermark: this partition's own, or its source partitions' lowest. */
+export interface WatermarkClock {
+  observe(eventTimeMs: number, nowMs: number, source?: { partition: number; watermark: number }): void;
+  readonly eventWatermark: number;
+  advanceTo(candidate: number): void;
+  snapshot(): WatermarkSnapshot;
+  restore(state: WatermarkSnapshot, nowMs: number): void;
+  restartIdleClock(nowMs: number): void;
+  current(nowMs: number, caughtUp: boolean): number;
+}
+
+export class Watermark implements WatermarkClock {
   private value = Number.NEGATIVE_INFINITY;
   /** The part earned by events alone (max event time − out-of-orderness), to tell why a window closed. */
   private fromEvents = Number.NEGATIVE_INFINITY;
@@ -36,7 +55,7 @@ export class Watermark {
   }
 
   /** The values to snapshot, and to restore after a restart, so lateness is decided as before. */
-  snapshot(): { value: number; fromEvents: number } {
+  snapshot(): WatermarkSnapshot {
     return { value: this.value, fromEvents: this.fromEvents };
   }
 
@@ -44,7 +63,7 @@ export class Watermark {
    * Restores a snapshot taken before a restart or a move; `nowMs` counts as the last record's arrival,
    * so a partition that gets no new records still goes idle and closes its restored windows.
    */
-  restore(state: { value: number; fromEvents: number }, nowMs: number): void {
+  restore(state: WatermarkSnapshot, nowMs: number): void {
     this.value = state.value;
     this.fromEvents = state.fromEvents;
     this.lastRecordAtMs = nowMs;

@@ -4,6 +4,7 @@
 import type { AggregateSpec } from '../aggregations/aggregates.js';
 import type { TimeConfig, WindowConfig } from '../config/schema.js';
 import { fieldPath, type FieldPath } from '../aggregations/field-path.js';
+import { keyedWhereItIs } from '../config/rekeying.js';
 
 export type WindowType = WindowConfig['type'];
 
@@ -33,14 +34,30 @@ export interface WindowDefinition {
    */
   readonly allowedLatenessMs: number;
   /**
+   * Re-keyed by its group key before it is computed (rekeying.ts): one row per window and key. Else
+   * computed per source partition, where the source's keying already puts each key in one partition.
+   */
+  readonly rekeyed: boolean;
+  /**
    * Canonical JSON over type, size, advance, gap, group-by (in order), aggregations (function and
-   * field, in order) and emit mode: equal exactly when rows mean the same. The name, column names,
-   * update cadence, key cap and grace are not part of it.
+   * field, in order), emit mode and, for a re-keyed window, `per-key`: equal exactly when rows mean
+   * the same. The name, column names, update cadence, key cap and grace are not part of it. A window
+   * computed per source partition has no 8th field, so fingerprints of Sluice 0.1 (which computed
+   * every window so) still match.
    */
   readonly fingerprint: string;
 }
 
-export function defineWindow(config: WindowConfig, time: Pick<TimeConfig, 'grace'>): WindowDefinition {
+/**
+ * `keyedBy` is the pipeline's `source.keyedBy`: a window whose groupBy lacks one of its fields (or any
+ * window, without it) is re-keyed.
+ */
+export function defineWindow(
+  config: WindowConfig,
+  time: Pick<TimeConfig, 'grace'>,
+  keyedBy: readonly string[] | undefined,
+): WindowDefinition {
+  const rekeyed = !keyedWhereItIs(config, keyedBy);
   const sizeMs = config.type === 'session' ? 0 : config.size;
   const advanceMs = config.type === 'sliding' ? config.advance : sizeMs;
   const gapMs = config.type === 'session' ? config.gap : 0;
@@ -59,6 +76,7 @@ export function defineWindow(config: WindowConfig, time: Pick<TimeConfig, 'grace
     onKeyCap: config.onKeyCap,
     graceMs: time.grace,
     allowedLatenessMs: config.allowedLateness ?? 0,
+    rekeyed,
     fingerprint: JSON.stringify([
       config.type,
       sizeMs,
@@ -67,6 +85,7 @@ export function defineWindow(config: WindowConfig, time: Pick<TimeConfig, 'grace
       config.groupBy,
       config.aggregations.map((spec) => [spec.fn, spec.field]),
       config.emit.mode,
+      ...(rekeyed ? ['per-key'] : []),
     ]),
   };
 }

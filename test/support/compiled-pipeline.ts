@@ -6,6 +6,7 @@ import { filterProcessor } from '../../src/stages/filter-stage.js';
 import type { PreparedStage } from '../../src/stages/prepared-stages.js';
 import { createEventContract } from '../../src/stages/event-contract.js';
 import { createDecoder } from '../../src/stages/record-decoders.js';
+import { defineWindow } from '../../src/windows/window-definition.js';
 
 export function compiledForTest(pipeline: Pipeline): CompiledPipeline {
   const stages = pipeline.stages.map((stage): PreparedStage => {
@@ -21,5 +22,14 @@ export function compiledForTest(pipeline: Pipeline): CompiledPipeline {
   });
   const decoder = createDecoder(pipeline.parse, { baseDir: process.cwd() });
   const contract = createEventContract(pipeline.parse, process.cwd());
-  return assemblePipeline(pipeline, stages, decoder, contract, () => Promise.resolve());
+  const compiled = assemblePipeline(pipeline, stages, decoder, contract, () => Promise.resolve());
+  // One partition computing every window, whichever side of the re-keying it would run on (the unit
+  // tests exercise a partition's computation, not the re-keying).
+  const windows = pipeline.windows.map((w) => defineWindow(w, pipeline.time, pipeline.source.keyedBy));
+  return {
+    ...compiled,
+    windows: { ...compiled.windows, windows },
+    sinks: { ...compiled.sinks, windows: pipeline.windows },
+    repartition: undefined,
+  };
 }

@@ -7,11 +7,11 @@ import { PartitionWindows } from '../../src/windows/partition-windows.js';
 import { defineWindow } from '../../src/windows/window-definition.js';
 
 export function partitionWindowsOf(
-  pipeline: Pick<Pipeline, 'time' | 'windows' | 'state'>,
+  pipeline: Pick<Pipeline, 'time' | 'windows' | 'state' | 'source'>,
 ): PartitionWindows<Buffer> {
   return new PartitionWindows(
     {
-      windows: pipeline.windows.map((w) => defineWindow(w, pipeline.time)),
+      windows: pipeline.windows.map((w) => defineWindow(w, pipeline.time, pipeline.source.keyedBy)),
       time: pipeline.time,
       stateMaxBytes: pipeline.state.maxBytes,
     },

@@ -6,7 +6,7 @@ import { emptyCounters } from '../../../src/runtime/partition-worker.js';
 
 describe('the Grafana dashboard', () => {
   it('queries only metrics that Sluice exports', async () => {
-    const metrics = new PipelineMetrics('p', {
+    const metrics = new PipelineMetrics('p', undefined, {
       partitions: () => [],
       releasedTotals: () => emptyCounters(),
       stages: () => new Map(),

@@ -86,7 +86,9 @@ describe('merging a late event into its row', () => {
         { name: 's', type: 'session', gap: '1m' },
       ],
     });
-    const reasons = config.windows.map((w) => unmergeableWindow(defineWindow(w, config.time)));
+    const reasons = config.windows.map((w) =>
+      unmergeableWindow(defineWindow(w, config.time, config.source.keyedBy)),
+    );
     expect(reasons[0]).toBeUndefined();
     expect(reasons[1]).toContain('count_distinct');
     expect(reasons[2]).toContain('session');

@@ -18,7 +18,7 @@ const GRACE = 200;
 
 function definition(overrides: Partial<WindowDefinition> = {}, grace = 0): WindowDefinition {
   const config = windowSchema.parse({ name: 'w', type: 'tumbling', size: SIZE, maxKeys: 1_000 });
-  const compiled = defineWindow(config, { grace });
+  const compiled = defineWindow(config, { grace }, undefined);
   return {
     ...compiled,
     ...overrides,

@@ -17,6 +17,7 @@ const window = (config: Record<string, unknown>) =>
       ...config,
     }),
     time,
+    undefined,
   );
 const stored = (config: Record<string, unknown>) => ({ w: window(config).fingerprint });
 
@@ -54,6 +55,7 @@ describe('definitionChanges', () => {
         aggregations: [{ fn: 'sum', field: 'v' }],
       }),
       time,
+      undefined,
     );
     expect(definitionChanges({ gone: window({}).fingerprint }, [other])).toEqual({
       changed: [],

@@ -8,7 +8,8 @@ import { defineWindow } from '../../../src/windows/window-definition.js';
 import { partitionWindowsOf } from '../../support/partition-windows.js';
 import { validatePipeline } from '../../../src/config/validate.js';
 
-const define = (config: Record<string, unknown>) => defineWindow(windowSchema.parse(config), { grace: 0 });
+const define = (config: Record<string, unknown>) =>
+  defineWindow(windowSchema.parse(config), { grace: 0 }, undefined);
 const needs = fieldNeedsOf([
   define({
     name: 'by_sensor',

@@ -8,7 +8,7 @@ import { defineWindow } from '../../../src/windows/window-definition.js';
 const TIME = { grace: 0 };
 
 function fingerprint(input: Record<string, unknown>): string {
-  return defineWindow(windowSchema.parse(input), TIME).fingerprint;
+  return defineWindow(windowSchema.parse(input), TIME, undefined).fingerprint;
 }
 
 const base = {
@@ -65,7 +65,9 @@ describe('defineWindow', () => {
       { maxKeys: 5, onKeyCap: 'other' },
     ].map((change) => fingerprint({ ...base, ...change }));
     expect(new Set([fingerprint(base), ...same]).size).toBe(1);
-    expect(defineWindow(windowSchema.parse(base), { grace: 9_000 }).fingerprint).toBe(fingerprint(base));
+    expect(defineWindow(windowSchema.parse(base), { grace: 9_000 }, undefined).fingerprint).toBe(
+      fingerprint(base),
+    );
   });
 
   it('gives equal fingerprints exactly to definitions of equal meaning', () => {
@@ -99,6 +101,7 @@ describe('defineWindow', () => {
     const d = defineWindow(
       windowSchema.parse({ ...base, aggregations: [{ fn: 'sum', field: 'p.price' }] }),
       TIME,
+      undefined,
     );
     expect(d.groupByPaths).toEqual(['a', 'b']);
     expect(d.aggregations[0]!.path).toEqual(['p', 'price']);

@@ -115,7 +115,7 @@ describe('result tables made by an older Sluice', () => {
     const endpoint = { url, username: 'default', password: '', database };
     const chClient = createClickHouseClient(endpoint);
     return {
-      prepare: () => new ClickHouseSchema(chClient, endpoint).migrate(pipeline.windows),
+      prepare: () => new ClickHouseSchema(chClient, endpoint, undefined).migrate(pipeline.windows),
       close: () => chClient.close(),
     };
   }
