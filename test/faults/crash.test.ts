@@ -12,7 +12,12 @@ import { seededRandom } from '../../src/tools/produce/sample-events.js';
 import { readTopic, waitFor } from '../integration/support/fixtures.js';
 import { type SluiceProcess } from '../integration/support/sluice-process.js';
 import { useTestServices } from '../integration/support/services.js';
-import { compareWindows, expectedWindows, type WindowRow } from '../integration/support/window-truth.js';
+import {
+  ANY_PARTITION,
+  compareWindows,
+  expectedWindows,
+  type WindowRow,
+} from '../integration/support/window-truth.js';
 import {
   DEFINITIONS,
   GRACE,
@@ -55,7 +60,8 @@ async function outputRows(kafka: Kafka, topic: string, expected: Map<string, Win
       const row = JSON.parse(message.value!.toString()) as Record<string, string | number>;
       const key = definition.groupBy.map((field) => row[field]).join(',');
       expect(message.key?.toString()).toBe(JSON.stringify(definition.groupBy.map((field) => row[field])));
-      const identity = `${name}|${row.window_start_ms}|${key}|${row.source_partition}`;
+      // Every window is re-keyed (the pipeline declares no source.keyedBy): one row per window and key.
+      const identity = `${name}|${row.window_start_ms}|${key}|${ANY_PARTITION}`;
       seen.set(identity, [...(seen.get(identity) ?? []), position]);
       found.set(identity, {
         count: Number(row.count),
@@ -172,6 +178,7 @@ describe('fault scenario: crashes', () => {
       partitions: PARTITIONS,
       grace: GRACE,
       outOfOrderness: OUT_OF_ORDERNESS,
+      perKey: true,
     });
     const output = await outputRows(kafka, topic, expected.rows);
     expect(compareWindows(output.wanted, output.found)).toEqual({ lost: [], extra: [], wrong: [] });

@@ -376,8 +376,10 @@ export async function verdict(options: VerdictOptions): Promise<Verdict> {
     partitions: PARTITIONS,
     grace: GRACE,
     outOfOrderness: OUT_OF_ORDERNESS,
+    // The scenarios' pipeline declares no source.keyedBy: every window is re-keyed.
+    perKey: true,
   });
-  const current = () => windowsIn(options.clickhouse, options.database, definitions);
+  const current = () => windowsIn(options.clickhouse, options.database, definitions, true);
   const found = await waitFor(
     `${truth.rows.size} windows`,
     current,

@@ -81,6 +81,19 @@ export class WindowReference {
     return lateFor;
   }
 
+  /**
+   * The windows of the events every reference accepted, together: re-keyed windows, whose events are
+   * judged late per source partition (one reference each) and then meet by key.
+   */
+  static together(references: readonly WindowReference[]): ExpectedWindow[] {
+    const first = references[0];
+    if (!first) return [];
+    const union = new WindowReference(first.definitions, first.time);
+    for (const reference of references)
+      for (const [name, accepted] of reference.accepted) union.accepted.get(name)!.push(...accepted);
+    return union.windows();
+  }
+
   windows(): ExpectedWindow[] {
     const out: ExpectedWindow[] = [];
     for (const d of this.definitions) {

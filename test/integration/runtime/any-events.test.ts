@@ -223,7 +223,7 @@ describe('any events', () => {
       const shape = make();
       const topic = uniqueName('shapes');
       const database = uniqueName('shapes');
-      await createTopic(kafka, topic, 1);
+      await createTopic(kafka, topic, 3);
       const producer = kafka.producer();
       await producer.connect();
       // Bad records among the good, keyed by a random id (nothing relies on the key).
