@@ -56,7 +56,8 @@ export function enrich(record: StageRecord): EnrichedEvent {
 
 export const pipeline = definePipeline({
   name: 'user_events_ts',
-  source: { topic: 'user-events', fromBeginning: true },
+  // Keyed by user (as `sluice produce` writes it): sessions computed in place, the rest re-keyed.
+  source: { topic: 'user-events', fromBeginning: true, keyedBy: ['userId'] },
   parse: { events: 'user-event' },
   time: { field: 'timestamp', maxOutOfOrderness: '5s', grace: '2s', idleTimeout: '10s' },
   processing: { guarantee: 'exactly-once', commitInterval: '1s' },

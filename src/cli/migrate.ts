@@ -23,10 +23,17 @@ export function registerMigrateCommand(program: Command): void {
         const schema = new ClickHouseSchema(client, clickhouse, pipeline.source.keyedBy);
         await schema.check();
         const report = await schema.migrate(pipeline.windows, pipeline.sinks.clickhouse.migrations);
+        for (const moved of report.movedTables) console.log(`moved the rows of ${moved}`);
         for (const table of report.createdTables) console.log(`created table ${table}`);
         for (const column of report.addedColumns) console.log(`added ${column}`);
+        for (const view of report.createdViews) console.log(`created view ${view}`);
         for (const file of report.appliedFiles) console.log(`applied ${file}`);
-        const changes = report.createdTables.length + report.addedColumns.length + report.appliedFiles.length;
+        const changes =
+          report.movedTables.length +
+          report.createdTables.length +
+          report.addedColumns.length +
+          report.createdViews.length +
+          report.appliedFiles.length;
         console.log(
           changes === 0
             ? `${clickhouse.database} at ${clickhouse.url} is up to date`

@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import { loadPipelineFile } from '../config/load.js';
 import { windowResultSchema } from '../sinks/result-avro.js';
-import { windowTableDdl } from '../sinks/clickhouse-tables.js';
+import { rowsTableOf, windowTableDdl, windowViewDdl } from '../sinks/clickhouse-tables.js';
 
 export function registerSchemasCommand(program: Command): void {
   program
@@ -12,7 +12,10 @@ export function registerSchemasCommand(program: Command): void {
     .description("print the Avro schema of each window's result rows (one JSON document per line)")
     .requiredOption('-c, --config <file>', 'pipeline file (YAML or JSON)')
     .option('-w, --window <name>', 'only this window')
-    .option('--ddl', "print the ClickHouse CREATE TABLE of each window's result table instead")
+    .option(
+      '--ddl',
+      'print the ClickHouse DDL of each window instead: its rows table (<window>_rows) and the view named after it',
+    )
     .action(async (opts: { config: string; window?: string; ddl?: boolean }) => {
       const pipeline = await loadPipelineFile(opts.config);
       const windows = pipeline.windows.filter((w) => opts.window === undefined || w.name === opts.window);
@@ -23,7 +26,8 @@ export function registerSchemasCommand(program: Command): void {
       for (const window of windows)
         console.log(
           opts.ddl
-            ? `${windowTableDdl(pipeline.sinks.clickhouse.database, window)};\n`
+            ? `${windowTableDdl(pipeline.sinks.clickhouse.database, window, rowsTableOf(window.name))};\n` +
+                `${windowViewDdl(pipeline.sinks.clickhouse.database, window)};\n`
             : JSON.stringify(windowResultSchema(window)),
         );
     });

@@ -13,16 +13,24 @@ import { isClickHouseAuthentication } from './clickhouse-errors.js';
 import {
   missingColumnDdl,
   quoteIdentifier,
+  rowsTableOf,
   sortingKeyProblem,
   stringLiteral,
+  viewColumns,
   windowTableDdl,
+  windowViewDdl,
 } from './clickhouse-tables.js';
 import { differencesOf } from '../windows/definition-changes.js';
-import { defineWindow } from '../windows/window-definition.js';
+import { defineWindow, fingerprintOf as definitionFingerprint } from '../windows/window-definition.js';
 
 /** The fingerprint of what a window's rows mean (grace is not part of it; re-keying is). */
 function fingerprintOf(window: WindowConfig, keyedBy: readonly string[] | undefined): string {
   return defineWindow(window, { grace: 0 }, keyedBy).fingerprint;
+}
+
+/** What the rows of a table older than the ledger mean: Sluice 0.1 computed every window per partition. */
+function legacyFingerprintOf(window: WindowConfig): string {
+  return definitionFingerprint(window, false);
 }
 
 export interface ClickHouseEndpoint {
@@ -58,6 +66,9 @@ export function createClickHouseClient(endpoint: ClickHouseEndpoint): ClickHouse
 
 export interface MigrationReport {
   createdTables: string[];
+  /** Tables of Sluice 0.1 named after their window, renamed to hold the rows under the view. */
+  movedTables: string[];
+  createdViews: string[];
   addedColumns: string[];
   appliedFiles: string[];
 }
@@ -97,7 +108,13 @@ export class ClickHouseSchema {
 
   /** The database, the window tables (by their default names) and the migrations folder. */
   async migrate(windows: readonly WindowConfig[], migrationsDir?: string): Promise<MigrationReport> {
-    const report: MigrationReport = { createdTables: [], addedColumns: [], appliedFiles: [] };
+    const report: MigrationReport = {
+      createdTables: [],
+      movedTables: [],
+      createdViews: [],
+      addedColumns: [],
+      appliedFiles: [],
+    };
     await this.client.command({
       query: `CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(this.endpoint.database)}`,
     });
@@ -106,20 +123,38 @@ export class ClickHouseSchema {
     return report;
   }
 
-  /** Creates `table` for the window's rows when missing, or brings it up to date; once per table. */
-  async ensureTable(window: WindowConfig, table: string, report?: MigrationReport): Promise<void> {
-    if (this.ready.has(table)) return;
+  /**
+   * Makes the window's relation ready, once per process: the rows table (`<relation>_rows`) created
+   * when missing or brought up to date, and the view named `relation` over it (windowViewDdl). A table
+   * of Sluice 0.1 under the relation's own name holds the rows: it becomes the rows table (a rename).
+   */
+  async ensureTable(window: WindowConfig, relation: string, report?: MigrationReport): Promise<void> {
+    if (this.ready.has(relation)) return;
     const { database } = this.endpoint;
-    const created = !(await this.tableExists(table));
+    const table = rowsTableOf(relation);
+    const under = await this.engineOf(relation);
+    let rowsExist = (await this.engineOf(table)) !== undefined;
+    if (under !== undefined && under !== 'View') {
+      if (rowsExist)
+        throw new SluiceError(
+          `ClickHouse has both ${database}.${relation} (a ${under} table) and ${database}.${table}: Sluice reads ` +
+            `window ${window.name} from a view named ${relation} over ${table}. Drop or rename ${database}.${relation}.`,
+          { code: 'SLUICE_CONFIG_INVALID', retriable: false },
+        );
+      // Rows of Sluice 0.1 (a table named after the window): kept, under the rows table's name.
+      await this.client.command({
+        query: `RENAME TABLE ${quoteIdentifier(database)}.${quoteIdentifier(relation)} TO ${quoteIdentifier(database)}.${quoteIdentifier(table)}`,
+      });
+      report?.movedTables.push(`${database}.${relation} → ${database}.${table}`);
+      rowsExist = true;
+    }
+    const created = !rowsExist;
     if (created) {
       await this.client.command({ query: windowTableDdl(database, window, table) });
       report?.createdTables.push(`${database}.${table}`);
     }
     // Literals rather than query parameters: ClickHouse 18.16 has no {name:Type} parameters.
-    const columns = await this.query<{ name: string }>(
-      `SELECT name FROM system.columns WHERE database = ${stringLiteral(database)} AND table = ${stringLiteral(table)}`,
-    );
-    const existing = new Set(columns.map((c) => c.name));
+    const existing = new Set(await this.columnsOf(table));
     for (const ddl of missingColumnDdl(database, window, existing, table)) {
       await this.client.command({ query: ddl });
     }
@@ -136,8 +171,41 @@ export class ClickHouseSchema {
           'It was made for another definition (groupBy or window type changed): give the window a new name, or drop the table to rebuild it.',
         { code: 'SLUICE_CONFIG_INVALID', retriable: false },
       );
-    await this.checkDefinition(window, table, created);
-    this.ready.add(table);
+    // Refused before the view is made: a table whose rows mean something else is not shown as the window.
+    await this.checkDefinition(window, relation, created);
+    await this.ensureView(window, relation, report);
+    this.ready.add(relation);
+  }
+
+  /** The view over the rows table, made again when its columns are not the window's (a column was added). */
+  private async ensureView(window: WindowConfig, relation: string, report?: MigrationReport): Promise<void> {
+    const { database } = this.endpoint;
+    // Compared as sets: ClickHouse 18.16's system.columns has no position to order by.
+    const wanted = viewColumns(window).sort();
+    const shown = (await this.columnsOf(relation)).sort();
+    if (shown.length > 0 && shown.join(',') === wanted.join(',')) return;
+    if (shown.length > 0)
+      await this.client.command({
+        query: `DROP TABLE IF EXISTS ${quoteIdentifier(database)}.${quoteIdentifier(relation)}`,
+      });
+    await this.client.command({ query: windowViewDdl(database, window, relation) });
+    report?.createdViews.push(`${database}.${relation}`);
+  }
+
+  private async columnsOf(table: string): Promise<string[]> {
+    const columns = await this.query<{ name: string }>(
+      `SELECT name FROM system.columns WHERE database = ${stringLiteral(this.endpoint.database)} ` +
+        `AND table = ${stringLiteral(table)}`,
+    );
+    return columns.map((c) => c.name);
+  }
+
+  /** The engine of a table or view, or undefined when there is none of that name. */
+  private async engineOf(table: string): Promise<string | undefined> {
+    const [found] = await this.query<{ engine: string }>(
+      `SELECT engine FROM system.tables WHERE database = ${stringLiteral(this.endpoint.database)} AND name = ${stringLiteral(table)}`,
+    );
+    return found?.engine;
   }
 
   /**
@@ -154,11 +222,15 @@ export class ClickHouseSchema {
         'recorded_at DateTime) ENGINE = ReplacingMergeTree(recorded_at) ORDER BY table_name',
     });
     const now = fingerprintOf(window, this.keyedBy);
-    const [recorded] = created
+    let [recorded]: ({ window_name: string; definition: string } | undefined)[] = created
       ? []
       : await this.query<{ window_name: string; definition: string }>(
           `SELECT window_name, definition FROM ${ledger} FINAL WHERE table_name = ${stringLiteral(table)}`,
         );
+    const inLedger = recorded !== undefined;
+    // A table older than the ledger, with rows: they were computed per source partition.
+    if (!created && !recorded && (await this.holdsRows(rowsTableOf(table))))
+      recorded = { window_name: window.name, definition: legacyFingerprintOf(window) };
     if (recorded && recorded.definition !== now)
       throw new SluiceError(
         `ClickHouse table ${database}.${table} holds rows of window ${recorded.window_name} as it was defined ` +
@@ -168,7 +240,14 @@ export class ClickHouseSchema {
           'run `sluice reset --delete-results` (it deletes the rows, rewinds the group and drops the state).',
         { code: 'SLUICE_CONFIG_INVALID', retriable: false },
       );
-    if (!recorded) await this.recordDefinition(table, window);
+    if (!inLedger) await this.recordDefinition(table, window);
+  }
+
+  private async holdsRows(table: string): Promise<boolean> {
+    const [found] = await this.query<{ n: string }>(
+      `SELECT count() AS n FROM ${quoteIdentifier(this.endpoint.database)}.${quoteIdentifier(table)}`,
+    );
+    return Number(found?.n ?? 0) > 0;
   }
 
   /** Records the window's definition as the one `table`'s rows are written under. */
@@ -249,13 +328,6 @@ export class ClickHouseSchema {
       done.push(file);
     }
     return done;
-  }
-
-  private async tableExists(table: string): Promise<boolean> {
-    const rows = await this.query<{ n: string }>(
-      `SELECT count() AS n FROM system.tables WHERE database = ${stringLiteral(this.endpoint.database)} AND name = ${stringLiteral(table)}`,
-    );
-    return Number(rows[0]?.n ?? 0) > 0;
   }
 
   private async query<T>(query: string): Promise<T[]> {

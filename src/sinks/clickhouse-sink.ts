@@ -7,7 +7,7 @@ import type { ClickHouseSinkConfig, WindowConfig } from '../config/schema.js';
 import { SluiceBugError, messageOf } from '../errors.js';
 import { isClickHouseMissingTable, isClickHouseRejection } from './clickhouse-errors.js';
 import { withdrawUncommitted } from './clickhouse-withdrawal.js';
-import { quoteIdentifier } from './clickhouse-tables.js';
+import { quoteIdentifier, rowsTableOf } from './clickhouse-tables.js';
 import {
   ClickHouseSchema,
   SinkRejectedError,
@@ -71,7 +71,7 @@ export class ClickHouseSink extends BatchingSink {
     try {
       if (window) await this.schema.ensureTable(window, table);
       await this.client.insert({
-        table: `${quoteIdentifier(this.endpoint.database)}.${quoteIdentifier(table)}`,
+        table: `${quoteIdentifier(this.endpoint.database)}.${quoteIdentifier(rowsTableOf(table))}`,
         values: rows,
         format: 'JSONEachRow',
       });

@@ -78,7 +78,45 @@ export function windowSortingKey(window: WindowConfig): string[] {
   ];
 }
 
-/** The table for a window's rows: named after the window unless routing names it otherwise. */
+/**
+ * Users read a window from the view named after it (or after its routed table): one row per window and
+ * key, straight. The rows Sluice writes (per computing partition, per version, superseded session rows
+ * included) are in the table under this name, for operators.
+ */
+export function rowsTableOf(relation: string): string {
+  return `${relation}_rows`;
+}
+
+/** The relation a rows table serves (rowsTableOf's inverse); undefined for a table of another name. */
+export function relationOfRowsTable(table: string): string | undefined {
+  return table.endsWith('_rows') ? table.slice(0, -'_rows'.length) : undefined;
+}
+
+/** The rows' bookkeeping, which the view leaves out: which partition computed a row, when, which version. */
+const BOOKKEEPING = new Set(['source_partition', 'commit_interval', 'superseded', 'version']);
+
+/** The columns of the window's view. */
+export function viewColumns(window: WindowConfig): string[] {
+  return windowColumns(window)
+    .map((c) => c.name)
+    .filter((name) => !BOOKKEEPING.has(name));
+}
+
+/**
+ * The view named after the window: each row's latest version (FINAL), superseded session rows left out.
+ * Re-keyed windows (and windows the source's keying puts in one partition) have one row per window and
+ * key, so a plain SELECT is the answer and sums over it are right.
+ */
+export function windowViewDdl(database: string, window: WindowConfig, relation = window.name): string {
+  const columns = viewColumns(window).map(quoteIdentifier).join(', ');
+  return (
+    `CREATE VIEW IF NOT EXISTS ${quoteIdentifier(database)}.${quoteIdentifier(relation)} AS ` +
+    `SELECT ${columns} FROM ${quoteIdentifier(database)}.${quoteIdentifier(rowsTableOf(relation))} FINAL ` +
+    'WHERE superseded = 0'
+  );
+}
+
+/** The table for a window's rows: named after the window (rowsTableOf) unless routing names it otherwise. */
 export function windowTableDdl(database: string, window: WindowConfig, table = window.name): string {
   return [
     `CREATE TABLE IF NOT EXISTS ${quoteIdentifier(database)}.${quoteIdentifier(table)} (`,

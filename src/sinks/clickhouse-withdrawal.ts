@@ -8,7 +8,7 @@
 // `sluice reset --delete-results` deletes a pipeline's rows the same way.
 import type { ClickHouseClient } from '@clickhouse/client';
 import { SluiceError } from '../errors.js';
-import { quoteIdentifier, stringLiteral } from './clickhouse-tables.js';
+import { quoteIdentifier, relationOfRowsTable, stringLiteral } from './clickhouse-tables.js';
 
 /** How long a mutation may take before the restore gives up (and is retried). */
 const MUTATION_DEADLINE_MS = 120_000;
@@ -96,7 +96,10 @@ async function tablesOf(
     );
     for (const r of recorded) names.add(r.table_name);
   }
-  return (await resultTables(client, database)).filter((table) => names.has(table));
+  // Rows tables (rowsTableOf) hold the rows; a table of Sluice 0.1 not yet moved under its view, too.
+  return (await resultTables(client, database)).filter(
+    (table) => names.has(table) || names.has(relationOfRowsTable(table) ?? ''),
+  );
 }
 
 /** Deletes the rows matching `predicate` from the result tables (all, or these), waiting for it; how many, per table. */
@@ -146,8 +149,10 @@ export async function deleteResults(
     const name = `${quoteIdentifier(database)}.${quoteIdentifier(table)}`;
     const [left] = await rows<{ n: string }>(client, `SELECT count() AS n FROM ${name}`);
     if (Number(left?.n ?? 0) > 0) continue;
+    // The ledger names the relation users read (the view over the rows table).
+    const relation = relationOfRowsTable(table) ?? table;
     await client.command({
-      query: `ALTER TABLE ${ledger} DELETE WHERE table_name = ${stringLiteral(table)}`,
+      query: `ALTER TABLE ${ledger} DELETE WHERE table_name = ${stringLiteral(relation)}`,
     });
     await waitForMutations(client, database, 'sluice_windows');
   }

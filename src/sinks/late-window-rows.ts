@@ -7,7 +7,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { Pipeline, WindowConfig } from '../config/schema.js';
 import { isClickHouseMissingTable } from './clickhouse-errors.js';
 import { ClickHouseSchema, createClickHouseClient, type ClickHouseEndpoint } from './clickhouse-schema.js';
-import { quoteIdentifier, stringLiteral } from './clickhouse-tables.js';
+import { quoteIdentifier, rowsTableOf, stringLiteral } from './clickhouse-tables.js';
 import type { RowValues } from './late-row-merge.js';
 import { clickhouseDateTime, routeTable, type ResultRow } from './result-row.js';
 import { groupByColumn } from '../config/columns.js';
@@ -84,7 +84,7 @@ export class LateWindowRows {
     let rows: Record<string, unknown>[];
     try {
       const result = await this.client.query({
-        query: `SELECT * FROM ${this.qualified(table)} FINAL WHERE ${where}`,
+        query: `SELECT * FROM ${this.qualified(rowsTableOf(table))} FINAL WHERE ${where}`,
         format: 'JSONEachRow',
       });
       rows = await result.json<Record<string, unknown>>();
@@ -126,7 +126,11 @@ export class LateWindowRows {
       version: replacement.version,
     };
     identity.window.groupBy.forEach((field, i) => (row[groupByColumn(field)] = identity.key[i] ?? ''));
-    await this.client.insert({ table: this.qualified(table), values: [row], format: 'JSONEachRow' });
+    await this.client.insert({
+      table: this.qualified(rowsTableOf(table)),
+      values: [row],
+      format: 'JSONEachRow',
+    });
   }
 
   private qualified(table: string): string {

@@ -9,7 +9,7 @@ import { SluiceError, messageOf } from '../errors.js';
 import type { RecordHeaders } from '../source/outgoing-record.js';
 import type { RecordProducer } from '../source/record-producer.js';
 import { ClickHouseSchema, createClickHouseClient, type ClickHouseEndpoint } from './clickhouse-schema.js';
-import { quoteIdentifier } from './clickhouse-tables.js';
+import { quoteIdentifier, rowsTableOf } from './clickhouse-tables.js';
 import { isSinkDeadLetter } from './dead-letters.js';
 import { resultMessage } from './kafka-sink.js';
 import type { ResultRow } from './result-row.js';
@@ -113,7 +113,7 @@ export class SinkRowReplay {
       // Created again when dropped (the cause the rows were given up on, perhaps).
       if (window) await this.schema.ensureTable(window, table);
       await this.client.insert({
-        table: `${quoteIdentifier(this.clickhouse.database)}.${quoteIdentifier(table)}`,
+        table: `${quoteIdentifier(this.clickhouse.database)}.${quoteIdentifier(rowsTableOf(table))}`,
         values: rows,
         format: 'JSONEachRow',
       });

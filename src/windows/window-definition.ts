@@ -77,15 +77,21 @@ export function defineWindow(
     graceMs: time.grace,
     allowedLatenessMs: config.allowedLateness ?? 0,
     rekeyed,
-    fingerprint: JSON.stringify([
-      config.type,
-      sizeMs,
-      advanceMs,
-      gapMs,
-      config.groupBy,
-      config.aggregations.map((spec) => [spec.fn, spec.field]),
-      config.emit.mode,
-      ...(rekeyed ? ['per-key'] : []),
-    ]),
+    fingerprint: fingerprintOf(config, rekeyed),
   };
+}
+
+/** What defineWindow's fingerprint is, for the window computed re-keyed or per source partition. */
+export function fingerprintOf(config: WindowConfig, rekeyed: boolean): string {
+  const sizeMs = config.type === 'session' ? 0 : config.size;
+  return JSON.stringify([
+    config.type,
+    sizeMs,
+    config.type === 'sliding' ? config.advance : sizeMs,
+    config.type === 'session' ? config.gap : 0,
+    config.groupBy,
+    config.aggregations.map((spec) => [spec.fn, spec.field]),
+    config.emit.mode,
+    ...(rekeyed ? ['per-key'] : []),
+  ]);
 }

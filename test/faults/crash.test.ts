@@ -1,7 +1,7 @@
 // Fault scenario: crashes. `sluice run` is SIGKILLed at seeded random points of four kinds while the
 // stream flows (mid-stream with batches in flight, mid-restore just after an assignment, mid-transaction
 // at the start of a commit, mid-rebalance as a second member joins) and started again each time. What
-// lands in ClickHouse (FINAL) must equal the independently computed windows of every type, every late
+// lands in ClickHouse (the windows' views) must equal the independently computed windows of every type, every late
 // event must be in the late-events topic, and the windows also written to Kafka output topics must be
 // seen once each by a read_committed reader under exactly-once (at least once under at-least-once).
 import { setTimeout as sleep } from 'node:timers/promises';

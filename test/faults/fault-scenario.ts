@@ -1,6 +1,6 @@
 // What the fault scenarios share: the pipeline under test (all three window types, out-of-order and
 // late events), a seeded live stream that outlasts the faults, a watch on the workers' memory, and the
-// verdict: ClickHouse (FINAL) against the independently computed windows, and the group's committed
+// verdict: ClickHouse (the windows' views, plain SELECTs) against the independently computed windows, and the group's committed
 // offsets against the source topic's end, printed as the report.
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';

@@ -2,7 +2,7 @@
 // types, out of order, some late), with malformed records of every kind mixed in (truncated Avro, huge
 // length prefixes, a wrong magic byte, an unknown schema id, invalid JSON, oversized values, wrong
 // types, no event time): the worker never crashes, every hostile record is in the dead-letter topic
-// with its position, and every good event is counted exactly (ClickHouse FINAL against the reference).
+// with its position, and every good event is counted exactly (ClickHouse's views against the reference).
 import avsc from 'avsc';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ClickHouseClient } from '@clickhouse/client';

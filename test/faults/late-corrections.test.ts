@@ -3,7 +3,7 @@
 // disorder and 2 s of grace), so some arrive after their window fired: within the lateness they update
 // the window and its row is written again, beyond it they go to the late-events topic. `sluice run` is
 // SIGKILLed mid-stream a few times and started again, so kept windows are restored from the changelog
-// too. ClickHouse (FINAL) must equal the independently computed windows that count the events within
+// too. ClickHouse (the windows' views) must equal the independently computed windows that count the events within
 // the lateness, and the late-events topic must hold exactly those beyond it.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
@@ -85,7 +85,7 @@ describe('fault scenario: late results corrected', () => {
       expect(result.lateExpected.size).toBeGreaterThan(0);
       const corrected = await queryRows<{ n: string }>(
         clickhouse,
-        `SELECT count() AS n FROM ${database}.by_type_10s FINAL WHERE emit_reason = 'late'`,
+        `SELECT count() AS n FROM ${database}.by_type_10s WHERE emit_reason = 'late'`,
       );
       expect(Number(corrected[0]!.n)).toBeGreaterThan(0);
       expect(await sluice.stop('SIGTERM')).toBe(0);

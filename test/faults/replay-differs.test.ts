@@ -5,7 +5,7 @@
 //   withdrawal, the crashed attempt's `free` rows stay beside the replay's `pro` rows;
 // - a stage times out on the replay only (its records are dead-lettered): without withdrawal, the
 //   crashed attempt's fuller rows outrank the replay's.
-// The verdict: ClickHouse as users read it (FINAL) holds exactly the replay's results.
+// The verdict: ClickHouse as users read it (the windows' views) holds exactly the replay's results.
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

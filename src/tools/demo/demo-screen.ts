@@ -1,6 +1,6 @@
 // What `sluice demo` shows while it runs: the pipeline's health (throughput, lag, paused partitions,
 // watermarks, late events and dead letters, from the running pipeline) and the aggregates landing in
-// ClickHouse (queried with FINAL, summed over source partitions), as terminal tables.
+// ClickHouse (plain SELECTs from the windows' views: one row per window and key), as terminal tables.
 import type { ClickHouseClient } from '@clickhouse/client';
 import Table from 'cli-table3';
 import type { Pipeline } from '../../config/schema.js';
@@ -38,8 +38,8 @@ export async function queryAggregates(client: ClickHouseClient, pipeline: Pipeli
     ? await rows<{ minute: string; type: string; events: string }>(
         client,
         `SELECT toString(window_start) AS minute, type, sum(count) AS events
-         FROM ${db}.${tumbling.name} FINAL WHERE superseded = 0
-         AND window_start >= (SELECT max(window_start) FROM ${db}.${tumbling.name}) - 240
+         FROM ${db}.${tumbling.name}
+         WHERE window_start >= (SELECT max(window_start) FROM ${db}.${tumbling.name}) - 240
          GROUP BY window_start, type ORDER BY window_start DESC`,
       )
     : [];
@@ -53,18 +53,18 @@ export async function queryAggregates(client: ClickHouseClient, pipeline: Pipeli
     ? await rows<{ window: string; country: string; events: string }>(
         client,
         `SELECT concat(toString(window_start), ' – ', toString(window_end)) AS window, country,
-                sum(count) AS events
-         FROM ${db}.${sliding.name} FINAL WHERE superseded = 0
-         AND window_start = (SELECT max(window_start) FROM ${db}.${sliding.name})
-         GROUP BY window_start, window_end, country ORDER BY events DESC LIMIT 6`,
+                count AS events
+         FROM ${db}.${sliding.name}
+         WHERE window_start = (SELECT max(window_start) FROM ${db}.${sliding.name})
+         ORDER BY events DESC LIMIT 6`,
       )
     : [];
   const [sessionRow] = session
     ? await rows<{ sessions: string; events: string; seconds: string }>(
         client,
         `SELECT count() AS sessions, avg(count) AS events, avg(window_end_ms - window_start_ms) / 1000 AS seconds
-         FROM ${db}.${session.name} FINAL WHERE superseded = 0
-         AND window_end >= (SELECT max(window_end) FROM ${db}.${session.name}) - 600`,
+         FROM ${db}.${session.name}
+         WHERE window_end >= (SELECT max(window_end) FROM ${db}.${session.name}) - 600`,
       )
     : [];
   return {

@@ -161,7 +161,7 @@ describe("the newcomer's path", () => {
       queryRows<{ minute: string; type: string; section: string; n: string }>(
         clickhouse,
         `SELECT substring(toString(window_start), 12, 5) AS minute, type, section, sum(count) AS n
-         FROM ${database}.events_by_section_1m FINAL WHERE superseded = 0 GROUP BY window_start, type, section`,
+         FROM ${database}.events_by_section_1m GROUP BY window_start, type, section`,
       ).then((rows) =>
         Object.fromEntries(rows.map((r) => [`${r.minute}|${r.type}|${r.section}`, Number(r.n)])),
       );

@@ -247,7 +247,7 @@ describe('any events', () => {
           queryRows<{ start: string; key: string; count: string; sum: string }>(
             clickhouse,
             `SELECT toString(window_start_ms) AS start, ${shape.keyColumn} AS key, count, ${shape.sumColumn} AS sum
-           FROM ${database}.${shape.table} FINAL`,
+           FROM ${database}.${shape.table}`,
           ).catch(() => []);
         const rows = await waitFor('every window', query, (r) => r.length >= truth.size, 60_000).catch(query);
         const found = new Map(

@@ -243,7 +243,7 @@ describe('changing a pipeline', () => {
       expect(await countedAll(twoMinutes)).toEqual(sorted(twoMinutes));
       const sizes = await queryRows<{ seconds: string }>(
         clickhouse,
-        `SELECT DISTINCT toString(window_end - window_start) AS seconds FROM ${base.database}.views FINAL`,
+        `SELECT DISTINCT toString(window_end - window_start) AS seconds FROM ${base.database}.views`,
       );
       expect(sizes).toEqual([{ seconds: '120' }]);
     } finally {

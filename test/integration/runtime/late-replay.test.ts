@@ -121,7 +121,7 @@ async function rowsOf(client: ClickHouseClient, database: string, table: string)
   const rows = await queryRows<Row>(
     client,
     `SELECT window_start_ms, type, source_partition, count, sum_value, min_value, max_value, avg_value,
-       avg_value_n, emit_reason, late_applied FROM ${database}.${table} FINAL`,
+       avg_value_n, emit_reason, late_applied FROM ${database}.${table}`,
   );
   return new Map(rows.map((r) => [`${r.window_start_ms}|${r.type}|${r.source_partition}`, r]));
 }
@@ -237,8 +237,8 @@ describe('sluice late replay', () => {
       letters = await readTopic(kafka, `${topic}.late`, late.length);
       // Every window written: the on-time events in every row, the late ones where they were on time.
       const onTime = (table: string) =>
-        queryRows<{ n: string }>(clickhouse, `SELECT sum(count) AS n FROM ${database}.${table} FINAL`).then(
-          (r) => Number(r[0]?.n ?? 0),
+        queryRows<{ n: string }>(clickhouse, `SELECT sum(count) AS n FROM ${database}.${table}`).then((r) =>
+          Number(r[0]?.n ?? 0),
         );
       const slidingOnTime = sent.length * 4 - missedSliding;
       await waitFor(

@@ -133,7 +133,9 @@ describe('rebalance and shutdown', () => {
     const database = uniqueName('sigterm');
     await createTopic(kafka, topic, PARTITIONS);
     const config = writeConfig(
-      countingPipeline({ name, topic, database, idleTimeout: '1s', windowSize: '1s' }),
+      // Computed per source partition (declared keyed by a field of its groupBy), so that each partition's
+      // committed offset, changelog and rows can be held against one another.
+      countingPipeline({ name, topic, database, idleTimeout: '1s', windowSize: '1s', keyedBy: ['type'] }),
     );
     const sluice = startSluice(['run', '--config', config]);
     processes.push(sluice);
@@ -176,7 +178,7 @@ describe('rebalance and shutdown', () => {
     const rows = await queryRows<{ start: string; type: string; url: string; p: number; n: string }>(
       clickhouse,
       `SELECT toUnixTimestamp(window_start) AS start, type, url, source_partition AS p, max(count) AS n
-       FROM ${database}.views FINAL GROUP BY window_start, type, url, source_partition`,
+       FROM ${database}.views_rows FINAL GROUP BY window_start, type, url, source_partition`,
     );
     const held = new Map(
       rows.map((r) => [rowKey(Number(r.start) * 1000, r.type, r.url, Number(r.p)), Number(r.n)]),

@@ -197,7 +197,7 @@ describe('enrichment and data quality', () => {
       queryRows<{ m: string; region: string; device: string; plan: string; section: string; n: string }>(
         clickhouse,
         `SELECT substring(toString(window_start), 12, 5) AS m, region, device, plan, section, sum(count) AS n
-         FROM ${database}.by_region FINAL GROUP BY window_start, region, device, plan, section`,
+         FROM ${database}.by_region GROUP BY window_start, region, device, plan, section`,
       ).then((rows) =>
         Object.fromEntries(
           rows.map((r) => [`${r.m}|${r.region}|${r.device}|${r.plan}|${r.section}`, Number(r.n)]),

@@ -1,6 +1,6 @@
 // What a pipeline's windows must hold, computed independently: the brute-force window reference run
 // per partition over the produced events in offset order (each partition has its own watermark), what
-// ClickHouse holds (FINAL, superseded rows dropped), and the difference between them. Shared by the
+// ClickHouse holds (the window's view; for windows computed per partition, its rows table FINAL, superseded rows dropped), and the difference between them. Shared by the
 // crash tests and the fault suite.
 import type { ClickHouseClient } from '@clickhouse/client';
 import { WindowReference, type ReferenceDefinition } from '../../support/window-reference.js';
@@ -75,8 +75,8 @@ export async function windowsIn(
     const rows = await queryRows<Record<string, string>>(
       client,
       `SELECT toString(window_start_ms) AS s, toString(window_end_ms) AS e, ${d.groupBy.join(', ')},
-              source_partition AS p, count, sum_value
-       FROM ${database}.${d.name} FINAL WHERE superseded = 0`,
+              ${perKey ? '0' : 'source_partition'} AS p, count, sum_value
+       FROM ${perKey ? `${database}.${d.name}` : `${database}.${d.name}_rows FINAL WHERE superseded = 0`}`,
     );
     for (const row of rows) {
       const key = d.groupBy.map((field) => row[field]).join(',');

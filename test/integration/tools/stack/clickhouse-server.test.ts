@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { validatePipeline } from '../../../../src/config/validate.js';
 import { ClickHouseSchema, createClickHouseClient } from '../../../../src/sinks/clickhouse-schema.js';
-import { windowTableDdl } from '../../../../src/sinks/clickhouse-tables.js';
+import { rowsTableOf, windowTableDdl, windowViewDdl } from '../../../../src/sinks/clickhouse-tables.js';
 import { queryRows, testClickHouse, uniqueName } from '../../support/fixtures.js';
 
 describe('ClickHouse server', () => {
@@ -46,7 +46,9 @@ describe('ClickHouse server', () => {
         },
       ],
     }).windows;
-    await client.command({ query: windowTableDdl(database, window!) });
+    // The rows table, and the view users read (what Sluice makes for every window).
+    await client.command({ query: windowTableDdl(database, window!, rowsTableOf('views_1m')) });
+    await client.command({ query: windowViewDdl(database, window!) });
     const row = (count: number, version: number) => ({
       pipeline: 'p',
       window_start: '2026-01-01 00:01:00',
@@ -67,14 +69,14 @@ describe('ClickHouse server', () => {
       version,
     });
     // Separate inserts make separate parts, so only FINAL / argMax reconcile them.
-    await client.insert({ table: `${database}.views_1m`, values: [row(3, 10)], format: 'JSONEachRow' });
-    await client.insert({ table: `${database}.views_1m`, values: [row(5, 12)], format: 'JSONEachRow' });
-    await client.insert({ table: `${database}.views_1m`, values: [row(5, 12)], format: 'JSONEachRow' });
+    await client.insert({ table: `${database}.views_1m_rows`, values: [row(3, 10)], format: 'JSONEachRow' });
+    await client.insert({ table: `${database}.views_1m_rows`, values: [row(5, 12)], format: 'JSONEachRow' });
+    await client.insert({ table: `${database}.views_1m_rows`, values: [row(5, 12)], format: 'JSONEachRow' });
 
     const final = await queryRows<Record<string, unknown>>(
       client,
       `SELECT count, toString(window_start) AS window_start, sum_value, avg_value, min_value, users
-       FROM ${database}.views_1m FINAL`,
+       FROM ${database}.views_1m_rows FINAL`,
     );
     expect(final).toEqual([
       {
@@ -88,9 +90,20 @@ describe('ClickHouse server', () => {
     ]);
     const latest = await queryRows<{ c: string }>(
       client,
-      `SELECT argMax(count, version) AS c FROM ${database}.views_1m GROUP BY pipeline, window_start, url, source_partition, window_start_ms`,
+      `SELECT argMax(count, version) AS c FROM ${database}.views_1m_rows GROUP BY pipeline, window_start, url, source_partition, window_start_ms`,
     );
     expect(latest).toEqual([{ c: '5' }]);
+    // The view: the same answer from a plain SELECT, without the rows' bookkeeping.
+    const plain = await queryRows<Record<string, unknown>>(
+      client,
+      `SELECT url, count, sum_value FROM ${database}.views_1m`,
+    );
+    expect(plain).toEqual([{ url: '/docs', count: '5', sum_value: 12 }]);
+    const columns = await queryRows<{ name: string }>(
+      client,
+      `SELECT name FROM system.columns WHERE database = '${database}' AND table = 'views_1m'`,
+    );
+    expect(columns.map((c) => c.name)).not.toContain('version');
   });
 });
 
@@ -110,17 +123,17 @@ describe('result tables made by an older Sluice', () => {
   });
 
   /** What a pipeline with these windows does to the database at start-up (and `sluice migrate`). */
-  function sink(windows: unknown[]) {
+  function sink(windows: unknown[], keyedBy?: string[]) {
     const pipeline = validatePipeline({ name: 'p', windows });
     const endpoint = { url, username: 'default', password: '', database };
     const chClient = createClickHouseClient(endpoint);
     return {
-      prepare: () => new ClickHouseSchema(chClient, endpoint, undefined).migrate(pipeline.windows),
+      prepare: () => new ClickHouseSchema(chClient, endpoint, keyedBy).migrate(pipeline.windows),
       close: () => chClient.close(),
     };
   }
 
-  it('gains the columns it lacks, its rows keeping their values', async () => {
+  it('moves under the view named after its window, gaining the columns it lacks, its rows keeping their values', async () => {
     // The first release's table: no millisecond bounds, aggregations, reason or superseded flag.
     await client.command({
       query: `CREATE TABLE ${database}.views (pipeline String, window_start DateTime('UTC'), window_end DateTime('UTC'),
@@ -143,22 +156,33 @@ describe('result tables made by an older Sluice', () => {
       ],
       format: 'JSONEachRow',
     });
-    const current = sink([
-      {
-        name: 'views',
-        type: 'tumbling',
-        size: '1m',
-        groupBy: ['url'],
-        aggregations: [{ fn: 'sum', field: 'value' }],
-      },
-    ]);
+    const views = {
+      name: 'views',
+      type: 'tumbling',
+      size: '1m',
+      groupBy: ['url'],
+      aggregations: [{ fn: 'sum', field: 'value' }],
+    };
+    // Its rows were computed per source partition: re-keyed now, they would mean something else.
+    const rekeyed = sink([views]);
+    await expect(rekeyed.prepare()).rejects.toThrow(
+      /rows: per source partition → one per window and key.*sluice reset --delete-results/,
+    );
+    await rekeyed.close();
+    // Declared keyed by its group key, the window is still computed per partition: the table is taken.
+    const current = sink([views], ['url']);
     await current.prepare();
     await current.prepare(); // idempotent
     await current.close();
     const rows = await queryRows<Record<string, unknown>>(
       client,
-      `SELECT count, toString(window_start_ms) AS start_ms, sum_value, emit_reason, superseded FROM ${database}.views`,
+      `SELECT count, toString(window_start_ms) AS start_ms, sum_value, emit_reason, superseded FROM ${database}.views_rows`,
     );
+    const viewed = await queryRows<Record<string, unknown>>(
+      client,
+      `SELECT url, count FROM ${database}.views`,
+    );
+    expect(viewed).toEqual([{ url: '/', count: '4' }]);
     expect(rows).toEqual([
       {
         count: '4',
@@ -179,7 +203,7 @@ describe('result tables made by an older Sluice', () => {
     });
     const sessions = sink([{ name: 'sessions', type: 'session', gap: '30m', groupBy: ['userId'] }]);
     await expect(sessions.prepare()).rejects.toThrow(
-      /sessions does not fit window sessions: .*without window_start_ms.*give the window a new name, or drop the table/,
+      /sessions_rows does not fit window sessions: .*without window_start_ms.*give the window a new name, or drop the table/,
     );
     await sessions.close();
     const regrouped = sink([{ name: 'sessions', type: 'tumbling', size: '1m', groupBy: ['country'] }]);
