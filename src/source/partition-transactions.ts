@@ -137,9 +137,14 @@ export class PartitionTransactions {
       for (const chunk of chunks(messages))
         await transaction.send({ topic: this.options.changelogTopic, acks: -1, messages: chunk });
       for (const [topic, output] of byTopic(outputs))
-        await this.sends.send(topic, output, async (_, __, records) => {
-          for (const chunk of chunks(records)) await transaction.send({ topic, acks: -1, messages: chunk });
-        });
+        await this.sends.send(
+          topic,
+          output,
+          async (_, __, records) => {
+            for (const chunk of chunks(records)) await transaction.send({ topic, acks: -1, messages: chunk });
+          },
+          true,
+        );
       if (this.options.exactlyOnce)
         await transaction.sendOffsets({
           consumerGroupId: this.options.groupId,

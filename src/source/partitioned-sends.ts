@@ -84,11 +84,30 @@ export class PartitionedSends {
    * Resolves once every partition's records are written; rejects with the first failure once every
    * partition's send has settled (none is left running behind the caller's retry or abort).
    */
-  async send(topic: string, records: readonly OutgoingRecord[], sendPartition: SendPartition): Promise<void> {
+  async send(
+    topic: string,
+    records: readonly OutgoingRecord[],
+    sendPartition: SendPartition,
+    /**
+     * One partition after the other: inside a transaction. kafkajs adds each send's partitions to the
+     * transaction (AddPartitionsToTxn) as it goes, and sends side by side race there: the coordinator
+     * answers CONCURRENT_TRANSACTIONS, which kafkajs retries in ways not worth trusting with a transaction.
+     */
+    sequential = false,
+  ): Promise<void> {
     if (records.length === 0) return;
     const explicit = records.every((r) => r.partition !== undefined);
     const partitions = explicit ? 0 : await this.countOf(topic);
     const split = splitByPartition(topic, records, partitions, this.partitioner);
+    if (sequential) {
+      try {
+        for (const [partition, list] of split) await sendPartition(topic, partition, list);
+      } catch (error) {
+        this.counts.delete(topic);
+        throw error;
+      }
+      return;
+    }
     const settled = await Promise.allSettled(
       [...split].map(([partition, list]) => sendPartition(topic, partition, list)),
     );
