@@ -4,13 +4,16 @@
 // rows from that point on; a restart then recomputes. drop-window removes a deleted window's state.
 import type { Command } from 'commander';
 import { ConfigError } from '../config/config-error.js';
+import { SluiceError } from '../errors.js';
 import { resolveBrokers, resolveEndpoints } from '../config/endpoints.js';
 import { loadPipelineFile } from '../config/load.js';
-import { groupIdOf, pipelineTopicsOf } from '../config/pipeline-topics.js';
-import type { Pipeline } from '../config/schema.js';
+import { groupIdOf, pipelineTopicsOf, rekeyedNamesOf } from '../config/pipeline-topics.js';
+import { rekeyPlanOf } from '../config/rekeying.js';
+import type { Pipeline, WindowConfig } from '../config/schema.js';
 import { createLogger } from '../ops/logger.js';
 import {
   dropWindowState,
+  requireEmptyGroup,
   resetPipeline,
   type MaintainedPipeline,
   type ResetTarget,
@@ -28,12 +31,31 @@ interface ResetOptions {
   deleteResults?: boolean;
 }
 
-function maintained(pipeline: Pipeline): MaintainedPipeline {
-  return {
+/**
+ * The pipeline's members as their state is kept: the source side (the windows computed where their
+ * events are), and the side computing re-keyed windows (its own group and changelog over the
+ * repartition topic) when any window is re-keyed.
+ */
+function maintained(pipeline: Pipeline): { source: MaintainedPipeline; rekeyed?: MaintainedPipeline } {
+  const define = (w: WindowConfig) => defineWindow(w, pipeline.time, pipeline.source.keyedBy);
+  const plan = rekeyPlanOf(pipeline);
+  const topics = pipelineTopicsOf(pipeline);
+  const source = {
     name: pipeline.name,
     groupId: groupIdOf(pipeline),
-    topics: pipelineTopicsOf(pipeline),
-    windows: pipeline.windows.map((w) => defineWindow(w, pipeline.time, pipeline.source.keyedBy)),
+    topics,
+    windows: plan.direct.map(define),
+  };
+  if (plan.rekeyed.length === 0) return { source };
+  const names = rekeyedNamesOf(pipeline);
+  return {
+    source,
+    rekeyed: {
+      name: pipeline.name,
+      groupId: names.groupId,
+      topics: { ...topics, source: topics.repartition, changelog: names.changelog },
+      windows: plan.rekeyed.map(define),
+    },
   };
 }
 
@@ -108,7 +130,8 @@ export function registerStateCommands(program: Command): void {
       await checkKafka(endpoints.brokers);
       const logger = createLogger('warn');
       const kafka = createKafka(endpoints.brokers, 'sluice-reset', logger);
-      const reports = await resetPipeline(kafka, maintained(pipeline), target, logger);
+      const sides = maintained(pipeline);
+      const reports = await resetPipeline(kafka, sides.source, target, logger, sides.rekeyed);
       for (const r of reports)
         console.log(
           `partition ${r.partition}: offset ${r.from ?? 'none'} -> ${r.to}, ${r.windowsDropped} open window(s) dropped`,
@@ -116,6 +139,10 @@ export function registerStateCommands(program: Command): void {
       console.log(
         `reset group ${groupIdOf(pipeline)} of pipeline ${pipeline.name} (${reports.length} partition(s))`,
       );
+      if (sides.rekeyed)
+        console.log(
+          `reset group ${sides.rekeyed.groupId} (re-keyed windows) to the end of ${sides.rekeyed.topics.source}, its state dropped`,
+        );
       if (!opts.deleteResults) return;
       if (!endpoints.clickhouse) {
         console.log('the ClickHouse sink is disabled: no result rows to delete');
@@ -149,12 +176,28 @@ export function registerStateCommands(program: Command): void {
       await checkKafka(brokers);
       const logger = createLogger('warn');
       const kafka = createKafka(brokers, 'sluice-state', logger);
-      const { dropped } = await dropWindowState(kafka, maintained(pipeline), name, logger);
-      const windows = [...dropped.values()].reduce((a, b) => a + b, 0);
-      console.log(
-        dropped.size === 0
-          ? `no state of window ${name} in ${pipelineTopicsOf(pipeline).changelog}: nothing to drop`
-          : `dropped ${windows} open window(s) of ${name} from ${dropped.size} partition(s) of ${pipelineTopicsOf(pipeline).changelog}`,
-      );
+      if (pipeline.windows.some((w) => w.name === name))
+        throw new SluiceError(
+          `window ${name} is still defined in the pipeline: remove it from the config first, then drop its state`,
+          { code: 'SLUICE_CONFIG_INVALID', retriable: false },
+        );
+      const sides = maintained(pipeline);
+      const all = [sides.source, ...(sides.rekeyed ? [sides.rekeyed] : [])];
+      // Every member of either side stopped before anything changes.
+      for (const side of all) await requireEmptyGroup(kafka, side.groupId);
+      let found = false;
+      for (const side of all) {
+        const { dropped } = await dropWindowState(kafka, side, name, logger);
+        if (dropped.size === 0) continue;
+        found = true;
+        const windows = [...dropped.values()].reduce((a, b) => a + b, 0);
+        console.log(
+          `dropped ${windows} open window(s) of ${name} from ${dropped.size} partition(s) of ${side.topics.changelog}`,
+        );
+      }
+      if (!found)
+        console.log(
+          `no state of window ${name} in ${all.map((side) => side.topics.changelog).join(' or ')}: nothing to drop`,
+        );
     });
 }

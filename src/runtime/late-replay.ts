@@ -155,12 +155,14 @@ export class LateReplay {
     const window = windowAt(definition, start, event.eventTimeMs);
     if (!window) return this.leave(late, ref, LATE_REASONS.otherTime, name);
     const key = groupKeyOf(event.value, definition.groupByPaths);
+    const sourcePartition = Number(header(record.headers, DEAD_LETTER_HEADERS.sourcePartition));
     const identity: WindowRowIdentity = {
       window: this.configs.get(name)!,
       start: window.start,
       end: window.end,
       key,
-      sourcePartition: Number(header(record.headers, DEAD_LETTER_HEADERS.sourcePartition)),
+      // A re-keyed window's row is the key's, whichever partition computed it.
+      sourcePartition: definition.rekeyed ? undefined : sourcePartition,
     };
     const current = await this.rows.current(identity);
     const marks = parseLateApplied(current?.lateApplied);
@@ -174,12 +176,15 @@ export class LateReplay {
     const merged = mergeLateEvent(definition.aggregations, current?.values, event.value);
     if ('unmergeable' in merged) return this.leave(late, ref, merged.unmergeable, name, key);
     if (!this.options.dryRun)
-      await this.rows.write(identity, {
-        values: merged.values,
-        lateApplied: formatLateApplied(withLateApplied(marks, record.partition, offset)),
-        version: current ? current.version + 1 : 1,
-        commitInterval: current?.commitInterval ?? 0,
-      });
+      await this.rows.write(
+        { ...identity, sourcePartition: current?.sourcePartition ?? sourcePartition },
+        {
+          values: merged.values,
+          lateApplied: formatLateApplied(withLateApplied(marks, record.partition, offset)),
+          version: current ? current.version + 1 : 1,
+          commitInterval: current?.commitInterval ?? 0,
+        },
+      );
     this.applied.set(name, (this.applied.get(name) ?? 0) + 1);
     this.options.onOutcome?.({ late, window: ref, key, action: 'applied' });
   }

@@ -49,7 +49,7 @@ export class GroupNotEmptyError extends SluiceError {
   }
 }
 
-async function requireEmptyGroup(kafka: KafkaConnection, groupId: string): Promise<void> {
+export async function requireEmptyGroup(kafka: KafkaConnection, groupId: string): Promise<void> {
   const members = await groupMembersOf(kafka, groupId);
   if (members.length > 0) throw new GroupNotEmptyError(groupId, members);
 }
@@ -164,8 +164,47 @@ export async function resetPipeline(
   pipeline: MaintainedPipeline,
   target: ResetTarget,
   logger: Logger,
+  /**
+   * The side computing re-keyed windows, when the pipeline has any. A re-keyed window's keys take
+   * events from every source partition, so only a reset of every partition recomputes them: its state
+   * is dropped and its group moved to the end of the repartition topic, where the source side's replay
+   * writes from. A reset of some partitions is refused.
+   */
+  rekeyed?: MaintainedPipeline,
 ): Promise<PartitionReset[]> {
   await requireEmptyGroup(kafka, pipeline.groupId);
+  if (rekeyed) {
+    await requireEmptyGroup(kafka, rekeyed.groupId);
+    if (target.kind === 'offsets') {
+      const count = await partitionCountOf(kafka, pipeline.topics.source);
+      if (target.offsets.size !== count)
+        throw new SluiceError(
+          `--to-offsets names ${target.offsets.size} of ${pipeline.topics.source}'s ${count ?? 0} partitions, but ` +
+            `windows ${rekeyed.windows.map((w) => w.name).join(', ')} are re-keyed: each of their keys takes events ` +
+            'from every partition, so a reset must move every partition (name them all, or use --to-earliest or --to-datetime)',
+          { code: 'SLUICE_CONFIG_INVALID', retriable: false },
+        );
+    }
+    const ends = await partitionBoundsOf(kafka, rekeyed.topics.source);
+    await resetSide(
+      kafka,
+      rekeyed,
+      {
+        kind: 'offsets',
+        offsets: new Map([...ends].map(([partition, bounds]) => [partition, bounds.high])),
+      },
+      logger,
+    );
+  }
+  return resetSide(kafka, pipeline, target, logger);
+}
+
+async function resetSide(
+  kafka: KafkaConnection,
+  pipeline: MaintainedPipeline,
+  target: ResetTarget,
+  logger: Logger,
+): Promise<PartitionReset[]> {
   const bounds = await partitionBoundsOf(kafka, pipeline.topics.source);
   const targets = await targetOffsets(kafka, pipeline.topics.source, bounds, target);
   const committed = await committedOffsetsOf(kafka, pipeline.groupId, pipeline.topics.source);

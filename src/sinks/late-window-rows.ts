@@ -19,7 +19,11 @@ export interface WindowRowIdentity {
   end: number;
   /** The group key's values in groupBy order. */
   key: readonly string[];
-  sourcePartition: number;
+  /**
+   * The partition that computed the row; undefined for a re-keyed window, which has one row per window
+   * and key whichever partition computed it.
+   */
+  sourcePartition: number | undefined;
 }
 
 export interface StoredRow {
@@ -27,6 +31,8 @@ export interface StoredRow {
   lateApplied: string;
   version: number;
   commitInterval: number;
+  /** The partition that computed it: a re-keyed window's replacement row goes there. */
+  sourcePartition: number;
 }
 
 /** The replacement: merged values, the late events it holds, and its version. */
@@ -76,7 +82,7 @@ export class LateWindowRows {
     const where = [
       `pipeline = ${stringLiteral(this.pipeline.name)}`,
       `window_start_ms = ${Math.floor(identity.start)}`,
-      `source_partition = ${identity.sourcePartition}`,
+      ...(identity.sourcePartition === undefined ? [] : [`source_partition = ${identity.sourcePartition}`]),
       ...identity.window.groupBy.map(
         (field, i) => `${quoteIdentifier(groupByColumn(field))} = ${stringLiteral(identity.key[i] ?? '')}`,
       ),
@@ -104,6 +110,7 @@ export class LateWindowRows {
       lateApplied: typeof row.late_applied === 'string' ? row.late_applied : '',
       version: numberOrNull(row.version) ?? 0,
       commitInterval: numberOrNull(row.commit_interval) ?? 0,
+      sourcePartition: numberOrNull(row.source_partition) ?? 0,
     };
   }
 
@@ -117,7 +124,7 @@ export class LateWindowRows {
       window_end: clickhouseDateTime(identity.end),
       window_start_ms: identity.start,
       window_end_ms: identity.end,
-      source_partition: identity.sourcePartition,
+      source_partition: identity.sourcePartition ?? 0,
       ...replacement.values,
       emit_reason: LATE_REPLAY_REASON,
       superseded: 0,

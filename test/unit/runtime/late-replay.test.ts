@@ -46,15 +46,16 @@ const pipeline = validatePipeline({
 class MapRows implements LateRowStore {
   readonly rows = new Map<string, StoredRow>();
   writes = 0;
+  // One row per window and key: the windows here are re-keyed (no source.keyedBy), found whatever partition.
   private id(identity: WindowRowIdentity): string {
-    return JSON.stringify([identity.window.name, identity.start, identity.key, identity.sourcePartition]);
+    return JSON.stringify([identity.window.name, identity.start, identity.key]);
   }
   current(identity: WindowRowIdentity): Promise<StoredRow | undefined> {
     return Promise.resolve(this.rows.get(this.id(identity)));
   }
   write(identity: WindowRowIdentity, row: ReplacementRow): Promise<void> {
     this.writes += 1;
-    this.rows.set(this.id(identity), { ...row });
+    this.rows.set(this.id(identity), { ...row, sourcePartition: identity.sourcePartition ?? 0 });
     return Promise.resolve();
   }
 }
@@ -91,7 +92,13 @@ describe('late replay', () => {
     await replay.replay(lateRecord(7, { type: 'view' }, `amounts@${MINUTE}`));
     await replay.replay(lateRecord(8, { type: 'view', value: 2 }, `amounts@${MINUTE}`));
     expect([...rows.rows.values()]).toEqual([
-      { values: { count: 2, sum_value: 7 }, lateApplied: '1:8', version: 2, commitInterval: 0 },
+      {
+        values: { count: 2, sum_value: 7 },
+        lateApplied: '1:8',
+        sourcePartition: 0,
+        version: 2,
+        commitInterval: 0,
+      },
     ]);
     expect(replay.applied).toEqual(new Map([['amounts', 2]]));
     expect(replay.alreadyApplied).toBe(1);

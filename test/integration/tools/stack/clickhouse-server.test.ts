@@ -98,7 +98,7 @@ describe('ClickHouse server', () => {
       client,
       `SELECT url, count, sum_value FROM ${database}.views_1m`,
     );
-    expect(plain).toEqual([{ url: '/docs', count: '5', sum_value: 12 }]);
+    expect(plain).toEqual([{ url: '/docs', count: '5', sum_value: 7.5 }]);
     const columns = await queryRows<{ name: string }>(
       client,
       `SELECT name FROM system.columns WHERE database = '${database}' AND table = 'views_1m'`,
