@@ -88,7 +88,9 @@ export class LateReplay {
     private readonly rows: LateRowStore,
     private readonly options: { dryRun: boolean; onOutcome?: (outcome: LateOutcome) => void },
   ) {
-    this.definitions = new Map(compiled.windows.windows.map((d) => [d.name, d]));
+    // Every window: those computed where their events are, and the re-keyed ones.
+    const all = [...compiled.windows.windows, ...(compiled.repartition?.definitions ?? [])];
+    this.definitions = new Map(all.map((d) => [d.name, d]));
     this.configs = new Map(pipeline.windows.map((w) => [w.name, w]));
   }
 

@@ -263,11 +263,12 @@ describe('changing a pipeline', () => {
     for (const p of produced) {
       const e = p.event!;
       const key = countKey(tumblingWindowOf(e.timestamp, 2 * MINUTE).start, e.type, e.url);
-      const row = perRow.get(`${p.partition}|${key}`) ?? { key, all: 0, after: 0, keptAfter: 0 };
+      // The window is re-keyed (no source.keyedBy): one row per window and key, over both partitions.
+      const row = perRow.get(key) ?? { key, all: 0, after: 0, keptAfter: 0 };
       row.all += 1;
       if (p.offset >= CUT) row.after += 1;
       if (p.offset >= CUT && kept.includes(e.country)) row.keptAfter += 1;
-      perRow.set(`${p.partition}|${key}`, row);
+      perRow.set(key, row);
     }
     const partly: Record<string, number> = {};
     for (const row of perRow.values())
