@@ -2,8 +2,15 @@
 // order in which kafkajs and Sluice are loaded. kafkajs' Batch captures its own (wrong) filter when it
 // loads, so the fix goes one step earlier: the fetch responses' decoders (v4 to v11, the versions that
 // carry aborted transactions) are wrapped on their module objects, which kafkajs' connection reads at
-// every request. Each decoded partition then holds only committed records (control records kept) and
-// an empty list of aborted transactions, so kafkajs' own filter has nothing left to get wrong.
+// every request. In each decoded partition the records of aborted transactions are then flagged as
+// control records, and the list of aborted transactions emptied, so kafkajs' own filter has nothing
+// left to get wrong and hands on only committed records.
+//
+// Flagged, not removed: a fetch may hold nothing but records of one large aborted transaction (its abort
+// marker further on than one fetch reaches, as a transaction of thousands of records leaves it). kafkajs
+// moves past a fetch whose records it filtered out entirely (it resolves the batch's last offset); a
+// fetch with no records at all it takes for the partition's end, and asks for the same offset again,
+// forever. Seen as re-keyed windows that stopped after a crash mid-transaction.
 import { createRequire } from 'node:module';
 import { withoutAborted, type AbortedTransaction, type FetchedMessage } from './aborted-transactions.js';
 
@@ -32,7 +39,8 @@ function filterDecoded(fetch: DecodedFetch): DecodedFetch {
     for (const partition of response.partitions ?? []) {
       const aborted = partition.abortedTransactions;
       if (!aborted || aborted.length === 0 || !partition.messages) continue;
-      partition.messages = withoutAborted(partition.messages, aborted);
+      const kept = new Set(withoutAborted(partition.messages, aborted));
+      for (const message of partition.messages) if (!kept.has(message)) message.isControlRecord = true;
       partition.abortedTransactions = [];
     }
   return fetch;

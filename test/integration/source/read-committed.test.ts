@@ -100,6 +100,46 @@ describe('reading topics written by several transactional producers', () => {
     expect(found).toEqual(expected);
   });
 
+  it('reads past an aborted transaction too large for one fetch', async () => {
+    // A crash mid-transaction after a backlog: thousands of records aborted, the abort marker further on
+    // than one fetch (1 MB per partition) reaches. A reader must skip them all, not ask again forever.
+    const topic = uniqueName('txn_large');
+    await createTopic(kafka, topic, 1);
+    const large = kafka.producer({
+      transactionalId: `${topic}-large`,
+      idempotent: true,
+      maxInFlightRequests: 1,
+    });
+    const small = kafka.producer({
+      transactionalId: `${topic}-small`,
+      idempotent: true,
+      maxInFlightRequests: 1,
+    });
+    await Promise.all([large.connect(), small.connect()]);
+    try {
+      const aborted = await large.transaction();
+      const filler = 'x'.repeat(1_000);
+      for (let chunk = 0; chunk < 4; chunk += 1)
+        await aborted.send({
+          topic,
+          messages: Array.from({ length: 1_000 }, (_, i) => ({ value: `${chunk}-${i}-${filler}` })),
+        });
+      await aborted.abort();
+      const committed = await small.transaction();
+      await committed.send({
+        topic,
+        messages: Array.from({ length: 10 }, (_, i) => ({ value: `committed-${i}` })),
+      });
+      await committed.commit();
+    } finally {
+      await Promise.all([large.disconnect(), small.disconnect()]);
+    }
+    const read = await readTopic(kafka, topic, 10);
+    expect(read.map((m) => m.value!.toString())).toEqual(
+      Array.from({ length: 10 }, (_, i) => `committed-${i}`),
+    );
+  });
+
   it('holds when kafkajs is loaded, and a consumer made, before Sluice', async () => {
     const topic = uniqueName('txn_first');
     await createTopic(kafka, topic, PARTITIONS);
