@@ -218,7 +218,8 @@ export class PartitionWorker {
         const report = sourceReportOf(headerText(origin.raw.headers));
         if (report?.kind === 'marker')
           this.windows.hearSource(report.sourcePartition, report.watermark, report.empty);
-        this.itemDone(origin);
+        // Done, not counted: `completed` counts events (a re-keyed side's equals the events re-keyed).
+        this.itemDone(origin, false);
       },
       dropped: (item) => {
         this.counters.filtered += 1;
@@ -696,12 +697,12 @@ export class PartitionWorker {
     );
   }
 
-  private itemDone(origin: Origin): void {
+  private itemDone(origin: Origin, counted = true): void {
     origin.pending -= 1;
     if (origin.pending > 0) return;
     this.offsets.complete(origin.offset);
     this.bytes -= origin.bytes;
-    this.counters.completed += 1;
+    if (counted) this.counters.completed += 1;
     this.pump();
   }
 

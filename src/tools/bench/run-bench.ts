@@ -171,7 +171,7 @@ export async function runBench(
               name: 'sluice-full',
               topic: format,
               description:
-                'Sluice: Avro, ClickHouse lookup (cached), tumbling + sliding + session windows, exactly-once, ClickHouse sink',
+                'Sluice: Avro, ClickHouse lookup (cached), tumbling + sliding + session windows re-keyed by their group keys, exactly-once, ClickHouse sink',
             },
             throughput,
           ),
@@ -186,7 +186,23 @@ export async function runBench(
             {
               name: 'sluice-simple',
               topic: format,
-              description: 'Sluice: JSON, one tumbling count per (type, url), at-least-once, ClickHouse sink',
+              description:
+                'Sluice: JSON, one tumbling count per (type, url) re-keyed through the repartition topic, at-least-once, ClickHouse sink',
+            },
+            throughput,
+          ),
+        );
+        log('Sluice, simple pipeline without re-keying…');
+        results.push(
+          await sluiceThroughput(
+            kafka,
+            simplePipeline(topic, true),
+            endpoints,
+            {
+              name: 'sluice-simple-per-partition',
+              topic: format,
+              description:
+                'Sluice: the simple pipeline computed per source partition (no re-keying, rows per partition as in 0.1): what re-keying costs',
             },
             throughput,
           ),
@@ -246,6 +262,7 @@ function ratios(results: BenchResult[]): Record<string, number> {
     ['bare-kafkajs-avro', 'kafka-perf-tool-avro'],
     ['sluice-simple', 'bare-kafkajs-json'],
     ['sluice-simple', 'kafka-streams-json'],
+    ['sluice-simple', 'sluice-simple-per-partition'],
   ]) {
     const x = rate(a!);
     const y = rate(b!);

@@ -4,6 +4,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka } from 'kafkajs';
 import type { Endpoints } from '../../config/endpoints.js';
+import { rekeyPlanOf } from '../../config/rekeying.js';
 import type { Pipeline } from '../../config/schema.js';
 import { run as runPipeline } from '../../index.js';
 import { createLogger } from '../../ops/logger.js';
@@ -77,9 +78,16 @@ export async function sluiceThroughput(
   let lastLog = performance.now();
   try {
     for (;;) {
-      const taken = running
-        .status()
-        .reduce((n, p) => n + p.completed + p.filtered + p.deadLettered + p.skipped, 0);
+      // Through: every event on the source side and, with re-keyed windows, on the re-keyed side too,
+      // where each event arrives once per distinct group key of the re-keyed windows.
+      const status = running.pipelineStatus();
+      const through = (partitions: typeof status.partitions) =>
+        partitions.reduce((n, p) => n + p.completed + p.filtered + p.deadLettered + p.skipped, 0);
+      const groups = rekeyPlanOf(pipeline).groups.length;
+      const taken = Math.min(
+        through(status.partitions),
+        status.rekeyed ? Math.floor(through(status.rekeyed.partitions) / groups) : Number.POSITIVE_INFINITY,
+      );
       // From joined and restored (ready: records flow only after that) to every record through.
       if (first === 0 && running.isReady()) first = performance.now();
       if (taken >= options.events) break;

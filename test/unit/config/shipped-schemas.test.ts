@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { loadPipelineFile } from '../../../src/config/load.js';
-import { windowTableDdl } from '../../../src/sinks/clickhouse-tables.js';
+import { rowsTableOf, windowTableDdl, windowViewDdl } from '../../../src/sinks/clickhouse-tables.js';
 import { windowResultSchema } from '../../../src/sinks/result-avro.js';
 
 describe('shipped schemas', () => {
@@ -12,7 +12,9 @@ describe('shipped schemas', () => {
     const pipeline = await loadPipelineFile('examples/user-events.yaml');
     const ddl = readFileSync('schemas/aggregates/user-events.sql', 'utf8');
     for (const window of pipeline.windows) {
-      expect(ddl).toContain(windowTableDdl(pipeline.sinks.clickhouse.database, window));
+      const database = pipeline.sinks.clickhouse.database;
+      expect(ddl).toContain(windowTableDdl(database, window, rowsTableOf(window.name)));
+      expect(ddl).toContain(windowViewDdl(database, window));
       const shipped: unknown = JSON.parse(readFileSync(`schemas/avro/results/${window.name}.avsc`, 'utf8'));
       expect(shipped).toEqual(windowResultSchema(window));
     }

@@ -50,13 +50,14 @@ describe('sluice bench', () => {
       'bare-kafkajs-json',
       'kafka-streams-json',
       'sluice-simple',
+      'sluice-simple-per-partition',
     ]);
     for (const r of report.results) {
       expect(r.events, r.name).toBe(20_000);
       expect(r.eventsPerSecond, r.name).toBeGreaterThan(0);
     }
     // The streams are in event-time order within their jitter: nothing late, nothing dead-lettered.
-    for (const name of ['sluice-full', 'sluice-simple']) {
+    for (const name of ['sluice-full', 'sluice-simple', 'sluice-simple-per-partition']) {
       const sluice = report.results.find((r) => r.name === name);
       expect([sluice?.late, sluice?.deadLettered], name).toEqual([0, 0]);
     }
