@@ -48,7 +48,16 @@ describe('records and rows given up on', () => {
     await createTopic(kafka, topic, PARTITIONS);
     // One window of an hour that stays open (idle timeout: an hour) until a later event closes it.
     const config = (maxKeys: number) => {
-      const base = countingPipeline({ name, topic, database, idleTimeout: '1h', windowSize: '1h' });
+      // Computed per source partition (declared keyed by a field of its groupBy): the cap applies per
+      // partition, as the truth below counts it.
+      const base = countingPipeline({
+        name,
+        topic,
+        database,
+        idleTimeout: '1h',
+        windowSize: '1h',
+        keyedBy: ['type'],
+      });
       return { ...base, windows: base.windows.map((w) => ({ ...w, maxKeys })) };
     };
     const produced = await withProducer(kafka, (producer) =>
@@ -139,7 +148,9 @@ describe('records and rows given up on', () => {
     const database = uniqueName('sinkrows');
     await createTopic(kafka, topic, PARTITIONS);
     const proxy = await startFaultProxy(inject('clickhouseUrl'));
-    const base = countingPipeline({ name, topic, database, idleTimeout: '1s' });
+    // Computed per source partition (declared keyed by a field of its groupBy): one row per window, key
+    // and partition, as counted below.
+    const base = countingPipeline({ name, topic, database, idleTimeout: '1s', keyedBy: ['type'] });
     const sink = (url: string) => ({
       ...base.sinks.clickhouse,
       url,
@@ -194,7 +205,7 @@ describe('records and rows given up on', () => {
       expect(first.output, first.output).toContain(`replayed ${rows} sink row(s)`);
       expect(await countsIn(clickhouse, database)).toEqual(truth);
       const raw = () =>
-        queryRows<{ n: string }>(clickhouse, `SELECT count() AS n FROM ${database}.views`).then((r) =>
+        queryRows<{ n: string }>(clickhouse, `SELECT count() AS n FROM ${database}.views_rows`).then((r) =>
           Number(r[0]!.n),
         );
       expect(await raw()).toBe(rows);
