@@ -43,7 +43,15 @@ export function simplePipeline(topic: string, perPartition = false): Pipeline {
     parse: { events: 'user-event' },
     processing: { guarantee: 'at-least-once', commitInterval: '1s' },
     time: benchTime,
-    windows: [{ name: 'counts_1m', type: 'tumbling', size: '1m', groupBy: ['type', 'url'] }],
+    // Its own table without re-keying: rows per partition and rows per key do not share a table.
+    windows: [
+      {
+        name: perPartition ? 'counts_1m_per_partition' : 'counts_1m',
+        type: 'tumbling',
+        size: '1m',
+        groupBy: ['type', 'url'],
+      },
+    ],
     sinks: { clickhouse: { database: BENCH_DATABASE } },
     http: { enabled: false },
   });

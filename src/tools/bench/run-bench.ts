@@ -110,6 +110,9 @@ export async function runBench(
     ratios: {},
   };
   try {
+    // Each run's results start from nothing: rows (and recorded definitions) of an earlier run, maybe of
+    // another Sluice version, say nothing of this one.
+    await clickhouse.command({ query: `DROP DATABASE IF EXISTS ${BENCH_DATABASE}` });
     await clickhouse.command({ query: `CREATE DATABASE IF NOT EXISTS ${BENCH_DATABASE}` });
     for (const format of FORMATS.filter((f) => options.only !== 'simple' || f === 'json')) {
       const topic = await newTopic(`bench-${format}-${stamp}`);
