@@ -159,8 +159,9 @@ export class PartitionWorker {
   private currentInterval = 1;
   /** The definitions each checkpoint names, name → fingerprint (see the constructor). */
   private readonly definitions: Readonly<Record<string, string>>;
-  /** Re-keying's source side: the watermark the last markers carried (undefined: none sent yet). */
-  private lastMarked: number | undefined;
+  /** Re-keying's source side: what the last markers said (undefined: none sent yet). */
+  private lastMarked: string | undefined;
+  private readonly createdAt: number;
 
   constructor(
     readonly topic: string,
@@ -171,6 +172,7 @@ export class PartitionWorker {
     private readonly clock: () => number = Date.now,
     restored?: RestoredPartition,
   ) {
+    this.createdAt = clock();
     this.windows = new PartitionWindows(
       definition.windows,
       new PackedWindowStore(),
@@ -203,15 +205,12 @@ export class PartitionWorker {
         this.lastSnapshotOffset = restored.checkpoint.offset;
         this.currentInterval = restored.checkpoint.interval + 1;
       } else if (definition.repartition && restored.highWatermark === 0n) {
-        // A source partition that has never held a record: caught up at 0, so it commits (its markers
-        // tell the re-keyed windows where it stands) and can go idle.
+        // A source partition that has never held a record: caught up at 0, so its first commit tells
+        // the re-keyed windows it is empty (else they would wait for it for good).
         this.offsets.startAt(0n);
         this.caughtUp = true;
       }
     }
-    // The re-keyed windows wait for every source partition's watermark: one that never gets an event
-    // must still go idle after idleTimeout (as a quiet partition does), not hold them back for good.
-    if (definition.repartition) this.windows.watermark.idleFrom(clock());
     this.backpressure = new BackpressureController(definition.backpressure);
     this.chainCapacity = 64 + 2 * definition.chain.stages.reduce((sum, stage) => sum + stage.concurrency, 0);
     this.chain = new StageChain(definition.chain, topic, partition, this.revoke.signal, {
@@ -219,7 +218,8 @@ export class PartitionWorker {
       absorb: (item) => this.absorb(item),
       marker: (origin) => {
         const report = sourceReportOf(headerText(origin.raw.headers));
-        if (report?.kind === 'marker') this.windows.hearSource(report.sourcePartition, report.watermark);
+        if (report?.kind === 'marker')
+          this.windows.hearSource(report.sourcePartition, report.watermark, report.empty);
         // Done, not counted: `completed` counts events (a re-keyed side's equals the events re-keyed).
         this.itemDone(origin, false);
       },
@@ -442,8 +442,10 @@ export class PartitionWorker {
       // In this commit's transaction, after every event the snapshot covers: a re-keyed partition
       // hears this watermark only once it has what came before it.
       const spec = this.definition.repartition!;
-      this.effects.repartition?.(watermarkMarkers(this.partition, marking, spec.partitions));
-      this.lastMarked = marking;
+      this.effects.repartition?.(
+        watermarkMarkers(this.partition, marking.watermark, marking.empty, spec.partitions),
+      );
+      this.lastMarked = `${marking.watermark}|${marking.empty}`;
     }
     this.unpublished.set(
       CHECKPOINT_KEY,
@@ -463,12 +465,20 @@ export class PartitionWorker {
 
   /**
    * Re-keying's source side: the watermark to send the re-keyed partitions when it moved since the last
-   * markers (events, or idleness) or none went yet.
+   * markers (events, or idleness) or none went yet; `empty` once it has been caught up without ever an
+   * event for `idleTimeout` (as a quiet partition goes idle): the re-keyed windows stop waiting for it.
+   * Not at once: a partition whose first events come a moment after the others' must find their
+   * windows still open.
    */
-  private markersDue(): number | undefined {
+  private markersDue(): { watermark: number; empty: boolean } | undefined {
     if (!this.definition.repartition) return undefined;
-    const watermark = this.windows.watermark.current(this.clock(), this.caughtUp && this.isDrained());
-    return this.lastMarked === watermark ? undefined : watermark;
+    const now = this.clock();
+    const watermark = this.windows.watermark.current(now, this.caughtUp && this.isDrained());
+    const empty =
+      watermark === Number.NEGATIVE_INFINITY &&
+      this.caughtUp &&
+      now - this.createdAt >= this.definition.windows.time.idleTimeout;
+    return this.lastMarked === `${watermark}|${empty}` ? undefined : { watermark, empty };
   }
 
   /**

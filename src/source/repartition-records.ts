@@ -6,7 +6,8 @@
 // window and key meets in one partition), with its source position, its event time, the watermark of
 // its source partition just before it, and the windows it may enter (`sluice.only.windows`: its
 // group's windows, less those it was late for at the source). A marker carries a source partition's
-// watermark to every repartition partition, at each commit (none yet: no watermark header).
+// watermark to every repartition partition, at each commit; a partition that has never held an event
+// says so, and is left out until it does (it would hold every window open for good).
 // Pure: records in, records out.
 import type { OutgoingRecord, RecordHeaders } from './outgoing-record.js';
 import { ONLY_WINDOWS_HEADER } from '../windows/key-cap.js';
@@ -20,6 +21,9 @@ export const REPARTITION_HEADERS = {
   /** On a marker: the source partition it speaks for. */
   marker: 'sluice.watermark.marker',
 } as const;
+
+/** What a marker's watermark header holds for a source partition that has never held an event. */
+const EMPTY = 'empty';
 
 /** One group key of re-keyed windows (RekeyGroup), compiled: how to read its key, and its windows. */
 export interface RepartitionGroup {
@@ -79,10 +83,14 @@ export function repartitionRecords(
 export function watermarkMarkers(
   sourcePartition: number,
   watermark: number,
+  /** The source partition has never held an event (its watermark says nothing yet). */
+  empty: boolean,
   partitions: number,
 ): OutgoingRecord[] {
-  const headers: RecordHeaders = { [REPARTITION_HEADERS.marker]: String(sourcePartition) };
-  if (Number.isFinite(watermark)) headers[REPARTITION_HEADERS.watermark] = String(watermark);
+  const headers: RecordHeaders = {
+    [REPARTITION_HEADERS.marker]: String(sourcePartition),
+    [REPARTITION_HEADERS.watermark]: empty ? EMPTY : String(watermark),
+  };
   return Array.from({ length: partitions }, (_, partition) => ({
     partition,
     key: null,
@@ -93,15 +101,16 @@ export function watermarkMarkers(
 
 /** What a repartition record says of its source: a marker's watermark, or an event's. */
 export type SourceReport =
-  | { kind: 'marker'; sourcePartition: number; watermark: number }
+  | { kind: 'marker'; sourcePartition: number; watermark: number; empty: boolean }
   | { kind: 'event'; sourcePartition: number; watermark: number };
 
 /** Reads a record's source report from its headers (as text); undefined when it carries none. */
 export function sourceReportOf(headers: Readonly<Record<string, string>>): SourceReport | undefined {
   const marker = headers[REPARTITION_HEADERS.marker];
   const text = headers[REPARTITION_HEADERS.watermark];
-  const watermark = text === undefined ? Number.NEGATIVE_INFINITY : Number(text);
-  if (marker !== undefined) return { kind: 'marker', sourcePartition: Number(marker), watermark };
+  const watermark = text === undefined || text === EMPTY ? Number.NEGATIVE_INFINITY : Number(text);
+  if (marker !== undefined)
+    return { kind: 'marker', sourcePartition: Number(marker), watermark, empty: text === EMPTY };
   const source = headers[REPARTITION_HEADERS.sourcePartition];
   if (source === undefined) return undefined;
   return { kind: 'event', sourcePartition: Number(source), watermark };

@@ -127,8 +127,8 @@ export class PartitionWindows<R> {
   }
 
   /** A source partition's marker (re-keyed windows only): how far its event time has come. */
-  hearSource(source: number, watermark: number): void {
-    this.sourceWatermarks?.hear(source, watermark);
+  hearSource(source: number, watermark: number, empty: boolean): void {
+    this.sourceWatermarks?.hear(source, watermark, empty);
   }
 
   get openWindows(): number {

@@ -25,8 +25,6 @@ export interface WatermarkClock {
   snapshot(): WatermarkSnapshot;
   restore(state: WatermarkSnapshot, nowMs: number): void;
   restartIdleClock(nowMs: number): void;
-  /** Silence counts from `nowMs` if nothing was received yet (a partition that may never hold an event). */
-  idleFrom(nowMs: number): void;
   current(nowMs: number, caughtUp: boolean): number;
 }
 
@@ -77,10 +75,6 @@ export class Watermark implements WatermarkClock {
    */
   restartIdleClock(nowMs: number): void {
     if (this.lastRecordAtMs !== undefined && nowMs > this.lastRecordAtMs) this.lastRecordAtMs = nowMs;
-  }
-
-  idleFrom(nowMs: number): void {
-    this.lastRecordAtMs ??= nowMs;
   }
 
   /**

@@ -54,7 +54,8 @@ export async function measureFootprint(
   // One day-long window per user: none closes while the bench runs (the idle timeout is longer too).
   const pipeline = validatePipeline({
     name: `bench_state_${topic.replace(/[^A-Za-z0-9_]/g, '_')}`,
-    source: { topic, fromBeginning: true },
+    // One partition holds every user's events, as keyedBy says: the state is measured where they are.
+    source: { topic, fromBeginning: true, keyedBy: ['userId'] },
     time: { field: 'timestamp', maxOutOfOrderness: '5s', grace: '0s', idleTimeout: '1h' },
     // Room for every key: no key cap, no early closes by the state budget.
     windows: [{ name: 'users_1d', type: 'tumbling', size: '1d', groupBy: ['userId'], maxKeys: keys + 1 }],
