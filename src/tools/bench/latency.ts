@@ -2,9 +2,9 @@
 // rate to their own topic, and each event's latency is the time from its produce acknowledgement to
 // the first moment a window row that counts it can be read: from ClickHouse for Sluice (polled), from
 // the output topic for the Kafka Streams peer (consumed read_committed). Rows are matched to events
-// oldest first: a row counted c times covers the first c events of its identity. For Sluice a row is
-// per source partition, so that is exact; for Kafka Streams a row sums partitions, so an event may be
-// credited a little later than it was counted (never earlier).
+// oldest first: a row counted c times covers the first c events of its identity. A row sums the
+// partitions (Sluice re-keys its windows, Kafka Streams repartitions), so an event may be credited a
+// little later than it was counted (never earlier).
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Kafka } from 'kafkajs';
 import { userEventStream, type SampleEvent } from '../produce/sample-events.js';
@@ -118,7 +118,7 @@ export async function steadyLoad(
 
 export const windowStartOf = (timestamp: number, windowMs: number) => timestamp - (timestamp % windowMs);
 
-/** Polls a Sluice count table in ClickHouse (one row per window, type, url and source partition) into the book. */
+/** Polls a Sluice window's view in ClickHouse (one row per window, type and url) into the book. */
 export async function watchClickHouseCounts(
   clickhouse: ClickHouseClient,
   table: string,
@@ -128,13 +128,12 @@ export async function watchClickHouseCounts(
   while (!until()) {
     try {
       const result = await clickhouse.query({
-        query: `SELECT toString(window_start_ms) AS s, type, url, source_partition AS p, max(count) AS c
-                FROM ${table} GROUP BY s, type, url, p`,
+        query: `SELECT toString(window_start_ms) AS s, type, url, count AS c FROM ${table}`,
         format: 'JSONEachRow',
       });
       const at = Date.now();
-      for (const row of await result.json<{ s: string; type: string; url: string; p: number; c: string }>())
-        book.observe(`${row.s}|${row.type}|${row.url}|${row.p}`, Number(row.c), at);
+      for (const row of await result.json<{ s: string; type: string; url: string; c: string }>())
+        book.observe(`${row.s}|${row.type}|${row.url}`, Number(row.c), at);
     } catch {
       // The table appears with the first row: until then there is nothing to see.
     }

@@ -307,7 +307,8 @@ async function sluiceLatency(
       kafka,
       topic,
       load,
-      (e, p) => `${windowStartOf(e.timestamp, load.windowMs)}|${e.type}|${e.url}|${p}`,
+      // One row per window and key (re-keyed), whichever partitions its events came from.
+      (e) => `${windowStartOf(e.timestamp, load.windowMs)}|${e.type}|${e.url}`,
       book,
     );
     loading = false;
