@@ -23,6 +23,7 @@ import {
 } from '../state/changelog-codec.js';
 import type { OutgoingRecord } from '../source/outgoing-record.js';
 import { repartitionRecords, sourceReportOf, watermarkMarkers } from '../source/repartition-records.js';
+import { REPLAYED_FROM_HEADER } from '../sinks/dead-letters.js';
 import { brokenNeed } from '../windows/event-fields.js';
 import { lateness } from '../windows/lateness.js';
 import {
@@ -658,6 +659,8 @@ export class PartitionWorker {
   private windowedEvent(item: ChainItem) {
     const record = item.record;
     if (this.definition.windows.sources === undefined) return record;
+    // A replayed dead letter says nothing of how far its source partition has come.
+    if (record.headers[REPLAYED_FROM_HEADER] !== undefined) return record;
     const report = sourceReportOf(record.headers);
     return report?.kind === 'event'
       ? { ...record, source: { partition: report.sourcePartition, watermark: report.watermark } }

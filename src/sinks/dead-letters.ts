@@ -5,6 +5,7 @@ import type { OutgoingRecord, RecordHeaders } from '../source/outgoing-record.js
 import { SluiceError, messageOf } from '../errors.js';
 import type { FetchedRecord } from '../source/fetched-record.js';
 import { ONLY_WINDOWS_HEADER } from '../windows/key-cap.js';
+import { REPARTITION_HEADERS } from '../source/repartition-records.js';
 
 export const DEAD_LETTER_HEADERS = {
   pipeline: 'sluice.pipeline',
@@ -117,6 +118,9 @@ export function originalHeaders(headers: RecordHeaders | undefined): RecordHeade
   );
 }
 
+/** Where a replayed dead letter came from (dead-letter topic/partition/offset). */
+export const REPLAYED_FROM_HEADER = 'sluice.replayed.from';
+
 /**
  * The headers a replayed dead letter goes back to its source topic with: the original ones, where it
  * was replayed from, and, for an event the key cap dropped, the windows it missed (`sluice.only.windows`,
@@ -128,9 +132,12 @@ export function replayHeaders(headers: RecordHeaders | undefined, replayedFrom: 
     return (Array.isArray(value) ? value.at(-1) : value)?.toString();
   };
   const only = last(KEY_CAP_HEADERS.windows) ?? last(ONLY_WINDOWS_HEADER);
+  // A re-keyed event's own time (a dead letter of the re-keyed windows goes back to the repartition topic).
+  const eventTime = last(REPARTITION_HEADERS.eventTime);
   return {
     ...originalHeaders(headers),
-    'sluice.replayed.from': replayedFrom,
+    [REPLAYED_FROM_HEADER]: replayedFrom,
     ...(only === undefined ? {} : { [ONLY_WINDOWS_HEADER]: only }),
+    ...(eventTime === undefined ? {} : { [REPARTITION_HEADERS.eventTime]: eventTime }),
   };
 }

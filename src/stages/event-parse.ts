@@ -29,13 +29,17 @@ export interface EventTime {
   header?: string;
 }
 
+/**
+ * Epoch milliseconds, or an ISO-8601 time: a dead letter of a re-keyed window carries its event time
+ * as the dead-letter topic writes it (ISO), and goes back to the repartition topic so.
+ */
 function headerTime(record: RawRecord, header: string): number | string {
   const value = record.headers?.[header];
   const text = (Array.isArray(value) ? value.at(-1) : value)?.toString();
-  const ms = text === undefined ? Number.NaN : Number(text);
+  const ms = text === undefined ? Number.NaN : /^-?\d+$/.test(text) ? Number(text) : Date.parse(text);
   return Number.isFinite(ms)
     ? ms
-    : `header '${header}': expected epoch milliseconds, found ${text ?? 'nothing'}`;
+    : `header '${header}': expected epoch milliseconds or an ISO-8601 time, found ${text ?? 'nothing'}`;
 }
 
 export function parseEvent(

@@ -41,106 +41,118 @@ describe('records and rows given up on', () => {
   let clickhouse: ClickHouseClient;
   beforeAll(() => ({ kafka, clickhouse } = services));
 
-  it('dead-letters every event the key cap drops, counted, and brings each back once the cap is raised', async () => {
-    const name = uniqueName('keycap');
-    const topic = uniqueName('user_events');
-    const database = uniqueName('keycap');
-    await createTopic(kafka, topic, PARTITIONS);
-    // One window of an hour that stays open (idle timeout: an hour) until a later event closes it.
-    const config = (maxKeys: number) => {
-      // Computed per source partition (declared keyed by a field of its groupBy): the cap applies per
-      // partition, as the truth below counts it.
-      const base = countingPipeline({
-        name,
-        topic,
-        database,
-        idleTimeout: '1h',
-        windowSize: '1h',
-        keyedBy: ['type'],
-      });
-      return { ...base, windows: base.windows.map((w) => ({ ...w, maxKeys })) };
-    };
-    const produced = await withProducer(kafka, (producer) =>
-      produceEvents(producer, topic, {
-        partitions: PARTITIONS,
-        perPartition: 250,
-        base: BASE,
-        span: 30 * 60_000,
-        seed: 41,
-      }),
-    );
-    // Ground truth: per partition, in offset order, the first MAX_KEYS (type, url) keys get in.
-    const dropped = new Set<string>();
-    for (let partition = 0; partition < PARTITIONS; partition += 1) {
-      const keys = new Set<string>();
-      for (const p of produced.filter((r) => r.partition === partition)) {
-        const key = `${p.event!.type}|${p.event!.url}`;
-        if (!keys.has(key) && keys.size < MAX_KEYS) keys.add(key);
-        if (!keys.has(key)) dropped.add(`${partition}@${p.offset}`);
-      }
-    }
-    expect(dropped.size).toBeGreaterThan(100);
-
-    const capped: RunningPipeline = await run(definePipeline(config(MAX_KEYS)), {
-      logger: captureLog().logger,
-    });
-    await waitForCommits(kafka, `sluice-${name}`, topic, produced);
-    const status = capped.status();
-    await capped.stop();
-    expect(status.reduce((n, p) => n + p.keyCapped, 0)).toBe(dropped.size);
-    expect(status.reduce((n, p) => n + p.keyCapDropped, 0)).toBe(dropped.size);
-
-    const letters = await readTopic(kafka, `${topic}.dlq`, dropped.size);
-    expect(
-      new Set(
-        letters.map(
-          (l) =>
-            `${header(l.headers, 'sluice.source.partition')}@${header(l.headers, 'sluice.source.offset')}`,
-        ),
-      ),
-    ).toEqual(dropped);
-    expect(letters).toHaveLength(dropped.size);
-    for (const letter of letters) {
-      expect(header(letter.headers, 'sluice.reason')).toBe('key-cap');
-      expect(header(letter.headers, 'sluice.stage')).toBe('window');
-      expect(header(letter.headers, 'sluice.key-cap.windows')).toBe(`views@${BASE}`);
-      expect(header(letter.headers, 'sluice.key-cap.max-keys')).toBe(`views=${MAX_KEYS}`);
-      expect(header(letter.headers, 'sluice.source.topic')).toBe(topic);
-    }
-
-    // The fix: a raised cap. The window is still open (restored from the changelog); the replay fills it.
-    const file = writeConfig(config(1_000));
-    const fixed = await run(definePipeline(config(1_000)), { logger: captureLog().logger });
-    try {
-      const replay = await runSluice(['dlq', 'replay', '--config', file]);
-      expect(replay.output, replay.output).toContain(`replayed ${dropped.size} dead letter(s)`);
-      const again = await runSluice(['dlq', 'replay', '--config', file]);
-      expect(again.output, again.output).toContain('replayed 0 dead letter(s)');
-      // A later event per partition closes the window.
-      const closing: Produced[] = await withProducer(kafka, (producer) =>
+  // Computed per source partition (declared keyed by a field of its groupBy), the cap applies per
+  // partition, as the truth below counts it. Re-keyed (the default), on one partition, the re-keyed
+  // windows see the events in the source's order: the same truth, and the dead letters go back to the
+  // repartition topic.
+  it.each([
+    ['computed per source partition', PARTITIONS, ['type']],
+    ['re-keyed', 1, undefined],
+  ] as const)(
+    'dead-letters every event the key cap drops (%s), counted, and brings each back once the cap is raised',
+    async (_, partitions, keyedBy) => {
+      const name = uniqueName('keycap');
+      const topic = uniqueName('user_events');
+      const database = uniqueName('keycap');
+      await createTopic(kafka, topic, partitions);
+      // One window of an hour that stays open (idle timeout: an hour) until a later event closes it.
+      const config = (maxKeys: number) => {
+        const base = countingPipeline({
+          name,
+          topic,
+          database,
+          idleTimeout: '1h',
+          windowSize: '1h',
+          ...(keyedBy ? { keyedBy: [...keyedBy] } : {}),
+        });
+        return { ...base, windows: base.windows.map((w) => ({ ...w, maxKeys })) };
+      };
+      const produced = await withProducer(kafka, (producer) =>
         produceEvents(producer, topic, {
-          partitions: PARTITIONS,
-          perPartition: 1,
-          base: BASE + 3 * HOUR,
-          span: 1_000,
-          seed: 42,
-          jitterMs: 0,
+          partitions,
+          perPartition: 250,
+          base: BASE,
+          span: 30 * 60_000,
+          seed: 41,
         }),
       );
-      const truth = groundTruth(produced, () => true, HOUR);
-      await waitForCounts(clickhouse, database, truth);
-      await waitFor(
-        'the replayed records and the closing events committed',
-        () => Promise.resolve(fixed.status()),
-        (s) => s.reduce((n, p) => n + p.completed, 0) >= dropped.size + closing.length,
-      );
-      expect(await countsIn(clickhouse, database)).toEqual(truth);
-      // Nothing dropped under the raised cap, nothing late: the replayed events went where they were missed.
-      expect(fixed.status().reduce((n, p) => n + p.keyCapped + p.late + p.deadLettered, 0)).toBe(0);
-    } finally {
-      await fixed.stop();
-    }
-  });
+      // Ground truth: per partition, in offset order, the first MAX_KEYS (type, url) keys get in.
+      const dropped = new Set<string>();
+      for (let partition = 0; partition < partitions; partition += 1) {
+        const keys = new Set<string>();
+        for (const p of produced.filter((r) => r.partition === partition)) {
+          const key = `${p.event!.type}|${p.event!.url}`;
+          if (!keys.has(key) && keys.size < MAX_KEYS) keys.add(key);
+          if (!keys.has(key)) dropped.add(p.event!.eventId);
+        }
+      }
+      expect(dropped.size).toBeGreaterThan(100);
+
+      const capped: RunningPipeline = await run(definePipeline(config(MAX_KEYS)), {
+        logger: captureLog().logger,
+      });
+      await waitForCommits(kafka, `sluice-${name}`, topic, produced);
+      // The key cap applies where the windows are: the re-keyed side's partitions, when re-keyed.
+      const letters = await readTopic(kafka, `${topic}.dlq`, dropped.size);
+      const pipelineStatus = capped.pipelineStatus();
+      const status = (pipelineStatus.rekeyed ?? pipelineStatus).partitions;
+      await capped.stop();
+      expect(status.reduce((n, p) => n + p.keyCapped, 0)).toBe(dropped.size);
+      expect(status.reduce((n, p) => n + p.keyCapDropped, 0)).toBe(dropped.size);
+
+      expect(
+        new Set(letters.map((l) => (JSON.parse(l.value!.toString()) as { eventId: string }).eventId)),
+      ).toEqual(dropped);
+      expect(letters).toHaveLength(dropped.size);
+      for (const letter of letters) {
+        expect(header(letter.headers, 'sluice.reason')).toBe('key-cap');
+        expect(header(letter.headers, 'sluice.stage')).toBe('window');
+        expect(header(letter.headers, 'sluice.key-cap.windows')).toBe(`views@${BASE}`);
+        expect(header(letter.headers, 'sluice.key-cap.max-keys')).toBe(`views=${MAX_KEYS}`);
+        expect(header(letter.headers, 'sluice.source.topic')).toBe(
+          keyedBy ? topic : `sluice-${name}-repartition`,
+        );
+      }
+
+      // The fix: a raised cap. The window is still open (restored from the changelog); the replay fills it.
+      const file = writeConfig(config(1_000));
+      const fixed = await run(definePipeline(config(1_000)), { logger: captureLog().logger });
+      try {
+        const replay = await runSluice(['dlq', 'replay', '--config', file]);
+        expect(replay.output, replay.output).toContain(`replayed ${dropped.size} dead letter(s)`);
+        const again = await runSluice(['dlq', 'replay', '--config', file]);
+        expect(again.output, again.output).toContain('replayed 0 dead letter(s)');
+        // A later event per partition closes the window.
+        const closing: Produced[] = await withProducer(kafka, (producer) =>
+          produceEvents(producer, topic, {
+            partitions,
+            perPartition: 1,
+            base: BASE + 3 * HOUR,
+            span: 1_000,
+            seed: 42,
+            jitterMs: 0,
+          }),
+        );
+        const truth = groundTruth(produced, () => true, HOUR);
+        await waitForCounts(clickhouse, database, truth);
+        const where = () => {
+          const s = fixed.pipelineStatus();
+          return (s.rekeyed ?? s).partitions;
+        };
+        await waitFor(
+          'the replayed records and the closing events committed',
+          () => Promise.resolve(where()),
+          (s) => s.reduce((n, p) => n + p.completed, 0) >= dropped.size + closing.length,
+        );
+        expect(await countsIn(clickhouse, database)).toEqual(truth);
+        // Nothing dropped under the raised cap, nothing late: the replayed events went where they were missed.
+        expect(where().reduce((n, p) => n + p.keyCapped + p.late + p.deadLettered, 0)).toBe(0);
+        expect(fixed.status().reduce((n, p) => n + p.late + p.deadLettered, 0)).toBe(0);
+      } finally {
+        await fixed.stop();
+      }
+    },
+  );
 
   it('dead-letters the rows ClickHouse cannot take, commits past them, and replays them once with --sink-rows', async () => {
     const name = uniqueName('sinkrows');

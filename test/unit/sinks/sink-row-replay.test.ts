@@ -64,5 +64,12 @@ describe('a replayed dead letter', () => {
       'sluice.only.windows': 'views@0',
     });
     expect(replayHeaders({ 'sluice.reason': 'stage-error' }, 'x')).toEqual({ 'sluice.replayed.from': 'x' });
+    // A re-keyed window's dead letter goes back to the repartition topic with its event time.
+    expect(
+      replayHeaders(
+        { 'sluice.reason': 'key-cap', 'sluice.key-cap.windows': 'views@0', 'sluice.event.time': '1234' },
+        'x',
+      ),
+    ).toEqual({ 'sluice.replayed.from': 'x', 'sluice.only.windows': 'views@0', 'sluice.event.time': '1234' });
   });
 });
