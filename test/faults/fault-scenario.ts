@@ -298,6 +298,8 @@ export interface VerdictOptions {
   notes?: Record<string, string | number>;
   /** The windows to check (default DEFINITIONS), each with a `sum_value` column. */
   definitions?: readonly ReferenceDefinition[];
+  /** The windows are re-keyed (default: the scenarios' pipeline declares no source.keyedBy). */
+  perKey?: boolean;
 }
 
 export interface Verdict {
@@ -377,9 +379,9 @@ export async function verdict(options: VerdictOptions): Promise<Verdict> {
     grace: GRACE,
     outOfOrderness: OUT_OF_ORDERNESS,
     // The scenarios' pipeline declares no source.keyedBy: every window is re-keyed.
-    perKey: true,
+    perKey: options.perKey ?? true,
   });
-  const current = () => windowsIn(options.clickhouse, options.database, definitions, true);
+  const current = () => windowsIn(options.clickhouse, options.database, definitions, options.perKey ?? true);
   const found = await waitFor(
     `${truth.rows.size} windows`,
     current,

@@ -6,6 +6,9 @@
 // - a stage times out on the replay only (its records are dead-lettered): without withdrawal, the
 //   crashed attempt's fuller rows outrank the replay's.
 // The verdict: ClickHouse as users read it (the windows' views) holds exactly the replay's results.
+// The windows are computed where their events are (every groupBy holds userId, declared the topic's
+// key): a re-keyed window's rows come only from events its source partition committed to the
+// repartition topic, so a replay there reads the very events the crashed attempt read.
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,8 +36,13 @@ const BY_PLAN: ReferenceDefinition = {
   name: 'by_plan_10s',
   type: 'tumbling',
   size: 10_000,
-  groupBy: ['plan'],
+  groupBy: ['userId', 'plan'],
 };
+
+/** The scenarios' windows, each also grouped by userId: computed per source partition under keyedBy [userId]. */
+const PER_USER: ReferenceDefinition[] = DEFINITIONS.map((d) =>
+  d.groupBy.includes('userId') ? d : { ...d, groupBy: ['userId', ...d.groupBy] },
+);
 
 describe('fault scenario: a replay that differs from the crashed attempt', () => {
   const services = useTestServices();
@@ -58,11 +66,15 @@ describe('fault scenario: a replay that differs from the crashed attempt', () =>
         brokers: inject('kafkaBrokers'),
         clickhouseUrl: inject('clickhouseUrl'),
       });
+      const perUser = pipeline.windows.map((w) =>
+        w.groupBy.includes('userId') ? w : { ...w, groupBy: ['userId', ...w.groupBy] },
+      );
       return writeConfig({
         ...pipeline,
+        source: { ...pipeline.source, keyedBy: ['userId'] },
         processing: { ...pipeline.processing, commitInterval },
         ...extra,
-        windows: [...pipeline.windows, ...((extra.windows as object[] | undefined) ?? [])],
+        windows: [...perUser, ...((extra.windows as object[] | undefined) ?? [])],
       });
     };
     return { name, topic, database, groupId: `sluice-${name}`, produced: production.state.produced, config };
@@ -107,7 +119,7 @@ describe('fault scenario: a replay that differs from the crashed attempt', () =>
           name: 'by_plan_10s',
           type: 'tumbling',
           size: '10s',
-          groupBy: ['plan'],
+          groupBy: ['userId', 'plan'],
           aggregations: [{ fn: 'sum', field: 'value' }],
         },
       ],
@@ -143,7 +155,8 @@ describe('fault scenario: a replay that differs from the crashed attempt', () =>
       groupId: scenario.groupId,
       produced,
       memory,
-      definitions: [...DEFINITIONS, BY_PLAN],
+      definitions: [...PER_USER, BY_PLAN],
+      perKey: false,
       notes: { 'rows of the crashed attempt': orphans },
     });
     expectExact(result);
@@ -189,6 +202,8 @@ describe('fault scenario: a replay that differs from the crashed attempt', () =>
       produced: kept,
       memory,
       deadLetters: scenario.produced.length - kept.length,
+      definitions: PER_USER,
+      perKey: false,
       notes: { 'records timed out on the replay': scenario.produced.length - kept.length },
     });
     expectExact(result);
