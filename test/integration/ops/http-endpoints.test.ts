@@ -34,7 +34,11 @@ describe('operations endpoints', () => {
     const topic = uniqueName('user_events');
     await createTopic(kafka, topic, 2);
     running = await run(
-      definePipeline(countingPipeline({ name, topic, database: uniqueName('ops'), idleTimeout: '1h' })),
+      // Computed per source partition (declared keyed by a field of its groupBy): the partitions shown
+      // hold the windows. A re-keyed pipeline shows them under `rekeyed`.
+      definePipeline(
+        countingPipeline({ name, topic, database: uniqueName('ops'), idleTimeout: '1h', keyedBy: ['type'] }),
+      ),
       { logger: captureLog().logger },
     );
     // Joined, but its partitions' state is still being read back: not ready yet.

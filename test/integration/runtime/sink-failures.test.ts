@@ -62,6 +62,9 @@ describe('a failing or slow sink', () => {
       idleTimeout: '1s',
       windowSize,
       clickhouseUrl: proxy.url,
+      // Computed per source partition (declared keyed by a field of its groupBy): the partitions the
+      // test watches pause, hold windows and commit as the sink does; re-keyed members are the fault suite's.
+      keyedBy: ['type'],
     });
     const log: CapturedLog = captureLog();
     const running: RunningPipeline = await run(

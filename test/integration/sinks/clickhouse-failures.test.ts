@@ -69,6 +69,9 @@ describe('ClickHouse sink failures', () => {
       idleTimeout: '1s',
       windowSize: '1s',
       clickhouseUrl: server.url,
+      // Computed per source partition (declared keyed by a field of its groupBy): the partitions the
+      // test watches pause, hold windows and commit as the sink does; re-keyed members are the fault suite's.
+      keyedBy: ['type'],
     });
     const log: CapturedLog = captureLog();
     const running: RunningPipeline = await run(
@@ -124,7 +127,8 @@ describe('ClickHouse sink failures', () => {
     const topic = uniqueName('user_events');
     const database = uniqueName('rejects');
     await createTopic(kafka, topic, PARTITIONS);
-    const config = countingPipeline({ name, topic, database, idleTimeout: '1s' });
+    // Computed per source partition (declared keyed by a field of its groupBy): as the rows counted below.
+    const config = countingPipeline({ name, topic, database, idleTimeout: '1s', keyedBy: ['type'] });
     const refused = (row: ResultRow) => row.url === '/pricing';
     const running = await run(
       definePipeline({

@@ -29,7 +29,21 @@ export async function createTopic(kafka: Kafka, topic: string, numPartitions: nu
   const admin = kafka.admin();
   await admin.connect();
   try {
-    await admin.createTopics({ topics: [{ topic, numPartitions }], waitForLeaders: true });
+    try {
+      await admin.createTopics({ topics: [{ topic, numPartitions }], waitForLeaders: true });
+    } catch (error) {
+      // kafkajs' waitForLeaders gives up when a metadata answer says "does not host this topic-partition"
+      // while the new topic reaches the broker's metadata cache: the topic is made; wait for its leaders.
+      if (!/does not host this topic-partition/.test(String(error))) throw error;
+    }
+    await waitFor(
+      `leaders of every partition of ${topic}`,
+      () => admin.fetchTopicMetadata({ topics: [topic] }).catch(() => undefined),
+      (metadata) =>
+        metadata?.topics[0]?.partitions.length === numPartitions &&
+        metadata.topics[0].partitions.every((p) => p.leader >= 0),
+      30_000,
+    );
   } finally {
     await admin.disconnect();
   }
