@@ -24,7 +24,7 @@ import {
   expectExact,
 } from './fault-scenario.js';
 import { FULL } from './scenario-report.js';
-import { partitionStatus } from './worker-status.js';
+import { windowStatus } from './worker-status.js';
 
 const OUTAGE_MS = FULL ? 30_000 : 10_000;
 /** The stream runs 8 s before the outage, through it, and 10 s after. */
@@ -59,7 +59,8 @@ describe('fault scenario: ClickHouse outage', () => {
       const memory = new MemoryWatch();
       const sluice = services.start(['run', '--config', config]);
       memory.watch(sluice.child.pid);
-      const status = () => partitionStatus(statusPort!);
+      // The windows are re-keyed: the sink's pauses and buffers are the re-keyed member's.
+      const status = () => windowStatus(statusPort!);
       await waitFor('the worker to own every partition', status, (s) => s.length === PARTITIONS);
 
       const production = startProduction(kafka, topic, { slices: SLICES, seed: 4242 });

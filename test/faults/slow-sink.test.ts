@@ -20,7 +20,7 @@ import {
   expectExact,
 } from './fault-scenario.js';
 import { FULL } from './scenario-report.js';
-import { partitionStatus } from './worker-status.js';
+import { windowStatus } from './worker-status.js';
 
 const SLOW_MS = FULL ? 40_000 : 15_000;
 /** Each chunk ClickHouse sends back is held this long: an insert takes a few hundred ms instead of a few. */
@@ -54,7 +54,8 @@ describe('fault scenario: slow sink', () => {
       const memory = new MemoryWatch();
       const sluice = services.start(['run', '--config', config]);
       memory.watch(sluice.child.pid);
-      const status = () => partitionStatus(statusPort!);
+      // The windows are re-keyed: the sink's pauses and buffers are the re-keyed member's.
+      const status = () => windowStatus(statusPort!);
       await waitFor('the worker to own every partition', status, (s) => s.length === PARTITIONS);
 
       const production = startProduction(kafka, topic, {

@@ -75,11 +75,9 @@ describe('Kafka output sink', () => {
       );
       const expected = groundTruth(produced);
 
-      // One row per (window, type, url) and source partition; summed over partitions, the counts.
+      // One row per (window, type, url): the windows are re-keyed (no source.keyedBy).
       const pageKeys = new Set(
-        produced.map(
-          (p) => `${Math.floor(p.event!.timestamp / 60_000)}|${p.event!.type}|${p.event!.url}|${p.partition}`,
-        ),
+        produced.map((p) => `${Math.floor(p.event!.timestamp / 60_000)}|${p.event!.type}|${p.event!.url}`),
       );
       const pages: Counts = {};
       for (const message of await readTopic(kafka, `${topic}.by_page`, pageKeys.size)) {
@@ -102,9 +100,7 @@ describe('Kafka output sink', () => {
       const typeRows = await readTopic(
         kafka,
         `${topic}.by_type`,
-        new Set(
-          produced.map((p) => `${Math.floor(p.event!.timestamp / 60_000)}|${p.event!.type}|${p.partition}`),
-        ).size,
+        new Set(produced.map((p) => `${Math.floor(p.event!.timestamp / 60_000)}|${p.event!.type}`)).size,
       );
       const foundByType = new Map<string, { count: number; sum: number }>();
       for (const message of typeRows) {
