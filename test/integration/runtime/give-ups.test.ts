@@ -3,7 +3,7 @@
 // the cap), counted, and `sluice dlq replay` after raising the cap lands every one of them once; rows
 // the ClickHouse sink gives up on while ClickHouse is cut off (onExhausted: dead-letter) are committed
 // past, and `sluice dlq replay --sink-rows` lands them exactly once after the fix (a second run replays
-// nothing).
+// nothing). Both for windows computed in the source's partitions and for re-keyed ones.
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { IHeaders, Kafka } from 'kafkajs';
@@ -154,80 +154,93 @@ describe('records and rows given up on', () => {
     },
   );
 
-  it('dead-letters the rows ClickHouse cannot take, commits past them, and replays them once with --sink-rows', async () => {
-    const name = uniqueName('sinkrows');
-    const topic = uniqueName('user_events');
-    const database = uniqueName('sinkrows');
-    await createTopic(kafka, topic, PARTITIONS);
-    const proxy = await startFaultProxy(inject('clickhouseUrl'));
-    // Computed per source partition (declared keyed by a field of its groupBy): one row per window, key
-    // and partition, as counted below.
-    const base = countingPipeline({ name, topic, database, idleTimeout: '1s', keyedBy: ['type'] });
-    const sink = (url: string) => ({
-      ...base.sinks.clickhouse,
-      url,
-      onExhausted: 'dead-letter' as const,
-      batch: { maxSize: 100, maxWaitMs: 200 },
-      retry: { max: 1, baseDelay: '50ms' },
-      // The circuit would turn giving up into backpressure: keep it closed.
-      circuitBreaker: { failures: 1_000_000, halfOpenAfter: '1s' },
-    });
-    const running = await run(definePipeline({ ...base, sinks: { clickhouse: sink(proxy.url) } }), {
-      logger: captureLog().logger,
-    });
-    try {
-      // The table exists (made at start-up); then ClickHouse is cut off for good.
-      proxy.cut();
-      const produced = await withProducer(kafka, (producer) =>
-        produceEvents(producer, topic, {
-          partitions: PARTITIONS,
-          perPartition: 200,
-          base: BASE,
-          span: 5 * 60_000,
-          seed: 43,
-        }),
-      );
-      await waitForCommits(kafka, `sluice-${name}`, topic, produced);
-      const truth = groundTruth(produced);
-      // One row per (window, type, url) and source partition, each given up on.
-      const rows = new Set(
-        produced.map(
-          (p) => `${Math.floor(p.event!.timestamp / 60_000)}|${p.event!.type}|${p.event!.url}|${p.partition}`,
-        ),
-      ).size;
-      // The last windows close on idleness after their records are committed (their state is).
-      const letters = await readTopic(kafka, `${topic}.dlq`, rows);
-      await running.stop();
-      expect(letters).toHaveLength(rows);
-      for (const letter of letters) {
-        expect(header(letter.headers, 'sluice.reason')).toBe('sink-exhausted');
-        expect(header(letter.headers, 'sluice.sink.target')).toBe('views');
-      }
-      expect(await countsIn(clickhouse, database)).toEqual({});
-
-      // The fix: ClickHouse reachable again (the CLI goes to it directly).
-      const file = writeConfig({ ...base, sinks: { clickhouse: sink(inject('clickhouseUrl')) } });
-      const source = await runSluice(['dlq', 'replay', '--config', file]);
-      expect(source.output, source.output).toContain('replayed 0 dead letter(s)');
-      expect(source.output).toContain(`passed over ${rows} result row(s)`);
-      const dry = await runSluice(['dlq', 'replay', '--sink-rows', '--dry-run', '--config', file]);
-      expect(dry.output, dry.output).toContain(`would replay ${rows} sink row(s)`);
-      expect(await countsIn(clickhouse, database)).toEqual({});
-      const first = await runSluice(['dlq', 'replay', '--sink-rows', '--config', file]);
-      expect(first.output, first.output).toContain(`replayed ${rows} sink row(s)`);
-      expect(await countsIn(clickhouse, database)).toEqual(truth);
-      const raw = () =>
-        queryRows<{ n: string }>(clickhouse, `SELECT count() AS n FROM ${database}.views_rows`).then((r) =>
-          Number(r[0]!.n),
+  // Computed per source partition (declared keyed by a field of its groupBy): one row per window, key
+  // and source partition. Re-keyed: one row per window and key, given up on by the re-keyed side.
+  it.each([
+    ['computed per source partition', ['type']],
+    ['re-keyed', undefined],
+  ] as const)(
+    'dead-letters the rows ClickHouse cannot take (%s), commits past them, and replays them once with --sink-rows',
+    async (_, keyedBy) => {
+      const name = uniqueName('sinkrows');
+      const topic = uniqueName('user_events');
+      const database = uniqueName('sinkrows');
+      await createTopic(kafka, topic, PARTITIONS);
+      const proxy = await startFaultProxy(inject('clickhouseUrl'));
+      const base = countingPipeline({
+        name,
+        topic,
+        database,
+        idleTimeout: '1s',
+        ...(keyedBy ? { keyedBy: [...keyedBy] } : {}),
+      });
+      const sink = (url: string) => ({
+        ...base.sinks.clickhouse,
+        url,
+        onExhausted: 'dead-letter' as const,
+        batch: { maxSize: 100, maxWaitMs: 200 },
+        retry: { max: 1, baseDelay: '50ms' },
+        // The circuit would turn giving up into backpressure: keep it closed.
+        circuitBreaker: { failures: 1_000_000, halfOpenAfter: '1s' },
+      });
+      const running = await run(definePipeline({ ...base, sinks: { clickhouse: sink(proxy.url) } }), {
+        logger: captureLog().logger,
+      });
+      try {
+        // The table exists (made at start-up); then ClickHouse is cut off for good.
+        proxy.cut();
+        const produced = await withProducer(kafka, (producer) =>
+          produceEvents(producer, topic, {
+            partitions: PARTITIONS,
+            perPartition: 200,
+            base: BASE,
+            span: 5 * 60_000,
+            seed: 43,
+          }),
         );
-      expect(await raw()).toBe(rows);
-      const second = await runSluice(['dlq', 'replay', '--sink-rows', '--config', file]);
-      expect(second.output, second.output).toContain('replayed 0 sink row(s)');
-      expect(await raw()).toBe(rows);
-      expect(await countsIn(clickhouse, database)).toEqual(truth);
-    } finally {
-      await running.stop().catch(() => undefined);
-      await proxy.close();
-    }
-  });
+        await waitForCommits(kafka, `sluice-${name}`, topic, produced);
+        const truth = groundTruth(produced);
+        // One row per (window, type, url), and per source partition unless re-keyed, each given up on.
+        const rows = new Set(
+          produced.map(
+            (p) =>
+              `${Math.floor(p.event!.timestamp / 60_000)}|${p.event!.type}|${p.event!.url}|${keyedBy ? p.partition : ''}`,
+          ),
+        ).size;
+        // The last windows close on idleness after their records are committed (their state is).
+        const letters = await readTopic(kafka, `${topic}.dlq`, rows);
+        await running.stop();
+        expect(letters).toHaveLength(rows);
+        for (const letter of letters) {
+          expect(header(letter.headers, 'sluice.reason')).toBe('sink-exhausted');
+          expect(header(letter.headers, 'sluice.sink.target')).toBe('views');
+        }
+        expect(await countsIn(clickhouse, database)).toEqual({});
+
+        // The fix: ClickHouse reachable again (the CLI goes to it directly).
+        const file = writeConfig({ ...base, sinks: { clickhouse: sink(inject('clickhouseUrl')) } });
+        const source = await runSluice(['dlq', 'replay', '--config', file]);
+        expect(source.output, source.output).toContain('replayed 0 dead letter(s)');
+        expect(source.output).toContain(`passed over ${rows} result row(s)`);
+        const dry = await runSluice(['dlq', 'replay', '--sink-rows', '--dry-run', '--config', file]);
+        expect(dry.output, dry.output).toContain(`would replay ${rows} sink row(s)`);
+        expect(await countsIn(clickhouse, database)).toEqual({});
+        const first = await runSluice(['dlq', 'replay', '--sink-rows', '--config', file]);
+        expect(first.output, first.output).toContain(`replayed ${rows} sink row(s)`);
+        expect(await countsIn(clickhouse, database)).toEqual(truth);
+        const raw = () =>
+          queryRows<{ n: string }>(clickhouse, `SELECT count() AS n FROM ${database}.views_rows`).then((r) =>
+            Number(r[0]!.n),
+          );
+        expect(await raw()).toBe(rows);
+        const second = await runSluice(['dlq', 'replay', '--sink-rows', '--config', file]);
+        expect(second.output, second.output).toContain('replayed 0 sink row(s)');
+        expect(await raw()).toBe(rows);
+        expect(await countsIn(clickhouse, database)).toEqual(truth);
+      } finally {
+        await running.stop().catch(() => undefined);
+        await proxy.close();
+      }
+    },
+  );
 });

@@ -4,7 +4,9 @@
 // windows computed here from every produced event, late ones included, and reports the count_distinct
 // and session windows as not applied. A second run applies nothing, and a run after the replay's
 // committed offsets are moved back to the start (a crash between insert and progress commit) doubles
-// nothing.
+// nothing. Both for windows computed in the source's partitions (one row per window, key and source
+// partition, read from the raw rows) and for re-keyed ones (one row per window and key, read with plain
+// SELECTs from the window's relation): a re-keyed window's lateness is still decided per source partition.
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { IHeaders, Kafka } from 'kafkajs';
@@ -83,12 +85,20 @@ interface Expected {
   max: number;
 }
 
-/** Per (window start, type, source partition): the window computed from `events`. */
-function windowsOf(events: readonly Sent[], assign: (t: number) => number[]): Map<string, Expected> {
+/** A row's identity: window start, type and, unless re-keyed, source partition. */
+const idOf = (rekeyed: boolean, start: number | string, type: string, partition: number) =>
+  rekeyed ? `${start}|${type}` : `${start}|${type}|${partition}`;
+
+/** Per row identity: the window computed from `events`. */
+function windowsOf(
+  events: readonly Sent[],
+  assign: (t: number) => number[],
+  rekeyed: boolean,
+): Map<string, Expected> {
   const out = new Map<string, Expected>();
   for (const { partition, event } of events)
     for (const start of assign(event.timestamp)) {
-      const id = `${start}|${event.type}|${partition}`;
+      const id = idOf(rekeyed, start, event.type, partition);
       const w = out.get(id) ?? { count: 0, sum: 0, min: Infinity, max: -Infinity };
       out.set(id, {
         count: w.count + 1,
@@ -106,7 +116,7 @@ const sliding = (t: number) => slidingWindowsOf(t, SLIDE.size, SLIDE.advance).ma
 interface Row {
   window_start_ms: string;
   type: string;
-  source_partition: number;
+  source_partition?: number;
   count: string;
   sum_value: number;
   min_value: number | null;
@@ -117,13 +127,22 @@ interface Row {
   late_applied: string;
 }
 
-async function rowsOf(client: ClickHouseClient, database: string, table: string): Promise<Map<string, Row>> {
+/** Per source partition: the raw rows (the relation hides the partition). Re-keyed: the relation itself. */
+async function rowsOf(
+  client: ClickHouseClient,
+  database: string,
+  table: string,
+  rekeyed: boolean,
+): Promise<Map<string, Row>> {
+  const columns = `window_start_ms, type, count, sum_value, min_value, max_value, avg_value, avg_value_n,
+    emit_reason, late_applied`;
   const rows = await queryRows<Row>(
     client,
-    `SELECT window_start_ms, type, source_partition, count, sum_value, min_value, max_value, avg_value,
-       avg_value_n, emit_reason, late_applied FROM ${database}.${table}_rows FINAL`,
+    rekeyed
+      ? `SELECT ${columns} FROM ${database}.${table}`
+      : `SELECT ${columns}, source_partition FROM ${database}.${table}_rows FINAL`,
   );
-  return new Map(rows.map((r) => [`${r.window_start_ms}|${r.type}|${r.source_partition}`, r]));
+  return new Map(rows.map((r) => [idOf(rekeyed, r.window_start_ms, r.type, r.source_partition ?? -1), r]));
 }
 
 function expectRows(rows: Map<string, Row>, expected: Map<string, Expected>, table: string): void {
@@ -159,148 +178,163 @@ describe('sluice late replay', () => {
   let clickhouse: ClickHouseClient;
   beforeAll(() => ({ kafka, clickhouse } = services));
 
-  it('merges late events into the windows they missed, once, and reports what it cannot merge', async () => {
-    const name = uniqueName('late');
-    const topic = uniqueName('user_events');
-    const database = uniqueName('late');
-    await createTopic(kafka, topic, PARTITIONS);
-    const amounts = [
-      { fn: 'sum' as const, field: 'value' },
-      { fn: 'min' as const, field: 'value' },
-      { fn: 'max' as const, field: 'value' },
-      { fn: 'avg' as const, field: 'value' },
-    ];
-    const config = {
-      name,
-      // Computed per source partition (declared keyed by the group key): each partition's windows and
-      // late events are checked on their own. Re-keyed windows' rows are found by key (unit-tested).
-      source: { brokers: [inject('kafkaBrokers')], topic, groupId: `sluice-${name}`, keyedBy: ['type'] },
-      time: { field: 'timestamp', maxOutOfOrderness: OUT_OF_ORDERNESS_MS, grace: 0, idleTimeout: '1s' },
-      windows: [
-        {
-          name: 'amounts_1m',
-          type: 'tumbling' as const,
-          size: '1m',
-          groupBy: ['type'],
-          aggregations: amounts,
-          allowedLateness: LATENESS_MS,
-        },
-        {
-          name: 'amounts_4m',
-          type: 'sliding' as const,
-          size: '4m',
-          advance: '1m',
-          groupBy: ['type'],
-          aggregations: amounts,
-          allowedLateness: LATENESS_MS,
-        },
-        {
-          name: 'users_1m',
-          type: 'tumbling' as const,
-          size: '1m',
-          groupBy: ['type'],
-          aggregations: [{ fn: 'count_distinct' as const, field: 'userId' }],
-          allowedLateness: LATENESS_MS,
-        },
-        { name: 'sessions', type: 'session' as const, gap: '1m', groupBy: ['userId'] },
-      ],
-      sinks: { clickhouse: { url: inject('clickhouseUrl'), database } },
-      http: { port: 0 },
-    };
-    const sent = [...Array(PARTITIONS).keys()].flatMap(eventsOf);
-    await withProducer(kafka, async (producer) => {
-      for (let partition = 0; partition < PARTITIONS; partition += 1)
-        await producer.send({
+  it.each([
+    ['computed per source partition', false],
+    ['re-keyed', true],
+  ] as const)(
+    'merges late events into the windows they missed (%s), once, and reports what it cannot merge',
+    async (_, rekeyed) => {
+      const name = uniqueName('late');
+      const topic = uniqueName('user_events');
+      const database = uniqueName('late');
+      await createTopic(kafka, topic, PARTITIONS);
+      const amounts = [
+        { fn: 'sum' as const, field: 'value' },
+        { fn: 'min' as const, field: 'value' },
+        { fn: 'max' as const, field: 'value' },
+        { fn: 'avg' as const, field: 'value' },
+      ];
+      const config = {
+        name,
+        // Declared keyed by the group key, each partition's windows and late events are checked on their
+        // own; re-keyed, the windows are per key and the late records still name their source partition.
+        source: {
+          brokers: [inject('kafkaBrokers')],
           topic,
-          acks: -1,
-          messages: sent
-            .filter((s) => s.partition === partition)
-            .map((s) => ({ partition, value: JSON.stringify(s.event) })),
-        });
-    });
-    const late = sent.filter((s) => s.late);
-    // Independently: the watermark once a partition's stream is read, and the windows it has let go.
-    const watermark = BASE + (STREAM - 1) * STEP_MS - OUT_OF_ORDERNESS_MS;
-    const missed = (s: Sent) => [
-      `amounts_1m@${tumbling(s.event.timestamp)[0]}`,
-      ...sliding(s.event.timestamp)
-        .filter((start) => start + SLIDE.size + LATENESS_MS <= watermark)
-        .map((start) => `amounts_4m@${start}`),
-      `users_1m@${tumbling(s.event.timestamp)[0]}`,
-    ];
-    const missedSliding = late.flatMap(missed).filter((ref) => ref.startsWith('amounts_4m')).length;
-    // Some sliding late events still count on time in their newest window.
-    expect(missedSliding).toBeLessThan(late.length * (SLIDE.size / SLIDE.advance));
-    expect(missedSliding).toBeGreaterThan(0);
+          groupId: `sluice-${name}`,
+          ...(rekeyed ? {} : { keyedBy: ['type'] }),
+        },
+        time: { field: 'timestamp', maxOutOfOrderness: OUT_OF_ORDERNESS_MS, grace: 0, idleTimeout: '1s' },
+        windows: [
+          {
+            name: 'amounts_1m',
+            type: 'tumbling' as const,
+            size: '1m',
+            groupBy: ['type'],
+            aggregations: amounts,
+            allowedLateness: LATENESS_MS,
+          },
+          {
+            name: 'amounts_4m',
+            type: 'sliding' as const,
+            size: '4m',
+            advance: '1m',
+            groupBy: ['type'],
+            aggregations: amounts,
+            allowedLateness: LATENESS_MS,
+          },
+          {
+            name: 'users_1m',
+            type: 'tumbling' as const,
+            size: '1m',
+            groupBy: ['type'],
+            aggregations: [{ fn: 'count_distinct' as const, field: 'userId' }],
+            allowedLateness: LATENESS_MS,
+          },
+          { name: 'sessions', type: 'session' as const, gap: '1m', groupBy: ['userId'] },
+        ],
+        sinks: { clickhouse: { url: inject('clickhouseUrl'), database } },
+        http: { port: 0 },
+      };
+      const sent = [...Array(PARTITIONS).keys()].flatMap(eventsOf);
+      await withProducer(kafka, async (producer) => {
+        for (let partition = 0; partition < PARTITIONS; partition += 1)
+          await producer.send({
+            topic,
+            acks: -1,
+            messages: sent
+              .filter((s) => s.partition === partition)
+              .map((s) => ({ partition, value: JSON.stringify(s.event) })),
+          });
+      });
+      const late = sent.filter((s) => s.late);
+      // Independently: the watermark once a partition's stream is read, and the windows it has let go.
+      const watermark = BASE + (STREAM - 1) * STEP_MS - OUT_OF_ORDERNESS_MS;
+      const missed = (s: Sent) => [
+        `amounts_1m@${tumbling(s.event.timestamp)[0]}`,
+        ...sliding(s.event.timestamp)
+          .filter((start) => start + SLIDE.size + LATENESS_MS <= watermark)
+          .map((start) => `amounts_4m@${start}`),
+        `users_1m@${tumbling(s.event.timestamp)[0]}`,
+      ];
+      const missedSliding = late.flatMap(missed).filter((ref) => ref.startsWith('amounts_4m')).length;
+      // Some sliding late events still count on time in their newest window.
+      expect(missedSliding).toBeLessThan(late.length * (SLIDE.size / SLIDE.advance));
+      expect(missedSliding).toBeGreaterThan(0);
 
-    const running = await run(definePipeline(config), { logger: captureLog().logger });
-    let letters;
-    try {
-      letters = await readTopic(kafka, `${topic}.late`, late.length);
-      // Every window written: the on-time events in every row, the late ones where they were on time.
-      const onTime = (table: string) =>
-        queryRows<{ n: string }>(clickhouse, `SELECT sum(count) AS n FROM ${database}.${table}`).then((r) =>
-          Number(r[0]?.n ?? 0),
+      const running = await run(definePipeline(config), { logger: captureLog().logger });
+      let letters;
+      try {
+        letters = await readTopic(kafka, `${topic}.late`, late.length);
+        // Every window written: the on-time events in every row, the late ones where they were on time.
+        const onTime = (table: string) =>
+          queryRows<{ n: string }>(clickhouse, `SELECT sum(count) AS n FROM ${database}.${table}`).then((r) =>
+            Number(r[0]?.n ?? 0),
+          );
+        const slidingOnTime = sent.length * 4 - missedSliding;
+        await waitFor(
+          'every on-time event in the tumbling and sliding rows',
+          () => Promise.all([onTime('amounts_1m'), onTime('amounts_4m')]),
+          ([t, s]) => t === sent.length - late.length && s === slidingOnTime,
+          90_000,
         );
-      const slidingOnTime = sent.length * 4 - missedSliding;
-      await waitFor(
-        'every on-time event in the tumbling and sliding rows',
-        () => Promise.all([onTime('amounts_1m'), onTime('amounts_4m')]),
-        ([t, s]) => t === sent.length - late.length && s === slidingOnTime,
-        90_000,
+      } finally {
+        await running.stop();
+      }
+      expect(letters).toHaveLength(late.length);
+      const refsOf = (letter: (typeof letters)[number]) =>
+        `${header(letter.headers, 'sluice.source.partition')}|${header(letter.headers, 'sluice.late.window.refs')}`;
+      expect(letters.map(refsOf).sort()).toEqual(
+        late.map((s) => `${s.partition}|${missed(s).join(',')}`).sort(),
       );
-    } finally {
-      await running.stop();
-    }
-    expect(letters).toHaveLength(late.length);
-    const refsOf = (letter: (typeof letters)[number]) =>
-      `${header(letter.headers, 'sluice.source.partition')}|${header(letter.headers, 'sluice.late.window.refs')}`;
-    expect(letters.map(refsOf).sort()).toEqual(
-      late.map((s) => `${s.partition}|${missed(s).join(',')}`).sort(),
-    );
-    for (const letter of letters)
-      expect(header(letter.headers, 'sluice.late.windows')).toBe('amounts_1m,amounts_4m,users_1m,sessions');
-    const before = await rowsOf(clickhouse, database, 'amounts_1m');
+      for (const letter of letters)
+        expect(header(letter.headers, 'sluice.late.windows')).toBe('amounts_1m,amounts_4m,users_1m,sessions');
+      const rowsNow = (table: string) => rowsOf(clickhouse, database, table, rekeyed);
+      const before = await rowsNow('amounts_1m');
 
-    const file = writeConfig(config);
-    const dry = await runSluice(['late', 'replay', '--dry-run', '--config', file]);
-    expect(dry.output, dry.output).toContain(`would apply ${late.length} late event(s) to window amounts_1m`);
-    expect(await rowsOf(clickhouse, database, 'amounts_1m')).toEqual(before);
+      const file = writeConfig(config);
+      const dry = await runSluice(['late', 'replay', '--dry-run', '--config', file]);
+      expect(dry.output, dry.output).toContain(
+        `would apply ${late.length} late event(s) to window amounts_1m`,
+      );
+      expect(await rowsNow('amounts_1m')).toEqual(before);
 
-    const first = await runSluice(['late', 'replay', '-c', file]);
-    expect(first.code, first.output).toBe(0);
-    expect(first.output).toContain(`${late.length} late record(s) read`);
-    expect(first.output).toContain(`applied ${late.length} late event(s) to window amounts_1m`);
-    expect(first.output).toContain(`applied ${missedSliding} late event(s) to window amounts_4m`);
-    expect(first.output).toMatch(new RegExp(`not applied ${late.length}× to users_1m: count_distinct`));
-    expect(first.output).toMatch(new RegExp(`not applied ${late.length}× to sessions: a session window`));
-    const truth1m = windowsOf(sent, tumbling);
-    const truth4m = windowsOf(sent, sliding);
-    const after1m = await rowsOf(clickhouse, database, 'amounts_1m');
-    expectRows(after1m, truth1m, 'amounts_1m');
-    expectRows(await rowsOf(clickhouse, database, 'amounts_4m'), truth4m, 'amounts_4m');
-    // The rows the replay wrote say so, and which late records they took.
-    const touched = [...after1m.values()].filter((r) => r.emit_reason === 'late-replay');
-    expect(touched.length).toBe(
-      new Set(late.map((s) => `${tumbling(s.event.timestamp)[0]}|${s.event.type}|${s.partition}`)).size,
-    );
-    for (const row of touched) expect(row.late_applied).toMatch(/^\d+:\d+(,\d+:\d+)*$/);
-    expect([...after1m.values()].filter((r) => r.type === 'late_only').length).toBeGreaterThan(0);
+      const first = await runSluice(['late', 'replay', '-c', file]);
+      expect(first.code, first.output).toBe(0);
+      expect(first.output).toContain(`${late.length} late record(s) read`);
+      expect(first.output).toContain(`applied ${late.length} late event(s) to window amounts_1m`);
+      expect(first.output).toContain(`applied ${missedSliding} late event(s) to window amounts_4m`);
+      expect(first.output).toMatch(new RegExp(`not applied ${late.length}× to users_1m: count_distinct`));
+      expect(first.output).toMatch(new RegExp(`not applied ${late.length}× to sessions: a session window`));
+      const truth1m = windowsOf(sent, tumbling, rekeyed);
+      const truth4m = windowsOf(sent, sliding, rekeyed);
+      const after1m = await rowsNow('amounts_1m');
+      expectRows(after1m, truth1m, 'amounts_1m');
+      expectRows(await rowsNow('amounts_4m'), truth4m, 'amounts_4m');
+      // The rows the replay wrote say so, and which late records they took.
+      const touched = [...after1m.values()].filter((r) => r.emit_reason === 'late-replay');
+      expect(touched.length).toBe(
+        new Set(late.map((s) => idOf(rekeyed, tumbling(s.event.timestamp)[0]!, s.event.type, s.partition)))
+          .size,
+      );
+      for (const row of touched) expect(row.late_applied).toMatch(/^\d+:\d+(,\d+:\d+)*$/);
+      expect([...after1m.values()].filter((r) => r.type === 'late_only').length).toBeGreaterThan(0);
 
-    const again = await runSluice(['late', 'replay', '-c', file]);
-    expect(again.output, again.output).toContain('0 late record(s) read');
-    expect(again.output).toContain('applied 0 late event(s)');
-    expectRows(await rowsOf(clickhouse, database, 'amounts_1m'), truth1m, 'amounts_1m');
+      const again = await runSluice(['late', 'replay', '-c', file]);
+      expect(again.output, again.output).toContain('0 late record(s) read');
+      expect(again.output).toContain('applied 0 late event(s)');
+      expectRows(await rowsNow('amounts_1m'), truth1m, 'amounts_1m');
 
-    // A crash after the inserts, before the progress commit: every record is read again.
-    await moveReplayBackToStart(kafka, `sluice-late-replay-${name}`, `${topic}.late`);
-    const repeated = await runSluice(['late', 'replay', '-c', file]);
-    expect(repeated.output, repeated.output).toContain(`${late.length} late record(s) read`);
-    expect(repeated.output).toContain(
-      `${late.length + missedSliding} window(s) of late records already applied before`,
-    );
-    expect(repeated.output).toContain('applied 0 late event(s)');
-    expectRows(await rowsOf(clickhouse, database, 'amounts_1m'), truth1m, 'amounts_1m');
-    expectRows(await rowsOf(clickhouse, database, 'amounts_4m'), truth4m, 'amounts_4m');
-  });
+      // A crash after the inserts, before the progress commit: every record is read again.
+      await moveReplayBackToStart(kafka, `sluice-late-replay-${name}`, `${topic}.late`);
+      const repeated = await runSluice(['late', 'replay', '-c', file]);
+      expect(repeated.output, repeated.output).toContain(`${late.length} late record(s) read`);
+      expect(repeated.output).toContain(
+        `${late.length + missedSliding} window(s) of late records already applied before`,
+      );
+      expect(repeated.output).toContain('applied 0 late event(s)');
+      expectRows(await rowsNow('amounts_1m'), truth1m, 'amounts_1m');
+      expectRows(await rowsNow('amounts_4m'), truth4m, 'amounts_4m');
+    },
+  );
 });
