@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { stackDown, stackStatus, stackUp } from '../tools/stack/local-stack.js';
 import { defaultStackDir } from '../config/local-stack-endpoints.js';
+import { KAFKA_LINES, KAFKA_VERSION } from '../tools/stack/kafka-release.js';
 import type { StackState } from '../tools/stack/stack-state.js';
 
 function describe(state: StackState): string {
@@ -29,9 +30,17 @@ export function registerStackCommands(program: Command): void {
     .command('up')
     .description('start the stack (idempotent: a running stack is left as it is)')
     .option(...dirOption)
-    .action(async (opts: { dir: string }) => {
+    .option(
+      '--kafka-version <version>',
+      `the Apache Kafka release to run (lines ${KAFKA_LINES.join(', ')}; default: SLUICE_KAFKA_VERSION, else ${KAFKA_VERSION})`,
+    )
+    .action(async (opts: { dir: string; kafkaVersion?: string }) => {
       const started = Date.now();
-      const state = await stackUp({ dir: opts.dir, log: (line) => console.error(line) });
+      const state = await stackUp({
+        dir: opts.dir,
+        kafkaVersion: opts.kafkaVersion,
+        log: (line) => console.error(line),
+      });
       console.log(describe(state));
       console.log(
         `ready in ${((Date.now() - started) / 1000).toFixed(1)}s; stop it with \`sluice stack down\``,

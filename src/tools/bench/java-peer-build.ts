@@ -8,7 +8,7 @@ import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { KAFKA_VERSION } from '../stack/kafka-jars.js';
+import { KAFKA_VERSION } from '../stack/kafka-release.js';
 import { requireTool, resolveMavenJars } from '../stack/maven-jars.js';
 import { BenchPeerError } from './bench-peer-error.js';
 import { cacheDir } from '../stack/stack-paths.js';

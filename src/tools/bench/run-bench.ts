@@ -24,7 +24,7 @@ import {
   fullPipeline,
   simplePipeline,
 } from './bench-pipelines.js';
-import { KAFKA_VERSION } from '../stack/kafka-jars.js';
+import { KAFKA_VERSION } from '../stack/kafka-release.js';
 import { runConsumerPerfTool, runKafkaStreams, startKafkaStreams } from './java-peers.js';
 import {
   LatencyBook,

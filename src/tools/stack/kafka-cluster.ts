@@ -9,8 +9,9 @@ import { execFile } from 'node:child_process';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { KAFKA_VERSION, resolveKafkaJars } from './kafka-jars.js';
-import { LOG4J, brokerReady, clusterId, startBrokerProcess } from './kafka-server.js';
+import { resolveKafkaJars } from './kafka-jars.js';
+import { releaseProperties, selectedKafkaVersion } from './kafka-release.js';
+import { brokerReady, clusterId, startBrokerProcess, writeBrokerLogging } from './kafka-server.js';
 import { stopProcess, waitUntilReady } from './processes.js';
 import { StackError } from './stack-error.js';
 
@@ -24,6 +25,8 @@ export interface ClusterNode {
   brokers: string;
   dir: string;
   pid: number;
+  /** The Apache Kafka release it runs. */
+  version: string;
 }
 
 export interface KafkaCluster {
@@ -37,9 +40,17 @@ export interface ClusterStartOptions {
   /** One client port per node (three), and node 1's controller port. */
   ports: readonly number[];
   controllerPort: number;
+  /** The Apache Kafka release; defaults to SLUICE_KAFKA_VERSION or the stack's default. */
+  version?: string;
 }
 
-function nodeProperties(nodeId: number, port: number, controllerPort: number, logDir: string): string {
+function nodeProperties(
+  version: string,
+  nodeId: number,
+  port: number,
+  controllerPort: number,
+  logDir: string,
+): string {
   const controller = nodeId === 1;
   const listeners = controller
     ? `PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`
@@ -64,14 +75,15 @@ transaction.state.log.min.isr=1
 transaction.state.log.num.partitions=8
 group.initial.rebalance.delay.ms=0
 log.segment.bytes=104857600
-`;
+${releaseProperties(version, 3)}`;
 }
 
 /** Formats and starts the three nodes, then waits until each answers and a group can join. */
 export async function startKafkaCluster(options: ClusterStartOptions): Promise<KafkaCluster> {
   if (options.ports.length !== 3)
     throw new StackError('a Kafka cluster here has three nodes: pass three ports');
-  const libs = await resolveKafkaJars(KAFKA_VERSION);
+  const version = options.version ?? selectedKafkaVersion();
+  const libs = await resolveKafkaJars(version);
   const id = clusterId();
   const nodes: ClusterNode[] = [];
   for (const [index, port] of options.ports.entries()) {
@@ -81,20 +93,21 @@ export async function startKafkaCluster(options: ClusterStartOptions): Promise<K
     await rm(dir, { recursive: true, force: true });
     await mkdir(dataDir, { recursive: true });
     const configFile = join(dir, 'server.properties');
-    await writeFile(configFile, nodeProperties(nodeId, port, options.controllerPort, dataDir));
-    await writeFile(join(dir, 'log4j.properties'), LOG4J);
-    const log4j = `-Dlog4j.configuration=file:${join(dir, 'log4j.properties')}`;
+    await writeFile(configFile, nodeProperties(version, nodeId, port, options.controllerPort, dataDir));
+    const logging = await writeBrokerLogging(dir, version);
     const format = ['kafka.tools.StorageTool', 'format', `--cluster-id=${id}`, '--config', configFile];
-    await run('java', [log4j, '-cp', `${libs}/*`, ...format], { timeout: 120_000 }).catch((error: Error) => {
-      throw new StackError(
-        `formatting node ${nodeId}'s storage in ${dataDir} failed: ${error.message}`,
-        error,
-      );
-    });
-    nodes.push({ nodeId, brokers: `127.0.0.1:${port}`, dir, pid: 0 });
+    await run('java', [logging, '-cp', `${libs}/*`, ...format], { timeout: 120_000 }).catch(
+      (error: Error) => {
+        throw new StackError(
+          `formatting node ${nodeId}'s storage in ${dataDir} failed: ${error.message}`,
+          error,
+        );
+      },
+    );
+    nodes.push({ nodeId, brokers: `127.0.0.1:${port}`, dir, pid: 0, version });
   }
   // All at once: the internal topics need three live brokers before any node can say a group may join.
-  for (const node of nodes) node.pid = startBrokerProcess(node.dir, libs, HEAP);
+  for (const node of nodes) node.pid = startBrokerProcess(node.dir, libs, version, HEAP);
   const cluster = { brokers: nodes.map((n) => n.brokers).join(','), nodes };
   try {
     for (const node of nodes) await waitForNode(node);
@@ -107,8 +120,8 @@ export async function startKafkaCluster(options: ClusterStartOptions): Promise<K
 
 /** Starts a stopped node again on its data; resolves once it answers and a group can join through it. */
 export async function restartNode(node: ClusterNode): Promise<void> {
-  const libs = await resolveKafkaJars(KAFKA_VERSION);
-  node.pid = startBrokerProcess(node.dir, libs, HEAP);
+  const libs = await resolveKafkaJars(node.version);
+  node.pid = startBrokerProcess(node.dir, libs, node.version, HEAP);
   await waitForNode(node);
 }
 
@@ -118,7 +131,7 @@ export async function stopKafkaCluster(cluster: KafkaCluster): Promise<void> {
 
 function waitForNode(node: ClusterNode): Promise<void> {
   return waitUntilReady(
-    `Kafka ${KAFKA_VERSION} node ${node.nodeId}`,
+    `Kafka ${node.version} node ${node.nodeId}`,
     node.pid,
     join(node.dir, 'kafka.log'),
     120_000,

@@ -1,11 +1,11 @@
 // The Apache Kafka broker as jars from Maven Central: resolved once with `mvn` (the broker, its runtime
-// dependencies and the reload4j logging binding the release tarball ships) into a cache folder, then reused.
+// dependencies and the logging binding the release tarball ships) into a cache folder per release, then
+// reused.
 import { join } from 'node:path';
+import { brokerLoggingOf, KAFKA_VERSION } from './kafka-release.js';
 import { resolveMavenJars } from './maven-jars.js';
 import { cacheDir } from './stack-paths.js';
 
-/** Pinned: a 3.9.x release, the last line with kafkajs' transaction protocol and KRaft both solid. */
-export const KAFKA_VERSION = '3.9.1';
 const SCALA_VERSION = '2.13';
 
 function brokerPom(version: string): string {
@@ -20,8 +20,9 @@ function brokerPom(version: string): string {
   <packaging>pom</packaging>
   <dependencies>
     ${dep('org.apache.kafka', `kafka_${SCALA_VERSION}`, version)}
-    ${dep('org.slf4j', 'slf4j-reload4j', '1.7.36')}
-    ${dep('ch.qos.reload4j', 'reload4j', '1.2.25')}
+    ${brokerLoggingOf(version)
+      .dependencies.map(([group, artifact, v]) => dep(group, artifact, v))
+      .join('\n    ')}
   </dependencies>
 </project>
 `;

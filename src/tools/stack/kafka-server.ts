@@ -6,7 +6,8 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
-import { KAFKA_VERSION, resolveKafkaJars } from './kafka-jars.js';
+import { resolveKafkaJars } from './kafka-jars.js';
+import { brokerLoggingOf, releaseProperties, selectedKafkaVersion } from './kafka-release.js';
 import {
   createSecureListener,
   scramFormatArguments,
@@ -21,6 +22,7 @@ import type { KafkaState } from './stack-state.js';
 const run = promisify(execFile);
 
 function serverProperties(
+  version: string,
   port: number,
   advertisedPort: number,
   controllerPort: number,
@@ -48,18 +50,16 @@ transaction.state.log.num.partitions=8
 min.insync.replicas=1
 group.initial.rebalance.delay.ms=0
 log.segment.bytes=104857600
-`;
+${releaseProperties(version, 1)}`;
 }
 
-export const LOG4J = `log4j.rootLogger=INFO, stdout
-log4j.appender.stdout=org.apache.log4j.ConsoleAppender
-log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
-log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n
-log4j.logger.kafka=INFO
-log4j.logger.org.apache.kafka=INFO
-log4j.logger.state.change.logger=WARN
-log4j.logger.kafka.request.logger=WARN
-`;
+/** Writes the logging config a broker of `version` reads into `dir`; returns the JVM flag naming it. */
+export async function writeBrokerLogging(dir: string, version: string): Promise<string> {
+  const logging = brokerLoggingOf(version);
+  const file = join(dir, logging.file);
+  await writeFile(file, logging.content);
+  return logging.jvmFlag(file);
+}
 
 /**
  * Ready means a consumer group can join: the broker answers and its group coordinator is up. Asking
@@ -97,12 +97,15 @@ export interface KafkaStartOptions {
    * too. Defaults to `port`.
    */
   advertisedPort?: number;
+  /** The Apache Kafka release; defaults to SLUICE_KAFKA_VERSION or the stack's default. */
+  version?: string;
   log?: (line: string) => void;
 }
 
 export async function startKafka(options: KafkaStartOptions): Promise<KafkaState> {
+  const version = options.version ?? selectedKafkaVersion();
   const [libs, secure] = await Promise.all([
-    resolveKafkaJars(KAFKA_VERSION, options.log),
+    resolveKafkaJars(version, options.log),
     createSecureListener(options.dir, options.securePort),
   ]);
   const dataDir = join(options.dir, 'data');
@@ -115,6 +118,7 @@ export async function startKafka(options: KafkaStartOptions): Promise<KafkaState
   await writeFile(
     configFile,
     serverProperties(
+      version,
       options.port,
       options.advertisedPort ?? options.port,
       options.controllerPort,
@@ -122,8 +126,7 @@ export async function startKafka(options: KafkaStartOptions): Promise<KafkaState
       secure,
     ),
   );
-  await writeFile(join(options.dir, 'log4j.properties'), LOG4J);
-  const log4j = `-Dlog4j.configuration=file:${join(options.dir, 'log4j.properties')}`;
+  const logging = await writeBrokerLogging(options.dir, version);
 
   try {
     const format = [
@@ -133,7 +136,7 @@ export async function startKafka(options: KafkaStartOptions): Promise<KafkaState
       '--config',
       configFile,
     ];
-    await run('java', [log4j, '-cp', classpath, ...format, ...scramFormatArguments(secure)], {
+    await run('java', [logging, '-cp', classpath, ...format, ...scramFormatArguments(secure)], {
       timeout: 120_000,
     });
   } catch (error) {
@@ -144,13 +147,13 @@ export async function startKafka(options: KafkaStartOptions): Promise<KafkaState
   }
 
   const brokers = `127.0.0.1:${options.port}`;
-  const pid = await launchBroker(options.dir, libs, brokers);
+  const pid = await launchBroker(options.dir, libs, brokers, version);
   return {
     pid,
     port: options.port,
     controllerPort: options.controllerPort,
     brokers,
-    version: KAFKA_VERSION,
+    version,
     dataDir,
     logFile,
     secure: {
@@ -166,18 +169,19 @@ export async function startKafka(options: KafkaStartOptions): Promise<KafkaState
 }
 
 /** Runs the broker of `dir` (its config and data as they are) and waits until a group can join. */
-async function launchBroker(dir: string, libs: string, brokers: string): Promise<number> {
-  const pid = startBrokerProcess(dir, libs);
-  await waitUntilReady(`Kafka ${KAFKA_VERSION}`, pid, join(dir, 'kafka.log'), 90_000, () =>
-    brokerReady(brokers),
-  );
+async function launchBroker(dir: string, libs: string, brokers: string, version: string): Promise<number> {
+  const pid = startBrokerProcess(dir, libs, version);
+  await waitUntilReady(`Kafka ${version}`, pid, join(dir, 'kafka.log'), 90_000, () => brokerReady(brokers));
   return pid;
 }
 
-/** Starts the JVM of the broker in `dir` (server.properties, log4j.properties) without waiting for it. */
-export function startBrokerProcess(dir: string, libs: string, heap = '1g'): number {
-  const log4j = `-Dlog4j.configuration=file:${join(dir, 'log4j.properties')}`;
-  const jvm = ['-Xms256m', `-Xmx${heap}`, '-XX:+UseG1GC', '-Djava.awt.headless=true', log4j];
+/**
+ * Starts the JVM of the broker of `version` in `dir` (server.properties and the logging config written
+ * by writeBrokerLogging) without waiting for it.
+ */
+export function startBrokerProcess(dir: string, libs: string, version: string, heap = '1g'): number {
+  const logging = brokerLoggingOf(version).jvmFlag(join(dir, brokerLoggingOf(version).file));
+  const jvm = ['-Xms256m', `-Xmx${heap}`, '-XX:+UseG1GC', '-Djava.awt.headless=true', logging];
   return startDetached(
     'java',
     [...jvm, '-cp', `${libs}/*`, 'kafka.Kafka', join(dir, 'server.properties')],
@@ -190,9 +194,11 @@ export function startBrokerProcess(dir: string, libs: string, heap = '1g'): numb
  * Starts a stopped broker again with the data it had: topics, committed offsets, transactions and
  * producer state survive, as they do when a real broker restarts. Returns the new process id.
  */
-export async function restartKafka(state: Pick<KafkaState, 'brokers' | 'dataDir'>): Promise<number> {
-  const libs = await resolveKafkaJars(KAFKA_VERSION);
-  return launchBroker(dirname(state.dataDir), libs, state.brokers);
+export async function restartKafka(
+  state: Pick<KafkaState, 'brokers' | 'dataDir' | 'version'>,
+): Promise<number> {
+  const libs = await resolveKafkaJars(state.version);
+  return launchBroker(dirname(state.dataDir), libs, state.brokers, state.version);
 }
 
 /**

@@ -3,6 +3,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startClickHouse } from './clickhouse-server.js';
+import { checkedKafkaVersion, selectedKafkaVersion } from './kafka-release.js';
 import { startKafka } from './kafka-server.js';
 import { freePorts, isPortFree } from './ports.js';
 import { isAlive, stopProcess } from './processes.js';
@@ -11,6 +12,8 @@ import { readStackState, removeStackState, writeStackState, type StackState } fr
 
 export interface StackOptions {
   dir: string;
+  /** The Apache Kafka release; defaults to SLUICE_KAFKA_VERSION or the stack's default. */
+  kafkaVersion?: string;
   log?: (line: string) => void;
 }
 
@@ -51,8 +54,20 @@ async function chosenPort(envName: string, fallback: number): Promise<number> {
 
 export async function stackUp(options: StackOptions): Promise<StackState> {
   const log = options.log ?? (() => {});
+  const kafkaVersion =
+    options.kafkaVersion === undefined
+      ? selectedKafkaVersion()
+      : checkedKafkaVersion(options.kafkaVersion, '--kafka-version');
   const current = await stackStatus(options.dir);
-  if (current.health === 'running' && current.state) return current.state;
+  if (current.health === 'running' && current.state) {
+    if (current.state.kafka.version !== kafkaVersion) {
+      throw new StackError(
+        `the stack in ${options.dir} runs Kafka ${current.state.kafka.version}, not ${kafkaVersion}: ` +
+          `stop it first (sluice stack down --dir ${options.dir}), or use another --dir`,
+      );
+    }
+    return current.state;
+  }
   if (current.health === 'degraded') await stackDown(options);
 
   const [kafkaPort, controllerPort, securePort, httpPort, tcpPort] = (await freePorts(5)) as [
@@ -74,6 +89,7 @@ export async function stackUp(options: StackOptions): Promise<StackState> {
       port: await chosenPort('SLUICE_KAFKA_PORT', kafkaPort),
       controllerPort,
       securePort,
+      version: kafkaVersion,
       log,
     }),
     startClickHouse({
