@@ -1,11 +1,13 @@
 // Finds the Kafka broker and ClickHouse server for the integration tests, in this order:
 // KAFKA_BROKERS / CLICKHOUSE_URL when set; testcontainers when a Docker engine answers; otherwise the
-// native local stack, started for this run and stopped after it. When no way works, it throws and says
+// native local stack, started for this run and stopped after it, with its ClickHouse server (18.16) or,
+// with SLUICE_TEST_CLICKHOUSE=chdb, the current engine behind the chdb front (chdb-front.ts). When no way works, it throws and says
 // what is missing: integration tests never skip.
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stackDown, stackUp } from '../../../src/tools/stack/local-stack.js';
+import { startChdbFront } from './chdb-process.js';
 
 /** Where the security tests reach the same broker and server with credentials and TLS. */
 export interface SecureEndpoints {
@@ -53,19 +55,31 @@ async function fromContainers(): Promise<LocatedStack> {
   };
 }
 
+/** Which ClickHouse the tests use: the stack's server (release 18.16), or the current engine (chdb). */
+function clickhouseEngine(): 'server' | 'chdb' {
+  const engine = process.env.SLUICE_TEST_CLICKHOUSE ?? 'server';
+  if (engine !== 'server' && engine !== 'chdb') {
+    throw new Error(`SLUICE_TEST_CLICKHOUSE: expected "server" or "chdb", found ${JSON.stringify(engine)}`);
+  }
+  return engine;
+}
+
 async function fromNativeStack(): Promise<LocatedStack> {
   const dir =
     process.env.SLUICE_TEST_STACK_DIR ?? join(process.cwd(), '.sluice', `test-stack-${process.pid}`);
   const state = await stackUp({ dir, log: (line) => console.log(`[stack] ${line}`) });
+  const chdb = clickhouseEngine() === 'chdb' ? await startChdbFront(join(dir, 'chdb')) : undefined;
   return {
     kafkaBrokers: state.kafka.brokers,
-    clickhouseUrl: state.clickhouse.url,
+    clickhouseUrl: chdb?.url ?? state.clickhouse.url,
+    // The chdb front has no users: the ClickHouse credentials tests need the server.
     secure:
-      state.kafka.secure && state.clickhouse.credentials
+      state.kafka.secure && state.clickhouse.credentials && !chdb
         ? { kafka: state.kafka.secure, clickhouse: state.clickhouse.credentials }
         : undefined,
-    how: `native local stack in ${dir} (Kafka ${state.kafka.version}, ClickHouse ${state.clickhouse.version})`,
+    how: `native local stack in ${dir} (Kafka ${state.kafka.version}, ClickHouse ${chdb?.version ?? state.clickhouse.version})`,
     stop: async () => {
+      await chdb?.stop();
       await stackDown({ dir });
       await rm(dir, { recursive: true, force: true });
     },
