@@ -39,10 +39,13 @@ async function createUnreplicatedTopic(kafka: Kafka, topic: string): Promise<Map
   const admin = kafka.admin();
   await admin.connect();
   try {
-    await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS, replicationFactor: 1 }] });
+    await admin.createTopics({
+      topics: [{ topic, numPartitions: PARTITIONS, replicationFactor: 1 }],
+      waitForLeaders: false,
+    });
     // A new topic's metadata reaches the three nodes one by one: until it has, a node answers "does not
-    // host this topic-partition", which kafkajs' waitForLeaders does not wait out. Ask until every
-    // partition has a leader.
+    // host this topic-partition", which kafkajs' waitForLeaders (on by default) fails on rather than
+    // waits out (Kafka 4 answers so for longer). Ask until every partition has a leader.
     const leaders = await waitFor(
       `leaders for every partition of ${topic}`,
       () =>
