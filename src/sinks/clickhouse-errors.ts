@@ -3,6 +3,7 @@
 // are the rows' fault (dead-lettered, never retried); refused credentials are the operator's; a table
 // dropped under us is created again; anything else (network, overload, a restart, a timeout) passes.
 import { ClickHouseError } from '@clickhouse/client';
+import { messageOf } from '../errors.js';
 
 export type ClickHouseFault =
   /** The rows themselves (parse and type errors, unknown fields): the same rows would be refused again. */
@@ -73,6 +74,16 @@ export function clickHouseErrorCode(error: unknown): number | undefined {
   if (!(error instanceof Error)) return undefined;
   const match = /\bCode: (\d+)/.exec(error.message);
   return match ? Number(match[1]) : undefined;
+}
+
+/**
+ * The server's error as one line of text, its code first as every server release words it
+ * (`Code: 27. …`): a current server's answer reaches us parsed, the code and type beside the message,
+ * an 18.16 server's as the whole text. Dead letters and logs carry this.
+ */
+export function clickHouseErrorText(error: unknown): string {
+  if (!(error instanceof ClickHouseError) || /\bCode: \d+/.test(error.message)) return messageOf(error);
+  return `Code: ${error.code}. DB::Exception: ${error.message}${error.type ? ` (${error.type})` : ''}`;
 }
 
 /** A Node network failure (refused, reset, timed out, no such host), before any answer of the server. */

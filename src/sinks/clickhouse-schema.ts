@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import type { WindowConfig } from '../config/schema.js';
 import { SluiceError, messageOf } from '../errors.js';
-import { isClickHouseAuthentication } from './clickhouse-errors.js';
+import { clickHouseErrorText, isClickHouseAuthentication } from './clickhouse-errors.js';
 import {
   missingColumnDdl,
   quoteIdentifier,
@@ -49,7 +49,7 @@ export class SinkUnavailableError extends SluiceError {
 /** ClickHouse refused the rows themselves (a parse or type error): they are dead-lettered, not retried. */
 export class SinkRejectedError extends SluiceError {
   constructor(cause: unknown) {
-    super(messageOf(cause), { code: 'SLUICE_RECORD_INVALID', retriable: false, cause });
+    super(clickHouseErrorText(cause), { code: 'SLUICE_RECORD_INVALID', retriable: false, cause });
   }
 }
 

@@ -4,8 +4,8 @@
 // a duplicate. Rows ClickHouse refuses as invalid are dead-lettered one by one; the rest land.
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { ClickHouseSinkConfig, WindowConfig } from '../config/schema.js';
-import { SluiceBugError, messageOf } from '../errors.js';
-import { isClickHouseMissingTable, isClickHouseRejection } from './clickhouse-errors.js';
+import { SluiceBugError } from '../errors.js';
+import { clickHouseErrorText, isClickHouseMissingTable, isClickHouseRejection } from './clickhouse-errors.js';
 import { withdrawUncommitted } from './clickhouse-withdrawal.js';
 import { quoteIdentifier, rowsTableOf } from './clickhouse-tables.js';
 import {
@@ -80,7 +80,7 @@ export class ClickHouseSink extends BatchingSink {
       if (isClickHouseMissingTable(error)) this.schema.forget(table);
       if (isClickHouseRejection(error)) throw new SinkRejectedError(error);
       throw new SinkUnavailableError(
-        `insert of ${rows.length} row(s) into ${this.endpoint.database}.${table} at ${this.endpoint.url} failed: ${messageOf(error)}`,
+        `insert of ${rows.length} row(s) into ${this.endpoint.database}.${table} at ${this.endpoint.url} failed: ${clickHouseErrorText(error)}`,
         error,
       );
     }

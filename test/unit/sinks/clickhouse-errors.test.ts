@@ -5,6 +5,7 @@ import { ClickHouseError, parseError } from '@clickhouse/client';
 import { describe, expect, it } from 'vitest';
 import {
   clickHouseErrorCode,
+  clickHouseErrorText,
   clickHouseFault,
   isClickHouseAuthentication,
   isClickHouseMissingTable,
@@ -34,6 +35,17 @@ describe('ClickHouse error classification', () => {
     expect(clickHouseErrorCode(plain)).toBe(53);
     expect(clickHouseErrorCode(networkError('ECONNREFUSED'))).toBeUndefined();
     expect(clickHouseErrorCode('Code: 53')).toBeUndefined();
+  });
+
+  it("words every server's error with its code first, for dead letters and logs", () => {
+    const typed = current(27, 'CANNOT_PARSE_INPUT_ASSERTION_FAILED', "Cannot parse input: expected '\"'");
+    expect(clickHouseErrorText(typed)).toBe(
+      `Code: 27. DB::Exception: ${typed.message} (CANNOT_PARSE_INPUT_ASSERTION_FAILED)`,
+    );
+    const plain = old(27, "Cannot parse input: expected '\"'");
+    expect(clickHouseErrorText(plain)).toBe(plain.message);
+    expect(clickHouseErrorText(plain)).toMatch(/^Code: 27, /);
+    expect(clickHouseErrorText(networkError('ECONNREFUSED'))).toBe('connect ECONNREFUSED 127.0.0.1:8123');
   });
 
   it("blames the rows for parse and type errors, whichever server's form", () => {
