@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import type { WindowConfig } from '../config/schema.js';
 import { SluiceError, messageOf } from '../errors.js';
+import { capabilitiesOf, type ClickHouseCapabilities } from './clickhouse-capabilities.js';
+import { withMillisecondBounds, type ResultRow } from './result-row.js';
 import { clickHouseErrorText, isClickHouseAuthentication } from './clickhouse-errors.js';
 import {
   missingColumnDdl,
@@ -75,6 +77,9 @@ export interface MigrationReport {
 
 export class ClickHouseSchema {
   private readonly ready = new Set<string>();
+  /** Relations whose rows table has DateTime64 window bounds (made on a server that offers them). */
+  private readonly millisecondBounds = new Set<string>();
+  private serverFound?: Promise<ClickHouseCapabilities>;
 
   constructor(
     private readonly client: ClickHouseClient,
@@ -104,6 +109,23 @@ export class ClickHouseSchema {
         { code: 'SLUICE_SINK_UNAVAILABLE', retriable: false, cause: error },
       );
     }
+  }
+
+  /** What the server offers beyond the baseline: asked once (`SELECT version()`), then remembered. */
+  server(): Promise<ClickHouseCapabilities> {
+    this.serverFound ??= this.query<{ v: string }>('SELECT version() AS v').then(
+      ([found]) => capabilitiesOf(found?.v ?? ''),
+      (error: unknown) => {
+        this.serverFound = undefined;
+        throw error;
+      },
+    );
+    return this.serverFound;
+  }
+
+  /** The rows as the relation's rows table stores them (after ensureTable has seen it). */
+  storedRows(relation: string, rows: ResultRow[]): ResultRow[] {
+    return this.millisecondBounds.has(relation) ? rows.map(withMillisecondBounds) : rows;
   }
 
   /** The database, the window tables (by their default names) and the migrations folder. */
@@ -148,19 +170,24 @@ export class ClickHouseSchema {
       report?.movedTables.push(`${database}.${relation} → ${database}.${table}`);
       rowsExist = true;
     }
+    const server = await this.server();
     const created = !rowsExist;
     if (created) {
-      await this.client.command({ query: windowTableDdl(database, window, table) });
+      await this.client.command({ query: windowTableDdl(database, window, table, server) });
       report?.createdTables.push(`${database}.${table}`);
     }
     // Literals rather than query parameters: ClickHouse 18.16 has no {name:Type} parameters.
     const existing = new Set(await this.columnsOf(table));
-    for (const ddl of missingColumnDdl(database, window, existing, table)) {
-      await this.client.command({ query: ddl });
-    }
-    report?.addedColumns.push(
-      ...missingColumnDdl(database, window, existing, table).map((ddl) => ddl.replace(/^ALTER TABLE /, '')),
+    const missing = missingColumnDdl(database, window, existing, table, server);
+    for (const ddl of missing) await this.client.command({ query: ddl });
+    report?.addedColumns.push(...missing.map((ddl) => ddl.replace(/^ALTER TABLE /, '')));
+    // A table keeps the types it was made with: its rows are written as its columns are.
+    const [bounds] = await this.query<{ type: string }>(
+      `SELECT type FROM system.columns WHERE database = ${stringLiteral(database)} ` +
+        `AND table = ${stringLiteral(table)} AND name = 'window_start'`,
     );
+    if (bounds?.type.startsWith('DateTime64')) this.millisecondBounds.add(relation);
+    else this.millisecondBounds.delete(relation);
     const [found] = await this.query<{ sorting_key: string }>(
       `SELECT sorting_key FROM system.tables WHERE database = ${stringLiteral(database)} AND name = ${stringLiteral(table)}`,
     );

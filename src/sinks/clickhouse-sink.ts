@@ -2,6 +2,7 @@
 // lands whole or throws; offsets are committed only after the rows are acknowledged, so a failed insert
 // is replayed, and the table's ReplacingMergeTree(version) turns a replayed row into a replacement, not
 // a duplicate. Rows ClickHouse refuses as invalid are dead-lettered one by one; the rest land.
+import { randomUUID } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { ClickHouseSinkConfig, WindowConfig } from '../config/schema.js';
 import { SluiceBugError } from '../errors.js';
@@ -27,6 +28,10 @@ export class ClickHouseSink extends BatchingSink {
   private readonly windows: Map<string, WindowConfig>;
   /** Which window's rows a table holds (routing can give a window many tables). */
   private readonly tableWindows = new Map<string, WindowConfig>();
+  /** This sink's insert tokens: a process-unique prefix and a batch count (tokenOf). */
+  private readonly incarnation = randomUUID();
+  private batches = 0;
+  private readonly tokens = new WeakMap<ResultRow[], string>();
 
   constructor(
     private readonly settings: SinkSettings,
@@ -66,14 +71,34 @@ export class ClickHouseSink extends BatchingSink {
     return table;
   }
 
+  /**
+   * A batch's insert token: the same for every retry of the batch (delivery retries the very array),
+   * new for every other batch, and never one an earlier process used. So the server drops a retried
+   * insert it already has, and never a replay's rows after a crash: those may equal, byte for byte,
+   * rows the crashed attempt wrote and the restore withdrew, and the server's memory of tokens outlives
+   * the withdrawal.
+   */
+  private tokenOf(rows: ResultRow[]): string {
+    let token = this.tokens.get(rows);
+    if (!token) {
+      token = `${this.incarnation}-${(this.batches += 1)}`;
+      this.tokens.set(rows, token);
+    }
+    return token;
+  }
+
   private async insert(rows: ResultRow[], table: string): Promise<void> {
     const window = this.tableWindows.get(table);
     try {
       if (window) await this.schema.ensureTable(window, table);
+      const server = await this.schema.server();
       await this.client.insert({
         table: `${quoteIdentifier(this.endpoint.database)}.${quoteIdentifier(rowsTableOf(table))}`,
-        values: rows,
+        values: window ? this.schema.storedRows(table, rows) : rows,
         format: 'JSONEachRow',
+        ...(server.insertDeduplicationToken
+          ? { clickhouse_settings: { insert_deduplication_token: this.tokenOf(rows) } }
+          : {}),
       });
     } catch (error) {
       // Dropped under us: created again on the next attempt.

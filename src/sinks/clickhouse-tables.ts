@@ -7,9 +7,11 @@
 // Tables made by an older Sluice get the columns they lack (ALTER TABLE ADD COLUMN, with defaults); a
 // table whose identity (ORDER BY) no longer fits the definition is refused with what to do.
 // The SQL is kept to what ClickHouse 18.16 (Debian's package) and current releases both accept: no
-// ADD COLUMN IF NOT EXISTS there, so columns are compared with system.columns first.
+// ADD COLUMN IF NOT EXISTS there, so columns are compared with system.columns first. Column types and
+// table settings take the server's better paths where it has them (clickhouse-capabilities.ts).
 import type { AggregationConfig, WindowConfig } from '../config/schema.js';
 import { groupByColumn } from '../config/columns.js';
+import { BASELINE, DEDUPLICATION_WINDOW, type ClickHouseCapabilities } from './clickhouse-capabilities.js';
 
 export function quoteIdentifier(name: string): string {
   return `\`${name.replace(/`/g, '``')}\``;
@@ -47,14 +49,16 @@ function aggregationColumns(aggregation: AggregationConfig): Column[] {
   }
 }
 
-export function windowColumns(window: WindowConfig): Column[] {
+export function windowColumns(window: WindowConfig, server: ClickHouseCapabilities = BASELINE): Column[] {
+  const bound = server.dateTime64 ? "DateTime64(3, 'UTC')" : "DateTime('UTC')";
+  const key = server.lowCardinality ? 'LowCardinality(String)' : 'String';
   return [
     { name: 'pipeline', type: 'String' },
-    { name: 'window_start', type: "DateTime('UTC')" },
-    { name: 'window_end', type: "DateTime('UTC')" },
+    { name: 'window_start', type: bound },
+    { name: 'window_end', type: bound },
     { name: 'window_start_ms', type: 'UInt64', default: 'toUInt64(toUnixTimestamp(window_start)) * 1000' },
     { name: 'window_end_ms', type: 'UInt64', default: 'toUInt64(toUnixTimestamp(window_end)) * 1000' },
-    ...window.groupBy.map((field) => ({ name: groupByColumn(field), type: 'String', default: "''" })),
+    ...window.groupBy.map((field) => ({ name: groupByColumn(field), type: key, default: "''" })),
     { name: 'source_partition', type: 'UInt32' },
     { name: 'count', type: 'UInt64' },
     ...window.aggregations.flatMap(aggregationColumns),
@@ -116,16 +120,27 @@ export function windowViewDdl(database: string, window: WindowConfig, relation =
   );
 }
 
-/** The table for a window's rows: named after the window (rowsTableOf) unless routing names it otherwise. */
-export function windowTableDdl(database: string, window: WindowConfig, table = window.name): string {
+/**
+ * The table for a window's rows: named after the window (rowsTableOf) unless routing names it otherwise.
+ * Where the server deduplicates by insert token, the table remembers its recent inserts' tokens.
+ */
+export function windowTableDdl(
+  database: string,
+  window: WindowConfig,
+  table = window.name,
+  server: ClickHouseCapabilities = BASELINE,
+): string {
   return [
     `CREATE TABLE IF NOT EXISTS ${quoteIdentifier(database)}.${quoteIdentifier(table)} (`,
-    windowColumns(window)
+    windowColumns(window, server)
       .map((c) => `  ${quoteIdentifier(c.name)} ${c.type}`)
       .join(',\n'),
     ') ENGINE = ReplacingMergeTree(version)',
     'PARTITION BY toYYYYMM(window_start)',
     `ORDER BY (${windowSortingKey(window).map(quoteIdentifier).join(', ')})`,
+    ...(server.insertDeduplicationToken
+      ? [`SETTINGS non_replicated_deduplication_window = ${DEDUPLICATION_WINDOW}`]
+      : []),
   ].join('\n');
 }
 
@@ -135,8 +150,9 @@ export function missingColumnDdl(
   window: WindowConfig,
   existing: ReadonlySet<string>,
   table = window.name,
+  server: ClickHouseCapabilities = BASELINE,
 ): string[] {
-  return windowColumns(window)
+  return windowColumns(window, server)
     .filter((c) => !existing.has(c.name))
     .map(
       (c) =>

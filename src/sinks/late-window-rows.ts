@@ -135,7 +135,7 @@ export class LateWindowRows {
     identity.window.groupBy.forEach((field, i) => (row[groupByColumn(field)] = identity.key[i] ?? ''));
     await this.client.insert({
       table: this.qualified(rowsTableOf(table)),
-      values: [row],
+      values: this.schema.storedRows(table, [row]),
       format: 'JSONEachRow',
     });
   }

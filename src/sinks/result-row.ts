@@ -21,6 +21,22 @@ export function clickhouseDateTime(ms: number): string {
   return new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
 }
 
+/** 'YYYY-MM-DD hh:mm:ss.sss' in UTC: the DateTime64(3) text form. */
+export function clickhouseDateTime64(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 23).replace('T', ' ');
+}
+
+/**
+ * The row as a table with DateTime64(3) bounds stores it: its bounds to the millisecond, from the
+ * `*_ms` columns (the DateTime text every table takes holds whole seconds).
+ */
+export function withMillisecondBounds(row: ResultRow): ResultRow {
+  const start = Number(row.window_start_ms);
+  const end = Number(row.window_end_ms);
+  if (!Number.isFinite(start) || !Number.isFinite(end)) return row;
+  return { ...row, window_start: clickhouseDateTime64(start), window_end: clickhouseDateTime64(end) };
+}
+
 /** Versions within one commit interval: a window's own version is capped here (2^22 - 1). */
 const WITHIN_INTERVAL = 2 ** 22;
 

@@ -114,7 +114,7 @@ export class SinkRowReplay {
       if (window) await this.schema.ensureTable(window, table);
       await this.client.insert({
         table: `${quoteIdentifier(this.clickhouse.database)}.${quoteIdentifier(rowsTableOf(table))}`,
-        values: rows,
+        values: window ? this.schema.storedRows(table, rows) : rows,
         format: 'JSONEachRow',
       });
     } catch (error) {
