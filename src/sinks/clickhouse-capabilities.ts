@@ -1,8 +1,9 @@
 // What the ClickHouse server offers beyond what every release Sluice supports accepts, decided once per
 // sink from `SELECT version()`. Sluice writes the baseline (ClickHouse 18.16, Debian's package) to
 // every server and takes the better path where the server has it:
-// - DateTime64(3, 'UTC') window bounds (20.1+): sessions start at any millisecond, and the window's
-//   own columns can say so (the *_ms columns stay, for every release);
+// - DateTime64(3, 'UTC') bounds for session windows (20.1+): a session starts at any millisecond, and
+//   its own columns can say so (the *_ms columns stay, for every release; tumbling and sliding windows
+//   are whole seconds and keep DateTime);
 // - LowCardinality(String) group-key columns (19.x+; experimental before): smaller and faster to
 //   filter on, the same to read;
 // - insert_deduplication_token (22.2+) with a deduplication window on the rows table: a retried insert
@@ -47,7 +48,7 @@ export function capabilitiesOf(version: string): ClickHouseCapabilities {
 /** The capabilities as a line for logs and `sluice migrate`: what this server gets. */
 export function describeCapabilities(capabilities: ClickHouseCapabilities): string {
   const paths = [
-    capabilities.dateTime64 ? "DateTime64(3, 'UTC') window bounds" : "DateTime('UTC') window bounds",
+    capabilities.dateTime64 ? "DateTime64(3, 'UTC') session bounds" : "DateTime('UTC') session bounds",
     capabilities.lowCardinality ? 'LowCardinality group keys' : 'String group keys',
     capabilities.insertDeduplicationToken
       ? 'retried inserts deduplicated by the server'

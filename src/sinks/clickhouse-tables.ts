@@ -50,7 +50,9 @@ function aggregationColumns(aggregation: AggregationConfig): Column[] {
 }
 
 export function windowColumns(window: WindowConfig, server: ClickHouseCapabilities = BASELINE): Column[] {
-  const bound = server.dateTime64 ? "DateTime64(3, 'UTC')" : "DateTime('UTC')";
+  // Tumbling and sliding windows are whole seconds long and start on a second; a session starts with
+  // its first event, at any millisecond.
+  const bound = server.dateTime64 && window.type === 'session' ? "DateTime64(3, 'UTC')" : "DateTime('UTC')";
   const key = server.lowCardinality ? 'LowCardinality(String)' : 'String';
   return [
     { name: 'pipeline', type: 'String' },

@@ -1,6 +1,7 @@
 // What each ClickHouse release gets: the baseline for 18.16, the better paths where a release has them,
 // and the DDL and rows that follow. No server.
 import { describe, expect, it } from 'vitest';
+import type { WindowConfig } from '../../../src/config/schema.js';
 import { validatePipeline } from '../../../src/config/validate.js';
 import {
   BASELINE,
@@ -10,11 +11,14 @@ import {
 import { windowColumns, windowTableDdl } from '../../../src/sinks/clickhouse-tables.js';
 import { withMillisecondBounds } from '../../../src/sinks/result-row.js';
 
-const sessions = validatePipeline({
+const [sessions, minutes] = validatePipeline({
   name: 'p',
   source: { brokers: ['localhost:9092'], topic: 't', groupId: 'g' },
-  windows: [{ name: 'sessions', type: 'session', gap: '30s', groupBy: ['userId'] }],
-}).windows[0]!;
+  windows: [
+    { name: 'sessions', type: 'session', gap: '30s', groupBy: ['userId'] },
+    { name: 'minutes', type: 'tumbling', size: '1m', groupBy: ['type'] },
+  ],
+}).windows as [WindowConfig, WindowConfig];
 const typeOf = (columns: ReturnType<typeof windowColumns>, name: string) =>
   columns.find((c) => c.name === name)?.type;
 
@@ -33,7 +37,7 @@ describe('ClickHouse capabilities', () => {
     // Whatever a server calls itself that is not a version: the baseline, which every release accepts.
     expect(capabilitiesOf('unknown')).toEqual({ ...BASELINE, version: 'unknown' });
     expect(describeCapabilities(capabilitiesOf('26.7.2.1'))).toBe(
-      "ClickHouse 26.7.2.1: DateTime64(3, 'UTC') window bounds, LowCardinality group keys, retried inserts deduplicated by the server",
+      "ClickHouse 26.7.2.1: DateTime64(3, 'UTC') session bounds, LowCardinality group keys, retried inserts deduplicated by the server",
     );
   });
 
@@ -47,6 +51,11 @@ describe('ClickHouse capabilities', () => {
     expect(typeOf(current, 'userId')).toBe('LowCardinality(String)');
     // The same columns either way: only their types differ.
     expect(current.map((c) => c.name)).toEqual(old.map((c) => c.name));
+    // Tumbling and sliding windows are whole seconds: DateTime on every server.
+    expect(typeOf(windowColumns(minutes, capabilitiesOf('26.7.2.1')), 'window_start')).toBe(
+      "DateTime('UTC')",
+    );
+    expect(typeOf(windowColumns(minutes, capabilitiesOf('26.7.2.1')), 'type')).toBe('LowCardinality(String)');
     expect(windowTableDdl('db', sessions, 'sessions_rows', capabilitiesOf('18.16.1'))).not.toContain(
       'SETTINGS',
     );
