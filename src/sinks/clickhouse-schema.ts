@@ -9,7 +9,11 @@ import { join } from 'node:path';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import type { WindowConfig } from '../config/schema.js';
 import { SluiceError, messageOf } from '../errors.js';
-import { capabilitiesOf, type ClickHouseCapabilities } from './clickhouse-capabilities.js';
+import {
+  capabilitiesOf,
+  describeCapabilities,
+  type ClickHouseCapabilities,
+} from './clickhouse-capabilities.js';
 import { withMillisecondBounds, type ResultRow } from './result-row.js';
 import { clickHouseErrorText, isClickHouseAuthentication } from './clickhouse-errors.js';
 import {
@@ -67,6 +71,8 @@ export function createClickHouseClient(endpoint: ClickHouseEndpoint): ClickHouse
 }
 
 export interface MigrationReport {
+  /** The server and what its new tables get (describeCapabilities). */
+  server: string;
   createdTables: string[];
   /** Tables of Sluice 0.1 named after their window, renamed to hold the rows under the view. */
   movedTables: string[];
@@ -131,6 +137,7 @@ export class ClickHouseSchema {
   /** The database, the window tables (by their default names) and the migrations folder. */
   async migrate(windows: readonly WindowConfig[], migrationsDir?: string): Promise<MigrationReport> {
     const report: MigrationReport = {
+      server: describeCapabilities(await this.server()),
       createdTables: [],
       movedTables: [],
       createdViews: [],
