@@ -18,14 +18,30 @@ async function rows<T>(client: ClickHouseClient, query: string): Promise<T[]> {
   return result.json<T>();
 }
 
-/** The tables of `database` with the columns of Sluice's result rows. */
+/**
+ * The tables of `database` with the columns of Sluice's result rows: MergeTree tables only (a
+ * materialized view over the rows shows the same columns, but its rows are its target table's).
+ */
 async function resultTables(client: ClickHouseClient, database: string): Promise<string[]> {
   const found = await rows<{ table: string }>(
     client,
     `SELECT table FROM system.columns WHERE database = ${stringLiteral(database)} ` +
-      `AND name IN ('pipeline', 'source_partition', 'commit_interval') GROUP BY table HAVING count() = 3`,
+      `AND name IN ('pipeline', 'source_partition', 'commit_interval') ` +
+      `AND table IN (SELECT name FROM system.tables WHERE database = ${stringLiteral(database)} ` +
+      `AND engine LIKE '%MergeTree') GROUP BY table HAVING count() = 3`,
   );
   return found.map((r) => r.table);
+}
+
+/**
+ * A table a user derives from a window's rows (a materialized view's target) is named
+ * `<window>__<anything>` and keeps the rows' bookkeeping columns: uncommitted rows are withdrawn from it
+ * as from the window's own (docs/clickhouse.md, "A materialized view that stays exact").
+ */
+export const DERIVED_TABLE_SEPARATOR = '__';
+
+function isDerivedFrom(table: string, relation: string): boolean {
+  return table.startsWith(`${relation}${DERIVED_TABLE_SEPARATOR}`);
 }
 
 async function waitForMutations(client: ClickHouseClient, database: string, table: string): Promise<void> {
@@ -96,9 +112,13 @@ async function tablesOf(
     );
     for (const r of recorded) names.add(r.table_name);
   }
-  // Rows tables (rowsTableOf) hold the rows; a table of Sluice 0.1 not yet moved under its view, too.
+  // Rows tables (rowsTableOf) hold the rows; a table of Sluice 0.1 not yet moved under its view, too;
+  // and tables derived from them.
   return (await resultTables(client, database)).filter(
-    (table) => names.has(table) || names.has(relationOfRowsTable(table) ?? ''),
+    (table) =>
+      names.has(table) ||
+      names.has(relationOfRowsTable(table) ?? '') ||
+      [...names].some((name) => isDerivedFrom(table, name)),
   );
 }
 

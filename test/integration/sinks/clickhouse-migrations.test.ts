@@ -81,7 +81,9 @@ describe('sluice migrate', () => {
     expect(result.code, result.output).toBe(0);
     expect(result.output).toContain('applied 001_raw_events.sql');
     // It says which server it found and what new tables get there.
-    expect(result.output).toMatch(/^ClickHouse \d+\.\d+[\d.]*: .*session bounds, .*group keys, retried inserts /m);
+    expect(result.output).toMatch(
+      /^ClickHouse \d+\.\d+[\d.]*: .*session bounds, .*group keys, retried inserts /m,
+    );
     const columns = await queryRows<{ name: string }>(
       services.clickhouse,
       `SELECT name FROM system.columns WHERE database = '${database}' AND table = 'raw_events'`,

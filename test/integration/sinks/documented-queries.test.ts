@@ -24,10 +24,11 @@ const PARTITIONS = 2;
 /** On the hour. */
 const BASE = Date.UTC(2026, 4, 1, 10);
 
-/** The SQL blocks of the page, in order. */
+/** The SQL blocks of the page before its materialized view recipe (materialized-view.test.ts runs that), in order. */
 function documentedQueries(): string[] {
   const page = readFileSync('docs/clickhouse.md', 'utf8');
-  return [...page.matchAll(/```sql\n([\s\S]*?)```/g)].map((m) => m[1]!.trim().replace(/;$/, ''));
+  const queries = page.slice(0, page.indexOf('## A materialized view that stays exact'));
+  return [...queries.matchAll(/```sql\n([\s\S]*?)```/g)].map((m) => m[1]!.trim().replace(/;$/, ''));
 }
 
 describe('the queries of docs/clickhouse.md', () => {
