@@ -649,11 +649,16 @@ export const aggregationSchema = z
   }));
 
 const windowCommon = {
-  name: identifier.meta({
-    description:
-      'Name of the window definition; its ClickHouse table and part of every result row’s identity.',
-    examples: ['page_views_1m'],
-  }),
+  name: identifier
+    .refine((name) => !name.includes('__'), {
+      message:
+        'a name without "__" (it marks a ClickHouse table derived from a window, such as a materialized view’s target)',
+    })
+    .meta({
+      description:
+        'Name of the window definition; its ClickHouse table and part of every result row’s identity. Without `__`, which marks a table derived from a window.',
+      examples: ['page_views_1m'],
+    }),
   groupBy: z
     .array(
       z

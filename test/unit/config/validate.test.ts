@@ -21,6 +21,17 @@ function issuesOf(input: unknown) {
 }
 
 describe('pipeline config', () => {
+  it('keeps "__" out of window names: it marks a table derived from a window', () => {
+    expect(issuesOf({ ...minimal, windows: [{ ...minimal.windows[0], name: 'views__hourly' }] })).toEqual([
+      {
+        path: 'windows[0].name',
+        expected:
+          'a name without "__" (it marks a ClickHouse table derived from a window, such as a materialized view’s target)',
+        found: 'views__hourly',
+      },
+    ]);
+  });
+
   it('fills every default and turns durations into milliseconds', () => {
     const pipeline = validatePipeline(minimal);
     expect(pipeline.source).toEqual({
