@@ -1,6 +1,12 @@
 // `sluice stack up|status|down`: the local Kafka + ClickHouse used by the demo and the tests.
 import type { Command } from 'commander';
-import { stackDown, stackStatus, stackUp } from '../tools/stack/local-stack.js';
+import {
+  clickhouseServersOf,
+  STACK_CLUSTER,
+  stackDown,
+  stackStatus,
+  stackUp,
+} from '../tools/stack/local-stack.js';
 import { defaultStackDir } from '../config/local-stack-endpoints.js';
 import { KAFKA_LINES, KAFKA_VERSION } from '../tools/stack/kafka-release.js';
 import type { StackState } from '../tools/stack/stack-state.js';
@@ -14,9 +20,21 @@ function describe(state: StackState): string {
             `user ${state.kafka.secure.username}, CA ${state.kafka.secure.caFile}; password in \`stack status --json\`)`,
         ]
       : []),
-    `clickhouse  ${state.clickhouse.url}  (ClickHouse ${state.clickhouse.version}, pid ${state.clickhouse.pid})`,
+    ...clickhouseServersOf(state).map(
+      (server) =>
+        `clickhouse  ${server.url}  (ClickHouse ${server.version}, pid ${server.pid}` +
+        (server.replica
+          ? `; replica ${server.replica} of cluster ${server.cluster}, native port ${server.tcpPort})`
+          : ')'),
+    ),
+    ...(state.zookeeper
+      ? [
+          `zookeeper   127.0.0.1:${state.zookeeper.port}  (Apache ZooKeeper ${state.zookeeper.version}, pid ${state.zookeeper.pid})`,
+        ]
+      : []),
     `logs        ${state.kafka.logFile}`,
-    `            ${state.clickhouse.logFile}`,
+    ...clickhouseServersOf(state).map((server) => `            ${server.logFile}`),
+    ...(state.zookeeper ? [`            ${state.zookeeper.logFile}`] : []),
   ].join('\n');
 }
 
@@ -34,11 +52,18 @@ export function registerStackCommands(program: Command): void {
       '--kafka-version <version>',
       `the Apache Kafka release to run (lines ${KAFKA_LINES.join(', ')}; default: SLUICE_KAFKA_VERSION, else ${KAFKA_VERSION})`,
     )
-    .action(async (opts: { dir: string; kafkaVersion?: string }) => {
+    .option(
+      '--clickhouse-replicas <n>',
+      `ClickHouse servers: 1, or 2 (or 3) replicas of a cluster named ${STACK_CLUSTER} coordinated by a ZooKeeper`,
+    )
+    .action(async (opts: { dir: string; kafkaVersion?: string; clickhouseReplicas?: string }) => {
       const started = Date.now();
       const state = await stackUp({
         dir: opts.dir,
         kafkaVersion: opts.kafkaVersion,
+        ...(opts.clickhouseReplicas === undefined
+          ? {}
+          : { clickhouseReplicas: Number(opts.clickhouseReplicas) }),
         log: (line) => console.error(line),
       });
       console.log(describe(state));

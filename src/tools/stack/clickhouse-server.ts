@@ -43,7 +43,44 @@ async function installClickHouse(log: (line: string) => void): Promise<void> {
   }
 }
 
-function serverConfig(dir: string, dataDir: string, httpPort: number, tcpPort: number): string {
+/**
+ * One replica of a one-shard cluster coordinated by ZooKeeper: the cluster in `remote_servers`, this
+ * server's names in `macros` (`{cluster}`, `{shard}`, `{replica}` for Replicated table paths), and the
+ * queue ON CLUSTER statements go through.
+ */
+export interface ClickHouseReplication {
+  cluster: string;
+  zookeeperPort: number;
+  /** Every replica's TCP port, this one's among them, in replica order. */
+  replicaTcpPorts: readonly number[];
+  /** This server's replica name (`r1`, `r2`, …). */
+  replica: string;
+  /** The port the replicas fetch each other's parts on. */
+  interserverPort: number;
+}
+
+function replicationConfig(replication: ClickHouseReplication): string {
+  const replicas = replication.replicaTcpPorts
+    .map((port) => `<replica><host>127.0.0.1</host><port>${port}</port></replica>`)
+    .join('');
+  return `
+  <interserver_http_host>127.0.0.1</interserver_http_host>
+  <interserver_http_port>${replication.interserverPort}</interserver_http_port>
+  <zookeeper><node><host>127.0.0.1</host><port>${replication.zookeeperPort}</port></node></zookeeper>
+  <remote_servers>
+    <${replication.cluster}><shard><internal_replication>true</internal_replication>${replicas}</shard></${replication.cluster}>
+  </remote_servers>
+  <macros><cluster>${replication.cluster}</cluster><shard>01</shard><replica>${replication.replica}</replica></macros>
+  <distributed_ddl><path>/clickhouse/task_queue/ddl</path></distributed_ddl>`;
+}
+
+function serverConfig(
+  dir: string,
+  dataDir: string,
+  httpPort: number,
+  tcpPort: number,
+  replication?: ClickHouseReplication,
+): string {
   return `<?xml version="1.0"?>
 <!-- Written by sluice stack: a private ClickHouse for local development and tests. -->
 <yandex>
@@ -67,7 +104,7 @@ function serverConfig(dir: string, dataDir: string, httpPort: number, tcpPort: n
   <timezone>UTC</timezone>
   <mark_cache_size>268435456</mark_cache_size>
   <uncompressed_cache_size>268435456</uncompressed_cache_size>
-  <max_concurrent_queries>100</max_concurrent_queries>
+  <max_concurrent_queries>100</max_concurrent_queries>${replication ? replicationConfig(replication) : ''}
 </yandex>
 `;
 }
@@ -107,6 +144,8 @@ export interface ClickHouseStartOptions {
   dir: string;
   httpPort: number;
   tcpPort: number;
+  /** A replica of a cluster, when the stack runs several. */
+  replication?: ClickHouseReplication;
   log?: (line: string) => void;
 }
 
@@ -123,7 +162,10 @@ export async function startClickHouse(options: ClickHouseStartOptions): Promise<
   const configFile = join(options.dir, 'config.xml');
   const logFile = join(options.dir, 'clickhouse-stdout.log');
   await mkdir(join(dataDir, 'tmp'), { recursive: true });
-  await writeFile(configFile, serverConfig(options.dir, dataDir, options.httpPort, options.tcpPort));
+  await writeFile(
+    configFile,
+    serverConfig(options.dir, dataDir, options.httpPort, options.tcpPort, options.replication),
+  );
   const password = randomBytes(12).toString('hex');
   await writeFile(join(options.dir, 'users.xml'), users(password));
 
@@ -144,5 +186,8 @@ export async function startClickHouse(options: ClickHouseStartOptions): Promise<
     dataDir,
     logFile: join(options.dir, 'clickhouse-server.log'),
     credentials: { username: CREDENTIALED_USER, password },
+    ...(options.replication
+      ? { cluster: options.replication.cluster, replica: options.replication.replica }
+      : {}),
   };
 }

@@ -2,18 +2,30 @@
 // described by a state file. `up` is idempotent: a healthy running stack is returned as it is.
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startClickHouse } from './clickhouse-server.js';
+import { startClickHouse, type ClickHouseStartOptions } from './clickhouse-server.js';
 import { checkedKafkaVersion, selectedKafkaVersion } from './kafka-release.js';
 import { startKafka } from './kafka-server.js';
 import { freePorts, isPortFree } from './ports.js';
 import { isAlive, stopProcess } from './processes.js';
 import { StackError } from './stack-error.js';
-import { readStackState, removeStackState, writeStackState, type StackState } from './stack-state.js';
+import {
+  readStackState,
+  removeStackState,
+  writeStackState,
+  type ClickHouseState,
+  type StackState,
+} from './stack-state.js';
+import { startZooKeeper } from './zookeeper-server.js';
+
+/** The cluster a stack with ClickHouse replicas defines: one shard, every replica in it. */
+export const STACK_CLUSTER = 'sluice';
 
 export interface StackOptions {
   dir: string;
   /** The Apache Kafka release; defaults to SLUICE_KAFKA_VERSION or the stack's default. */
   kafkaVersion?: string;
+  /** ClickHouse servers: 1 (default), or 2 replicas of the cluster `sluice` with a ZooKeeper. */
+  clickhouseReplicas?: number;
   log?: (line: string) => void;
 }
 
@@ -26,11 +38,18 @@ export interface StackStatus {
   clickhouseAlive: boolean;
 }
 
+/** Every ClickHouse server of the stack: its replicas, or the one. */
+export function clickhouseServersOf(state: StackState): ClickHouseState[] {
+  return state.clickhouseReplicas ?? [state.clickhouse];
+}
+
 export async function stackStatus(dir: string): Promise<StackStatus> {
   const state = await readStackState(dir);
   if (!state) return { health: 'stopped', kafkaAlive: false, clickhouseAlive: false };
   const kafkaAlive = isAlive(state.kafka.pid);
-  const clickhouseAlive = isAlive(state.clickhouse.pid);
+  const clickhouseAlive =
+    clickhouseServersOf(state).every((server) => isAlive(server.pid)) &&
+    (state.zookeeper === undefined || isAlive(state.zookeeper.pid));
   const health =
     kafkaAlive && clickhouseAlive ? 'running' : kafkaAlive || clickhouseAlive ? 'degraded' : 'stopped';
   return { health, state, kafkaAlive, clickhouseAlive };
@@ -58,32 +77,72 @@ export async function stackUp(options: StackOptions): Promise<StackState> {
     options.kafkaVersion === undefined
       ? selectedKafkaVersion()
       : checkedKafkaVersion(options.kafkaVersion, '--kafka-version');
+  const replicas = options.clickhouseReplicas ?? 1;
+  if (!Number.isInteger(replicas) || replicas < 1 || replicas > 3)
+    throw new StackError(
+      `--clickhouse-replicas: expected 1, 2 or 3, found ${String(options.clickhouseReplicas)}`,
+    );
   const current = await stackStatus(options.dir);
   if (current.health === 'running' && current.state) {
-    if (current.state.kafka.version !== kafkaVersion) {
+    // A running stack serves whoever asks without saying which one they want (the demo, the bench).
+    const running = clickhouseServersOf(current.state).length;
+    const versionAsked = options.kafkaVersion !== undefined || !!process.env.SLUICE_KAFKA_VERSION;
+    const replicasAsked = options.clickhouseReplicas !== undefined;
+    if (
+      (versionAsked && current.state.kafka.version !== kafkaVersion) ||
+      (replicasAsked && running !== replicas)
+    ) {
       throw new StackError(
-        `the stack in ${options.dir} runs Kafka ${current.state.kafka.version}, not ${kafkaVersion}: ` +
-          `stop it first (sluice stack down --dir ${options.dir}), or use another --dir`,
+        `the stack in ${options.dir} runs Kafka ${current.state.kafka.version} with ${running} ClickHouse ` +
+          `server(s), not Kafka ${kafkaVersion} with ${replicas}: stop it first ` +
+          `(sluice stack down --dir ${options.dir}), or use another --dir`,
       );
     }
     return current.state;
   }
   if (current.health === 'degraded') await stackDown(options);
 
-  const [kafkaPort, controllerPort, securePort, httpPort, tcpPort] = (await freePorts(5)) as [
-    number,
+  const [kafkaPort, controllerPort, securePort, zookeeperPort] = (await freePorts(4)) as [
     number,
     number,
     number,
     number,
   ];
+  // Per ClickHouse server: HTTP, native TCP and (replicas) interserver ports.
+  const serverPorts = await freePorts(3 * replicas);
   const kafkaDir = join(options.dir, 'kafka');
-  const clickhouseDir = join(options.dir, 'clickhouse');
   await mkdir(kafkaDir, { recursive: true });
-  await mkdir(clickhouseDir, { recursive: true });
+  const zookeeper =
+    replicas > 1
+      ? await startZooKeeper({ dir: join(options.dir, 'zookeeper'), port: zookeeperPort, log })
+      : undefined;
+  const tcpPorts = Array.from({ length: replicas }, (_, i) => serverPorts[3 * i + 1]!);
+  const servers: ClickHouseStartOptions[] = [];
+  for (let i = 0; i < replicas; i += 1) {
+    // One server keeps the folder and the pinned port it always had; replicas get a folder each.
+    const dir = replicas === 1 ? join(options.dir, 'clickhouse') : join(options.dir, `clickhouse-r${i + 1}`);
+    await mkdir(dir, { recursive: true });
+    servers.push({
+      dir,
+      httpPort: i === 0 ? await chosenPort('SLUICE_CLICKHOUSE_PORT', serverPorts[0]!) : serverPorts[3 * i]!,
+      tcpPort: tcpPorts[i]!,
+      ...(zookeeper
+        ? {
+            replication: {
+              cluster: STACK_CLUSTER,
+              zookeeperPort: zookeeper.port,
+              replicaTcpPorts: tcpPorts,
+              replica: `r${i + 1}`,
+              interserverPort: serverPorts[3 * i + 2]!,
+            },
+          }
+        : {}),
+      log,
+    });
+  }
 
-  // Start both servers at once: a cold start then costs the slower of the two, not their sum.
-  const [kafka, clickhouse] = await Promise.allSettled([
+  // Start the servers at once: a cold start then costs the slowest, not the sum.
+  const [kafka, ...clickhouse] = await Promise.allSettled([
     startKafka({
       dir: kafkaDir,
       port: await chosenPort('SLUICE_KAFKA_PORT', kafkaPort),
@@ -92,24 +151,22 @@ export async function stackUp(options: StackOptions): Promise<StackState> {
       version: kafkaVersion,
       log,
     }),
-    startClickHouse({
-      dir: clickhouseDir,
-      httpPort: await chosenPort('SLUICE_CLICKHOUSE_PORT', httpPort),
-      tcpPort,
-      log,
-    }),
+    ...servers.map((server) => startClickHouse(server)),
   ]);
-  if (kafka.status === 'rejected' || clickhouse.status === 'rejected') {
-    if (kafka.status === 'fulfilled') await stopProcess(kafka.value.pid, 15_000);
-    if (clickhouse.status === 'fulfilled') await stopProcess(clickhouse.value.pid, 15_000);
-    const reasons = [kafka, clickhouse]
-      .filter((r) => r.status === 'rejected')
-      .map((r) => r.reason as unknown);
+  const started = [kafka, ...clickhouse].filter((r) => r.status === 'fulfilled');
+  const failed = [kafka, ...clickhouse].filter((r) => r.status === 'rejected');
+  if (failed.length > 0) {
+    for (const r of started) await stopProcess(r.value.pid, 15_000);
+    if (zookeeper) await stopProcess(zookeeper.pid, 15_000);
+    const reasons = failed.map((r) => r.reason as unknown);
     throw reasons.length === 1 ? reasons[0] : new AggregateError(reasons, 'the local stack did not start');
   }
+  const fulfilled = <T>(r: PromiseSettledResult<T>) => (r as PromiseFulfilledResult<T>).value;
+  const clickhouseStates = clickhouse.map(fulfilled);
   const state: StackState = {
-    kafka: kafka.value,
-    clickhouse: clickhouse.value,
+    kafka: fulfilled(kafka),
+    clickhouse: clickhouseStates[0]!,
+    ...(zookeeper ? { clickhouseReplicas: clickhouseStates, zookeeper } : {}),
     startedAt: new Date().toISOString(),
   };
   await writeStackState(options.dir, state);
@@ -121,7 +178,8 @@ export async function stackDown(options: StackOptions): Promise<boolean> {
   const state = await readStackState(options.dir);
   if (!state) return false;
   await stopProcess(state.kafka.pid, 20_000);
-  await stopProcess(state.clickhouse.pid, 20_000);
+  for (const server of clickhouseServersOf(state)) await stopProcess(server.pid, 20_000);
+  if (state.zookeeper) await stopProcess(state.zookeeper.pid, 20_000);
   await removeStackState(options.dir);
   return true;
 }

@@ -36,11 +36,26 @@ export interface ClickHouseState {
   logFile: string;
   /** A user with a password, besides the password-less \`default\` (absent in older state files). */
   credentials?: { username: string; password: string };
+  /** The cluster this server is a replica of, and its replica name (a stack with replicas). */
+  cluster?: string;
+  replica?: string;
+}
+
+export interface ZooKeeperStackState {
+  pid: number;
+  port: number;
+  version: string;
+  dataDir: string;
+  logFile: string;
 }
 
 export interface StackState {
   kafka: KafkaState;
+  /** The ClickHouse server the stack's users are pointed at: the first replica, when there are several. */
   clickhouse: ClickHouseState;
+  /** With `--clickhouse-replicas 2`: every replica (the first is `clickhouse`) and their ZooKeeper. */
+  clickhouseReplicas?: ClickHouseState[];
+  zookeeper?: ZooKeeperStackState;
   startedAt: string;
 }
 
