@@ -9,10 +9,23 @@
 // …`, X-ClickHouse-Exception-Code). One statement at a time: chdb runs one query per session, so the
 // requests queue.
 //
-// Run as a process: `node --import tsx chdb-front.ts <port> <data dir>`; it prints `listening <port>`.
+// Run as a process: `node --import tsx chdb-front.ts <port> <data dir> <chdb install dir>`; it prints
+// `listening <port>`. chdb (550 MB) is not among the project's dependencies: chdb-process.ts installs it
+// on first use, into the folder given.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { Session } from 'chdb';
+
+/** What the front uses of chdb's Session (chdb's own types are where it is installed, not here). */
+interface ChdbResult {
+  text(): string;
+}
+interface Session {
+  queryAsync(query: string, options?: { format?: string }): Promise<ChdbResult>;
+  queryBindAsync(query: string, params: object, options?: { format?: string }): Promise<ChdbResult>;
+  close(): void;
+}
 
 /** URL parameters that are not settings: handled here, or meaningless for one in-process engine. */
 const NOT_SETTINGS = new Set([
@@ -155,12 +168,15 @@ export function serveChdb(session: Session, port: number): Promise<number> {
 }
 
 if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
-  const [portText, dir] = process.argv.slice(2);
-  if (!portText || !dir) {
-    console.error('usage: chdb-front.ts <port> <data dir>');
+  const [portText, dir, chdbDir] = process.argv.slice(2);
+  if (!portText || !dir || !chdbDir) {
+    console.error('usage: chdb-front.ts <port> <data dir> <chdb install dir>');
     process.exit(2);
   }
-  const session = new Session(dir);
+  const chdb = createRequire(join(chdbDir, 'package.json'))('chdb') as {
+    Session: new (path: string) => Session;
+  };
+  const session = new chdb.Session(dir);
   const port = await serveChdb(session, Number(portText));
   console.log(`listening ${port}`);
   const stop = () => {
