@@ -44,6 +44,11 @@ const PER_USER: ReferenceDefinition[] = DEFINITIONS.map((d) =>
   d.groupBy.includes('userId') ? d : { ...d, groupBy: ['userId', ...d.groupBy] },
 );
 
+/** The last lines of a process's output. */
+function tailOf(output: string, lines = 40): string {
+  return output.trimEnd().split('\n').slice(-lines).join('\n');
+}
+
 describe('fault scenario: a replay that differs from the crashed attempt', () => {
   const services = useTestServices();
   let kafka: Kafka;
@@ -159,7 +164,8 @@ describe('fault scenario: a replay that differs from the crashed attempt', () =>
       perKey: false,
       notes: { 'rows of the crashed attempt': orphans },
     });
-    expectExact(result);
+    // When it fails, what the replay did is the first thing to read.
+    expectExact(result, `the replay's last log lines:\n${tailOf(replay.output())}`);
     expect(await freeRows()).toBe(0);
     expect(replay.output()).toMatch(/"msg":"withdrew rows of commit intervals that never committed"/);
   });
@@ -206,7 +212,8 @@ describe('fault scenario: a replay that differs from the crashed attempt', () =>
       perKey: false,
       notes: { 'records timed out on the replay': scenario.produced.length - kept.length },
     });
-    expectExact(result);
+    // When it fails, what the replay did is the first thing to read.
+    expectExact(result, `the replay's last log lines:\n${tailOf(replay.output())}`);
     expect(result.report.deadLetters).toBe(scenario.produced.length - kept.length);
     expect(replay.output()).toMatch(/"msg":"withdrew rows of commit intervals that never committed"/);
   });
