@@ -184,16 +184,12 @@ export class ClickHouseSchema {
       report?.createdTables.push(`${database}.${table}`);
     }
     // Literals rather than query parameters: ClickHouse 18.16 has no {name:Type} parameters.
-    const existing = new Set(await this.columnsOf(table));
-    const missing = missingColumnDdl(database, window, existing, table, server);
+    const existing = await this.columnTypesOf(table);
+    const missing = missingColumnDdl(database, window, new Set(existing.keys()), table, server);
     for (const ddl of missing) await this.client.command({ query: ddl });
     report?.addedColumns.push(...missing.map((ddl) => ddl.replace(/^ALTER TABLE /, '')));
-    // A table keeps the types it was made with: its rows are written as its columns are.
-    const [bounds] = await this.query<{ type: string }>(
-      `SELECT type FROM system.columns WHERE database = ${stringLiteral(database)} ` +
-        `AND table = ${stringLiteral(table)} AND name = 'window_start'`,
-    );
-    if (bounds?.type.startsWith('DateTime64')) this.millisecondBounds.add(relation);
+    // A table keeps the types it was made with (window_start is never added): rows are written to fit.
+    if (existing.get('window_start')?.startsWith('DateTime64')) this.millisecondBounds.add(relation);
     else this.millisecondBounds.delete(relation);
     const [found] = await this.query<{ sorting_key: string }>(
       `SELECT sorting_key FROM system.tables WHERE database = ${stringLiteral(database)} AND name = ${stringLiteral(table)}`,
@@ -216,7 +212,7 @@ export class ClickHouseSchema {
     const { database } = this.endpoint;
     // Compared as sets: ClickHouse 18.16's system.columns has no position to order by.
     const wanted = viewColumns(window).sort();
-    const shown = (await this.columnsOf(relation)).sort();
+    const shown = [...(await this.columnTypesOf(relation)).keys()].sort();
     if (shown.length > 0 && shown.join(',') === wanted.join(',')) return;
     if (shown.length > 0)
       await this.client.command({
@@ -226,12 +222,13 @@ export class ClickHouseSchema {
     report?.createdViews.push(`${database}.${relation}`);
   }
 
-  private async columnsOf(table: string): Promise<string[]> {
-    const columns = await this.query<{ name: string }>(
-      `SELECT name FROM system.columns WHERE database = ${stringLiteral(this.endpoint.database)} ` +
+  /** The table's columns, name to type. */
+  private async columnTypesOf(table: string): Promise<Map<string, string>> {
+    const columns = await this.query<{ name: string; type: string }>(
+      `SELECT name, type FROM system.columns WHERE database = ${stringLiteral(this.endpoint.database)} ` +
         `AND table = ${stringLiteral(table)}`,
     );
-    return columns.map((c) => c.name);
+    return new Map(columns.map((c) => [c.name, c.type]));
   }
 
   /** The engine of a table or view, or undefined when there is none of that name. */

@@ -53,12 +53,17 @@ log.segment.bytes=104857600
 ${releaseProperties(version, 1)}`;
 }
 
+/** The JVM flag naming the logging config of a broker of `version` in `dir`. */
+function loggingFlag(dir: string, version: string): string {
+  const logging = brokerLoggingOf(version);
+  return logging.jvmFlag(join(dir, logging.file));
+}
+
 /** Writes the logging config a broker of `version` reads into `dir`; returns the JVM flag naming it. */
 export async function writeBrokerLogging(dir: string, version: string): Promise<string> {
   const logging = brokerLoggingOf(version);
-  const file = join(dir, logging.file);
-  await writeFile(file, logging.content);
-  return logging.jvmFlag(file);
+  await writeFile(join(dir, logging.file), logging.content);
+  return loggingFlag(dir, version);
 }
 
 /**
@@ -180,8 +185,13 @@ async function launchBroker(dir: string, libs: string, brokers: string, version:
  * by writeBrokerLogging) without waiting for it.
  */
 export function startBrokerProcess(dir: string, libs: string, version: string, heap = '1g'): number {
-  const logging = brokerLoggingOf(version).jvmFlag(join(dir, brokerLoggingOf(version).file));
-  const jvm = ['-Xms256m', `-Xmx${heap}`, '-XX:+UseG1GC', '-Djava.awt.headless=true', logging];
+  const jvm = [
+    '-Xms256m',
+    `-Xmx${heap}`,
+    '-XX:+UseG1GC',
+    '-Djava.awt.headless=true',
+    loggingFlag(dir, version),
+  ];
   return startDetached(
     'java',
     [...jvm, '-cp', `${libs}/*`, 'kafka.Kafka', join(dir, 'server.properties')],

@@ -82,6 +82,15 @@ describe('local stack', () => {
       expect(isAlive(pid)).toBe(false);
   });
 
+  it('refuses a replica count it cannot run, naming the option, before starting anything', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sluice-stack-'));
+    dirs.push(dir);
+    const result = await runSluice(['stack', 'up', '--dir', dir, '--clickhouse-replicas', '5']);
+    expect(result.code).toBe(1);
+    expect(result.output).toContain('--clickhouse-replicas: expected 1, 2 or 3, found 5');
+    expect((await stackStatus(dir)).health).toBe('stopped');
+  });
+
   it('refuses a requested port that another process holds, naming it', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'sluice-stack-'));
     dirs.push(dir);
