@@ -152,7 +152,7 @@ export function registerStateCommands(program: Command): void {
       try {
         const deleted = await deleteResults(
           client,
-          endpoints.clickhouse.database,
+          endpoints.clickhouse,
           pipeline.name,
           reports.map((r) => r.partition),
           target.kind === 'datetime' ? target.ms : undefined,

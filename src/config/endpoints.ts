@@ -11,7 +11,7 @@ import type { Pipeline } from './schema.js';
 export interface Endpoints {
   brokers: string[];
   /** Absent when the ClickHouse sink is disabled. */
-  clickhouse?: { url: string; username: string; password: string; database: string };
+  clickhouse?: { url: string; username: string; password: string; database: string; cluster?: string };
 }
 
 const MISSING_BROKERS = {
@@ -81,6 +81,7 @@ export async function resolveEndpoints(pipeline: Pipeline, stackDir = defaultSta
       username: process.env.CLICKHOUSE_USER ?? sink.username,
       password: process.env.CLICKHOUSE_PASSWORD ?? sink.password,
       database: sink.database,
+      ...(sink.cluster === undefined ? {} : { cluster: sink.cluster }),
     },
   };
 }

@@ -965,6 +965,15 @@ export const clickhouseSinkSchema = z
       description: 'Database for the result tables; created when missing.',
       examples: ['sluice'],
     }),
+    cluster: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]+$/, 'a cluster name of the servers’ remote_servers')
+      .optional()
+      .meta({
+        description:
+          "A cluster of the servers' `remote_servers` to make the tables on (ON CLUSTER): each window's rows are stored in a replicated `<window>_rows_local` on every server, written and read through a Distributed `<window>_rows` sharded by the row's identity. The servers need ZooKeeper (or Keeper) and `{shard}` and `{replica}` macros. Absent: the tables live on the server at `url` alone.",
+        examples: ['sluice'],
+      }),
     tables: z
       .record(
         z.string(),

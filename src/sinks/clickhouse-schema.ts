@@ -23,9 +23,18 @@ import {
   sortingKeyProblem,
   stringLiteral,
   viewColumns,
+  windowShardingKey,
   windowTableDdl,
   windowViewDdl,
 } from './clickhouse-tables.js';
+import {
+  clusterDdlSettings,
+  distributedTableDdl,
+  insertSettings,
+  localTableOf,
+  onCluster,
+  storageEngine,
+} from './clickhouse-cluster.js';
 import { differencesOf } from '../windows/definition-changes.js';
 import { defineWindow, fingerprintOf as definitionFingerprint } from '../windows/window-definition.js';
 
@@ -44,6 +53,8 @@ export interface ClickHouseEndpoint {
   username: string;
   password: string;
   database: string;
+  /** The servers' cluster (remote_servers) the tables are made on; absent on one server. */
+  cluster?: string;
 }
 
 export class SinkUnavailableError extends SluiceError {
@@ -115,6 +126,23 @@ export class ClickHouseSchema {
         { code: 'SLUICE_SINK_UNAVAILABLE', retriable: false, cause: error },
       );
     }
+    await this.checkCluster();
+  }
+
+  /** A configured cluster must be one the server knows (its remote_servers). */
+  private async checkCluster(): Promise<void> {
+    const { cluster, url } = this.endpoint;
+    if (cluster === undefined) return;
+    const known = (await this.query<{ cluster: string }>('SELECT DISTINCT cluster FROM system.clusters')).map(
+      (r) => r.cluster,
+    );
+    if (known.includes(cluster)) return;
+    throw new SluiceError(
+      `sinks.clickhouse.cluster: expected a cluster of the server's remote_servers, found ${JSON.stringify(cluster)}; ` +
+        `ClickHouse at ${url} knows ${known.length > 0 ? known.join(', ') : 'no cluster'}. ` +
+        'Name one of those, or leave the field out to write to this server alone.',
+      { code: 'SLUICE_CONFIG_INVALID', retriable: false },
+    );
   }
 
   /** What the server offers beyond the baseline: asked once (`SELECT version()`), then remembered. */
@@ -144,9 +172,14 @@ export class ClickHouseSchema {
       addedColumns: [],
       appliedFiles: [],
     };
-    await this.client.command({
-      query: `CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(this.endpoint.database)}`,
-    });
+    // Asked first: on a cluster the statement would wait for every server, one that is down included.
+    const [database] = await this.query<{ n: string }>(
+      `SELECT count() AS n FROM system.databases WHERE name = ${stringLiteral(this.endpoint.database)}`,
+    );
+    if (Number(database?.n ?? 0) === 0)
+      await this.ddl(
+        `CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(this.endpoint.database)}${onCluster(this.endpoint.cluster)}`,
+      );
     for (const window of windows) await this.ensureTable(window, window.name, report);
     if (migrationsDir) report.appliedFiles = await this.applyFolder(migrationsDir);
     return report;
@@ -159,15 +192,24 @@ export class ClickHouseSchema {
    */
   async ensureTable(window: WindowConfig, relation: string, report?: MigrationReport): Promise<void> {
     if (this.ready.has(relation)) return;
-    const { database } = this.endpoint;
+    const { database, cluster } = this.endpoint;
     const table = rowsTableOf(relation);
+    // On a cluster the rows are stored in `<table>_local` on every server, under a Distributed `<table>`.
+    const stored = cluster === undefined ? table : localTableOf(table);
     const under = await this.engineOf(relation);
-    let rowsExist = (await this.engineOf(table)) !== undefined;
+    const rowsEngine = await this.engineOf(table);
+    this.checkPlacement(window, table, rowsEngine);
+    let storedExists = (await this.engineOf(stored)) !== undefined;
     if (under !== undefined && under !== 'View') {
-      if (rowsExist)
+      if (rowsEngine !== undefined || cluster !== undefined)
         throw new SluiceError(
-          `ClickHouse has both ${database}.${relation} (a ${under} table) and ${database}.${table}: Sluice reads ` +
-            `window ${window.name} from a view named ${relation} over ${table}. Drop or rename ${database}.${relation}.`,
+          `ClickHouse has ${database}.${relation} (a ${under} table)` +
+            (rowsEngine !== undefined ? ` and ${database}.${table}` : '') +
+            `: Sluice reads window ${window.name} from a view named ${relation} over ${table}. ` +
+            (cluster === undefined
+              ? `Drop or rename ${database}.${relation}.`
+              : `On cluster ${cluster} the rows go to ${database}.${stored} on every server: copy the rows of ` +
+                `${database}.${relation} into ${database}.${table} once it exists, then drop ${database}.${relation}.`),
           { code: 'SLUICE_CONFIG_INVALID', retriable: false },
         );
       // Rows of Sluice 0.1 (a table named after the window): kept, under the rows table's name.
@@ -175,29 +217,31 @@ export class ClickHouseSchema {
         query: `RENAME TABLE ${quoteIdentifier(database)}.${quoteIdentifier(relation)} TO ${quoteIdentifier(database)}.${quoteIdentifier(table)}`,
       });
       report?.movedTables.push(`${database}.${relation} → ${database}.${table}`);
-      rowsExist = true;
+      storedExists = true;
     }
     const server = await this.server();
-    const created = !rowsExist;
+    const created = !storedExists;
     if (created) {
-      await this.client.command({ query: windowTableDdl(database, window, table, server) });
-      report?.createdTables.push(`${database}.${table}`);
+      await this.ddl(windowTableDdl(database, window, table, server, cluster));
+      report?.createdTables.push(`${database}.${stored}`);
     }
     // Literals rather than query parameters: ClickHouse 18.16 has no {name:Type} parameters.
-    const existing = await this.columnTypesOf(table);
-    const missing = missingColumnDdl(database, window, new Set(existing.keys()), table, server);
-    for (const ddl of missing) await this.client.command({ query: ddl });
+    const existing = await this.columnTypesOf(stored);
+    const missing = missingColumnDdl(database, window, new Set(existing.keys()), stored, server, cluster);
+    for (const ddl of missing) await this.ddl(ddl);
     report?.addedColumns.push(...missing.map((ddl) => ddl.replace(/^ALTER TABLE /, '')));
+    if (cluster !== undefined)
+      await this.ensureDistributed(table, windowShardingKey(window), cluster, report);
     // A table keeps the types it was made with (window_start is never added): rows are written to fit.
     if (existing.get('window_start')?.startsWith('DateTime64')) this.millisecondBounds.add(relation);
     else this.millisecondBounds.delete(relation);
     const [found] = await this.query<{ sorting_key: string }>(
-      `SELECT sorting_key FROM system.tables WHERE database = ${stringLiteral(database)} AND name = ${stringLiteral(table)}`,
+      `SELECT sorting_key FROM system.tables WHERE database = ${stringLiteral(database)} AND name = ${stringLiteral(stored)}`,
     );
     const problem = found ? sortingKeyProblem(window, found.sorting_key) : undefined;
     if (problem)
       throw new SluiceError(
-        `ClickHouse table ${database}.${table} does not fit window ${window.name}: ${problem}. ` +
+        `ClickHouse table ${database}.${stored} does not fit window ${window.name}: ${problem}. ` +
           'It was made for another definition (groupBy or window type changed): give the window a new name, or drop the table to rebuild it.',
         { code: 'SLUICE_CONFIG_INVALID', retriable: false },
       );
@@ -205,6 +249,95 @@ export class ClickHouseSchema {
     await this.checkDefinition(window, relation, created);
     await this.ensureView(window, relation, report);
     this.ready.add(relation);
+  }
+
+  /**
+   * The rows table is what this sink writes through: a Distributed table on a cluster, a table of its
+   * own on one server. Tables made for the other placement are refused rather than written wrong (an
+   * insert into a Distributed table without the cluster's settings is queued, not acknowledged).
+   */
+  private checkPlacement(window: WindowConfig, table: string, engine: string | undefined): void {
+    const { database, cluster } = this.endpoint;
+    if (engine === undefined) return;
+    if (cluster === undefined && engine === 'Distributed')
+      throw new SluiceError(
+        `ClickHouse table ${database}.${table} (window ${window.name}) is a Distributed table, made for a ` +
+          'cluster: set sinks.clickhouse.cluster to the cluster it spans.',
+        { code: 'SLUICE_CONFIG_INVALID', retriable: false },
+      );
+    if (cluster !== undefined && engine !== 'Distributed')
+      throw new SluiceError(
+        `ClickHouse table ${database}.${table} (window ${window.name}) is a ${engine} table on this server ` +
+          `alone; with sinks.clickhouse.cluster ${cluster} the rows go through a Distributed ${table} to ` +
+          `${localTableOf(table)} on every server. Rename ${database}.${table} away (its rows can be copied ` +
+          'in once the new tables exist), or leave sinks.clickhouse.cluster out.',
+        { code: 'SLUICE_CONFIG_INVALID', retriable: false },
+      );
+  }
+
+  /**
+   * The Distributed table over `<table>_local`, made again when its columns are not the storage table's
+   * (a column was added: 18.16 alters no Distributed table ON CLUSTER, and it holds no rows of its own
+   * with synchronous inserts).
+   */
+  private async ensureDistributed(
+    table: string,
+    shardingKey: readonly string[],
+    cluster: string,
+    report?: MigrationReport,
+  ): Promise<void> {
+    const { database } = this.endpoint;
+    const wanted = [...(await this.columnTypesOf(localTableOf(table))).keys()].sort();
+    const shown = [...(await this.columnTypesOf(table)).keys()].sort();
+    if (shown.length > 0 && shown.join(',') === wanted.join(',')) return;
+    if (shown.length > 0)
+      await this.ddl(
+        `DROP TABLE IF EXISTS ${quoteIdentifier(database)}.${quoteIdentifier(table)}${onCluster(cluster)}`,
+      );
+    await this.ddl(distributedTableDdl(database, table, cluster, shardingKey));
+    report?.createdTables.push(`${database}.${table} (Distributed)`);
+  }
+
+  /**
+   * A bookkeeping table of Sluice's (the definitions ledger, the applied migrations): on one server a
+   * table; on a cluster a replicated one on every server under a Distributed table of the name, sharded
+   * by its key, so every server reads the same record.
+   */
+  private async ensureBookkeepingTable(
+    table: string,
+    columns: string,
+    engine: string,
+    engineArgs: readonly string[],
+    key: string,
+  ): Promise<void> {
+    const { database, cluster } = this.endpoint;
+    const stored = cluster === undefined ? table : localTableOf(table);
+    if ((await this.engineOf(stored)) === undefined || cluster === undefined)
+      await this.ddl(
+        `CREATE TABLE IF NOT EXISTS ${quoteIdentifier(database)}.${quoteIdentifier(stored)}${onCluster(cluster)} ` +
+          `(${columns}) ENGINE = ${storageEngine(engine, engineArgs, { database, cluster }, stored)} ORDER BY ${key}`,
+      );
+    if (cluster !== undefined && (await this.engineOf(table)) === undefined)
+      await this.ddl(distributedTableDdl(database, table, cluster, [key]));
+  }
+
+  /** DDL, ON CLUSTER where there is one: a bounded wait for every server (clickhouse-cluster.ts). */
+  private async ddl(query: string): Promise<void> {
+    await this.client.command({ query, clickhouse_settings: clusterDdlSettings(this.endpoint.cluster) });
+  }
+
+  /**
+   * Inserts result rows into the relation's rows table (after ensureTable has seen it), as it stores
+   * them, with the settings every insert of rows takes (the token identifies a batch across retries).
+   */
+  async insertRows(relation: string, rows: ResultRow[], token?: string): Promise<void> {
+    const server = await this.server();
+    await this.client.insert({
+      table: `${quoteIdentifier(this.endpoint.database)}.${quoteIdentifier(rowsTableOf(relation))}`,
+      values: this.storedRows(relation, rows),
+      format: 'JSONEachRow',
+      clickhouse_settings: insertSettings(this.endpoint.cluster, server, token),
+    });
   }
 
   /** The view over the rows table, made again when its columns are not the window's (a column was added). */
@@ -215,10 +348,10 @@ export class ClickHouseSchema {
     const shown = [...(await this.columnTypesOf(relation)).keys()].sort();
     if (shown.length > 0 && shown.join(',') === wanted.join(',')) return;
     if (shown.length > 0)
-      await this.client.command({
-        query: `DROP TABLE IF EXISTS ${quoteIdentifier(database)}.${quoteIdentifier(relation)}`,
-      });
-    await this.client.command({ query: windowViewDdl(database, window, relation) });
+      await this.ddl(
+        `DROP TABLE IF EXISTS ${quoteIdentifier(database)}.${quoteIdentifier(relation)}${onCluster(this.endpoint.cluster)}`,
+      );
+    await this.ddl(windowViewDdl(database, window, relation, this.endpoint.cluster));
     report?.createdViews.push(`${database}.${relation}`);
   }
 
@@ -247,11 +380,13 @@ export class ClickHouseSchema {
   private async checkDefinition(window: WindowConfig, table: string, created: boolean): Promise<void> {
     const { database } = this.endpoint;
     const ledger = `${quoteIdentifier(database)}.sluice_windows`;
-    await this.client.command({
-      query:
-        `CREATE TABLE IF NOT EXISTS ${ledger} (table_name String, window_name String, definition String, ` +
-        'recorded_at DateTime) ENGINE = ReplacingMergeTree(recorded_at) ORDER BY table_name',
-    });
+    await this.ensureBookkeepingTable(
+      'sluice_windows',
+      'table_name String, window_name String, definition String, recorded_at DateTime',
+      'ReplacingMergeTree',
+      ['recorded_at'],
+      'table_name',
+    );
     const now = fingerprintOf(window, this.keyedBy);
     let [recorded]: ({ window_name: string; definition: string } | undefined)[] = created
       ? []
@@ -294,6 +429,7 @@ export class ClickHouseSchema {
         },
       ],
       format: 'JSONEachRow',
+      clickhouse_settings: insertSettings(this.endpoint.cluster, await this.server(), undefined),
     });
   }
 
@@ -305,14 +441,18 @@ export class ClickHouseSchema {
   /**
    * Applies the folder's `.sql` files in name order, each once: a file already applied is skipped, one
    * changed since it was applied is refused (write a new file instead). `{database}` in a file is the
-   * sink's database. Statements are separated by `;` at the end of a line.
+   * sink's database; ` {on_cluster}` is ` ON CLUSTER <cluster>` when the sink has one, else nothing. Statements are separated by `;` at the end of a line.
    */
   private async applyFolder(dir: string): Promise<string[]> {
     const { database } = this.endpoint;
     const ledger = `${quoteIdentifier(database)}.sluice_migrations`;
-    await this.client.command({
-      query: `CREATE TABLE IF NOT EXISTS ${ledger} (name String, checksum String, applied_at DateTime) ENGINE = MergeTree ORDER BY name`,
-    });
+    await this.ensureBookkeepingTable(
+      'sluice_migrations',
+      'name String, checksum String, applied_at DateTime',
+      'MergeTree',
+      [],
+      'name',
+    );
     let files: string[];
     try {
       files = (await readdir(dir)).filter((f) => f.endsWith('.sql')).sort();
@@ -338,7 +478,10 @@ export class ClickHouseSchema {
           `migration ${file} changed after it was applied to ${database} (checksum ${previous.slice(0, 12)} then, ${checksum.slice(0, 12)} now): add a new file instead of editing an applied one`,
           { code: 'SLUICE_CONFIG_INVALID', retriable: false },
         );
-      for (const statement of splitStatements(text.replaceAll('{database}', database))) {
+      const placed = text
+        .replaceAll('{database}', database)
+        .replaceAll(' {on_cluster}', onCluster(this.endpoint.cluster));
+      for (const statement of splitStatements(placed)) {
         try {
           await this.client.command({ query: statement });
         } catch (error) {
@@ -355,6 +498,7 @@ export class ClickHouseSchema {
           { name: file, checksum, applied_at: new Date().toISOString().slice(0, 19).replace('T', ' ') },
         ],
         format: 'JSONEachRow',
+        clickhouse_settings: insertSettings(this.endpoint.cluster, await this.server(), undefined),
       });
       done.push(file);
     }

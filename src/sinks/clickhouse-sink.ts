@@ -8,7 +8,6 @@ import type { ClickHouseSinkConfig, WindowConfig } from '../config/schema.js';
 import { SluiceBugError } from '../errors.js';
 import { clickHouseErrorText, isClickHouseMissingTable, isClickHouseRejection } from './clickhouse-errors.js';
 import { withdrawUncommitted } from './clickhouse-withdrawal.js';
-import { quoteIdentifier, rowsTableOf } from './clickhouse-tables.js';
 import {
   ClickHouseSchema,
   SinkRejectedError,
@@ -91,15 +90,7 @@ export class ClickHouseSink extends BatchingSink {
     const window = this.tableWindows.get(table);
     try {
       if (window) await this.schema.ensureTable(window, table);
-      const server = await this.schema.server();
-      await this.client.insert({
-        table: `${quoteIdentifier(this.endpoint.database)}.${quoteIdentifier(rowsTableOf(table))}`,
-        values: window ? this.schema.storedRows(table, rows) : rows,
-        format: 'JSONEachRow',
-        ...(server.insertDeduplicationToken
-          ? { clickhouse_settings: { insert_deduplication_token: this.tokenOf(rows) } }
-          : {}),
-      });
+      await this.schema.insertRows(table, rows, this.tokenOf(rows));
     } catch (error) {
       // Dropped under us: created again on the next attempt.
       if (isClickHouseMissingTable(error)) this.schema.forget(table);
@@ -113,13 +104,7 @@ export class ClickHouseSink extends BatchingSink {
 
   withdraw(checkpoints: ReadonlyMap<number, number>): Promise<Map<string, number>> {
     const windows = new Map([...this.windows.keys()].map((name) => [name, this.config.tables[name]]));
-    return withdrawUncommitted(
-      this.client,
-      this.endpoint.database,
-      this.settings.pipeline,
-      checkpoints,
-      windows,
-    );
+    return withdrawUncommitted(this.client, this.endpoint, this.settings.pipeline, checkpoints, windows);
   }
 
   override async close(): Promise<void> {

@@ -12,14 +12,11 @@
 import type { AggregationConfig, WindowConfig } from '../config/schema.js';
 import { groupByColumn } from '../config/columns.js';
 import { BASELINE, DEDUPLICATION_WINDOW, type ClickHouseCapabilities } from './clickhouse-capabilities.js';
+import { localTableOf, onCluster, storageEngine } from './clickhouse-cluster.js';
 
-export function quoteIdentifier(name: string): string {
-  return `\`${name.replace(/`/g, '``')}\``;
-}
+import { quoteIdentifier } from './clickhouse-sql.js';
 
-export function stringLiteral(value: string): string {
-  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
-}
+export { quoteIdentifier, stringLiteral } from './clickhouse-sql.js';
 
 export interface Column {
   name: string;
@@ -85,6 +82,14 @@ export function windowSortingKey(window: WindowConfig): string[] {
 }
 
 /**
+ * What a cluster shards a window's rows by (clickhouse-cluster.ts): the identity without the second-
+ * resolution bound, so every version of a row goes to one shard.
+ */
+export function windowShardingKey(window: WindowConfig): string[] {
+  return ['pipeline', 'window_start_ms', ...window.groupBy.map(groupByColumn), 'source_partition'];
+}
+
+/**
  * Users read a window from the view named after it (or after its routed table): one row per window and
  * key, straight. The rows Sluice writes (per computing partition, per version, superseded session rows
  * included) are in the table under this name, for operators.
@@ -93,9 +98,13 @@ export function rowsTableOf(relation: string): string {
   return `${relation}_rows`;
 }
 
-/** The relation a rows table serves (rowsTableOf's inverse); undefined for a table of another name. */
+/**
+ * The relation a rows table serves (rowsTableOf's inverse; on a cluster, of its storage table too);
+ * undefined for a table of another name.
+ */
 export function relationOfRowsTable(table: string): string | undefined {
-  return table.endsWith('_rows') ? table.slice(0, -'_rows'.length) : undefined;
+  const rows = table.endsWith('_rows_local') ? table.slice(0, -'_local'.length) : table;
+  return rows.endsWith('_rows') ? rows.slice(0, -'_rows'.length) : undefined;
 }
 
 /** The rows' bookkeeping, which the view leaves out: which partition computed a row, when, which version. */
@@ -113,10 +122,15 @@ export function viewColumns(window: WindowConfig): string[] {
  * Re-keyed windows (and windows the source's keying puts in one partition) have one row per window and
  * key, so a plain SELECT is the answer and sums over it are right.
  */
-export function windowViewDdl(database: string, window: WindowConfig, relation = window.name): string {
+export function windowViewDdl(
+  database: string,
+  window: WindowConfig,
+  relation = window.name,
+  cluster?: string,
+): string {
   const columns = viewColumns(window).map(quoteIdentifier).join(', ');
   return (
-    `CREATE VIEW IF NOT EXISTS ${quoteIdentifier(database)}.${quoteIdentifier(relation)} AS ` +
+    `CREATE VIEW IF NOT EXISTS ${quoteIdentifier(database)}.${quoteIdentifier(relation)}${onCluster(cluster)} AS ` +
     `SELECT ${columns} FROM ${quoteIdentifier(database)}.${quoteIdentifier(rowsTableOf(relation))} FINAL ` +
     'WHERE superseded = 0'
   );
@@ -124,23 +138,27 @@ export function windowViewDdl(database: string, window: WindowConfig, relation =
 
 /**
  * The table for a window's rows: named after the window (rowsTableOf) unless routing names it otherwise.
- * Where the server deduplicates by insert token, the table remembers its recent inserts' tokens.
+ * Where the server deduplicates by insert token, the table remembers its recent inserts' tokens. On a
+ * cluster this is the storage table under the Distributed one (`<table>_local`, replicated, made on
+ * every server); a replicated table remembers its inserts by itself.
  */
 export function windowTableDdl(
   database: string,
   window: WindowConfig,
   table = window.name,
   server: ClickHouseCapabilities = BASELINE,
+  cluster?: string,
 ): string {
+  const stored = cluster === undefined ? table : localTableOf(table);
   return [
-    `CREATE TABLE IF NOT EXISTS ${quoteIdentifier(database)}.${quoteIdentifier(table)} (`,
+    `CREATE TABLE IF NOT EXISTS ${quoteIdentifier(database)}.${quoteIdentifier(stored)}${onCluster(cluster)} (`,
     windowColumns(window, server)
       .map((c) => `  ${quoteIdentifier(c.name)} ${c.type}`)
       .join(',\n'),
-    ') ENGINE = ReplacingMergeTree(version)',
+    `) ENGINE = ${storageEngine('ReplacingMergeTree', ['version'], { database, cluster }, stored)}`,
     'PARTITION BY toYYYYMM(window_start)',
     `ORDER BY (${windowSortingKey(window).map(quoteIdentifier).join(', ')})`,
-    ...(server.insertDeduplicationToken
+    ...(server.insertDeduplicationToken && cluster === undefined
       ? [`SETTINGS non_replicated_deduplication_window = ${DEDUPLICATION_WINDOW}`]
       : []),
   ].join('\n');
@@ -153,12 +171,14 @@ export function missingColumnDdl(
   existing: ReadonlySet<string>,
   table = window.name,
   server: ClickHouseCapabilities = BASELINE,
+  cluster?: string,
 ): string[] {
   return windowColumns(window, server)
     .filter((c) => !existing.has(c.name))
     .map(
       (c) =>
-        `ALTER TABLE ${quoteIdentifier(database)}.${quoteIdentifier(table)} ADD COLUMN ${quoteIdentifier(c.name)} ${c.type}` +
+        `ALTER TABLE ${quoteIdentifier(database)}.${quoteIdentifier(table)}${onCluster(cluster)} ` +
+        `ADD COLUMN ${quoteIdentifier(c.name)} ${c.type}` +
         (c.default === undefined ? '' : ` DEFAULT ${c.default}`),
     );
 }

@@ -6,8 +6,25 @@
 // checkpoint is deleted (ALTER TABLE … DELETE, a mutation; waited for), in every table of the
 // database that holds this pipeline's rows. Both ClickHouse 18.16 and current releases accept it.
 // `sluice reset --delete-results` deletes a pipeline's rows the same way.
+// On a cluster the mutation runs ON CLUSTER on the storage tables (`*_local`): ClickHouse registers it
+// per shard, so inserts after it are untouched by it, and runs it on every replica. It is done when no
+// replica that answers still has a matching row (a replica out of reach catches up from its queue and its
+// shard's replication log when it is back); a shard none of whose replicas answers fails the withdrawal,
+// which is retried, the partitions waiting.
 import type { ClickHouseClient } from '@clickhouse/client';
 import { SluiceError } from '../errors.js';
+import { clickHouseErrorCode } from './clickhouse-errors.js';
+import {
+  CLUSTER_MUTATION_TIMEOUT_S,
+  DISTRIBUTED_DDL_TIMEOUT,
+  clusterDdlSettings,
+  clusterReplicasQuery,
+  localTableOf,
+  onCluster,
+  remoteTable,
+  replicasOf,
+} from './clickhouse-cluster.js';
+import type { ClickHouseEndpoint } from './clickhouse-schema.js';
 import { quoteIdentifier, relationOfRowsTable, stringLiteral } from './clickhouse-tables.js';
 
 /** How long a mutation may take before the restore gives up (and is retried). */
@@ -44,6 +61,14 @@ function isDerivedFrom(table: string, relation: string): boolean {
   return table.startsWith(`${relation}${DERIVED_TABLE_SEPARATOR}`);
 }
 
+function notDone(database: string, table: string): SluiceError {
+  return new SluiceError(
+    `withdrawing uncommitted rows from ${database}.${table}: the mutation is not done after ` +
+      `${MUTATION_DEADLINE_MS / 1000} s (see system.mutations)`,
+    { code: 'SLUICE_SINK_UNAVAILABLE', retriable: true },
+  );
+}
+
 async function waitForMutations(client: ClickHouseClient, database: string, table: string): Promise<void> {
   const deadline = Date.now() + MUTATION_DEADLINE_MS;
   for (;;) {
@@ -53,12 +78,47 @@ async function waitForMutations(client: ClickHouseClient, database: string, tabl
         `AND table = ${stringLiteral(table)} AND is_done = 0`,
     );
     if (Number(pending?.n ?? 0) === 0) return;
-    if (Date.now() > deadline)
+    if (Date.now() > deadline) throw notDone(database, table);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/**
+ * On a cluster: until every replica that answers has no row matching `predicate` in `table`, each shard
+ * having at least one that answers.
+ */
+async function waitOnReplicas(
+  client: ClickHouseClient,
+  endpoint: ClickHouseEndpoint,
+  cluster: string,
+  table: string,
+  predicate: string,
+): Promise<void> {
+  const replicas = replicasOf(await rows(client, clusterReplicasQuery(cluster)));
+  const deadline = Date.now() + MUTATION_DEADLINE_MS;
+  for (;;) {
+    const counts = await Promise.all(
+      replicas.map((replica) =>
+        rows<{ n: string }>(
+          client,
+          `SELECT count() AS n FROM ${remoteTable(replica, endpoint.database, table, endpoint)} WHERE ${predicate}`,
+        ).then(
+          ([found]) => Number(found?.n ?? 0),
+          () => undefined,
+        ),
+      ),
+    );
+    const unanswered = [...new Set(replicas.map((r) => r.shard))].filter((shard) =>
+      replicas.every((r, i) => r.shard !== shard || counts[i] === undefined),
+    );
+    if (unanswered.length > 0)
       throw new SluiceError(
-        `withdrawing uncommitted rows from ${database}.${table}: the mutation is not done after ` +
-          `${MUTATION_DEADLINE_MS / 1000} s (see system.mutations)`,
+        `withdrawing uncommitted rows from ${endpoint.database}.${table}: no server of shard ` +
+          `${unanswered.join(', ')} of cluster ${cluster} answers`,
         { code: 'SLUICE_SINK_UNAVAILABLE', retriable: true },
       );
+    if (counts.every((n) => n === undefined || n === 0)) return;
+    if (Date.now() > deadline) throw notDone(endpoint.database, table);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
@@ -69,7 +129,7 @@ async function waitForMutations(client: ClickHouseClient, database: string, tabl
  */
 export async function withdrawUncommitted(
   client: ClickHouseClient,
-  database: string,
+  endpoint: ClickHouseEndpoint,
   pipeline: string,
   checkpoints: ReadonlyMap<number, number>,
   windows: WindowTables,
@@ -79,8 +139,8 @@ export async function withdrawUncommitted(
   const after = [...checkpoints]
     .map(([partition, interval]) => `(source_partition = ${partition} AND commit_interval > ${interval})`)
     .join(' OR ');
-  const tables = await tablesOf(client, database, windows);
-  return deleteWhere(client, database, `pipeline = ${stringLiteral(pipeline)} AND (${after})`, tables);
+  const tables = await tablesOf(client, endpoint.database, windows);
+  return deleteWhere(client, endpoint, `pipeline = ${stringLiteral(pipeline)} AND (${after})`, tables);
 }
 
 /**
@@ -122,21 +182,55 @@ async function tablesOf(
   );
 }
 
+/** The rows of a result table matching `predicate` (on a cluster, of every shard). */
+async function countWhere(
+  client: ClickHouseClient,
+  { database, cluster }: ClickHouseEndpoint,
+  table: string,
+  predicate: string,
+): Promise<number> {
+  const from =
+    cluster === undefined
+      ? `${quoteIdentifier(database)}.${quoteIdentifier(table)}`
+      : `cluster(${stringLiteral(cluster)}, ${quoteIdentifier(database)}, ${quoteIdentifier(table)})`;
+  const [found] = await rows<{ n: string }>(client, `SELECT count() AS n FROM ${from} WHERE ${predicate}`);
+  return Number(found?.n ?? 0);
+}
+
+/** ALTER … DELETE, and its wait: on one server for the mutation, on a cluster for the rows on every replica. */
+async function mutate(
+  client: ClickHouseClient,
+  endpoint: ClickHouseEndpoint,
+  table: string,
+  predicate: string,
+): Promise<void> {
+  const { database, cluster } = endpoint;
+  const name = `${quoteIdentifier(database)}.${quoteIdentifier(table)}`;
+  try {
+    await client.command({
+      query: `ALTER TABLE ${name}${onCluster(cluster)} DELETE WHERE ${predicate}`,
+      clickhouse_settings: clusterDdlSettings(cluster, CLUSTER_MUTATION_TIMEOUT_S),
+    });
+  } catch (error) {
+    // Some servers have not run it yet: they will, from the DDL queue; the wait below decides.
+    if (cluster === undefined || clickHouseErrorCode(error) !== DISTRIBUTED_DDL_TIMEOUT) throw error;
+  }
+  if (cluster === undefined) await waitForMutations(client, database, table);
+  else await waitOnReplicas(client, endpoint, cluster, table, predicate);
+}
+
 /** Deletes the rows matching `predicate` from the result tables (all, or these), waiting for it; how many, per table. */
 async function deleteWhere(
   client: ClickHouseClient,
-  database: string,
+  endpoint: ClickHouseEndpoint,
   predicate: string,
   only?: readonly string[],
 ): Promise<Map<string, number>> {
   const deleted = new Map<string, number>();
-  for (const table of only ?? (await resultTables(client, database))) {
-    const name = `${quoteIdentifier(database)}.${quoteIdentifier(table)}`;
-    const [found] = await rows<{ n: string }>(client, `SELECT count() AS n FROM ${name} WHERE ${predicate}`);
-    const count = Number(found?.n ?? 0);
+  for (const table of only ?? (await resultTables(client, endpoint.database))) {
+    const count = await countWhere(client, endpoint, table, predicate);
     if (count === 0) continue;
-    await client.command({ query: `ALTER TABLE ${name} DELETE WHERE ${predicate}` });
-    await waitForMutations(client, database, table);
+    await mutate(client, endpoint, table, predicate);
     deleted.set(table, count);
   }
   return deleted;
@@ -149,7 +243,7 @@ async function deleteWhere(
  */
 export async function deleteResults(
   client: ClickHouseClient,
-  database: string,
+  endpoint: ClickHouseEndpoint,
   pipeline: string,
   partitions: readonly number[],
   fromMs: number | undefined,
@@ -158,23 +252,19 @@ export async function deleteResults(
   const predicate =
     `pipeline = ${stringLiteral(pipeline)} AND source_partition IN (${partitions.join(', ')})` +
     (fromMs === undefined ? '' : ` AND window_end_ms > ${Math.floor(fromMs)}`);
-  const deleted = await deleteWhere(client, database, predicate);
-  const ledger = `${quoteIdentifier(database)}.sluice_windows`;
+  const { database, cluster } = endpoint;
+  const deleted = await deleteWhere(client, endpoint, predicate);
   const [hasLedger] = await rows<{ n: string }>(
     client,
     `SELECT count() AS n FROM system.tables WHERE database = ${stringLiteral(database)} AND name = 'sluice_windows'`,
   );
   if (Number(hasLedger?.n ?? 0) === 0) return deleted;
+  const ledger = cluster === undefined ? 'sluice_windows' : localTableOf('sluice_windows');
   for (const table of deleted.keys()) {
-    const name = `${quoteIdentifier(database)}.${quoteIdentifier(table)}`;
-    const [left] = await rows<{ n: string }>(client, `SELECT count() AS n FROM ${name}`);
-    if (Number(left?.n ?? 0) > 0) continue;
+    if ((await countWhere(client, endpoint, table, '1')) > 0) continue;
     // The ledger names the relation users read (the view over the rows table).
     const relation = relationOfRowsTable(table) ?? table;
-    await client.command({
-      query: `ALTER TABLE ${ledger} DELETE WHERE table_name = ${stringLiteral(relation)}`,
-    });
-    await waitForMutations(client, database, 'sluice_windows');
+    await mutate(client, endpoint, ledger, `table_name = ${stringLiteral(relation)}`);
   }
   return deleted;
 }

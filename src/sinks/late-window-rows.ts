@@ -133,11 +133,7 @@ export class LateWindowRows {
       version: replacement.version,
     };
     identity.window.groupBy.forEach((field, i) => (row[groupByColumn(field)] = identity.key[i] ?? ''));
-    await this.client.insert({
-      table: this.qualified(rowsTableOf(table)),
-      values: this.schema.storedRows(table, [row]),
-      format: 'JSONEachRow',
-    });
+    await this.schema.insertRows(table, [row]);
   }
 
   private qualified(table: string): string {

@@ -9,7 +9,6 @@ import { SluiceError, messageOf } from '../errors.js';
 import type { RecordHeaders } from '../source/outgoing-record.js';
 import type { RecordProducer } from '../source/record-producer.js';
 import { ClickHouseSchema, createClickHouseClient, type ClickHouseEndpoint } from './clickhouse-schema.js';
-import { quoteIdentifier, rowsTableOf } from './clickhouse-tables.js';
 import { isSinkDeadLetter } from './dead-letters.js';
 import { resultMessage } from './kafka-sink.js';
 import type { ResultRow } from './result-row.js';
@@ -112,11 +111,7 @@ export class SinkRowReplay {
     try {
       // Created again when dropped (the cause the rows were given up on, perhaps).
       if (window) await this.schema.ensureTable(window, table);
-      await this.client.insert({
-        table: `${quoteIdentifier(this.clickhouse.database)}.${quoteIdentifier(rowsTableOf(table))}`,
-        values: window ? this.schema.storedRows(table, rows) : rows,
-        format: 'JSONEachRow',
-      });
+      await this.schema.insertRows(table, rows);
     } catch (error) {
       throw new SluiceError(
         `replaying ${rows.length} row(s) into ${this.clickhouse.database}.${table} at ${this.clickhouse.url} failed: ${messageOf(error)}. Nothing after them was marked replayed: fix the sink and run the replay again`,

@@ -108,38 +108,19 @@ export async function stackUp(options: StackOptions): Promise<StackState> {
     number,
     number,
   ];
-  // Per ClickHouse server: HTTP, native TCP and (replicas) interserver ports.
-  const serverPorts = await freePorts(3 * replicas);
   const kafkaDir = join(options.dir, 'kafka');
   await mkdir(kafkaDir, { recursive: true });
   const zookeeper =
     replicas > 1
       ? await startZooKeeper({ dir: join(options.dir, 'zookeeper'), port: zookeeperPort, log })
       : undefined;
-  const tcpPorts = Array.from({ length: replicas }, (_, i) => serverPorts[3 * i + 1]!);
-  const servers: ClickHouseStartOptions[] = [];
-  for (let i = 0; i < replicas; i += 1) {
-    // One server keeps the folder and the pinned port it always had; replicas get a folder each.
-    const dir = replicas === 1 ? join(options.dir, 'clickhouse') : join(options.dir, `clickhouse-r${i + 1}`);
-    await mkdir(dir, { recursive: true });
-    servers.push({
-      dir,
-      httpPort: i === 0 ? await chosenPort('SLUICE_CLICKHOUSE_PORT', serverPorts[0]!) : serverPorts[3 * i]!,
-      tcpPort: tcpPorts[i]!,
-      ...(zookeeper
-        ? {
-            replication: {
-              cluster: STACK_CLUSTER,
-              zookeeperPort: zookeeper.port,
-              replicaTcpPorts: tcpPorts,
-              replica: `r${i + 1}`,
-              interserverPort: serverPorts[3 * i + 2]!,
-            },
-          }
-        : {}),
-      log,
-    });
-  }
+  const servers = await planClickHouseServers({
+    dir: options.dir,
+    count: replicas,
+    ...(zookeeper ? { zookeeperPort: zookeeper.port } : {}),
+    firstHttpPort: await chosenPort('SLUICE_CLICKHOUSE_PORT', 0),
+    log,
+  });
 
   // Start the servers at once: a cold start then costs the slowest, not the sum.
   const [kafka, ...clickhouse] = await Promise.allSettled([
@@ -171,6 +152,48 @@ export async function stackUp(options: StackOptions): Promise<StackState> {
   };
   await writeStackState(options.dir, state);
   return state;
+}
+
+/**
+ * The ClickHouse servers of a stack in `dir`: one (folder `clickhouse`), or `count` replicas of one
+ * shard of the cluster STACK_CLUSTER (folders `clickhouse-r<n>`, replica names `r<n>`) coordinated by
+ * the ZooKeeper at `zookeeperPort`. Ports are free ones; `firstHttpPort` pins the first server's.
+ */
+export async function planClickHouseServers(options: {
+  dir: string;
+  count: number;
+  zookeeperPort?: number;
+  firstHttpPort?: number;
+  log?: (line: string) => void;
+}): Promise<ClickHouseStartOptions[]> {
+  const { count, zookeeperPort } = options;
+  // Per server: HTTP, native TCP and (replicas) interserver ports.
+  const ports = await freePorts(3 * count);
+  const tcpPorts = Array.from({ length: count }, (_, i) => ports[3 * i + 1]!);
+  const servers: ClickHouseStartOptions[] = [];
+  for (let i = 0; i < count; i += 1) {
+    // One server keeps the folder it always had; replicas get a folder each.
+    const dir = count === 1 ? join(options.dir, 'clickhouse') : join(options.dir, `clickhouse-r${i + 1}`);
+    await mkdir(dir, { recursive: true });
+    servers.push({
+      dir,
+      httpPort: i === 0 && options.firstHttpPort ? options.firstHttpPort : ports[3 * i]!,
+      tcpPort: tcpPorts[i]!,
+      ...(zookeeperPort !== undefined && count > 1
+        ? {
+            replication: {
+              cluster: STACK_CLUSTER,
+              zookeeperPort,
+              replicaTcpPorts: tcpPorts,
+              replica: `r${i + 1}`,
+              interserverPort: ports[3 * i + 2]!,
+            },
+          }
+        : {}),
+      ...(options.log ? { log: options.log } : {}),
+    });
+  }
+  return servers;
 }
 
 /** Stops the stack's processes (Kafka first, so it can still write its final state), keeping data. */
