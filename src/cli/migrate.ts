@@ -23,7 +23,10 @@ export function registerMigrateCommand(program: Command): void {
         const schema = new ClickHouseSchema(client, clickhouse, pipeline.source.keyedBy);
         await schema.check();
         const report = await schema.migrate(pipeline.windows, pipeline.sinks.clickhouse.migrations);
-        console.log(report.server);
+        console.log(
+          report.server +
+            (clickhouse.cluster === undefined ? '' : `; tables ON CLUSTER ${clickhouse.cluster}`),
+        );
         for (const moved of report.movedTables) console.log(`moved the rows of ${moved}`);
         for (const table of report.createdTables) console.log(`created table ${table}`);
         for (const column of report.addedColumns) console.log(`added ${column}`);

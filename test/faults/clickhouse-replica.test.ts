@@ -4,25 +4,27 @@
 // Sluice is SIGKILLed and started again, so its restore withdraws the killed attempt's uncommitted rows
 // with one replica out of reach; then r2 starts again on its data and catches up from the replication
 // log. Every window must be exact read from r1's views and from r2's, against the independent truth.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import type { Kafka } from 'kafkajs';
-import { startClickHouse } from '../../src/tools/stack/clickhouse-server.js';
+import { startClickHouse, type ClickHouseStartOptions } from '../../src/tools/stack/clickhouse-server.js';
 import type { ClickHouseState } from '../../src/tools/stack/stack-state.js';
 import { STACK_CLUSTER, planClickHouseServers } from '../../src/tools/stack/local-stack.js';
 import { freePorts } from '../../src/tools/stack/ports.js';
 import { stopProcess } from '../../src/tools/stack/processes.js';
 import { startZooKeeper } from '../../src/tools/stack/zookeeper-server.js';
-import { queryRows, waitFor } from '../integration/support/fixtures.js';
+import { queryRows, uniqueName, waitFor } from '../integration/support/fixtures.js';
+import { runSluice, writeConfig } from '../integration/support/sluice-process.js';
 import { useTestServices } from '../integration/support/services.js';
 import {
   MemoryWatch,
   PARTITIONS,
   expectExact,
+  faultPipeline,
   scenarioPipeline,
   startProduction,
   verdict,
@@ -38,28 +40,104 @@ describe('fault scenario: a replicated ClickHouse cluster', () => {
   const services = useTestServices();
   let kafka: Kafka;
   const cleanups: (() => Promise<unknown>)[] = [];
-  beforeAll(() => ({ kafka } = services));
+  let plans: ClickHouseStartOptions[];
+  let servers: ClickHouseState[];
+  let r1: ClickHouseClient;
+  let r2: ClickHouseClient;
+  beforeAll(async () => {
+    ({ kafka } = services);
+    const dir = await mkdtemp(join(tmpdir(), 'sluice-ch-cluster-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const [zookeeperPort] = (await freePorts(1)) as [number];
+    const zookeeper = await startZooKeeper({ dir: join(dir, 'zookeeper'), port: zookeeperPort });
+    cleanups.push(() => stopProcess(zookeeper.pid, 5_000));
+    plans = await planClickHouseServers({ dir, count: 2, zookeeperPort });
+    servers = await Promise.all(plans.map((plan) => startClickHouse(plan)));
+    cleanups.push(() => Promise.all(servers.map((server) => stopProcess(server.pid, 5_000))));
+    [r1, r2] = servers.map((server) => {
+      const client = createClient({ url: server.url, log: { level: ClickHouseLogLevel.OFF } });
+      cleanups.push(() => client.close());
+      return client;
+    }) as [ClickHouseClient, ClickHouseClient];
+  }, 180_000);
   afterAll(async () => {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+  });
+
+  it('migrates ON CLUSTER, applies {on_cluster} migrations once, and refuses what does not fit', async () => {
+    const database = uniqueName('cluster_migrate');
+    const migrations = await mkdtemp(join(tmpdir(), 'sluice-cluster-migrations-'));
+    cleanups.push(() => rm(migrations, { recursive: true, force: true }));
+    await writeFile(
+      join(migrations, '001_regions.sql'),
+      'CREATE TABLE {database}.regions_local {on_cluster} (country String, region String)\n' +
+        "ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/regions_local', '{replica}')\n" +
+        'ORDER BY country;\n',
+    );
+    const pipeline = (clickhouse: Record<string, unknown>, db = database) =>
+      writeConfig(
+        faultPipeline({
+          name: db,
+          topic: `${db}_events`,
+          database: db,
+          brokers: inject('kafkaBrokers'),
+          clickhouseUrl: servers[0]!.url,
+          clickhouse,
+        }),
+      );
+    const onCluster = pipeline({ cluster: STACK_CLUSTER, migrations });
+    const first = await runSluice(['migrate', '--config', onCluster]);
+    expect(first.code, first.output).toBe(0);
+    expect(first.output).toContain(`tables ON CLUSTER ${STACK_CLUSTER}`);
+    expect(first.output).toContain('applied 001_regions.sql');
+    const tables = (client: ClickHouseClient) =>
+      queryRows<{ name: string; engine: string }>(
+        client,
+        `SELECT name, engine FROM system.tables WHERE database = '${database}' ORDER BY name`,
+      ).then((rows) => Object.fromEntries(rows.map((r) => [r.name, r.engine])));
+    const made = await tables(r1);
+    expect(made).toMatchObject({
+      sessions: 'View',
+      sessions_rows: 'Distributed',
+      sessions_rows_local: 'ReplicatedReplacingMergeTree',
+      sluice_windows: 'Distributed',
+      sluice_windows_local: 'ReplicatedReplacingMergeTree',
+      sluice_migrations: 'Distributed',
+      sluice_migrations_local: 'ReplicatedMergeTree',
+      regions_local: 'ReplicatedMergeTree',
+    });
+    expect(await tables(r2)).toEqual(made);
+    const again = await runSluice(['migrate', '--config', onCluster]);
+    expect(again.output).toContain('is up to date');
+
+    // A cluster the servers do not know: refused, naming the field and the clusters there are.
+    const unknown = await runSluice(['migrate', '--config', pipeline({ cluster: 'elsewhere' })]);
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.output).toContain(
+      `sinks.clickhouse.cluster: expected a cluster of the server's remote_servers, found "elsewhere"`,
+    );
+    expect(unknown.output).toContain(`knows ${STACK_CLUSTER}`);
+    // Tables made for the cluster, written without it: refused rather than queued unacknowledged.
+    const alone = await runSluice(['migrate', '--config', pipeline({})]);
+    expect(alone.code).not.toBe(0);
+    expect(alone.output).toContain(
+      `ClickHouse table ${database}.by_type_10s_rows (window by_type_10s) is a Distributed table, made for a cluster: set sinks.clickhouse.cluster`,
+    );
+    // And the other way round: a database made on one server, then written with the cluster.
+    const single = uniqueName('single');
+    const alone1 = await runSluice(['migrate', '--config', pipeline({}, single)]);
+    expect(alone1.code, alone1.output).toBe(0);
+    const refused = await runSluice(['migrate', '--config', pipeline({ cluster: STACK_CLUSTER }, single)]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.output).toContain(
+      `ClickHouse table ${single}.by_type_10s_rows (window by_type_10s) is a ReplacingMergeTree table on this server alone`,
+    );
   });
 
   it(
     `is exact on either replica when one is down for ${DOWN_MS / 1000} s and Sluice crashes meanwhile`,
     async () => {
-      const dir = await mkdtemp(join(tmpdir(), 'sluice-ch-cluster-'));
-      cleanups.push(() => rm(dir, { recursive: true, force: true }));
-      const [zookeeperPort, statusPort] = (await freePorts(2)) as [number, number];
-      const zookeeper = await startZooKeeper({ dir: join(dir, 'zookeeper'), port: zookeeperPort });
-      cleanups.push(() => stopProcess(zookeeper.pid, 5_000));
-      const plans = await planClickHouseServers({ dir, count: 2, zookeeperPort });
-      const servers: ClickHouseState[] = await Promise.all(plans.map((plan) => startClickHouse(plan)));
-      cleanups.push(() => Promise.all(servers.map((server) => stopProcess(server.pid, 5_000))));
-      const [r1, r2] = servers.map((server) => {
-        const client = createClient({ url: server.url, log: { level: ClickHouseLogLevel.OFF } });
-        cleanups.push(() => client.close());
-        return client;
-      }) as [ClickHouseClient, ClickHouseClient];
-
+      const [statusPort] = (await freePorts(1)) as [number];
       const { topic, database, groupId, config } = await scenarioPipeline(kafka, 'cluster', {
         brokers: inject('kafkaBrokers'),
         clickhouseUrl: servers[0]!.url,
