@@ -5,7 +5,7 @@
 import { StackError } from './stack-error.js';
 
 /** The default: the release the whole suite was proven on. */
-export const KAFKA_VERSION = '3.9.1';
+export const KAFKA_VERSION = '4.4.0';
 /** The release lines the stack knows how to run, oldest first. */
 export const KAFKA_LINES = ['3.9', '4.0', '4.1', '4.2', '4.3', '4.4'] as const;
 
@@ -24,7 +24,7 @@ export function checkedKafkaVersion(text: string, where: string): string {
   if (!line || !(KAFKA_LINES as readonly string[]).includes(line)) {
     throw new StackError(
       `${where}: expected an Apache Kafka release of the lines ${KAFKA_LINES.join(', ')} written in full ` +
-        `(e.g. ${KAFKA_VERSION} or 4.4.0), found ${JSON.stringify(text)}`,
+        `(e.g. ${KAFKA_VERSION} or 3.9.1), found ${JSON.stringify(text)}`,
     );
   }
   return text;

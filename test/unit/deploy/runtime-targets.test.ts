@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { checkedKafkaVersion } from '../../../src/tools/stack/kafka-release.js';
+import { KAFKA_VERSION, checkedKafkaVersion } from '../../../src/tools/stack/kafka-release.js';
 
 const ci = readFileSync('.ci/run', 'utf8');
 const setting = (name: string) => new RegExp(`^${name}=(\\S+)$`, 'm').exec(ci)?.[1];
@@ -22,11 +22,14 @@ describe('runtime targets', () => {
     expect(engines.node.split('||').map((range) => range.trim())).toContain(`^${major(lts!)}.0.0`);
   });
 
-  it("runs compose's Kafka on a release line the local stack runs and CI tests", () => {
+  it("runs compose's Kafka on the stack's default release, and CI's other leg on another line", () => {
     const compose = parse(readFileSync('docker-compose.yml', 'utf8')) as {
       services: Record<string, { image?: string }>;
     };
-    const version = compose.services.kafka?.image?.split(':')[1] ?? '';
-    expect(() => checkedKafkaVersion(version, 'docker-compose.yml kafka image')).not.toThrow();
+    for (const service of ['kafka', 'kafka-init'])
+      expect(compose.services[service]?.image, service).toBe(`apache/kafka:${KAFKA_VERSION}`);
+    const other = setting('OTHER_KAFKA_VERSION');
+    expect(() => checkedKafkaVersion(other ?? '', '.ci/run OTHER_KAFKA_VERSION')).not.toThrow();
+    expect(other!.split('.').slice(0, 2)).not.toEqual(KAFKA_VERSION.split('.').slice(0, 2));
   });
 });
