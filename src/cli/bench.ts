@@ -12,7 +12,7 @@ import { createLogger } from '../ops/logger.js';
 import { createKafka } from '../source/kafka-client.js';
 import { stackUp } from '../tools/stack/local-stack.js';
 import { defaultStackDir } from '../config/local-stack-endpoints.js';
-import { reportMarkdown, type BenchReport } from '../tools/bench/bench-report.js';
+import { reportMarkdown, spreadOf, type BenchReport } from '../tools/bench/bench-report.js';
 import { SLUICE_VERSION } from '../version.js';
 
 interface BenchOptions {
@@ -24,6 +24,7 @@ interface BenchOptions {
   latencyRate?: string;
   latencySeconds?: string;
   keys?: string;
+  repeat?: string;
   compare?: string;
   simpleOnly?: boolean;
 }
@@ -50,6 +51,10 @@ export function registerBenchCommand(program: Command): void {
     .option('--latency-seconds <n>', 'how long each latency run lasts (default: 30; --quick: 8)')
     .option('--keys <n>', 'distinct window keys of the state run (default: 1,000,000; --quick: 100,000)')
     .option(
+      '--repeat <n>',
+      'runs of each throughput measurement, alternated; the report gives medians and the spread (default: 3; --quick: 1)',
+    )
+    .option(
       '--compare <report.json>',
       'an earlier report: its figures are shown beside the new ones (before/after)',
     )
@@ -71,6 +76,7 @@ async function bench(opts: BenchOptions): Promise<void> {
   const latencyRate = whole('--latency-rate', opts.latencyRate ?? (quick ? '2000' : '5000'));
   const latencySeconds = whole('--latency-seconds', opts.latencySeconds ?? (quick ? '8' : '30'));
   const footprintKeys = whole('--keys', opts.keys ?? (quick ? '100000' : '1000000'));
+  const repeat = whole('--repeat', opts.repeat ?? (quick ? '1' : '3'));
   const before = opts.compare ? readReport(opts.compare) : undefined;
   const target = await benchTarget();
   const logger = createLogger('error');
@@ -94,6 +100,7 @@ async function bench(opts: BenchOptions): Promise<void> {
       partitions,
       seed,
       quick,
+      repeat,
       latencyRate,
       latencySeconds,
       footprintKeys,
@@ -101,9 +108,19 @@ async function bench(opts: BenchOptions): Promise<void> {
       log: (line) => console.log(line),
     },
   );
-  const table = new Table({ head: ['run', 'topic', 'events/s', 'seconds'], style: { head: [], border: [] } });
+  const table = new Table({
+    head: ['run', 'topic', 'events/s', 'spread', 'CPU µs/event', 'seconds'],
+    style: { head: [], border: [] },
+  });
   for (const r of report.results)
-    table.push([r.name, r.topic, r.eventsPerSecond.toLocaleString('en-US'), r.seconds]);
+    table.push([
+      r.name,
+      r.topic,
+      r.eventsPerSecond.toLocaleString('en-US'),
+      spreadOf(r),
+      r.cpuMicrosPerEvent ?? '–',
+      r.seconds,
+    ]);
   console.log(`\n${table.toString()}`);
   for (const [name, value] of Object.entries(report.ratios))
     console.log(`${name}: ${(value * 100).toFixed(1)} %`);

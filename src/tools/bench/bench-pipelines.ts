@@ -36,9 +36,9 @@ const benchTime = { field: 'timestamp', maxOutOfOrderness: '5s', grace: '0s', id
  * re-keying and is computed per source partition, as Sluice 0.1 computed every window: its rows are per
  * partition, not per key. Measured beside the re-keyed run, it is what re-keying costs.
  */
-export function simplePipeline(topic: string, perPartition = false): Pipeline {
+export function simplePipeline(topic: string, perPartition = false, round = 1): Pipeline {
   return validatePipeline({
-    name: nameFor(perPartition ? 'bench_simple_pp' : 'bench_simple', topic),
+    name: `${nameFor(perPartition ? 'bench_simple_pp' : 'bench_simple', topic)}${round > 1 ? `_r${round}` : ''}`,
     source: { topic, fromBeginning: true, ...(perPartition ? { keyedBy: ['type'] } : {}) },
     parse: { events: 'user-event' },
     processing: { guarantee: 'at-least-once', commitInterval: '1s' },

@@ -9,11 +9,23 @@ export interface BenchResult {
   /** Which bench topic it read: the Avro one (full pipeline) or the JSON one (simple pipeline). */
   topic: 'avro' | 'json';
   events: number;
+  /** Of a repeated run: the median of its repetitions (so are the rate and the CPU per event). */
   seconds: number;
   eventsPerSecond: number;
+  /** The consumer's process CPU time (user + system) over the same span, and per event, in µs. */
+  cpuSeconds?: number;
+  cpuMicrosPerEvent?: number;
+  /** Each repetition's figures, in the order run (the runs of a round alternate with the others'). */
+  runs?: RunFigures[];
   /** Late events and dead letters: any at all means the bench stream was not what it should be. */
   late?: number;
   deadLettered?: number;
+}
+
+export interface RunFigures {
+  eventsPerSecond: number;
+  seconds: number;
+  cpuMicrosPerEvent?: number;
 }
 
 export interface LatencyResult {
@@ -59,6 +71,8 @@ export interface BenchReport {
     partitions: number;
     seed: number;
     quick?: boolean;
+    /** How many times each throughput run ran, alternated with the others. */
+    repeat?: number;
     latencyRate?: number;
     latencySeconds?: number;
     footprintKeys?: number;
@@ -78,6 +92,7 @@ export function result(
   description: string,
   events: number,
   seconds: number,
+  cpuSeconds?: number,
 ): BenchResult {
   return {
     name,
@@ -86,7 +101,61 @@ export function result(
     events,
     seconds: round(seconds, 2),
     eventsPerSecond: Math.round(events / seconds),
+    ...(cpuSeconds === undefined
+      ? {}
+      : { cpuSeconds: round(cpuSeconds, 3), cpuMicrosPerEvent: round((cpuSeconds * 1e6) / events, 2) }),
   };
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/**
+ * The repetitions of each run as one result, in the order the runs first appear: the median rate,
+ * seconds and CPU per event, every repetition's figures beside them, late events and dead letters summed.
+ */
+export function combineRuns(results: readonly BenchResult[]): BenchResult[] {
+  const byName = new Map<string, BenchResult[]>();
+  for (const r of results) byName.set(r.name, [...(byName.get(r.name) ?? []), r]);
+  return [...byName.values()].map((runs) => {
+    const first = runs[0]!;
+    if (runs.length === 1) return first;
+    const cpu = runs.map((r) => r.cpuMicrosPerEvent).filter((c): c is number => c !== undefined);
+    const cpuSeconds = runs.map((r) => r.cpuSeconds).filter((c): c is number => c !== undefined);
+    const sum = (pick: (r: BenchResult) => number | undefined) =>
+      runs.some((r) => pick(r) !== undefined) ? runs.reduce((n, r) => n + (pick(r) ?? 0), 0) : undefined;
+    const late = sum((r) => r.late);
+    const dead = sum((r) => r.deadLettered);
+    return {
+      name: first.name,
+      description: first.description,
+      topic: first.topic,
+      events: first.events,
+      seconds: round(median(runs.map((r) => r.seconds)), 2),
+      eventsPerSecond: Math.round(median(runs.map((r) => r.eventsPerSecond))),
+      ...(cpu.length === runs.length
+        ? { cpuSeconds: round(median(cpuSeconds), 3), cpuMicrosPerEvent: round(median(cpu), 2) }
+        : {}),
+      runs: runs.map((r) => ({
+        eventsPerSecond: r.eventsPerSecond,
+        seconds: r.seconds,
+        ...(r.cpuMicrosPerEvent === undefined ? {} : { cpuMicrosPerEvent: r.cpuMicrosPerEvent }),
+      })),
+      ...(late === undefined ? {} : { late }),
+      ...(dead === undefined ? {} : { deadLettered: dead }),
+    };
+  });
+}
+
+/** A repeated run's spread: lowest–highest rate, and how far apart as a share of the median. */
+export function spreadOf(r: BenchResult): string {
+  if (!r.runs || r.runs.length < 2) return '–';
+  const rates = r.runs.map((run) => run.eventsPerSecond);
+  const [low, high] = [Math.min(...rates), Math.max(...rates)];
+  return `${n(low)}–${n(high)} (±${Math.round(((high - low) / 2 / r.eventsPerSecond) * 100)} %)`;
 }
 
 export const round = (value: number, digits: number) => Math.round(value * 10 ** digits) / 10 ** digits;
@@ -111,19 +180,25 @@ export function reportMarkdown(report: BenchReport, before?: BenchReport): strin
     '',
     `Machine: ${report.machine.host}, ${report.machine.cpus} × ${report.machine.cpuModel}, ${report.machine.memoryGiB} GiB.`,
     `Versions: Node ${report.versions.node}, Apache Kafka ${report.versions.kafka}${report.versions.kafkaStreams ? ` (Kafka Streams ${report.versions.kafkaStreams})` : ''}, ClickHouse ${report.versions.clickhouse}, Sluice ${report.versions.sluice}.`,
-    `Parameters: ${n(report.parameters.events)} events per topic, ${report.parameters.partitions} partitions, seed ${report.parameters.seed}${report.parameters.quick ? ' (--quick)' : ''}.`,
+    `Parameters: ${n(report.parameters.events)} events per topic, ${report.parameters.partitions} partitions, seed ${report.parameters.seed}${report.parameters.quick ? ' (--quick)' : ''}${report.parameters.repeat && report.parameters.repeat > 1 ? `, each throughput run ${report.parameters.repeat} times, alternated (medians; the spread is lowest–highest)` : ''}.`,
     '',
     '## Throughput',
     '',
+    'CPU µs/event: the consumer process’s user + system time over the same span, per event.',
+    '',
     before
-      ? `| run | topic | events/s | before (${before.at}) | seconds | what |`
-      : '| run | topic | events/s | seconds | what |',
-    before ? '| --- | --- | ---: | ---: | ---: | --- |' : '| --- | --- | ---: | ---: | --- |',
-    ...report.results.map((r) =>
-      before
-        ? `| ${r.name} | ${r.topic} | ${n(r.eventsPerSecond)} | ${earlier(r.name) ? n(earlier(r.name)!.eventsPerSecond) : '–'} | ${r.seconds} | ${r.description} |`
-        : `| ${r.name} | ${r.topic} | ${n(r.eventsPerSecond)} | ${r.seconds} | ${r.description} |`,
-    ),
+      ? `| run | topic | events/s | spread | CPU µs/event | before (${before.at}) | seconds | what |`
+      : '| run | topic | events/s | spread | CPU µs/event | seconds | what |',
+    before
+      ? '| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |'
+      : '| --- | --- | ---: | ---: | ---: | ---: | --- |',
+    ...report.results.map((r) => {
+      const cpu = r.cpuMicrosPerEvent === undefined ? '–' : String(r.cpuMicrosPerEvent);
+      const was = earlier(r.name);
+      return before
+        ? `| ${r.name} | ${r.topic} | ${n(r.eventsPerSecond)} | ${spreadOf(r)} | ${cpu} | ${was ? `${n(was.eventsPerSecond)}${was.cpuMicrosPerEvent === undefined ? '' : `, ${was.cpuMicrosPerEvent} µs`}` : '–'} | ${r.seconds} | ${r.description} |`
+        : `| ${r.name} | ${r.topic} | ${n(r.eventsPerSecond)} | ${spreadOf(r)} | ${cpu} | ${r.seconds} | ${r.description} |`;
+    }),
     '',
     ...Object.entries(report.ratios).map(([name, value]) => {
       const was = before?.ratios[name];

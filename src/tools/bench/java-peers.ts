@@ -11,6 +11,7 @@ import { createLogger } from '../../ops/logger.js';
 import { topicOffsets } from '../../source/cluster-settling.js';
 import { createKafka } from '../../source/kafka-client.js';
 import { USER_EVENT_SCHEMA_FILE, consumerPerfToolProgram, kafkaStreamsProgram } from './java-peer-build.js';
+import { cpuSince, processCpu } from './cpu-time.js';
 import { startJvm, waitForLine, type JvmProcess } from './jvm-process.js';
 
 export { BenchPeerError } from './bench-peer-error.js';
@@ -19,6 +20,8 @@ export interface JavaPeerResult {
   events: number;
   seconds: number;
   eventsPerSecond: number;
+  /** The JVM's CPU time over the same span (cpu-time.ts), when measured. */
+  cpuSeconds?: number;
 }
 
 export interface ConsumerPerfToolOptions {
@@ -135,16 +138,24 @@ export async function runKafkaStreams(
 ): Promise<JavaPeerResult> {
   const { handle, jvm } = await launchKafkaStreams(options);
   try {
-    const { events, endMs } = await withAdmin(options.brokers, async (admin) => {
+    // From RUNNING (read as soon as its line arrives) to the last commit seen.
+    const cpu = jvm.pid === undefined ? undefined : await cpuSince(processCpu(jvm.pid));
+    const { events, endMs, cpuSeconds } = await withAdmin(options.brokers, async (admin) => {
       const inputEnds = await topicOffsets(admin, options.topic);
       const events = inputEnds.reduce((n, p) => n + Number(BigInt(p.high) - BigInt(p.low)), 0);
-      return { events, endMs: await waitUntilAllCommitted(admin, jvm, options, handle.runningAtMs) };
+      const endMs = await waitUntilAllCommitted(admin, jvm, options, handle.runningAtMs);
+      return { events, endMs, cpuSeconds: await cpu?.() };
     });
     const seconds = (endMs - handle.runningAtMs) / 1000;
     options.log(
       `  kafka streams: ${events.toLocaleString('en-US')} records committed in ${seconds.toFixed(2)} s`,
     );
-    return { events, seconds, eventsPerSecond: Math.round(events / seconds) };
+    return {
+      events,
+      seconds,
+      eventsPerSecond: Math.round(events / seconds),
+      ...(cpuSeconds === undefined ? {} : { cpuSeconds }),
+    };
   } finally {
     await handle.stop();
   }

@@ -8,6 +8,8 @@ import { javaArgs, type JavaProgram } from './java-peer-build.js';
 const KEPT_LINES = 200;
 
 export interface JvmProcess {
+  /** Its process id (undefined when java could not be started). */
+  readonly pid: number | undefined;
   /** Its exit code (or the signal that ended it), once it has exited. */
   readonly exited: Promise<string>;
   /** Calls `listener` with every stdout line from now on. */
@@ -52,6 +54,7 @@ export function startJvm(name: string, program: JavaProgram, args: readonly stri
   const output = () => kept.join('\n');
 
   return {
+    pid: child.pid,
     exited,
     onLine: (listener) => listeners.push(listener),
     output,

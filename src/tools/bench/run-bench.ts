@@ -10,7 +10,9 @@ import { run } from '../../index.js';
 import { createLogger } from '../../ops/logger.js';
 import { produceBenchTopic, type BenchFormat } from './bench-feed.js';
 import {
+  combineRuns,
   machine,
+  result,
   round,
   type BenchReport,
   type BenchResult,
@@ -48,6 +50,8 @@ export interface RunBenchOptions {
   latencySeconds: number;
   /** Distinct window keys of the footprint run. */
   footprintKeys: number;
+  /** How many times each throughput run runs, alternated with the others (the report gives medians). */
+  repeat: number;
   /** Only the throughput of the simple pipeline and the bare consumer (the test's small run). */
   only?: 'simple';
   log: (line: string) => void;
@@ -91,7 +95,6 @@ export async function runBench(
     });
     return name;
   };
-  const throughput = { events: options.events, partitions: options.partitions, log };
   const results: BenchResult[] = [];
   const report: BenchReport = {
     at: new Date().toISOString(),
@@ -102,6 +105,7 @@ export async function runBench(
       partitions: options.partitions,
       seed: options.seed,
       quick: options.quick,
+      repeat: options.repeat,
       latencyRate: options.latencyRate,
       latencySeconds: options.latencySeconds,
       footprintKeys: options.footprintKeys,
@@ -122,95 +126,16 @@ export async function runBench(
       results.push(
         await produceBenchTopic(kafka, topic, { events: options.events, seed: options.seed, format, log }),
       );
-      log(`bare kafkajs consumer on ${topic}…`);
-      results.push(await bareConsumer(kafka, topic, format, throughput));
-      if (options.only !== 'simple') {
-        if (format === 'avro') {
-          log(`Kafka's Java consumer perf tool on ${topic}…`);
-          results.push({
-            ...(await runConsumerPerfTool({
-              brokers: endpoints.brokers,
-              topic,
-              events: options.events,
-              log,
-            })),
-            name: 'kafka-perf-tool-avro',
-            topic: format,
-            description:
-              "Apache Kafka's Java consumer perf tool (kafka-tools), reading and discarding: the broker's ceiling here",
-          });
-        }
-        log(`Kafka Streams on ${topic}…`);
-        const streams = await runKafkaStreams({
-          brokers: endpoints.brokers,
-          topic,
-          outputTopic: ownedTopic(`bench-streams-out-${format}-${stamp}`),
-          applicationId: `bench-streams-${format}-${stamp}`,
-          format,
-          events: options.events,
-          windowMs: 60_000,
-          // Its repartition by (type, url) interleaves the input partitions: a grace that covers the
-          // whole stream, so it drops nothing as late and counts what Sluice counts.
-          graceMs: STREAMS_GRACE_MS,
-          commitIntervalMs: 100,
-          log,
-        });
-        results.push({
-          ...streams,
-          name: `kafka-streams-${format}`,
-          topic: format,
-          description: `Kafka Streams ${KAFKA_VERSION}: ${format === 'avro' ? 'Avro' : 'JSON'}, tumbling 1-minute count per (type, url), exactly_once_v2, in-memory window store, to a topic`,
-        });
+      if (format === 'avro' && options.only !== 'simple') await createLookupTable(clickhouse);
+      // Every run of the topic once per round, the rounds one after another: the repetitions of a run
+      // alternate with the other runs', so a slow spell of the machine falls on all of them.
+      const runs = throughputRuns(kafka, endpoints, topic, format, stamp, options, ownedTopic);
+      const measured: BenchResult[] = [];
+      for (let round = 1; round <= options.repeat; round += 1) {
+        if (options.repeat > 1) log(`round ${round} of ${options.repeat} on ${topic}`);
+        for (const measure of runs) measured.push(await measure(round));
       }
-      if (format === 'avro') {
-        log('Sluice, full pipeline…');
-        await createLookupTable(clickhouse);
-        results.push(
-          await sluiceThroughput(
-            kafka,
-            fullPipeline(topic),
-            endpoints,
-            {
-              name: 'sluice-full',
-              topic: format,
-              description:
-                'Sluice: Avro, ClickHouse lookup (cached), tumbling + sliding + session windows re-keyed by their group keys, exactly-once, ClickHouse sink',
-            },
-            throughput,
-          ),
-        );
-      } else {
-        log('Sluice, simple pipeline…');
-        results.push(
-          await sluiceThroughput(
-            kafka,
-            simplePipeline(topic),
-            endpoints,
-            {
-              name: 'sluice-simple',
-              topic: format,
-              description:
-                'Sluice: JSON, one tumbling count per (type, url) re-keyed through the repartition topic, at-least-once, ClickHouse sink',
-            },
-            throughput,
-          ),
-        );
-        log('Sluice, simple pipeline without re-keying…');
-        results.push(
-          await sluiceThroughput(
-            kafka,
-            simplePipeline(topic, true),
-            endpoints,
-            {
-              name: 'sluice-simple-per-partition',
-              topic: format,
-              description:
-                'Sluice: the simple pipeline computed per source partition (no re-keying, rows per partition as in 0.1): what re-keying costs',
-            },
-            throughput,
-          ),
-        );
-      }
+      results.push(...combineRuns(measured));
     }
     report.ratios = ratios(results);
     if (options.only === 'simple') return report;
@@ -256,6 +181,109 @@ export async function runBench(
   }
 }
 
+/** The throughput runs on one bench topic, each taking its round (for names of its own per round). */
+function throughputRuns(
+  kafka: Kafka,
+  endpoints: Endpoints,
+  topic: string,
+  format: BenchFormat,
+  stamp: number,
+  options: RunBenchOptions,
+  ownedTopic: (name: string) => string,
+): ((round: number) => Promise<BenchResult>)[] {
+  const log = options.log;
+  const throughput = { events: options.events, partitions: options.partitions, log };
+  const runs: ((round: number) => Promise<BenchResult>)[] = [
+    (round) => {
+      log(`bare kafkajs consumer on ${topic}…`);
+      return bareConsumer(kafka, topic, format, { ...throughput, round });
+    },
+  ];
+  if (options.only !== 'simple') {
+    if (format === 'avro')
+      runs.push(async () => {
+        log(`Kafka's Java consumer perf tool on ${topic}…`);
+        return {
+          ...(await runConsumerPerfTool({ brokers: endpoints.brokers, topic, events: options.events, log })),
+          name: 'kafka-perf-tool-avro',
+          topic: format,
+          description:
+            "Apache Kafka's Java consumer perf tool (kafka-tools), reading and discarding: the broker's ceiling here",
+        };
+      });
+    runs.push(async (round) => {
+      log(`Kafka Streams on ${topic}…`);
+      const streams = await runKafkaStreams({
+        brokers: endpoints.brokers,
+        topic,
+        outputTopic: ownedTopic(`bench-streams-out-${format}-${stamp}-${round}`),
+        applicationId: `bench-streams-${format}-${stamp}-${round}`,
+        format,
+        events: options.events,
+        windowMs: 60_000,
+        // Its repartition by (type, url) interleaves the input partitions: a grace that covers the
+        // whole stream, so it drops nothing as late and counts what Sluice counts.
+        graceMs: STREAMS_GRACE_MS,
+        commitIntervalMs: 100,
+        log,
+      });
+      return {
+        ...result(`kafka-streams-${format}`, format, '', streams.events, streams.seconds, streams.cpuSeconds),
+        description: `Kafka Streams ${KAFKA_VERSION}: ${format === 'avro' ? 'Avro' : 'JSON'}, tumbling 1-minute count per (type, url), exactly_once_v2, in-memory window store, to a topic`,
+      };
+    });
+  }
+  if (format === 'avro') {
+    runs.push((round) => {
+      log('Sluice, full pipeline…');
+      return sluiceThroughput(
+        kafka,
+        fullPipeline(topic, round > 1 ? { name: `bench_full_${stamp}_r${round}` } : {}),
+        endpoints,
+        {
+          name: 'sluice-full',
+          topic: format,
+          description:
+            'Sluice: Avro, ClickHouse lookup (cached), tumbling + sliding + session windows re-keyed by their group keys, exactly-once, ClickHouse sink',
+        },
+        throughput,
+      );
+    });
+  } else {
+    runs.push((round) => {
+      log('Sluice, simple pipeline…');
+      return sluiceThroughput(
+        kafka,
+        simplePipeline(topic, false, round),
+        endpoints,
+        {
+          name: 'sluice-simple',
+          topic: format,
+          description:
+            'Sluice: JSON, one tumbling count per (type, url) re-keyed through the repartition topic, at-least-once, ClickHouse sink',
+        },
+        throughput,
+      );
+    });
+    runs.push((round) => {
+      log('Sluice, simple pipeline without re-keying…');
+      return sluiceThroughput(
+        kafka,
+        simplePipeline(topic, true, round),
+        endpoints,
+        {
+          name: 'sluice-simple-per-partition',
+          topic: format,
+          description:
+            'Sluice: the simple pipeline computed per source partition (no re-keying, rows per partition as in 0.1): what re-keying costs',
+        },
+        throughput,
+      );
+    });
+  }
+  return runs;
+}
+
 function ratios(results: BenchResult[]): Record<string, number> {
   const rate = (name: string) => results.find((r) => r.name === name)?.eventsPerSecond;
   const out: Record<string, number> = {};
@@ -270,6 +298,16 @@ function ratios(results: BenchResult[]): Record<string, number> {
     const x = rate(a!);
     const y = rate(b!);
     if (x !== undefined && y !== undefined) out[`${a} / ${b}`] = round(x / y, 3);
+  }
+  // CPU per event against the peers on the same topic: below 100 % Sluice spends less per event.
+  const cpu = (name: string) => results.find((r) => r.name === name)?.cpuMicrosPerEvent;
+  for (const [a, b] of [
+    ['sluice-full', 'kafka-streams-avro'],
+    ['sluice-simple', 'kafka-streams-json'],
+  ]) {
+    const x = cpu(a!);
+    const y = cpu(b!);
+    if (x !== undefined && y) out[`CPU per event ${a} / ${b}`] = round(x / y, 3);
   }
   return out;
 }
@@ -420,6 +458,8 @@ function targets(report: BenchReport): TargetCheck[] {
   check('full pipeline / bare kafkajs', '≥ 70 %', ofBare, 0.7, pct(ofBare));
   const ofStreams = report.ratios['sluice-full / kafka-streams-avro'] ?? 0;
   check('full pipeline / Kafka Streams', '≥ 100 %', ofStreams, 1, pct(ofStreams));
+  const cpu = report.results.find((r) => r.name === 'sluice-full')?.cpuMicrosPerEvent ?? Infinity;
+  check('CPU per event, full pipeline', '≤ 10 µs', cpu, 10, `${cpu} µs`, false);
   const p99 = report.latency?.find((l) => l.name === 'sluice-full')?.p99Ms ?? Infinity;
   check('p99 latency, update emits', '≤ 1,000 ms', p99, 1_000, `${p99.toLocaleString('en-US')} ms`, false);
   const perKey = report.footprint?.heapBytesPerKey ?? Infinity;

@@ -11,6 +11,7 @@ import { createLogger } from '../../ops/logger.js';
 import type { BenchFormat } from './bench-feed.js';
 import { result, type BenchResult } from './bench-report.js';
 import { deletePipelineTopics } from './bench-pipelines.js';
+import { cpuSince, ownCpu } from './cpu-time.js';
 import { committedToEnd } from './group-progress.js';
 
 export interface ThroughputOptions {
@@ -24,16 +25,24 @@ export async function bareConsumer(
   kafka: Kafka,
   topic: string,
   format: BenchFormat,
-  options: ThroughputOptions,
+  options: ThroughputOptions & { round?: number },
 ): Promise<BenchResult> {
-  const consumer = kafka.consumer({ groupId: `bench-bare-${topic}`, maxBytesPerPartition: 4 * 1024 * 1024 });
+  const consumer = kafka.consumer({
+    groupId: `bench-bare-${topic}-${options.round ?? 1}`,
+    maxBytesPerPartition: 4 * 1024 * 1024,
+  });
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   let read = 0;
   // From the moment the member has joined (its partitions assigned) to the last record: the same span
   // the pipeline is measured over, and not zero when one fetch brings everything.
   let first = 0;
-  consumer.on(consumer.events.GROUP_JOIN, () => (first ||= performance.now()));
+  let cpu: Promise<() => Promise<number>> | undefined;
+  consumer.on(consumer.events.GROUP_JOIN, () => {
+    if (first) return;
+    first = performance.now();
+    cpu = cpuSince(ownCpu);
+  });
   let done!: () => void;
   const finished = new Promise<void>((resolve) => (done = resolve));
   await consumer.run({
@@ -50,6 +59,7 @@ export async function bareConsumer(
   });
   await finished;
   const seconds = (performance.now() - first) / 1000;
+  const cpuSeconds = await (await cpu)?.();
   await consumer.disconnect();
   return result(
     `bare-kafkajs-${format}`,
@@ -57,6 +67,7 @@ export async function bareConsumer(
     'kafkajs consumer group reading every record and doing nothing (the client ceiling)',
     read,
     seconds,
+    cpuSeconds,
   );
 }
 
@@ -73,8 +84,11 @@ export async function sluiceThroughput(
 ): Promise<BenchResult> {
   const running = await runPipeline(pipeline, { logger: createLogger('error'), endpoints });
   let first = 0;
+  let cpu: (() => Promise<number>) | undefined;
+  let cpuSeconds: number | undefined;
   let late = 0;
   let dead = 0;
+  let end = 0;
   let lastLog = performance.now();
   try {
     for (;;) {
@@ -89,7 +103,10 @@ export async function sluiceThroughput(
         status.rekeyed ? Math.floor(through(status.rekeyed.partitions) / groups) : Number.POSITIVE_INFINITY,
       );
       // From joined and restored (ready: records flow only after that) to every record through.
-      if (first === 0 && running.isReady()) first = performance.now();
+      if (first === 0 && running.isReady()) {
+        first = performance.now();
+        cpu = await cpuSince(ownCpu);
+      }
       if (taken >= options.events) break;
       if (performance.now() - lastLog > 5_000) {
         lastLog = performance.now();
@@ -98,6 +115,9 @@ export async function sluiceThroughput(
       await sleep(20);
     }
     await committedToEnd(kafka, pipeline.source.groupId ?? `sluice-${pipeline.name}`, pipeline.source.topic);
+    cpuSeconds = await cpu?.();
+    // The span ends here: stopping the pipeline is not part of its rate.
+    end = performance.now();
     const totals = running
       .status()
       .reduce((t, p) => ({ late: t.late + p.late, dead: t.dead + p.deadLettered }), { late: 0, dead: 0 });
@@ -108,10 +128,10 @@ export async function sluiceThroughput(
     await running.stop();
     await deletePipelineTopics(kafka, pipeline).catch(() => undefined);
   }
-  const seconds = (performance.now() - first) / 1000;
+  const seconds = (end - first) / 1000;
   return {
     late,
     deadLettered: dead,
-    ...result(run.name, run.topic, run.description, options.events, seconds),
+    ...result(run.name, run.topic, run.description, options.events, seconds, cpuSeconds),
   };
 }

@@ -28,7 +28,7 @@ describe('sluice bench', () => {
   it('measures Sluice and its peers on the same topics, latency, state and restore, and saves the report', async () => {
     const out = mkdtempSync(join(tmpdir(), 'sluice-bench-'));
     const args = ['--events', '20000', '--partitions', '2', '--seed', '7', '--out', out];
-    const small = ['--latency-rate', '500', '--latency-seconds', '4', '--keys', '20000'];
+    const small = ['--latency-rate', '500', '--latency-seconds', '4', '--keys', '20000', '--repeat', '2'];
     const topicsBefore = await benchTopics();
     const { code, output } = await runSluice(['bench', ...args, ...small], {
       KAFKA_BROKERS: inject('kafkaBrokers'),
@@ -56,6 +56,16 @@ describe('sluice bench', () => {
       expect(r.events, r.name).toBe(20_000);
       expect(r.eventsPerSecond, r.name).toBeGreaterThan(0);
     }
+    // Every consumer ran twice, alternated, each time with its process's CPU per event (the perf tool
+    // reports its own span only, so no CPU); producing ran once.
+    expect(report.parameters.repeat).toBe(2);
+    for (const r of report.results.filter((x) => !x.name.startsWith('produce-'))) {
+      expect(r.runs?.length, r.name).toBe(2);
+      if (r.name === 'kafka-perf-tool-avro') continue;
+      expect(r.cpuMicrosPerEvent, r.name).toBeGreaterThan(0);
+      for (const run of r.runs ?? []) expect(run.cpuMicrosPerEvent, r.name).toBeGreaterThan(0);
+    }
+    expect(output).toMatch(/CPU per event sluice-full \/ kafka-streams-avro: \d+\.\d %/);
     // The streams are in event-time order within their jitter: nothing late, nothing dead-lettered.
     for (const name of ['sluice-full', 'sluice-simple', 'sluice-simple-per-partition']) {
       const sluice = report.results.find((r) => r.name === name);
@@ -70,7 +80,7 @@ describe('sluice bench', () => {
     expect(report.footprint?.keys).toBe(20_000);
     expect(report.footprint?.changelogEntries).toBeGreaterThanOrEqual(20_000);
     expect(report.footprint?.heapBytesPerKey).toBeGreaterThan(0);
-    expect(report.targets?.map((t) => t.figure)).toHaveLength(6);
+    expect(report.targets?.map((t) => t.figure)).toHaveLength(7);
     expect(report.versions.node).toBe(process.version);
     const markdown = readFileSync(join(out, 'latest.md'), 'utf8');
     expect(markdown).toContain('| sluice-full | avro |');
