@@ -11,7 +11,8 @@ import { SAMPLE_REGIONS } from '../produce/sample-events.js';
 import { topicsToCreate } from '../../config/pipeline-topics.js';
 
 export const BENCH_DATABASE = 'sluice_bench';
-const REGIONS_TABLE = `${BENCH_DATABASE}.regions`;
+/** The full pipeline's lookup table (country → region), which the Kafka Streams peer loads too. */
+export const REGIONS_TABLE = `${BENCH_DATABASE}.regions`;
 
 /** Creates the full pipeline's lookup table (idempotent). */
 export async function createLookupTable(clickhouse: ClickHouseClient): Promise<void> {

@@ -95,6 +95,13 @@ export interface KafkaStreamsOptions {
   commitIntervalMs?: number;
   /** The input records, to print SLUICE-BENCH PROCESSED at the last; leave out for a live run. */
   events?: number;
+  /**
+   * simple (the default): a tumbling count per (type, url). full: Sluice's full pipeline's job (the
+   * region looked up by country, then three windows; SluiceBenchStreams.java), which needs `lookup`.
+   */
+  job?: 'simple' | 'full';
+  /** Where the full job loads its lookup table from: ClickHouse's HTTP URL and the table (database.table). */
+  lookup?: { url: string; table: string };
   log: (line: string) => void;
 }
 
@@ -107,8 +114,12 @@ export interface RunningKafkaStreams {
   stop(): Promise<void>;
 }
 
-/** The application's repartition topic: its name in SluiceBenchStreams.java (REPARTITION_NAME). */
-const repartitionTopic = (applicationId: string) => `${applicationId}-by-type-url-repartition`;
+/** The application's repartition topics (`<application id>-<step>-repartition`, one per re-keying step). */
+async function repartitionTopics(admin: Admin, applicationId: string): Promise<string[]> {
+  return (await admin.listTopics()).filter(
+    (t) => t.startsWith(`${applicationId}-`) && t.endsWith('-repartition'),
+  );
+}
 
 const RUNNING_WITHIN_MS = 120_000;
 /** Time Kafka Streams may go without committing anything new before the run is declared stuck. */
@@ -181,6 +192,8 @@ async function launchKafkaStreams(
     ...['--commit-interval-ms', String(options.commitIntervalMs ?? 100)],
     ...['--events', String(options.events ?? 0), '--state-dir', stateDir],
     ...['--stop-when-stdin-closes', 'true'],
+    ...['--job', options.job ?? 'simple'],
+    ...(options.lookup ? ['--lookup-url', options.lookup.url, '--lookup-table', options.lookup.table] : []),
   ]);
   const startedAt = Date.now();
   const stop = async () => {
@@ -223,16 +236,16 @@ interface CommitProgress {
   done: boolean;
 }
 
-/** The group's committed offsets against the end offsets of `input` and `repartition`. */
+/** The group's committed offsets against the end offsets of `input` and its `repartitions`. */
 async function commitProgress(
   admin: Admin,
   groupId: string,
   input: string,
-  repartition: string,
+  repartitions: readonly string[],
 ): Promise<CommitProgress> {
-  const committed = await admin.fetchOffsets({ groupId, topics: [input, repartition] });
+  const committed = await admin.fetchOffsets({ groupId, topics: [input, ...repartitions] });
   const progress: CommitProgress = { reached: 0n, inputCommitted: 0n, inputRecords: 0n, done: true };
-  for (const topic of [input, repartition]) {
+  for (const topic of [input, ...repartitions]) {
     const offsets = committed.find((c) => c.topic === topic)?.partitions ?? [];
     for (const end of await topicOffsets(admin, topic)) {
       // -1: nothing committed yet.
@@ -255,7 +268,9 @@ async function waitUntilAllCommitted(
   options: KafkaStreamsOptions,
   runningAtMs: number,
 ): Promise<number> {
-  const repartition = repartitionTopic(options.applicationId);
+  // Made by the application before it is RUNNING.
+  const repartitions = await repartitionTopics(admin, options.applicationId);
+  const repartition = repartitions.join(', ');
   let exited: string | undefined;
   void jvm.exited.then((how) => (exited = how));
   let last = -1n;
@@ -263,7 +278,7 @@ async function waitUntilAllCommitted(
   let loggedAt = Date.now();
   for (;;) {
     if (exited !== undefined) throw jvm.failure(`exited (${exited}) before committing every record`);
-    const progress = await commitProgress(admin, options.applicationId, options.topic, repartition);
+    const progress = await commitProgress(admin, options.applicationId, options.topic, repartitions);
     if (progress.done) return Date.now();
     if (progress.reached !== last) [last, progressAt] = [progress.reached, Date.now()];
     const seen = `${progress.inputCommitted} of ${progress.inputRecords} input records committed`;

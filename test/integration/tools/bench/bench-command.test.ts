@@ -35,7 +35,7 @@ describe('sluice bench', () => {
       CLICKHOUSE_URL: inject('clickhouseUrl'),
     });
     expect(code, output.slice(-3000)).toBe(0);
-    expect(output).toMatch(/sluice-full \/ kafka-streams-avro: \d+\.\d %/);
+    expect(output).toMatch(/sluice-full \/ kafka-streams-full: \d+\.\d %/);
     // It leaves nothing on the broker: not its topics, not the changelogs of the pipelines it ran.
     expect((await benchTopics()).filter((t) => !topicsBefore.includes(t))).toEqual([]);
     const report = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')) as BenchReport;
@@ -44,7 +44,7 @@ describe('sluice bench', () => {
       'produce-avro',
       'bare-kafkajs-avro',
       'kafka-perf-tool-avro',
-      'kafka-streams-avro',
+      'kafka-streams-full',
       'sluice-full',
       'produce-json',
       'bare-kafkajs-json',
@@ -65,7 +65,7 @@ describe('sluice bench', () => {
       expect(r.cpuMicrosPerEvent, r.name).toBeGreaterThan(0);
       for (const run of r.runs ?? []) expect(run.cpuMicrosPerEvent, r.name).toBeGreaterThan(0);
     }
-    expect(output).toMatch(/CPU per event sluice-full \/ kafka-streams-avro: \d+\.\d %/);
+    expect(output).toMatch(/CPU per event sluice-full \/ kafka-streams-full: \d+\.\d %/);
     // The streams are in event-time order within their jitter: nothing late, nothing dead-lettered.
     for (const name of ['sluice-full', 'sluice-simple', 'sluice-simple-per-partition']) {
       const sluice = report.results.find((r) => r.name === name);
