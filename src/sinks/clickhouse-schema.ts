@@ -330,13 +330,14 @@ export class ClickHouseSchema {
    * Inserts result rows into the relation's rows table (after ensureTable has seen it), as it stores
    * them, with the settings every insert of rows takes (the token identifies a batch across retries).
    */
-  async insertRows(relation: string, rows: ResultRow[], token?: string): Promise<void> {
+  async insertRows(relation: string, rows: ResultRow[], token?: string, queryId?: string): Promise<void> {
     const server = await this.server();
     await this.client.insert({
       table: `${quoteIdentifier(this.endpoint.database)}.${quoteIdentifier(rowsTableOf(relation))}`,
       values: this.storedRows(relation, rows),
       format: 'JSONEachRow',
       clickhouse_settings: insertSettings(this.endpoint.cluster, server, token),
+      ...(queryId === undefined ? {} : { query_id: queryId }),
     });
   }
 

@@ -6,8 +6,9 @@ import { randomUUID } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { ClickHouseSinkConfig, WindowConfig } from '../config/schema.js';
 import { SluiceBugError } from '../errors.js';
+import type { Logger } from '../ops/logger.js';
 import { clickHouseErrorText, isClickHouseMissingTable, isClickHouseRejection } from './clickhouse-errors.js';
-import { withdrawUncommitted } from './clickhouse-withdrawal.js';
+import { insertQueryId, withdrawUncommitted } from './clickhouse-withdrawal.js';
 import {
   ClickHouseSchema,
   SinkRejectedError,
@@ -31,6 +32,7 @@ export class ClickHouseSink extends BatchingSink {
   private readonly incarnation = randomUUID();
   private batches = 0;
   private readonly tokens = new WeakMap<ResultRow[], string>();
+  private readonly logger: Logger;
 
   constructor(
     private readonly settings: SinkSettings,
@@ -48,6 +50,7 @@ export class ClickHouseSink extends BatchingSink {
       wiring,
       config.hooks,
     );
+    this.logger = wiring.logger;
     this.client = createClickHouseClient(endpoint);
     this.schema = new ClickHouseSchema(this.client, endpoint, settings.keyedBy);
     this.config = config;
@@ -90,7 +93,12 @@ export class ClickHouseSink extends BatchingSink {
     const window = this.tableWindows.get(table);
     try {
       if (window) await this.schema.ensureTable(window, table);
-      await this.schema.insertRows(table, rows, this.tokenOf(rows));
+      await this.schema.insertRows(
+        table,
+        rows,
+        this.tokenOf(rows),
+        insertQueryId(this.settings.pipeline, this.incarnation),
+      );
     } catch (error) {
       // Dropped under us: created again on the next attempt.
       if (isClickHouseMissingTable(error)) this.schema.forget(table);
@@ -104,7 +112,19 @@ export class ClickHouseSink extends BatchingSink {
 
   withdraw(checkpoints: ReadonlyMap<number, number>): Promise<Map<string, number>> {
     const windows = new Map([...this.windows.keys()].map((name) => [name, this.config.tables[name]]));
-    return withdrawUncommitted(this.client, this.endpoint, this.settings.pipeline, checkpoints, windows);
+    return withdrawUncommitted(
+      this.client,
+      this.endpoint,
+      this.settings.pipeline,
+      checkpoints,
+      windows,
+      this.incarnation,
+      ({ table, left, round }) =>
+        this.logger.warn(
+          { table: `${this.endpoint.database}.${table}`, left, round },
+          'a delete of uncommitted rows was reported done with matching rows left; deleting again',
+        ),
+    );
   }
 
   override async close(): Promise<void> {

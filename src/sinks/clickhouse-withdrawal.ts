@@ -5,12 +5,16 @@
 // partition resumes, every row of its source partition whose commit_interval is after the restored
 // checkpoint is deleted (ALTER TABLE … DELETE, a mutation; waited for), in every table of the
 // database that holds this pipeline's rows. Both ClickHouse 18.16 and current releases accept it.
+// Two things make it hold under load: inserts of an earlier process of the pipeline still running on
+// the server (a killed process's last one) are waited for first, and the outcome is checked, not the
+// mutation's word: while matching rows are left the delete is issued again.
 // `sluice reset --delete-results` deletes a pipeline's rows the same way.
 // On a cluster the mutation runs ON CLUSTER on the storage tables (`*_local`): ClickHouse registers it
 // per shard, so inserts after it are untouched by it, and runs it on every replica. It is done when no
 // replica that answers still has a matching row (a replica out of reach catches up from its queue and its
 // shard's replication log when it is back); a shard none of whose replicas answers fails the withdrawal,
 // which is retried, the partitions waiting.
+import { randomUUID } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { SluiceError } from '../errors.js';
 import { clickHouseErrorCode } from './clickhouse-errors.js';
@@ -29,6 +33,53 @@ import { quoteIdentifier, relationOfRowsTable, stringLiteral } from './clickhous
 
 /** How long a mutation may take before the restore gives up (and is retried). */
 const MUTATION_DEADLINE_MS = 120_000;
+/**
+ * How many times a delete is issued while rows it should have deleted are still there. A mutation
+ * reported done can leave matching rows (ClickHouse issues #3086, #29955: "re-executing the same
+ * mutation removed the remaining rows"); the outcome is what counts, so it is checked and the delete
+ * issued again.
+ */
+const MUTATION_ROUNDS = 3;
+
+/** How long a withdrawal waits for inserts of an earlier process of the pipeline still running on the server. */
+const EARLIER_INSERTS_DEADLINE_MS = 30_000;
+
+/**
+ * The query id of an insert of result rows: the pipeline and the writing process (its incarnation)
+ * first, so a withdrawal can tell the inserts of earlier processes from its own.
+ */
+export function insertQueryId(pipeline: string, incarnation: string): string {
+  return `sluice:${pipeline}:${incarnation}:${randomUUID()}`;
+}
+
+/**
+ * Waits until no insert of the pipeline by another process, running when this was called, is still
+ * running on the server. A killed process's last insert can still be running there (ClickHouse goes on
+ * with a body cut short and stores what it read); rows it lands after the delete would outlive the
+ * withdrawal. Gives up waiting after a while: a live member of the pipeline elsewhere inserts too.
+ */
+async function waitForEarlierInserts(
+  client: ClickHouseClient,
+  pipeline: string,
+  incarnation: string,
+): Promise<void> {
+  const ours = `sluice:${pipeline}:`;
+  const query =
+    `SELECT query_id FROM system.processes WHERE startsWith(query_id, ${stringLiteral(ours)}) ` +
+    `AND NOT startsWith(query_id, ${stringLiteral(`${ours}${incarnation}:`)})`;
+  const running = async () =>
+    new Set((await rows<{ query_id: string }>(client, query)).map((r) => r.query_id));
+  const earlier = await running();
+  const deadline = Date.now() + EARLIER_INSERTS_DEADLINE_MS;
+  while (earlier.size > 0 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const now = await running();
+    for (const id of earlier) if (!now.has(id)) earlier.delete(id);
+  }
+}
+
+/** Told when a delete had to be issued again (for the log). */
+export type WithdrawalNote = (note: { table: string; left: number; round: number }) => void;
 
 async function rows<T>(client: ClickHouseClient, query: string): Promise<T[]> {
   const result = await client.query({ query, format: 'JSONEachRow' });
@@ -133,14 +184,18 @@ export async function withdrawUncommitted(
   pipeline: string,
   checkpoints: ReadonlyMap<number, number>,
   windows: WindowTables,
+  /** This process's incarnation (insertQueryId): inserts of other ones still running are waited for. */
+  incarnation: string,
+  note?: WithdrawalNote,
 ): Promise<Map<string, number>> {
   const withdrawn = new Map<string, number>();
   if (checkpoints.size === 0) return withdrawn;
+  await waitForEarlierInserts(client, pipeline, incarnation);
   const after = [...checkpoints]
     .map(([partition, interval]) => `(source_partition = ${partition} AND commit_interval > ${interval})`)
     .join(' OR ');
   const tables = await tablesOf(client, endpoint.database, windows);
-  return deleteWhere(client, endpoint, `pipeline = ${stringLiteral(pipeline)} AND (${after})`, tables);
+  return deleteWhere(client, endpoint, `pipeline = ${stringLiteral(pipeline)} AND (${after})`, tables, note);
 }
 
 /**
@@ -197,26 +252,41 @@ async function countWhere(
   return Number(found?.n ?? 0);
 }
 
-/** ALTER … DELETE, and its wait: on one server for the mutation, on a cluster for the rows on every replica. */
+/**
+ * ALTER … DELETE, and its wait: on one server for the mutation, on a cluster for the rows on every
+ * replica; then the rows are counted, and the delete issued again while any matching row is left.
+ */
 async function mutate(
   client: ClickHouseClient,
   endpoint: ClickHouseEndpoint,
   table: string,
   predicate: string,
+  note?: WithdrawalNote,
 ): Promise<void> {
   const { database, cluster } = endpoint;
   const name = `${quoteIdentifier(database)}.${quoteIdentifier(table)}`;
-  try {
-    await client.command({
-      query: `ALTER TABLE ${name}${onCluster(cluster)} DELETE WHERE ${predicate}`,
-      clickhouse_settings: clusterDdlSettings(cluster, CLUSTER_MUTATION_TIMEOUT_S),
-    });
-  } catch (error) {
-    // Some servers have not run it yet: they will, from the DDL queue; the wait below decides.
-    if (cluster === undefined || clickHouseErrorCode(error) !== DISTRIBUTED_DDL_TIMEOUT) throw error;
+  for (let round = 1; ; round += 1) {
+    try {
+      await client.command({
+        query: `ALTER TABLE ${name}${onCluster(cluster)} DELETE WHERE ${predicate}`,
+        clickhouse_settings: clusterDdlSettings(cluster, CLUSTER_MUTATION_TIMEOUT_S),
+      });
+    } catch (error) {
+      // Some servers have not run it yet: they will, from the DDL queue; the wait below decides.
+      if (cluster === undefined || clickHouseErrorCode(error) !== DISTRIBUTED_DDL_TIMEOUT) throw error;
+    }
+    if (cluster === undefined) await waitForMutations(client, database, table);
+    else await waitOnReplicas(client, endpoint, cluster, table, predicate);
+    const left = await countWhere(client, endpoint, table, predicate);
+    if (left === 0) return;
+    note?.({ table, left, round });
+    if (round >= MUTATION_ROUNDS)
+      throw new SluiceError(
+        `withdrawing uncommitted rows from ${database}.${table}: ${left} matching row(s) left after ` +
+          `${round} deletes reported done`,
+        { code: 'SLUICE_SINK_UNAVAILABLE', retriable: true },
+      );
   }
-  if (cluster === undefined) await waitForMutations(client, database, table);
-  else await waitOnReplicas(client, endpoint, cluster, table, predicate);
 }
 
 /** Deletes the rows matching `predicate` from the result tables (all, or these), waiting for it; how many, per table. */
@@ -225,12 +295,13 @@ async function deleteWhere(
   endpoint: ClickHouseEndpoint,
   predicate: string,
   only?: readonly string[],
+  note?: WithdrawalNote,
 ): Promise<Map<string, number>> {
   const deleted = new Map<string, number>();
   for (const table of only ?? (await resultTables(client, endpoint.database))) {
     const count = await countWhere(client, endpoint, table, predicate);
     if (count === 0) continue;
-    await mutate(client, endpoint, table, predicate);
+    await mutate(client, endpoint, table, predicate, note);
     deleted.set(table, count);
   }
   return deleted;
