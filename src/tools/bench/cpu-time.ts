@@ -5,6 +5,7 @@
 // Sluice run in-process) from process.cpuUsage(), which also counts the bench's light polling.
 import { execFileSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import { BenchPeerError } from './bench-peer-error.js';
 
 /** Reads a process's CPU seconds so far. */
 export type CpuMeter = () => Promise<number>;
@@ -32,7 +33,7 @@ export function cpuSecondsOfStat(stat: string, ticksPerSecondOfKernel: number): 
   const utime = Number(after[11]);
   const stime = Number(after[12]);
   if (!Number.isFinite(utime) || !Number.isFinite(stime))
-    throw new Error(`not a /proc/<pid>/stat line: ${stat.slice(0, 80)}`);
+    throw new BenchPeerError(`not a /proc/<pid>/stat line: ${stat.slice(0, 80)}`);
   return (utime + stime) / ticksPerSecondOfKernel;
 }
 
