@@ -259,36 +259,33 @@ function throughputRuns(
       );
     });
   } else {
-    runs.push((round) => {
-      log('Sluice, simple pipeline…');
-      return sluiceThroughput(
-        kafka,
-        simplePipeline(topic, false, round),
-        endpoints,
-        {
-          name: 'sluice-simple',
-          topic: format,
-          description:
-            'Sluice: JSON, one tumbling count per (type, url) re-keyed through the repartition topic, at-least-once, ClickHouse sink',
-        },
-        throughput,
-      );
-    });
-    runs.push((round) => {
-      log('Sluice, simple pipeline without re-keying…');
-      return sluiceThroughput(
-        kafka,
-        simplePipeline(topic, true, round),
-        endpoints,
-        {
-          name: 'sluice-simple-per-partition',
-          topic: format,
-          description:
-            'Sluice: the simple pipeline computed per source partition (no re-keying, rows per partition as in 0.1): what re-keying costs',
-        },
-        throughput,
-      );
-    });
+    const simple = [
+      {
+        perPartition: false,
+        name: 'sluice-simple',
+        what: 'Sluice, simple pipeline',
+        description:
+          'Sluice: JSON, one tumbling count per (type, url) re-keyed through the repartition topic, at-least-once, ClickHouse sink',
+      },
+      {
+        perPartition: true,
+        name: 'sluice-simple-per-partition',
+        what: 'Sluice, simple pipeline without re-keying',
+        description:
+          'Sluice: the simple pipeline computed per source partition (no re-keying, rows per partition as in 0.1): what re-keying costs',
+      },
+    ];
+    for (const run of simple)
+      runs.push((round) => {
+        log(`${run.what}…`);
+        return sluiceThroughput(
+          kafka,
+          simplePipeline(topic, run.perPartition, round),
+          endpoints,
+          { name: run.name, topic: format, description: run.description },
+          throughput,
+        );
+      });
   }
   return runs;
 }
