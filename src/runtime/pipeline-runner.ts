@@ -141,6 +141,11 @@ export class PipelineRunner implements RunningPipeline {
         changelogTopic: pipeline.topics.changelog,
         groupId: pipeline.groupId,
         exactlyOnce: pipeline.exactlyOnce,
+        // Every topic but the changelogs (compacted, each written by its own producers) may hold records
+        // of this side's transactions.
+        sweepTopics: pipeline.topicsToCreate
+          .filter((t) => t.retentionMs !== undefined || t.brokerDefaults === true)
+          .map((t) => t.topic),
       },
       (partition, offset) => this.consumer.commitOffset(partition, offset),
       logger,

@@ -14,6 +14,7 @@ import type { Kafka, Producer } from 'kafkajs';
 import { SluiceBugError, messageOf } from '../errors.js';
 import type { Logger } from '../ops/logger.js';
 import { isTransactionBusy } from './kafka-errors.js';
+import { sweepOrphanedTransactions } from './orphaned-transactions.js';
 import { defaultPartitioner, idempotentRetry } from './kafka-client.js';
 import type { OutgoingRecord, OutputBatch } from './outgoing-record.js';
 import { partitionedSends, type PartitionedSends } from './partitioned-sends.js';
@@ -30,6 +31,11 @@ export interface TransactionOptions {
   changelogTopic: string;
   groupId: string;
   exactlyOnce: boolean;
+  /**
+   * Every topic besides the changelog that this side's transactions write (side outputs, the Kafka
+   * sink's topics, the repartition topic): swept when a restore finds an orphaned transaction.
+   */
+  sweepTopics?: readonly string[];
 }
 
 /** How long closing a producer may take before it is left behind (fenced by its successor). */
@@ -103,9 +109,20 @@ export class PartitionTransactions {
     });
     await this.withRetry(() => producer.connect());
     // InitProducerId with our transactional id bumps its epoch: the old owner is fenced, its open
-    // transaction aborted, so the changelog's end is stable before we read it.
-    const fence = await this.withRetry(() => producer.transaction());
-    await fence.abort();
+    // transaction aborted. What Kafka completed without ending everywhere is aborted next, so the
+    // changelog's end is stable, and nothing of an earlier attempt can be committed later, before we read.
+    await this.withRetry(() =>
+      sweepOrphanedTransactions(
+        this.kafka,
+        producer,
+        {
+          changelogTopic: this.options.changelogTopic,
+          partition,
+          topics: this.options.sweepTopics ?? [],
+        },
+        this.logger,
+      ),
+    );
     if (this.closing.has(partition) || generation !== this.generation) {
       // Revoked, or the committer closed, while this was opening: do not leave a connected producer behind.
       await producer.disconnect().catch(() => undefined);
