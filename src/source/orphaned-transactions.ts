@@ -49,8 +49,11 @@ export class OrphanedTransactionError extends SluiceError {
   constructor(options: OrphanSweepOptions, from: bigint) {
     super(
       `partition ${options.partition} of changelog ${options.changelogTopic} still holds an unfinished ` +
-        `transaction from offset ${from} after Sluice aborted it; its markers did not arrive within ` +
-        `${MARKERS_WAIT_MS / 1000} s (are the topic's partitions without a leader?). The restore is retried.`,
+        `transaction from offset ${from} after Sluice aborted its own; no marker ended it within ` +
+        `${MARKERS_WAIT_MS / 1000} s. Either the topic's partitions have no leader yet (the restore is ` +
+        'retried), or another producer id left it (a transactional id that expired, a tool writing to the ' +
+        'changelog): find it with `kafka-transactions.sh --bootstrap-server <broker> find-hanging ' +
+        '--broker-id <leader>` and end it with `kafka-transactions.sh ... abort`.',
       { code: 'SLUICE_KAFKA_UNAVAILABLE', retriable: true },
     );
   }

@@ -14,7 +14,7 @@ import type { Kafka, Producer } from 'kafkajs';
 import { SluiceBugError, messageOf } from '../errors.js';
 import type { Logger } from '../ops/logger.js';
 import { isTransactionBusy } from './kafka-errors.js';
-import { sweepOrphanedTransactions } from './orphaned-transactions.js';
+import { OrphanedTransactionError, sweepOrphanedTransactions } from './orphaned-transactions.js';
 import { defaultPartitioner, idempotentRetry } from './kafka-client.js';
 import type { OutgoingRecord, OutputBatch } from './outgoing-record.js';
 import { partitionedSends, type PartitionedSends } from './partitioned-sends.js';
@@ -197,7 +197,9 @@ export class PartitionTransactions {
       try {
         return await start();
       } catch (error) {
-        // Busy right after a commit, or a broker still electing leaders (a fresh __transaction_state).
+        // Busy right after a commit, or a broker still electing leaders (a fresh __transaction_state). An
+        // orphan that outlived its sweep is the restore's to retry, with a new producer and a backoff.
+        if (error instanceof OrphanedTransactionError) throw error;
         const retriable = isTransactionBusy(error) || (error as { retriable?: boolean }).retriable === true;
         if (!retriable || attempt >= 20) throw error;
         this.logger.debug({ attempt, err: messageOf(error) }, 'transaction busy; retrying');

@@ -104,6 +104,8 @@ export interface KafkaStartOptions {
   advertisedPort?: number;
   /** The Apache Kafka release; defaults to SLUICE_KAFKA_VERSION or the stack's default. */
   version?: string;
+  /** More broker settings, appended to its server.properties (a test's unusual broker). */
+  extraProperties?: Readonly<Record<string, string>>;
   log?: (line: string) => void;
 }
 
@@ -120,6 +122,7 @@ export async function startKafka(options: KafkaStartOptions): Promise<KafkaState
   // Always formatted afresh: the SCRAM credentials live in the cluster metadata, and the password is new.
   await rm(dataDir, { recursive: true, force: true });
   await mkdir(dataDir, { recursive: true });
+  const extra = Object.entries(options.extraProperties ?? {}).map(([key, value]) => `${key}=${value}\n`);
   await writeFile(
     configFile,
     serverProperties(
@@ -129,7 +132,7 @@ export async function startKafka(options: KafkaStartOptions): Promise<KafkaState
       options.controllerPort,
       dataDir,
       secure,
-    ),
+    ) + extra.join(''),
   );
   const logging = await writeBrokerLogging(options.dir, version);
 

@@ -75,6 +75,11 @@ export interface KafkaFaultProxy {
   readonly cuts: readonly KafkaCut[];
   /** Requests of `apiKey` forwarded to the broker so far. */
   seen(apiKey: number): number;
+  /**
+   * From now on every client request goes to the broker as `rewrite` returns it (the same frame, or
+   * another of the same framing); undefined forwards them as sent again.
+   */
+  rewrite(rewrite: ((request: KafkaRequest, frame: Buffer) => Buffer) | undefined): void;
   close(): Promise<void>;
 }
 
@@ -149,6 +154,7 @@ export async function startKafkaFaultProxy(options: {
   const forwarded = new Map<number, number>();
   let refusingUntil = 0;
   let armed: Armed | undefined;
+  let rewriting: ((request: KafkaRequest, frame: Buffer) => Buffer) | undefined;
   let watchers: { trigger: CutTrigger; remaining: number; resolve: (r: KafkaRequest) => void }[] = [];
 
   const watch = (request: KafkaRequest) => {
@@ -226,7 +232,7 @@ export async function startKafkaFaultProxy(options: {
         const request = parseRequest(frame);
         if (!onRequest(client, request)) return;
         forwarded.set(request.apiKey, (forwarded.get(request.apiKey) ?? 0) + 1);
-        upstream.write(frame);
+        upstream.write(rewriting ? rewriting(request, frame) : frame);
         watch(request);
       }
     });
@@ -267,6 +273,9 @@ export async function startKafkaFaultProxy(options: {
     },
     cuts,
     seen: (apiKey) => forwarded.get(apiKey) ?? 0,
+    rewrite(rewrite) {
+      rewriting = rewrite;
+    },
     close() {
       armed = undefined;
       watchers = [];

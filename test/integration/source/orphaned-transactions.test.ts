@@ -1,0 +1,144 @@
+// A transaction Kafka completes without ending it in every partition it wrote: its coordinator skips the
+// markers of a partition it finds without a leader (as after a broker crash) and records it complete.
+// The records left there wait for the producer id's next marker. When the member was told the commit
+// failed, it restores the checkpoint before it and replays; its next commit would then commit the
+// orphaned records as well, and everything of that interval would count twice (the fault suite's broker
+// killed on a commit found it in the re-keyed windows). The restore must abort them first.
+//
+// The orphan is made on purpose, on a broker of this test's own: the Kafka fault proxy rewrites the
+// partitions of the commit's AddPartitionsToTxn (each to the next partition), so the coordinator
+// registers, and later ends, other partitions than the ones the records go to; the broker's own check of
+// that (transaction.partition.verification.enable) is off for the test, as it is before Kafka 3.6.
+import { Writable } from 'node:stream';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { Kafka } from 'kafkajs';
+import { createLogger } from '../../../src/ops/logger.js';
+import { readChangelog } from '../../../src/source/changelog-reader.js';
+import { PartitionTransactions } from '../../../src/source/partition-transactions.js';
+import { partitionBoundsOf } from '../../../src/source/topic-admin.js';
+import { startKafka } from '../../../src/tools/stack/kafka-server.js';
+import { freePorts } from '../../../src/tools/stack/ports.js';
+import { stopProcess } from '../../../src/tools/stack/processes.js';
+import { API_KEYS, startKafkaFaultProxy, type KafkaRequest } from '../support/kafka-fault-proxy.js';
+import { createTopic, readTopic, testKafka, uniqueName } from '../support/fixtures.js';
+
+const PARTITIONS = 3;
+
+/** Skips a v0-v2 request string (int16 length, then the bytes); returns where the next field starts. */
+function skipString(frame: Buffer, at: number): number {
+  const length = frame.readInt16BE(at);
+  return at + 2 + Math.max(0, length);
+}
+
+/**
+ * AddPartitionsToTxn (v0-v2, what kafkajs sends) with each partition of `topics` moved to the next one:
+ * header, transactional_id, producer_id, producer_epoch, then [topic name, [partition]].
+ */
+function shiftPartitions(topics: readonly string[]) {
+  return (request: KafkaRequest, frame: Buffer): Buffer => {
+    if (request.apiKey !== API_KEYS.AddPartitionsToTxn || request.apiVersion > 2) return frame;
+    const out = Buffer.from(frame);
+    let at = skipString(out, 12); // client id
+    at = skipString(out, at) + 8 + 2; // transactional id, producer id, producer epoch
+    const topicCount = out.readInt32BE(at);
+    at += 4;
+    for (let t = 0; t < topicCount; t += 1) {
+      const nameLength = out.readInt16BE(at);
+      const name = out.toString('utf8', at + 2, at + 2 + nameLength);
+      at += 2 + nameLength;
+      const partitionCount = out.readInt32BE(at);
+      at += 4;
+      for (let p = 0; p < partitionCount; p += 1, at += 4)
+        if (topics.includes(name)) out.writeInt32BE((out.readInt32BE(at) + 1) % PARTITIONS, at);
+    }
+    return out;
+  };
+}
+
+async function stableEnd(kafka: Kafka, topic: string, partition: number): Promise<bigint | undefined> {
+  return (await partitionBoundsOf(kafka, topic)).get(partition)?.high;
+}
+
+describe('orphaned transaction records', () => {
+  const cleanups: (() => Promise<unknown>)[] = [];
+  afterAll(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+  });
+
+  it('are aborted when the partition is restored, so the replay commits its records alone', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sluice-orphans-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const [port, controllerPort, securePort, proxyPort] = await freePorts(4);
+    const proxy = await startKafkaFaultProxy({ port: proxyPort!, target: `127.0.0.1:${port}` });
+    cleanups.push(() => proxy.close());
+    const broker = await startKafka({
+      dir,
+      port: port!,
+      controllerPort: controllerPort!,
+      securePort: securePort!,
+      advertisedPort: proxy.port,
+      extraProperties: { 'transaction.partition.verification.enable': 'false' },
+    });
+    cleanups.push(() => stopProcess(broker.pid, 10_000));
+    const kafka = testKafka(proxy.address);
+    const [source, changelog, output] = ['events', 'changelog', 'output'].map((t) => uniqueName(t));
+    for (const topic of [source!, changelog!, output!]) await createTopic(kafka, topic, PARTITIONS);
+
+    let log = '';
+    const logger = createLogger(
+      'info',
+      new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          log += chunk.toString();
+          done();
+        },
+      }),
+    );
+    // One pipeline: the attempt and the replay share the partition's transactional id.
+    const options = {
+      pipeline: uniqueName('orphans'),
+      sourceTopic: source!,
+      changelogTopic: changelog!,
+      groupId: uniqueName('group'),
+      exactlyOnce: true,
+      sweepTopics: [output!],
+    };
+    const committer = () => new PartitionTransactions(kafka, options, () => Promise.resolve(), logger);
+    const row = (value: string) => [{ topic: output!, messages: [{ key: 'k', value, partition: 1 }] }];
+
+    // The attempt: one commit as usual, then one whose partitions the coordinator never hears of.
+    const attempt = committer();
+    cleanups.push(() => attempt.closeAll());
+    expect(await attempt.open(0)).toBe(true);
+    await attempt.commit(0, { records: new Map([['window', 'counted to 10']]), offset: 10n }, row('first'));
+    proxy.rewrite(shiftPartitions([changelog!, output!]));
+    await attempt.commit(0, { records: new Map([['window', 'counted to 20']]), offset: 20n }, row('orphan'));
+    proxy.rewrite(undefined);
+    await attempt.closeAll();
+
+    // An orphan indeed: committed as far as the coordinator knows, yet nothing ended it where it is.
+    // The changelog holds the first restore's probe and its abort marker, the first commit's record and
+    // marker, then the orphaned record; the output partition the same without the probe.
+    expect(await stableEnd(kafka, changelog!, 0)).toBe(4n);
+    expect(await stableEnd(kafka, output!, 1)).toBe(2n);
+
+    // The replay: a new member's restore fences the attempt and reads the state back, then commits.
+    const replay = committer();
+    cleanups.push(() => replay.closeAll());
+    expect(await replay.open(0)).toBe(true);
+    const restored = await readChangelog(kafka, changelog!, [0], { sourceTopic: source! });
+    expect(restored.get(0)?.records.get('window')?.toString()).toBe('counted to 10');
+    await replay.commit(0, { records: new Map([['window', 'counted to 20']]), offset: 20n }, row('replayed'));
+
+    // What a read_committed reader sees: the first attempt's committed row and the replay's, once each.
+    const rows = await readTopic(kafka, output!, 2);
+    expect(rows.map((r) => r.value?.toString())).toEqual(['first', 'replayed']);
+    expect(log).toContain('aborted the records of an earlier transaction');
+    const state = await readChangelog(kafka, changelog!, [0], { sourceTopic: source! });
+    expect(state.get(0)?.records.get('window')?.toString()).toBe('counted to 20');
+    await replay.closeAll();
+  }, 180_000);
+});
