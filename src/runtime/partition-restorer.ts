@@ -118,7 +118,15 @@ export class PartitionRestorer {
         metrics.restoreProgress.set(1);
         metrics.restoreSeconds.set((Date.now() - started) / 1000);
         this.logger.info(
-          { partitions, records: this.progress.read, ms: Date.now() - started },
+          {
+            partitions,
+            records: this.progress.read,
+            ms: Date.now() - started,
+            // Where each partition goes on from: what an operator compares with the group's offsets.
+            checkpoints: Object.fromEntries(
+              [...restored].map(([p, state]) => [p, state?.checkpoint?.offset.toString() ?? null]),
+            ),
+          },
           'state restored from the changelog',
         );
         if (again.length > 0) void this.restore(again);

@@ -4,16 +4,12 @@
 // fault proxy in front: that commit times out on the client while the broker may still carry it out
 // when it wakes, and members' sessions expire. This is how a partition was seen to jam for good. Afterwards every window must be exact and the group's
 // committed offsets must reach the topic's end, on the same worker process.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { startKafka } from '../../src/tools/stack/kafka-server.js';
 import { freePorts } from '../../src/tools/stack/ports.js';
-import { stopProcess } from '../../src/tools/stack/processes.js';
-import { testClickHouse, testKafka, waitFor } from '../integration/support/fixtures.js';
-import { API_KEYS, startKafkaFaultProxy } from '../integration/support/kafka-fault-proxy.js';
+import { testClickHouse, waitFor } from '../integration/support/fixtures.js';
+import { API_KEYS } from '../integration/support/kafka-fault-proxy.js';
+import { startOwnBroker } from '../integration/support/own-broker.js';
 import { startSluice } from '../integration/support/sluice-process.js';
 import { commitNotes } from './commit-log.js';
 import { topicEnds } from './committed-offsets.js';
@@ -42,22 +38,12 @@ describe('fault scenario: broker freeze', () => {
   it(
     `keeps committing exactly when the broker freezes ${FREEZES}× for ${FREEZE_MS / 1000} s`,
     async () => {
-      const dir = await mkdtemp(join(tmpdir(), 'sluice-broker-freeze-'));
-      cleanups.push(() => rm(dir, { recursive: true, force: true }));
-      const [port, controllerPort, securePort, proxyPort, statusPort] = await freePorts(5);
-      const proxy = await startKafkaFaultProxy({ port: proxyPort!, target: `127.0.0.1:${port}` });
-      cleanups.push(() => proxy.close());
-      const broker = await startKafka({
-        dir,
-        port: port!,
-        controllerPort: controllerPort!,
-        securePort: securePort!,
-        advertisedPort: proxy.port,
-      });
+      const broker = await startOwnBroker('broker-freeze', cleanups, { proxy: true });
+      const { kafka } = broker;
+      const proxy = broker.proxy!;
+      const [statusPort] = await freePorts(1);
       // A frozen broker cannot stop: continue it first.
-      cleanups.push(() => stopProcess(broker.pid, 10_000));
       cleanups.push(() => Promise.resolve().then(() => process.kill(broker.pid, 'SIGCONT')));
-      const kafka = testKafka(proxy.address);
       const clickhouse = testClickHouse();
       cleanups.push(() => clickhouse.close());
 

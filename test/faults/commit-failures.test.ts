@@ -4,21 +4,12 @@
 // TxnOffsetCommit, several times while the stream flows. Each failed commit must lead back to the last
 // durable checkpoint without a restart: every window exact, the group's committed offsets at the
 // topic's end, and every partition still committing after the last cut.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { startKafka } from '../../src/tools/stack/kafka-server.js';
 import { freePorts } from '../../src/tools/stack/ports.js';
-import { stopProcess } from '../../src/tools/stack/processes.js';
-import { testClickHouse, testKafka, waitFor } from '../integration/support/fixtures.js';
-import {
-  API_KEYS,
-  startKafkaFaultProxy,
-  type CutTrigger,
-  type KafkaCut,
-} from '../integration/support/kafka-fault-proxy.js';
+import { testClickHouse, waitFor } from '../integration/support/fixtures.js';
+import { API_KEYS, type CutTrigger, type KafkaCut } from '../integration/support/kafka-fault-proxy.js';
+import { startOwnBroker } from '../integration/support/own-broker.js';
 import { startSluice } from '../integration/support/sluice-process.js';
 import { commitNotes } from './commit-log.js';
 import { topicEnds } from './committed-offsets.js';
@@ -72,20 +63,10 @@ describe('fault scenario: commit failures', () => {
   it(
     `keeps committing exactly through ${END_TXN_CUTS} cuts at EndTxn and ${OFFSET_CUTS} at TxnOffsetCommit`,
     async () => {
-      const dir = await mkdtemp(join(tmpdir(), 'sluice-commit-failures-'));
-      cleanups.push(() => rm(dir, { recursive: true, force: true }));
-      const [port, controllerPort, securePort, proxyPort, statusPort] = await freePorts(5);
-      const proxy = await startKafkaFaultProxy({ port: proxyPort!, target: `127.0.0.1:${port}` });
-      cleanups.push(() => proxy.close());
-      const broker = await startKafka({
-        dir,
-        port: port!,
-        controllerPort: controllerPort!,
-        securePort: securePort!,
-        advertisedPort: proxy.port,
-      });
-      cleanups.push(() => stopProcess(broker.pid, 10_000));
-      const kafka = testKafka(proxy.address);
+      const broker = await startOwnBroker('commit-failures', cleanups, { proxy: true });
+      const { kafka } = broker;
+      const proxy = broker.proxy!;
+      const [statusPort] = await freePorts(1);
       const clickhouse = testClickHouse();
       cleanups.push(() => clickhouse.close());
 

@@ -10,20 +10,15 @@
 // registers, and later ends, other partitions than the ones the records go to; the broker's own check of
 // that (transaction.partition.verification.enable) is off for the test, as it is before Kafka 3.6.
 import { Writable } from 'node:stream';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Kafka } from 'kafkajs';
 import { createLogger } from '../../../src/ops/logger.js';
 import { readChangelog } from '../../../src/source/changelog-reader.js';
 import { PartitionTransactions } from '../../../src/source/partition-transactions.js';
 import { partitionBoundsOf } from '../../../src/source/topic-admin.js';
-import { startKafka } from '../../../src/tools/stack/kafka-server.js';
-import { freePorts } from '../../../src/tools/stack/ports.js';
-import { stopProcess } from '../../../src/tools/stack/processes.js';
-import { API_KEYS, startKafkaFaultProxy, type KafkaRequest } from '../support/kafka-fault-proxy.js';
-import { createTopic, readTopic, testKafka, uniqueName } from '../support/fixtures.js';
+import { API_KEYS, type KafkaRequest } from '../support/kafka-fault-proxy.js';
+import { startOwnBroker } from '../support/own-broker.js';
+import { createTopic, readTopic, uniqueName } from '../support/fixtures.js';
 
 const PARTITIONS = 3;
 
@@ -69,21 +64,10 @@ describe('orphaned transaction records', () => {
   });
 
   it('are aborted when the partition is restored, so the replay commits its records alone', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'sluice-orphans-'));
-    cleanups.push(() => rm(dir, { recursive: true, force: true }));
-    const [port, controllerPort, securePort, proxyPort] = await freePorts(4);
-    const proxy = await startKafkaFaultProxy({ port: proxyPort!, target: `127.0.0.1:${port}` });
-    cleanups.push(() => proxy.close());
-    const broker = await startKafka({
-      dir,
-      port: port!,
-      controllerPort: controllerPort!,
-      securePort: securePort!,
-      advertisedPort: proxy.port,
+    const { kafka, proxy } = await startOwnBroker('orphans', cleanups, {
+      proxy: true,
       extraProperties: { 'transaction.partition.verification.enable': 'false' },
     });
-    cleanups.push(() => stopProcess(broker.pid, 10_000));
-    const kafka = testKafka(proxy.address);
     const [source, changelog, output] = ['events', 'changelog', 'output'].map((t) => uniqueName(t));
     for (const topic of [source!, changelog!, output!]) await createTopic(kafka, topic, PARTITIONS);
 
@@ -114,9 +98,9 @@ describe('orphaned transaction records', () => {
     cleanups.push(() => attempt.closeAll());
     expect(await attempt.open(0)).toBe(true);
     await attempt.commit(0, { records: new Map([['window', 'counted to 10']]), offset: 10n }, row('first'));
-    proxy.rewrite(shiftPartitions([changelog!, output!]));
+    proxy!.rewrite(shiftPartitions([changelog!, output!]));
     await attempt.commit(0, { records: new Map([['window', 'counted to 20']]), offset: 20n }, row('orphan'));
-    proxy.rewrite(undefined);
+    proxy!.rewrite(undefined);
     await attempt.closeAll();
 
     // An orphan indeed: committed as far as the coordinator knows, yet nothing ended it where it is.

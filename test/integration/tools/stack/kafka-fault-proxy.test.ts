@@ -3,16 +3,11 @@
 // or after ('response'). Also shows what kafkajs 2.2 does with such a commit: the producer stays in
 // COMMITTING and refuses every later transaction, and only a new producer with the same
 // transactional id (which fences the old one) gets going again.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Kafka, Producer } from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startKafka } from '../../../../src/tools/stack/kafka-server.js';
-import { freePorts } from '../../../../src/tools/stack/ports.js';
-import { stopProcess } from '../../../../src/tools/stack/processes.js';
-import { createTopic, readTopic, testKafka, uniqueName } from '../../support/fixtures.js';
-import { API_KEYS, startKafkaFaultProxy } from '../../support/kafka-fault-proxy.js';
+import { createTopic, readTopic, uniqueName } from '../../support/fixtures.js';
+import { API_KEYS } from '../../support/kafka-fault-proxy.js';
+import { startOwnBroker } from '../../support/own-broker.js';
 
 describe('Kafka fault proxy', () => {
   const cleanups: (() => Promise<unknown>)[] = [];
@@ -28,20 +23,9 @@ describe('Kafka fault proxy', () => {
   };
 
   it('cuts every connection at an EndTxn commit, before or after the broker committed it', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'sluice-kafka-proxy-'));
-    cleanups.push(() => rm(dir, { recursive: true, force: true }));
-    const [port, controllerPort, securePort, proxyPort] = await freePorts(4);
-    const proxy = await startKafkaFaultProxy({ port: proxyPort!, target: `127.0.0.1:${port}` });
-    cleanups.push(() => proxy.close());
-    const broker = await startKafka({
-      dir,
-      port: port!,
-      controllerPort: controllerPort!,
-      securePort: securePort!,
-      advertisedPort: proxy.port,
-    });
-    cleanups.push(() => stopProcess(broker.pid, 10_000));
-    const kafka = testKafka(proxy.address);
+    const broker = await startOwnBroker('kafka-proxy', cleanups, { proxy: true });
+    const { kafka } = broker;
+    const proxy = broker.proxy!;
     const topic = uniqueName('proxied');
     await createTopic(kafka, topic, 1);
     const id = uniqueName('txn');
