@@ -24,11 +24,6 @@ export function localTableOf(table: string): string {
   return `${table}_local`;
 }
 
-/** The Distributed table's name for a storage table (localTableOf's inverse); undefined for another name. */
-export function distributedTableOf(table: string): string | undefined {
-  return table.endsWith('_local') ? table.slice(0, -'_local'.length) : undefined;
-}
-
 /** ` ON CLUSTER <cluster>` for DDL, or nothing on one server. */
 export function onCluster(cluster: string | undefined): string {
   return cluster === undefined ? '' : ` ON CLUSTER ${quoteIdentifier(cluster)}`;

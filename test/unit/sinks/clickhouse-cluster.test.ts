@@ -7,7 +7,6 @@ import { validatePipeline } from '../../../src/config/validate.js';
 import { BASELINE, capabilitiesOf } from '../../../src/sinks/clickhouse-capabilities.js';
 import {
   distributedTableDdl,
-  distributedTableOf,
   insertSettings,
   localTableOf,
   onCluster,
@@ -89,8 +88,6 @@ describe('ClickHouse tables on a cluster', () => {
 
   it('names storage tables and finds the relation behind each', () => {
     expect(localTableOf('views_rows')).toBe('views_rows_local');
-    expect(distributedTableOf('views_rows_local')).toBe('views_rows');
-    expect(distributedTableOf('views_rows')).toBeUndefined();
     expect(relationOfRowsTable('views_rows_local')).toBe('views');
     expect(relationOfRowsTable('views_rows')).toBe('views');
     expect(relationOfRowsTable('views__hourly_local')).toBeUndefined();
