@@ -146,7 +146,14 @@ describe('changing a pipeline', () => {
     const start = async () => {
       const log = captureLog();
       const pipeline = await run(definePipeline(pipelineOf(base, [views()])), { logger: log.logger });
-      await waitFor('the restore', () => Promise.resolve(pipeline.isReady()), Boolean, 30_000);
+      // Ready with every partition restored: the previous member may still hold a place in the group,
+      // so a first assignment can come without partitions (ready at once, nothing restored yet).
+      await waitFor(
+        'the restore of every partition',
+        () => Promise.resolve(pipeline.isReady() && pipeline.status().length === PARTITIONS),
+        Boolean,
+        60_000,
+      );
       return { pipeline, warnings: () => log.lines().filter((l) => removedWarning.test(String(l.msg))) };
     };
     const config = writeConfig(pipelineOf(base, [views()]));
