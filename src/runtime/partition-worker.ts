@@ -299,11 +299,10 @@ export class PartitionWorker {
    * before the first fetch.
    */
   lag(): bigint | undefined {
-    const tracked = this.offsets.position();
-    const position =
-      tracked === undefined || (this.skippedPosition !== undefined && this.skippedPosition > tracked)
-        ? this.skippedPosition
-        : tracked;
+    // With every record read done, the position is past the trailing transaction markers as well: on a
+    // transactional topic (the repartition topic) the end is always a marker, and a partition that has
+    // read and processed everything has no lag.
+    const position = this.offsets.inFlight === 0 ? this.readPosition() : this.offsets.position();
     if (this.highWatermark === undefined || position === undefined) return undefined;
     return this.highWatermark > position ? this.highWatermark - position : 0n;
   }

@@ -479,6 +479,18 @@ describe('PartitionWorker', () => {
     expect(worker.readPosition()).toBe(11n);
   });
 
+  it('reports no lag once every record read is done, the trailing transaction markers included', async () => {
+    const { worker } = harness({}, () => 0);
+    expect(worker.lag()).toBeUndefined();
+    // Records 4 and 5, then a commit marker at 6; the log ends at 12.
+    worker.accept([record(4, event(4, 60_000, '/a')), record(5, event(5, 61_000, '/a'))], 12n, 6n);
+    await worker.drained();
+    expect(worker.lag()).toBe(5n);
+    // Only markers up to the end: nothing is left to read (as on an idle repartition topic).
+    worker.skippedTo(11n, 12n);
+    expect(worker.lag()).toBe(0n);
+  });
+
   it('takes a batch of many thousand records without deepening the stack', () => {
     const { worker } = harness({ backpressure: { maxBufferSize: 100_000 } });
     const records = Array.from({ length: 30_000 }, (_, i) => record(i, event(i, i, '/a')));
