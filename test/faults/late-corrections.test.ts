@@ -82,12 +82,20 @@ describe('fault scenario: late results corrected', () => {
       });
       expectExact(result, sluice.output().slice(-2000));
       // Both kinds happened: events beyond the lateness (in the late topic) and rows corrected within it.
+      // Corrections are counted over the tumbling and the sliding windows: the windows are re-keyed, and
+      // their watermark moves with the source side's commits, so how many events land within the
+      // lateness depends on the commits' timing (on a loaded machine one table may get none).
       expect(result.lateExpected.size).toBeGreaterThan(0);
-      const corrected = await queryRows<{ n: string }>(
-        clickhouse,
-        `SELECT count() AS n FROM ${database}.by_type_10s WHERE emit_reason = 'late'`,
+      const corrected = await Promise.all(
+        ['by_type_10s', 'by_url_30s'].map((table) =>
+          queryRows<{ n: string }>(
+            clickhouse,
+            `SELECT count() AS n FROM ${database}.${table} WHERE emit_reason = 'late'`,
+          ).then((rows) => Number(rows[0]!.n)),
+        ),
       );
-      expect(Number(corrected[0]!.n)).toBeGreaterThan(0);
+      console.log(`rows corrected by late events (by_type_10s, by_url_30s): ${corrected.join(', ')}`);
+      expect(corrected[0]! + corrected[1]!).toBeGreaterThan(0);
       expect(await sluice.stop('SIGTERM')).toBe(0);
     },
     FULL ? 600_000 : 300_000,
