@@ -89,8 +89,8 @@ describe('fault scenario: a replay that differs from the crashed attempt', () =>
   }
 
   /**
-   * Runs the first attempt until `landed` holds in ClickHouse, then kills it. Returns whether a record
-   * was committed by it (below its partition's committed offset): its interval's rows stay.
+   * Runs the first attempt until `landed` holds in ClickHouse, then kills it. Returns a test of whether
+   * it committed a record (below its partition's committed offset after the kill): such rows stay.
    */
   async function crashedAttempt(
     scenario: { topic: string; groupId: string },

@@ -71,10 +71,6 @@ describe('changing a pipeline', () => {
   beforeAll(() => ({ kafka, clickhouse } = services));
 
   /**
-   * A topic with events whose windows stay open (idle timeout an hour), read and committed by `views`
-   * on both sides (the source's offsets, the re-keyed windows' state).
-   */
-  /**
    * Every window here groups by more than the topic's key: their state is the re-keyed side's, which
    * commits on its own, after the source side. It has committed all it read once every partition has
    * read to its end and its committed offset stays put over two commit intervals (a partition that
@@ -100,6 +96,10 @@ describe('changing a pipeline', () => {
     );
   }
 
+  /**
+   * A topic with events whose windows stay open (idle timeout an hour), read and committed by `views`
+   * on both sides (the source's offsets, the re-keyed windows' state).
+   */
   async function withOpenState(prefix: string, windows: Window[] = [views()]) {
     const base = {
       name: uniqueName(prefix),
