@@ -488,7 +488,7 @@ export const backpressureSchema = z
       .default('pause-upstream')
       .meta({
         description:
-          'When a partition’s buffer is full: pause fetching (loses nothing), drop the oldest unprocessed records, or send them to the overflow topic. Drops are counted.',
+          'When a partition’s buffer is full: pause fetching (loses nothing), drop the oldest unprocessed records, or send them to the overflow topic. Drops are counted. Records are shed from the source topic only: the side computing re-keyed windows pauses the internal repartition topic whatever the strategy.',
         examples: ['pause-upstream'],
       }),
     maxBufferSize: z

@@ -228,6 +228,9 @@ export function rekeyedPipelineOf(
       sources,
     },
     sinks: { ...sourceSide.sinks, windows: plan.rekeyed },
+    // Shedding guards the pipeline's input; the repartition topic holds records the source side already
+    // accepted (and shed from once), so this side only pauses it: Kafka buffers them and nothing is lost.
+    backpressure: { ...sourceSide.backpressure, strategy: 'pause-upstream' },
     repartition: undefined,
     // The source side owns what compiling opened.
     close: () => Promise.resolve(),
