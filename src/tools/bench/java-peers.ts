@@ -5,14 +5,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Admin } from 'kafkajs';
-import { createLogger } from '../../ops/logger.js';
 import { topicOffsets } from '../../source/cluster-settling.js';
-import { createKafka } from '../../source/kafka-client.js';
 import { USER_EVENT_SCHEMA_FILE, consumerPerfToolProgram, kafkaStreamsProgram } from './java-peer-build.js';
 import { cpuSince, processCpu } from './cpu-time.js';
 import { startJvm, waitForLine, type JvmProcess } from './jvm-process.js';
+import { waitUntilAllCommitted, withAdmin } from './peer-commits.js';
 
 export { BenchPeerError } from './bench-peer-error.js';
 
@@ -122,9 +120,6 @@ async function repartitionTopics(admin: Admin, applicationId: string): Promise<s
 }
 
 const RUNNING_WITHIN_MS = 120_000;
-/** Time Kafka Streams may go without committing anything new before the run is declared stuck. */
-const STALL_MS = 60_000;
-const POLL_MS = 100;
 const STOP_GRACE_MS = 30_000;
 
 /**
@@ -154,7 +149,15 @@ export async function runKafkaStreams(
     const { events, endMs, cpuSeconds } = await withAdmin(options.brokers, async (admin) => {
       const inputEnds = await topicOffsets(admin, options.topic);
       const events = inputEnds.reduce((n, p) => n + Number(BigInt(p.high) - BigInt(p.low)), 0);
-      const endMs = await waitUntilAllCommitted(admin, jvm, options, handle.runningAtMs);
+      const endMs = await waitUntilAllCommitted(admin, jvm, {
+        name: 'kafka streams',
+        groupId: options.applicationId,
+        input: options.topic,
+        // Made by the application before it is RUNNING.
+        repartitions: await repartitionTopics(admin, options.applicationId),
+        startedAtMs: handle.runningAtMs,
+        log: options.log,
+      });
       return { events, endMs, cpuSeconds: await cpu?.() };
     });
     const seconds = (endMs - handle.runningAtMs) / 1000;
@@ -226,76 +229,6 @@ async function launchKafkaStreams(
   return { jvm, handle: { runningAtMs, output: () => jvm.output(), stop } };
 }
 
-interface CommitProgress {
-  /** The sum of every committed offset: it grows with each commit, so a still one means a stall. */
-  reached: bigint;
-  /** The input topic's records, and how many of them are committed. */
-  inputCommitted: bigint;
-  inputRecords: bigint;
-  /** Committed at the end offset on every partition of the input and the repartition topic. */
-  done: boolean;
-}
-
-/** The group's committed offsets against the end offsets of `input` and its `repartitions`. */
-async function commitProgress(
-  admin: Admin,
-  groupId: string,
-  input: string,
-  repartitions: readonly string[],
-): Promise<CommitProgress> {
-  const committed = await admin.fetchOffsets({ groupId, topics: [input, ...repartitions] });
-  const progress: CommitProgress = { reached: 0n, inputCommitted: 0n, inputRecords: 0n, done: true };
-  for (const topic of [input, ...repartitions]) {
-    const offsets = committed.find((c) => c.topic === topic)?.partitions ?? [];
-    for (const end of await topicOffsets(admin, topic)) {
-      // -1: nothing committed yet.
-      const at = BigInt(offsets.find((o) => o.partition === end.partition)?.offset ?? '-1');
-      const [low, high] = [BigInt(end.low), BigInt(end.high)];
-      if (at > 0n) progress.reached += at;
-      progress.done &&= at >= high || high === low;
-      if (topic !== input) continue;
-      progress.inputRecords += high - low;
-      if (at > low) progress.inputCommitted += at - low;
-    }
-  }
-  return progress;
-}
-
-/** Polls until the group has committed every record; returns when it saw that (epoch ms). */
-async function waitUntilAllCommitted(
-  admin: Admin,
-  jvm: JvmProcess,
-  options: KafkaStreamsOptions,
-  runningAtMs: number,
-): Promise<number> {
-  // Made by the application before it is RUNNING.
-  const repartitions = await repartitionTopics(admin, options.applicationId);
-  const repartition = repartitions.join(', ');
-  let exited: string | undefined;
-  void jvm.exited.then((how) => (exited = how));
-  let last = -1n;
-  let progressAt = Date.now();
-  let loggedAt = Date.now();
-  for (;;) {
-    if (exited !== undefined) throw jvm.failure(`exited (${exited}) before committing every record`);
-    const progress = await commitProgress(admin, options.applicationId, options.topic, repartitions);
-    if (progress.done) return Date.now();
-    if (progress.reached !== last) [last, progressAt] = [progress.reached, Date.now()];
-    const seen = `${progress.inputCommitted} of ${progress.inputRecords} input records committed`;
-    if (Date.now() - progressAt > STALL_MS) {
-      throw jvm.failure(
-        `committed nothing new on ${options.topic} or ${repartition} for ${STALL_MS / 1000}s (${seen})`,
-      );
-    }
-    if (Date.now() - loggedAt > 5_000) {
-      loggedAt = Date.now();
-      const after = Math.round((Date.now() - runningAtMs) / 1000);
-      options.log(`  kafka streams: ${seen}, ${after} s after RUNNING`);
-    }
-    await sleep(POLL_MS);
-  }
-}
-
 /** Its internal topics (repartition, changelog), its consumer group and its state folder. */
 async function removeApplication(options: KafkaStreamsOptions, stateDir: string): Promise<void> {
   await rm(stateDir, { recursive: true, force: true });
@@ -308,14 +241,4 @@ async function removeApplication(options: KafkaStreamsOptions, stateDir: string)
       `  kafka streams: could not remove ${options.applicationId}'s topics and group: ${String(error)}`,
     ),
   );
-}
-
-async function withAdmin<T>(brokers: readonly string[], use: (admin: Admin) => Promise<T>): Promise<T> {
-  const admin = createKafka(brokers, 'sluice-bench-peers', createLogger('error')).admin();
-  await admin.connect();
-  try {
-    return await use(admin);
-  } finally {
-    await admin.disconnect();
-  }
 }

@@ -1,5 +1,6 @@
-// A bench peer's JVM as a child process: stdout read line by line (the peers report there), the last
-// lines of stdout and stderr kept for error messages, and a stop that asks (SIGTERM), waits, then kills.
+// A bench peer's JVM as a child process: stdout read line by line (the peers report there), commands
+// written to its stdin a line each, the last lines of stdout and stderr kept for error messages, and a
+// stop that asks (SIGTERM), waits, then kills.
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { BenchPeerError } from './bench-peer-error.js';
@@ -14,6 +15,8 @@ export interface JvmProcess {
   readonly exited: Promise<string>;
   /** Calls `listener` with every stdout line from now on. */
   onLine(listener: (line: string) => void): void;
+  /** Writes `line` to its stdin (the Flink peer takes commands there); nothing once it has exited. */
+  send(line: string): void;
   /** The last lines it wrote, stdout and stderr interleaved as they came. */
   output(): string;
   /** SIGTERM, then SIGKILL when it has not exited within `graceMs`. Resolves once it has exited. */
@@ -26,6 +29,8 @@ export function startJvm(name: string, program: JavaProgram, args: readonly stri
   // stdin is a pipe that stays open: a peer may watch it to stop when this process dies.
   // A java that cannot be started is reported through 'error' below, as an exit.
   const child = spawn('java', javaArgs(program, args), { stdio: ['pipe', 'pipe', 'pipe'] });
+  // A command written as the JVM dies fails with EPIPE: its exit is reported through `exited`.
+  child.stdin.on('error', () => undefined);
   const kept: string[] = [];
   const keep = (line: string) => {
     kept.push(line);
@@ -57,6 +62,9 @@ export function startJvm(name: string, program: JavaProgram, args: readonly stri
     pid: child.pid,
     exited,
     onLine: (listener) => listeners.push(listener),
+    send: (line) => {
+      if (!hasExited && child.stdin.writable) child.stdin.write(`${line}\n`);
+    },
     output,
     failure: (what) =>
       new BenchPeerError(`${name} (pid ${child.pid ?? 'none'}): ${what}. Its last output:\n${output()}`),
