@@ -20,6 +20,8 @@ export interface BenchResult {
   /** Late events and dead letters: any at all means the bench stream was not what it should be. */
   late?: number;
   deadLettered?: number;
+  /** A peer's rows per window and the events they held (the Flink peer's, once its input ended). */
+  windows?: Record<string, { rows: number; events: number }>;
 }
 
 export interface RunFigures {
@@ -65,7 +67,14 @@ export interface TargetCheck {
 export interface BenchReport {
   at: string;
   machine: { host: string; cpus: number; cpuModel: string; memoryGiB: number };
-  versions: { node: string; kafka: string; clickhouse: string; sluice: string; kafkaStreams?: string };
+  versions: {
+    node: string;
+    kafka: string;
+    clickhouse: string;
+    sluice: string;
+    kafkaStreams?: string;
+    flink?: string;
+  };
   parameters: {
     events: number;
     partitions: number;
@@ -146,6 +155,8 @@ export function combineRuns(results: readonly BenchResult[]): BenchResult[] {
       })),
       ...(late === undefined ? {} : { late }),
       ...(dead === undefined ? {} : { deadLettered: dead }),
+      // The same input gives the same windows each run: the last run's stand for all.
+      ...(runs.at(-1)?.windows ? { windows: runs.at(-1)!.windows } : {}),
     };
   });
 }
@@ -179,7 +190,7 @@ export function reportMarkdown(report: BenchReport, before?: BenchReport): strin
     `# Sluice bench, ${report.at}`,
     '',
     `Machine: ${report.machine.host}, ${report.machine.cpus} × ${report.machine.cpuModel}, ${report.machine.memoryGiB} GiB.`,
-    `Versions: Node ${report.versions.node}, Apache Kafka ${report.versions.kafka}${report.versions.kafkaStreams ? ` (Kafka Streams ${report.versions.kafkaStreams})` : ''}, ClickHouse ${report.versions.clickhouse}, Sluice ${report.versions.sluice}.`,
+    `Versions: Node ${report.versions.node}, Apache Kafka ${report.versions.kafka}${report.versions.kafkaStreams ? ` (Kafka Streams ${report.versions.kafkaStreams})` : ''}${report.versions.flink ? `, Apache Flink ${report.versions.flink}` : ''}, ClickHouse ${report.versions.clickhouse}, Sluice ${report.versions.sluice}.`,
     `Parameters: ${n(report.parameters.events)} events per topic, ${report.parameters.partitions} partitions, seed ${report.parameters.seed}${report.parameters.quick ? ' (--quick)' : ''}${report.parameters.repeat && report.parameters.repeat > 1 ? `, each throughput run ${report.parameters.repeat} times, alternated (medians; the spread is lowest–highest)` : ''}.`,
     '',
     '## Throughput',

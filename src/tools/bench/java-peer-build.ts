@@ -1,6 +1,6 @@
 // The bench's Java peers, ready to run: their jars resolved from Maven Central into the cache on first
-// use, and the Kafka Streams application (bench/kafka-streams) compiled against them into the cache,
-// keyed by a hash of its source so that an edited source is compiled again.
+// use, and the Kafka Streams application (bench/kafka-streams) and the Flink job (bench/flink) compiled
+// against them into the cache, keyed by a hash of the source so that an edited source is compiled again.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -19,13 +19,18 @@ const run = promisify(execFile);
 const AVRO_VERSION = '1.11.4';
 /** Kafka 3.9.1's own Jackson; Kafka Streams and Avro must share one. */
 const JACKSON_VERSION = '2.16.2';
+/** The Flink release of the Kafka connector below (5.0.0-2.2 is the connector for Flink 2.2). */
+export const FLINK_VERSION = '2.2.0';
+const FLINK_KAFKA_CONNECTOR_VERSION = '5.0.0-2.2';
 
 const JDK_HINT = 'install a JDK 17+ and Maven (Debian: `apt-get install openjdk-17-jdk-headless maven`)';
 
 /** From dist/tools/bench or src/tools/bench alike, three folders up is the package root. */
 const packageFile = (path: string) => fileURLToPath(new URL(`../../../${path}`, import.meta.url));
 const STREAMS_SOURCE = packageFile('bench/kafka-streams/SluiceBenchStreams.java');
+const FLINK_SOURCE = packageFile('bench/flink/SluiceBenchFlink.java');
 const LOG4J_CONFIG = packageFile('bench/kafka-streams/log4j.properties');
+const FLINK_LOG4J_CONFIG = packageFile('bench/flink/log4j.properties');
 
 /** The schema every Avro record of the bench is written with; the Streams peer decodes with it. */
 export const USER_EVENT_SCHEMA_FILE = packageFile('schemas/avro/user-event.avsc');
@@ -41,18 +46,26 @@ export function javaArgs(program: JavaProgram, args: readonly string[]): string[
   return [...program.jvmOptions, '-cp', program.classpath, program.mainClass, ...args];
 }
 
-const JVM_OPTIONS = [
-  `-Dlog4j.configuration=file:${LOG4J_CONFIG}`,
+const jvmOptions = (log4jConfig: string) => [
+  `-Dlog4j.configuration=file:${log4jConfig}`,
   // The perf tool prints its figures in the default locale: a decimal comma would break the parse.
   '-Duser.language=en',
   '-Duser.country=US',
 ];
+const JVM_OPTIONS = jvmOptions(LOG4J_CONFIG);
 
-function pom(artifact: string, dependencies: [group: string, artifact: string, version: string][]): string {
-  const deps = dependencies.map(
-    ([g, a, v]) =>
-      `<dependency><groupId>${g}</groupId><artifactId>${a}</artifactId><version>${v}</version></dependency>`,
-  );
+/** A dependency: group, artifact, version, and the `group:artifact`s to leave out of its dependencies. */
+type Dependency = [group: string, artifact: string, version: string, exclusions?: string[]];
+
+function pom(artifact: string, dependencies: Dependency[]): string {
+  const deps = dependencies.map(([g, a, v, exclusions = []]) => {
+    const excluded = exclusions.map((ga) => {
+      const [eg, ea] = ga.split(':');
+      return `<exclusion><groupId>${eg}</groupId><artifactId>${ea}</artifactId></exclusion>`;
+    });
+    const inside = excluded.length > 0 ? `<exclusions>${excluded.join('')}</exclusions>` : '';
+    return `<dependency><groupId>${g}</groupId><artifactId>${a}</artifactId><version>${v}</version>${inside}</dependency>`;
+  });
   return `<?xml version="1.0" encoding="UTF-8"?>
 <project xmlns="http://maven.apache.org/POM/4.0.0">
   <modelVersion>4.0.0</modelVersion>
@@ -68,7 +81,7 @@ function pom(artifact: string, dependencies: [group: string, artifact: string, v
 }
 
 /** The logging binding the broker uses; log4j.properties above keeps it to warnings. */
-const LOGGING: [string, string, string][] = [
+const LOGGING: Dependency[] = [
   ['org.slf4j', 'slf4j-api', '1.7.36'],
   ['org.slf4j', 'slf4j-reload4j', '1.7.36'],
   ['ch.qos.reload4j', 'reload4j', '1.2.25'],
@@ -122,6 +135,42 @@ export async function kafkaStreamsProgram(log: (line: string) => void): Promise<
     mainClass: 'SluiceBenchStreams',
     classpath: [classes, join(libs, '*')].join(delimiter),
     jvmOptions: JVM_OPTIONS,
+  };
+}
+
+/**
+ * The Flink peer: the job (bench/flink/SluiceBenchFlink.java) with Flink's streaming runtime, its client
+ * (the mini-cluster) and its Kafka connector, compiled on first use and again whenever its source changes.
+ */
+export async function flinkProgram(log: (line: string) => void): Promise<JavaProgram> {
+  await requireJava();
+  const home = join(
+    cacheDir(),
+    `flink-${FLINK_VERSION}-kafka-${FLINK_KAFKA_CONNECTOR_VERSION}-avro-${AVRO_VERSION}`,
+  );
+  const libs = await resolveMavenJars(
+    {
+      home,
+      pom: pom('flink-peer', [
+        // Flink's runtime asks for org.lz4:lz4-java, the Kafka client for its successor
+        // at.yawk.lz4:lz4-java: the same classes twice on one class path, so only the newer stays.
+        ['org.apache.flink', 'flink-streaming-java', FLINK_VERSION, ['org.lz4:lz4-java']],
+        ['org.apache.flink', 'flink-clients', FLINK_VERSION, ['org.lz4:lz4-java']],
+        ['org.apache.flink', 'flink-connector-base', FLINK_VERSION],
+        ['org.apache.flink', 'flink-connector-kafka', FLINK_KAFKA_CONNECTOR_VERSION],
+        ['org.apache.avro', 'avro', AVRO_VERSION],
+        ...LOGGING,
+      ]),
+      what: `Apache Flink ${FLINK_VERSION} with its Kafka connector ${FLINK_KAFKA_CONNECTOR_VERSION} and Avro ${AVRO_VERSION} (org.apache.flink:flink-streaming-java, flink-clients, flink-connector-kafka)`,
+      expect: 'flink-connector-kafka-',
+    },
+    log,
+  );
+  const classes = await compiled(FLINK_SOURCE, home, libs, log);
+  return {
+    mainClass: 'SluiceBenchFlink',
+    classpath: [classes, join(libs, '*')].join(delimiter),
+    jvmOptions: jvmOptions(FLINK_LOG4J_CONFIG),
   };
 }
 

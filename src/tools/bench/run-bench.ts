@@ -1,7 +1,7 @@
 // The whole bench, in one run on one machine: two topics of the same seeded stream (Avro for the full
 // pipeline, JSON for the simple one), each read to the end by the client's ceiling (bare kafkajs), the
-// broker's ceiling (Kafka's Java consumer perf tool), the peer (Kafka Streams, exactly_once_v2) and
-// Sluice; then latency under a steady load for Sluice and Kafka Streams, the state footprint per key
+// broker's ceiling (Kafka's Java consumer perf tool), the peers (Kafka Streams, exactly_once_v2; Flink,
+// exactly-once checkpoints) and Sluice; then latency under a steady load for Sluice and Kafka Streams, the state footprint per key
 // and the restore rate; then the targets each figure is held to.
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import type { Kafka } from 'kafkajs';
@@ -12,23 +12,16 @@ import { produceBenchTopic, type BenchFormat } from './bench-feed.js';
 import {
   combineRuns,
   machine,
-  result,
   round,
   type BenchReport,
   type BenchResult,
   type LatencyResult,
   type TargetCheck,
 } from './bench-report.js';
-import {
-  BENCH_DATABASE,
-  REGIONS_TABLE,
-  createLookupTable,
-  deletePipelineTopics,
-  fullPipeline,
-  simplePipeline,
-} from './bench-pipelines.js';
+import { BENCH_DATABASE, createLookupTable, deletePipelineTopics, fullPipeline } from './bench-pipelines.js';
 import { KAFKA_VERSION } from '../stack/kafka-release.js';
-import { runConsumerPerfTool, runKafkaStreams, startKafkaStreams } from './java-peers.js';
+import { FLINK_VERSION } from './java-peer-build.js';
+import { startKafkaStreams } from './java-peers.js';
 import {
   LatencyBook,
   latencyResult,
@@ -39,7 +32,7 @@ import {
 } from './latency.js';
 import { BenchPeerError } from './bench-peer-error.js';
 import { measureFootprint } from './state-footprint.js';
-import { bareConsumer, sluiceThroughput } from './throughput.js';
+import { STREAMS_GRACE_MS, throughputRuns } from './throughput-runs.js';
 
 export interface RunBenchOptions {
   events: number;
@@ -61,7 +54,6 @@ export interface RunBenchOptions {
 /** The Avro topic (full pipeline) first, then the JSON one (simple pipeline). */
 const FORMATS: readonly BenchFormat[] = ['avro', 'json'];
 const LATENCY_WINDOW_MS = 10_000;
-const STREAMS_GRACE_MS = 24 * 3_600_000;
 
 export async function runBench(
   kafka: Kafka,
@@ -100,7 +92,7 @@ export async function runBench(
   const report: BenchReport = {
     at: new Date().toISOString(),
     machine: machine(),
-    versions: { ...versions, kafkaStreams: KAFKA_VERSION },
+    versions: { ...versions, kafkaStreams: KAFKA_VERSION, flink: FLINK_VERSION },
     parameters: {
       events: options.events,
       partitions: options.partitions,
@@ -182,123 +174,17 @@ export async function runBench(
   }
 }
 
-/** The throughput runs on one bench topic, each taking its round (for names of its own per round). */
-function throughputRuns(
-  kafka: Kafka,
-  endpoints: Endpoints,
-  topic: string,
-  format: BenchFormat,
-  stamp: number,
-  options: RunBenchOptions,
-  ownedTopic: (name: string) => string,
-): ((round: number) => Promise<BenchResult>)[] {
-  const log = options.log;
-  const throughput = { events: options.events, partitions: options.partitions, log };
-  const runs: ((round: number) => Promise<BenchResult>)[] = [
-    (round) => {
-      log(`bare kafkajs consumer on ${topic}…`);
-      return bareConsumer(kafka, topic, format, { ...throughput, round });
-    },
-  ];
-  if (options.only !== 'simple') {
-    if (format === 'avro')
-      runs.push(async () => {
-        log(`Kafka's Java consumer perf tool on ${topic}…`);
-        return {
-          ...(await runConsumerPerfTool({ brokers: endpoints.brokers, topic, events: options.events, log })),
-          name: 'kafka-perf-tool-avro',
-          topic: format,
-          description:
-            "Apache Kafka's Java consumer perf tool (kafka-tools), reading and discarding: the broker's ceiling here",
-        };
-      });
-    // On the Avro topic the job Sluice's full pipeline does; on the JSON one the simple count.
-    const full = format === 'avro';
-    runs.push(async (round) => {
-      log(`Kafka Streams (${full ? 'full' : 'simple'} job) on ${topic}…`);
-      const streams = await runKafkaStreams({
-        brokers: endpoints.brokers,
-        topic,
-        outputTopic: ownedTopic(`bench-streams-out-${format}-${stamp}-${round}`),
-        applicationId: `bench-streams-${format}-${stamp}-${round}`,
-        format,
-        events: options.events,
-        windowMs: 60_000,
-        // Its repartitions interleave the input partitions: a grace that covers the whole stream, so it
-        // drops nothing as late and counts what Sluice counts.
-        graceMs: STREAMS_GRACE_MS,
-        commitIntervalMs: 100,
-        ...(full
-          ? { job: 'full' as const, lookup: { url: endpoints.clickhouse!.url, table: REGIONS_TABLE } }
-          : {}),
-        log,
-      });
-      const name = full ? 'kafka-streams-full' : 'kafka-streams-json';
-      return {
-        ...result(name, format, '', streams.events, streams.seconds, streams.cpuSeconds),
-        description: full
-          ? `Kafka Streams ${KAFKA_VERSION}, the full pipeline's job: Avro, the region looked up in a map loaded from the same ClickHouse table, tumbling 1-minute count per (type, url) and hopping 5-minute sums per region (each re-keyed through a repartition topic), 30-second sessions per user, exactly_once_v2, in-memory stores, every update to a topic`
-          : `Kafka Streams ${KAFKA_VERSION}: JSON, tumbling 1-minute count per (type, url), exactly_once_v2, in-memory window store, to a topic`,
-      };
-    });
-  }
-  if (format === 'avro') {
-    runs.push((round) => {
-      log('Sluice, full pipeline…');
-      return sluiceThroughput(
-        kafka,
-        fullPipeline(topic, round > 1 ? { name: `bench_full_${stamp}_r${round}` } : {}),
-        endpoints,
-        {
-          name: 'sluice-full',
-          topic: format,
-          description:
-            'Sluice: Avro, ClickHouse lookup (cached), tumbling + sliding + session windows re-keyed by their group keys, exactly-once, ClickHouse sink',
-        },
-        throughput,
-      );
-    });
-  } else {
-    const simple = [
-      {
-        perPartition: false,
-        name: 'sluice-simple',
-        what: 'Sluice, simple pipeline',
-        description:
-          'Sluice: JSON, one tumbling count per (type, url) re-keyed through the repartition topic, at-least-once, ClickHouse sink',
-      },
-      {
-        perPartition: true,
-        name: 'sluice-simple-per-partition',
-        what: 'Sluice, simple pipeline without re-keying',
-        description:
-          'Sluice: the simple pipeline computed per source partition (no re-keying, rows per partition as in 0.1): what re-keying costs',
-      },
-    ];
-    for (const run of simple)
-      runs.push((round) => {
-        log(`${run.what}…`);
-        return sluiceThroughput(
-          kafka,
-          simplePipeline(topic, run.perPartition, round),
-          endpoints,
-          { name: run.name, topic: format, description: run.description },
-          throughput,
-        );
-      });
-  }
-  return runs;
-}
-
 function ratios(results: BenchResult[]): Record<string, number> {
   const rate = (name: string) => results.find((r) => r.name === name)?.eventsPerSecond;
   const out: Record<string, number> = {};
   for (const [a, b] of [
     ['sluice-full', 'bare-kafkajs-avro'],
     ['sluice-full', 'kafka-streams-full'],
+    ['sluice-full', 'flink-full'],
     ['bare-kafkajs-avro', 'kafka-perf-tool-avro'],
     ['sluice-simple', 'bare-kafkajs-json'],
     ['sluice-simple', 'kafka-streams-json'],
+    ['sluice-simple', 'flink-simple'],
     ['sluice-simple', 'sluice-simple-per-partition'],
   ]) {
     const x = rate(a!);
@@ -309,7 +195,9 @@ function ratios(results: BenchResult[]): Record<string, number> {
   const cpu = (name: string) => results.find((r) => r.name === name)?.cpuMicrosPerEvent;
   for (const [a, b] of [
     ['sluice-full', 'kafka-streams-full'],
+    ['sluice-full', 'flink-full'],
     ['sluice-simple', 'kafka-streams-json'],
+    ['sluice-simple', 'flink-simple'],
   ]) {
     const x = cpu(a!);
     const y = cpu(b!);
