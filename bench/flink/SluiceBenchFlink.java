@@ -20,7 +20,7 @@
 // stdout: `SLUICE-BENCH RUNNING <epoch ms>` once every task of the job runs (the latest moment a task
 // became RUNNING), `SLUICE-BENCH PROCESSED <n> <epoch ms>` when the n-th record (n = --events) has been
 // read, and `SLUICE-BENCH REPORT {json}` for each `report` line on stdin: records read, late events,
-// and per window the rows fired and the events in them. An `end-input` line on stdin ends event time
+// per window the rows fired and the events in them, and when the latest completed checkpoint began. An `end-input` line on stdin ends event time
 // (every partition's watermark goes to the end of time), so every open window fires: the harness sends
 // it once every record is committed, when it wants every window's output.
 
@@ -72,6 +72,7 @@ import org.apache.flink.connector.kafka.source.KafkaSource;
 import org.apache.flink.connector.kafka.source.enumerator.initializer.OffsetsInitializer;
 import org.apache.flink.connector.kafka.source.reader.deserializer.KafkaRecordDeserializationSchema;
 import org.apache.flink.core.execution.CheckpointingMode;
+import org.apache.flink.runtime.checkpoint.CompletedCheckpointStats;
 import org.apache.flink.runtime.execution.ExecutionState;
 import org.apache.flink.runtime.executiongraph.AccessExecutionGraph;
 import org.apache.flink.runtime.executiongraph.AccessExecutionVertex;
@@ -106,6 +107,10 @@ public final class SluiceBenchFlink {
   static final Map<String, LongAdder[]> FIRED = new ConcurrentHashMap<>();
 
   static volatile long eventsToRead;
+  /** The job and its cluster, for the checkpoint figure of a report. */
+  static volatile MiniCluster cluster;
+
+  static volatile JobID job;
   /** Set by `end-input`: every watermark generator then emits the end of time. */
   static volatile boolean inputEnded;
 
@@ -621,11 +626,29 @@ public final class SluiceBenchFlink {
     return env.getStreamGraph().getJobGraph();
   }
 
-  /** Rows fired and events in them per window, read, and late, as one JSON line. */
+  /**
+   * Rows fired and events in them per window, records read, late events, and when the latest completed
+   * checkpoint was triggered (epoch ms, 0 before the first): rows fired before that moment are in it,
+   * and its transaction is committed once it completes.
+   */
   static void report() {
     ObjectNode report = JSON.createObjectNode();
     report.put("read", READ.get());
     report.put("late", LATE.get());
+    long checkpointed = 0;
+    try {
+      CompletedCheckpointStats latest =
+          cluster
+              .getExecutionGraph(job)
+              .get(10, TimeUnit.SECONDS)
+              .getCheckpointStatsSnapshot()
+              .getHistory()
+              .getLatestCompletedCheckpoint();
+      if (latest != null) checkpointed = latest.getTriggerTimestamp();
+    } catch (Exception e) {
+      System.err.println("SLUICE-BENCH no checkpoint statistics: " + e);
+    }
+    report.put("checkpointTriggeredAt", checkpointed);
     ObjectNode windows = report.putObject("windows");
     for (Map.Entry<String, LongAdder[]> entry : new TreeMap<>(FIRED).entrySet()) {
       ObjectNode window = windows.putObject(entry.getKey());
@@ -678,10 +701,10 @@ public final class SluiceBenchFlink {
     Options options = Options.parse(args);
     eventsToRead = options.events();
     Configuration config = config(options);
-    JobGraph job = jobGraph(options, config);
+    JobGraph graph = jobGraph(options, config);
     // The mini-cluster a local environment would start, started here so that its tasks' states can be
     // watched: the run starts when every task runs, as the Streams peer's starts at RUNNING.
-    MiniCluster cluster =
+    cluster =
         new MiniCluster(
             new MiniClusterConfiguration.Builder()
                 .setConfiguration(config)
@@ -689,7 +712,8 @@ public final class SluiceBenchFlink {
                 .setNumSlotsPerTaskManager(options.parallelism())
                 .build());
     cluster.start();
-    JobID id = cluster.submitJob(job).get().getJobID();
+    JobID id = cluster.submitJob(graph).get().getJobID();
+    job = id;
     // SIGTERM: cancel the job and stop the cluster, then exit.
     Runtime.getRuntime()
         .addShutdownHook(

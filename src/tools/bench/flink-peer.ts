@@ -2,7 +2,7 @@
 // on a Flink mini-cluster inside one JVM, timed over the same kind of span (every task running to every
 // input offset committed), with the JVM's CPU over that span. Out of the span, the harness then ends
 // the input's event time and checks that the windows fired hold every event, as many times as each
-// window type counts it, with none late.
+// window type counts it, with none late, and waits for a checkpoint to commit their rows.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -62,6 +62,7 @@ const Report = z.object({
   read: z.number(),
   late: z.number(),
   windows: z.record(z.string(), z.object({ rows: z.number(), events: z.number() })),
+  checkpointTriggeredAt: z.number(),
 });
 type Report = z.infer<typeof Report>;
 
@@ -165,24 +166,29 @@ export async function runFlink(options: FlinkOptions): Promise<FlinkResult> {
 
 /**
  * Asks the job for its report until its windows have fired every event (each as many times as its
- * window type counts it) or nothing late hides one; fails naming what was expected and seen.
+ * window type counts it), and then until a checkpoint begun after that has completed, so that the rows
+ * are in a committed transaction of the output topic when the JVM stops. Fails naming what was
+ * expected and what was seen.
  */
 async function firedEveryEvent(jvm: JvmProcess, job: 'simple' | 'full', events: number): Promise<Report> {
   const expected = Object.fromEntries(
     Object.entries(WINDOWS_PER_EVENT[job]).map(([name, times]) => [name, events * times]),
   );
   const deadline = Date.now() + FIRED_WITHIN_MS;
+  let firedAt: number | undefined;
   for (;;) {
     const next = waitForLine(jvm, /^SLUICE-BENCH REPORT (.+)$/, 10_000, 'a report');
     jvm.send('report');
     const report = Report.parse(JSON.parse((await next)[1]!));
     const seen = Object.fromEntries(Object.entries(report.windows).map(([name, w]) => [name, w.events]));
-    const done = Object.entries(expected).every(([name, n]) => seen[name] === n);
-    if (done && report.read === events) return report;
+    const fired = Object.entries(expected).every(([name, n]) => seen[name] === n) && report.read === events;
+    if (fired) firedAt ??= Date.now();
+    if (firedAt !== undefined && report.checkpointTriggeredAt > firedAt) return report;
     if (report.late > 0 || Date.now() > deadline) {
-      throw jvm.failure(
-        `its windows did not fire every event: expected ${JSON.stringify(expected)} of ${events} read, saw ${JSON.stringify(seen)} of ${report.read} read, ${report.late} late`,
-      );
+      const what = fired
+        ? 'no checkpoint completed after its windows fired'
+        : `its windows did not fire every event: expected ${JSON.stringify(expected)} of ${events} read, saw ${JSON.stringify(seen)} of ${report.read} read, ${report.late} late`;
+      throw jvm.failure(what);
     }
     await sleep(100);
   }

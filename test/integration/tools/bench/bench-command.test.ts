@@ -1,5 +1,5 @@
 // `sluice bench` on small topics: it runs to the end on the test stack — Sluice's simple and full
-// pipelines, bare kafkajs, Kafka's perf tool and Kafka Streams on the same topics, latency under a
+// pipelines, bare kafkajs, Kafka's perf tool, Kafka Streams and Flink on the same topics, latency under a
 // steady load, the state footprint and the restore — prints its figures, and saves a report (JSON and
 // Markdown) naming the machine, versions and parameters. Speed itself is never asserted: the bench
 // measures, tests do not. What is asserted is that every figure was measured over every event.
@@ -45,10 +45,12 @@ describe('sluice bench', () => {
       'bare-kafkajs-avro',
       'kafka-perf-tool-avro',
       'kafka-streams-full',
+      'flink-full',
       'sluice-full',
       'produce-json',
       'bare-kafkajs-json',
       'kafka-streams-json',
+      'flink-simple',
       'sluice-simple',
       'sluice-simple-per-partition',
     ]);
@@ -66,11 +68,18 @@ describe('sluice bench', () => {
       for (const run of r.runs ?? []) expect(run.cpuMicrosPerEvent, r.name).toBeGreaterThan(0);
     }
     expect(output).toMatch(/CPU per event sluice-full \/ kafka-streams-full: \d+\.\d %/);
+    expect(output).toMatch(/CPU per event sluice-full \/ flink-full: \d+\.\d %/);
+    expect(output).toMatch(/sluice-simple \/ flink-simple: \d+\.\d %/);
     // The streams are in event-time order within their jitter: nothing late, nothing dead-lettered.
     for (const name of ['sluice-full', 'sluice-simple', 'sluice-simple-per-partition']) {
       const sluice = report.results.find((r) => r.name === name);
       expect([sluice?.late, sluice?.deadLettered], name).toEqual([0, 0]);
     }
+    // Flink's windows, once its input ended, held every event (as many times as each window counts it).
+    const flink = report.results.find((r) => r.name === 'flink-full');
+    expect([flink?.late, flink?.windows?.counts?.events, flink?.windows?.regions_5m?.events]).toEqual([
+      0, 20_000, 100_000,
+    ]);
     // Every event of the steady load was seen counted, by Sluice and by Kafka Streams.
     expect(report.latency?.map((l) => [l.name, l.samples])).toEqual([
       ['sluice-full', 2_000],
@@ -85,5 +94,5 @@ describe('sluice bench', () => {
     const markdown = readFileSync(join(out, 'latest.md'), 'utf8');
     expect(markdown).toContain('| sluice-full | avro |');
     expect(markdown).toContain('## Targets');
-  }, 300_000);
+  }, 480_000); // four more JVM runs (Flink, two topics, two rounds), each starting a mini-cluster
 });
