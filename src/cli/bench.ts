@@ -40,7 +40,7 @@ export function registerBenchCommand(program: Command): void {
   program
     .command('bench')
     .description(
-      'measure on the local stack: throughput of Sluice, bare kafkajs, Kafka’s perf tool and Kafka Streams on the same topics; latency; state per key; restore',
+      'measure on the local stack: throughput of Sluice, bare kafkajs, Kafka’s perf tool, Kafka Streams and Flink on the same topics; latency; state per key; restore',
     )
     .option(
       '--quick',
