@@ -215,6 +215,14 @@ export function reportMarkdown(report: BenchReport, before?: BenchReport): strin
       const was = before?.ratios[name];
       return `- ${name}: ${percent(value)}${was === undefined ? '' : ` (before: ${percent(was)})`}`;
     }),
+    ...report.results
+      .filter((r) => r.windows)
+      .map(
+        (r) =>
+          `- ${r.name}, windows fired once its input ended: ${Object.entries(r.windows ?? {})
+            .map(([name, w]) => `${name} ${n(w.rows)} rows of ${n(w.events)} events`)
+            .join(', ')}; ${r.late ?? 0} late`,
+      ),
     '',
   ];
   if (report.latency?.length) {

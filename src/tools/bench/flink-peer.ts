@@ -47,7 +47,8 @@ export interface FlinkResult extends JavaPeerResult {
   windows: Record<string, { rows: number; events: number }>;
 }
 
-const RUNNING_WITHIN_MS = 120_000;
+/** Longer than Kafka Streams' wait: a mini-cluster starts more, and its sink's writers first meet the broker. */
+const RUNNING_WITHIN_MS = 240_000;
 const STOP_GRACE_MS = 30_000;
 /** How long the windows may take to fire every event once the input's event time has ended. */
 const FIRED_WITHIN_MS = 60_000;

@@ -2,7 +2,14 @@
 // folded into medians with their spread. No process, no broker.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { combineRuns, result, spreadOf, type BenchResult } from '../../../src/tools/bench/bench-report.js';
+import {
+  combineRuns,
+  machine,
+  reportMarkdown,
+  result,
+  spreadOf,
+  type BenchResult,
+} from '../../../src/tools/bench/bench-report.js';
 import { cpuSecondsOfStat } from '../../../src/tools/bench/cpu-time.js';
 
 describe('bench figures', () => {
@@ -64,6 +71,30 @@ describe('bench figures', () => {
           expect(combined!.eventsPerSecond).toBeLessThanOrEqual(sorted.at(-1)! + 1);
         },
       ),
+    );
+  });
+
+  it("keeps a peer's windows fired through the repetitions and prints them under the ratios", () => {
+    const windows = { counts: { rows: 414, events: 100_000 }, regions_5m: { rows: 66, events: 500_000 } };
+    const run = (rate: number): BenchResult => ({
+      ...result('flink-full', 'avro', '', 100_000, 100_000 / rate, 10),
+      late: 0,
+      windows,
+    });
+    const results = combineRuns([run(4_000), run(5_000)]);
+    expect(results[0]?.windows).toEqual(windows);
+    const markdown = reportMarkdown({
+      at: 'now',
+      machine: machine(),
+      versions: { node: 'v20', kafka: '4.4.0', clickhouse: '18.16', sluice: '0.1.0', flink: '2.2.0' },
+      parameters: { events: 100_000, partitions: 8, seed: 42 },
+      results,
+      ratios: { 'sluice-full / flink-full': 1.5 },
+    });
+    expect(markdown).toContain('Apache Flink 2.2.0');
+    expect(markdown).toContain('- sluice-full / flink-full: 150.0 %');
+    expect(markdown).toContain(
+      '- flink-full, windows fired once its input ended: counts 414 rows of 100,000 events, regions_5m 66 rows of 500,000 events; 0 late',
     );
   });
 });
