@@ -111,6 +111,9 @@ public final class SluiceBenchFlink {
   static volatile MiniCluster cluster;
 
   static volatile JobID job;
+
+  /** Set by the shutdown hook: the job's cancellation is then no failure. */
+  static volatile boolean stopping;
   /** Set by `end-input`: every watermark generator then emits the end of time. */
   static volatile boolean inputEnded;
 
@@ -697,8 +700,19 @@ public final class SluiceBenchFlink {
     return latest;
   }
 
-  public static void main(String[] args) throws Exception {
-    Options options = Options.parse(args);
+  public static void main(String[] args) {
+    try {
+      run(Options.parse(args));
+    } catch (Throwable error) {
+      // A cluster started half-way keeps threads alive: end the JVM, so the harness sees the failure.
+      System.err.println("SLUICE-BENCH FAILED " + error);
+      error.printStackTrace();
+      System.err.flush();
+      Runtime.getRuntime().halt(1);
+    }
+  }
+
+  static void run(Options options) throws Exception {
     eventsToRead = options.events();
     Configuration config = config(options);
     JobGraph graph = jobGraph(options, config);
@@ -710,6 +724,9 @@ public final class SluiceBenchFlink {
                 .setConfiguration(config)
                 .setNumTaskManagers(1)
                 .setNumSlotsPerTaskManager(options.parallelism())
+                // Its REST endpoint (which nothing here uses) would take port 8081, which a second
+                // Flink JVM on the machine, or anything else, may hold.
+                .withRandomPorts()
                 .build());
     cluster.start();
     JobID id = cluster.submitJob(graph).get().getJobID();
@@ -719,6 +736,7 @@ public final class SluiceBenchFlink {
         .addShutdownHook(
             new Thread(
                 () -> {
+                  stopping = true;
                   try {
                     cluster.cancelJob(id).get(20, TimeUnit.SECONDS);
                   } catch (Exception e) {
@@ -736,7 +754,7 @@ public final class SluiceBenchFlink {
         .requestJobResult(id)
         .thenAccept(
             (JobResult result) -> {
-              if (result.isSuccess()) return;
+              if (result.isSuccess() || stopping) return;
               System.err.println("SLUICE-BENCH FAILED " + result.getApplicationStatus());
               result.getSerializedThrowable().ifPresent(error -> error.printStackTrace());
               System.err.flush();
