@@ -760,12 +760,23 @@ public final class SluiceBenchFlink {
               System.err.flush();
               Runtime.getRuntime().halt(1);
             });
+    long saidAt = System.currentTimeMillis();
     for (;;) {
-      long runningAt = allRunningAt(cluster.getExecutionGraph(id).get());
+      AccessExecutionGraph tasks = cluster.getExecutionGraph(id).get();
+      long runningAt = allRunningAt(tasks);
       if (runningAt > 0) {
         System.out.println("SLUICE-BENCH RUNNING " + runningAt);
         System.out.flush();
         break;
+      }
+      // A slow start says where it is: which tasks are still deploying or initializing.
+      if (System.currentTimeMillis() - saidAt > 10_000) {
+        saidAt = System.currentTimeMillis();
+        Map<ExecutionState, Integer> states = new TreeMap<>();
+        for (AccessExecutionVertex vertex : tasks.getAllExecutionVertices()) {
+          states.merge(vertex.getExecutionState(), 1, Integer::sum);
+        }
+        System.err.println("SLUICE-BENCH tasks not all RUNNING yet: " + states);
       }
       Thread.sleep(20);
     }
