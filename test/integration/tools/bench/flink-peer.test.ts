@@ -20,6 +20,8 @@ const EVENTS = 20_000;
 const PARTITIONS = 2;
 const MINUTE = 60_000;
 const SESSION_GAP_MS = 30_000;
+// A Flink run starts a mini-cluster and waits up to 240 s for its tasks on a loaded machine.
+const FLINK_TIMEOUT_MS = 420_000;
 
 const events = sampleEvents(EVENTS, Date.UTC(2026, 0, 1), 10 * MINUTE, 11);
 const avroType = avsc.Type.forSchema(userEventV2 as avsc.Schema);
@@ -116,81 +118,89 @@ describe('the bench Flink peer', () => {
     await clickhouse.close();
   });
 
-  it('counts JSON events per (window, type, url) exactly, once per window, and reports a rate', async () => {
-    const topic = uniqueName('flink-json');
-    const outputTopic = `${topic}-counts`;
-    await produce(kafka, topic, (e) => Buffer.from(JSON.stringify(e)));
-    const result = await runFlink({
-      brokers,
-      topic,
-      outputTopic,
-      applicationId: uniqueName('peers-flink'),
-      format: 'json',
-      events: EVENTS,
-      windowMs: MINUTE,
-      log,
-    });
-    expect(result.events, lines.join('\n')).toBe(EVENTS);
-    expect([result.eventsPerSecond > 0, result.cpuSeconds! > 0, result.late]).toEqual([true, true, 0]);
-    const expected = new Map<string, number>();
-    for (const e of events) {
-      const key = `${startOf(e.timestamp, MINUTE)}|${e.type}|${e.url}`;
-      expected.set(key, (expected.get(key) ?? 0) + 1);
-    }
-    const rows = await outputRows(kafka, outputTopic, expected.size);
-    const found = new Map<string, number>();
-    for (const [key, row] of rows) {
-      const update = row as { window_start_ms: number; type: string; url: string; count: number };
-      expect(key).toBe(`${update.window_start_ms}|${update.type}|${update.url}`);
-      found.set(key, update.count);
-    }
-    expect(found).toEqual(expected);
-    expect(result.windows).toEqual({ counts: { rows: expected.size, events: EVENTS } });
-  });
+  it(
+    'counts JSON events per (window, type, url) exactly, once per window, and reports a rate',
+    async () => {
+      const topic = uniqueName('flink-json');
+      const outputTopic = `${topic}-counts`;
+      await produce(kafka, topic, (e) => Buffer.from(JSON.stringify(e)));
+      const result = await runFlink({
+        brokers,
+        topic,
+        outputTopic,
+        applicationId: uniqueName('peers-flink'),
+        format: 'json',
+        events: EVENTS,
+        windowMs: MINUTE,
+        log,
+      });
+      expect(result.events, lines.join('\n')).toBe(EVENTS);
+      expect([result.eventsPerSecond > 0, result.cpuSeconds! > 0, result.late]).toEqual([true, true, 0]);
+      const expected = new Map<string, number>();
+      for (const e of events) {
+        const key = `${startOf(e.timestamp, MINUTE)}|${e.type}|${e.url}`;
+        expected.set(key, (expected.get(key) ?? 0) + 1);
+      }
+      const rows = await outputRows(kafka, outputTopic, expected.size);
+      const found = new Map<string, number>();
+      for (const [key, row] of rows) {
+        const update = row as { window_start_ms: number; type: string; url: string; count: number };
+        expect(key).toBe(`${update.window_start_ms}|${update.type}|${update.url}`);
+        found.set(key, update.count);
+      }
+      expect(found).toEqual(expected);
+      expect(result.windows).toEqual({ counts: { rows: expected.size, events: EVENTS } });
+    },
+    FLINK_TIMEOUT_MS,
+  );
 
-  it("does the full pipeline's job on framed Avro: every window's count exact, its sum to the float", async () => {
-    const topic = uniqueName('flink-avro');
-    const outputTopic = `${topic}-rows`;
-    await produce(kafka, topic, (e) => framed(1, avroOf(e, avroType)));
-    const result = await runFlink({
-      brokers,
-      topic,
-      outputTopic,
-      applicationId: uniqueName('peers-flink-full'),
-      format: 'avro-confluent',
-      events: EVENTS,
-      windowMs: MINUTE,
-      job: 'full',
-      lookup: { url: inject('clickhouseUrl'), table: `${database}.regions` },
-      log,
-    });
-    expect([result.events, result.late], lines.join('\n')).toEqual([EVENTS, 0]);
-    const expected = expectedFullRows();
-    const rows = await outputRows(kafka, outputTopic, expected.size);
-    expect([...rows.keys()].sort()).toEqual([...expected.keys()].sort());
-    for (const [key, totals] of expected) {
-      const row = rows.get(key) as {
-        window: string;
-        window_start_ms: number;
-        key: string;
-        count: number;
-        sum_value: number;
-      };
-      expect(key).toBe(`${row.window}|${row.window_start_ms}|${row.key}`);
-      expect(row.count, key).toBe(totals.count);
-      expect(row.sum_value, key).toBeCloseTo(totals.sum, 6);
-    }
-    const kinds = ['counts', 'regions_5m', 'sessions'];
-    expect(result.windows).toEqual(
-      Object.fromEntries(
-        kinds.map((kind) => [
-          kind,
-          {
-            rows: [...expected.keys()].filter((k) => k.startsWith(`${kind}|`)).length,
-            events: kind === 'regions_5m' ? 5 * EVENTS : EVENTS,
-          },
-        ]),
-      ),
-    );
-  });
+  it(
+    "does the full pipeline's job on framed Avro: every window's count exact, its sum to the float",
+    async () => {
+      const topic = uniqueName('flink-avro');
+      const outputTopic = `${topic}-rows`;
+      await produce(kafka, topic, (e) => framed(1, avroOf(e, avroType)));
+      const result = await runFlink({
+        brokers,
+        topic,
+        outputTopic,
+        applicationId: uniqueName('peers-flink-full'),
+        format: 'avro-confluent',
+        events: EVENTS,
+        windowMs: MINUTE,
+        job: 'full',
+        lookup: { url: inject('clickhouseUrl'), table: `${database}.regions` },
+        log,
+      });
+      expect([result.events, result.late], lines.join('\n')).toEqual([EVENTS, 0]);
+      const expected = expectedFullRows();
+      const rows = await outputRows(kafka, outputTopic, expected.size);
+      expect([...rows.keys()].sort()).toEqual([...expected.keys()].sort());
+      for (const [key, totals] of expected) {
+        const row = rows.get(key) as {
+          window: string;
+          window_start_ms: number;
+          key: string;
+          count: number;
+          sum_value: number;
+        };
+        expect(key).toBe(`${row.window}|${row.window_start_ms}|${row.key}`);
+        expect(row.count, key).toBe(totals.count);
+        expect(row.sum_value, key).toBeCloseTo(totals.sum, 6);
+      }
+      const kinds = ['counts', 'regions_5m', 'sessions'];
+      expect(result.windows).toEqual(
+        Object.fromEntries(
+          kinds.map((kind) => [
+            kind,
+            {
+              rows: [...expected.keys()].filter((k) => k.startsWith(`${kind}|`)).length,
+              events: kind === 'regions_5m' ? 5 * EVENTS : EVENTS,
+            },
+          ]),
+        ),
+      );
+    },
+    FLINK_TIMEOUT_MS,
+  );
 });
