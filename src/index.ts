@@ -1,6 +1,8 @@
 // Sluice's public API: declare a pipeline (validated exactly as a YAML/JSON config is) and run it.
 // Fixes kafkajs' read_committed filter for every kafkajs reader of this process (in any import order).
 import './source/kafkajs-fix.js';
+// Lets kafkajs encode the records it produces without a zero-filled buffer per record and header.
+import './source/kafkajs-encoder.js';
 import { resolveEndpoints, type Endpoints } from './config/endpoints.js';
 import type { Pipeline, PipelineInput } from './config/schema.js';
 import { validatePipeline } from './config/validate.js';

@@ -2,6 +2,8 @@
 // The `sluice` command line: one file per command group; errors print their message, not a stack trace.
 // Fixes kafkajs' read_committed filter for every kafkajs reader of this process (in any import order).
 import '../source/kafkajs-fix.js';
+// Lets kafkajs encode the records it produces without a zero-filled buffer per record and header.
+import '../source/kafkajs-encoder.js';
 import { Command } from 'commander';
 import { SluiceError } from '../errors.js';
 import { SLUICE_VERSION } from '../version.js';
