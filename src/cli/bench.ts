@@ -1,6 +1,6 @@
 // `sluice bench`: the bench (src/tools/bench/run-bench.ts) on the local stack (or on the servers
 // KAFKA_BROKERS and CLICKHOUSE_URL name). Prints a report and saves it as JSON and Markdown under
-// bench/results/ (named by time, plus latest.*). --quick is for iterating (under two minutes); the
+// bench/results/ (named by time, plus latest.*). --quick is for iterating (a few minutes); the
 // default is 2 million events per topic. --compare puts an earlier report's figures beside the new ones.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -42,10 +42,7 @@ export function registerBenchCommand(program: Command): void {
     .description(
       'measure on the local stack: throughput of Sluice, bare kafkajs, Kafka’s perf tool, Kafka Streams and Flink on the same topics; latency; state per key; restore',
     )
-    .option(
-      '--quick',
-      'a short run for iterating, under two minutes (100,000 events, small latency and state runs)',
-    )
+    .option('--quick', 'a short run for iterating (100,000 events, one round, small latency and state runs)')
     .option('-n, --events <n>', 'events per topic (default: 2,000,000; --quick: 100,000)')
     .option('--latency-rate <n>', 'events per second of the latency runs (default: 5,000; --quick: 2,000)')
     .option('--latency-seconds <n>', 'how long each latency run lasts (default: 30; --quick: 8)')
