@@ -2,9 +2,17 @@
 // group events to the runner, pauses and resumes partitions, commits offsets outside transactions
 // (at-least-once), and leaves. Offsets are never committed by kafkajs itself: the runner's checkpoints
 // decide when a record is done.
-import type { Consumer, Kafka } from 'kafkajs';
+import type { Consumer, ConsumerRunConfig, Kafka } from 'kafkajs';
 import type { FetchedRecord } from './fetched-record.js';
-import { isNotRunning } from './kafka-errors.js';
+import { isCoordinatorUnreachable, isNotRunning } from './kafka-errors.js';
+
+/**
+ * Restarts of the consumer after kafkajs gave up finding the group's coordinator, in a row (a join in
+ * between starts the count again), each after this many ms times its number: about 36 s in all, after
+ * kafkajs' own retries. Then the pipeline stops, for its supervisor to restart it.
+ */
+const COORDINATOR_RESTARTS = 8;
+const COORDINATOR_RESTART_MS = 1_000;
 
 export interface ConsumerSettings {
   groupId: string;
@@ -65,6 +73,10 @@ function whileRunning(call: () => void): void {
 
 export class GroupConsumer {
   private readonly consumer: Consumer;
+  /** Restarts in a row after an unreachable coordinator, and the one waiting to happen. */
+  private coordinatorRestarts = 0;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private stopping = false;
 
   constructor(
     kafka: Kafka,
@@ -83,19 +95,17 @@ export class GroupConsumer {
   /** Joins the group and starts fetching; resolves once running. */
   async start(handlers: GroupHandlers, partitionsConsumedConcurrently: number): Promise<void> {
     const { consumer, settings } = this;
-    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) =>
-      handlers.assigned(payload.memberAssignment[settings.topic] ?? [], payload.memberId),
-    );
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      this.coordinatorRestarts = 0;
+      handlers.assigned(payload.memberAssignment[settings.topic] ?? [], payload.memberId);
+    });
     consumer.on(consumer.events.REBALANCING, () => handlers.rebalancing());
     consumer.on(consumer.events.FETCH, () => handlers.fetched());
     consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
       if (payload.topic !== settings.topic || payload.batchSize !== 0) return;
       handlers.skipped(payload.partition, BigInt(payload.lastOffset), BigInt(payload.highWatermark));
     });
-    consumer.on(consumer.events.CRASH, ({ payload }) => handlers.crashed(payload.error, payload.restart));
-    await consumer.connect();
-    await consumer.subscribe({ topic: settings.topic, fromBeginning: settings.fromBeginning });
-    await consumer.run({
+    const config: ConsumerRunConfig = {
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently,
@@ -109,7 +119,31 @@ export class GroupConsumer {
           resolve: (offset) => payload.resolveOffset(offset),
           heartbeat: () => payload.heartbeat(),
         }),
+    };
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      const restart = !payload.restart && this.restartsAfter(payload.error, config, handlers);
+      handlers.crashed(payload.error, payload.restart || restart);
     });
+    await consumer.connect();
+    await consumer.subscribe({ topic: settings.topic, fromBeginning: settings.fromBeginning });
+    await consumer.run(config);
+  }
+
+  /**
+   * After a crash kafkajs does not restart from: when no broker could name the group's coordinator (an
+   * outage, not a fault of ours), runs the consumer again as kafkajs runs it after a retriable crash (it
+   * has disconnected already; running again reconnects and rejoins). True when a restart is due.
+   */
+  private restartsAfter(error: unknown, config: ConsumerRunConfig, handlers: GroupHandlers): boolean {
+    if (this.stopping || !isCoordinatorUnreachable(error)) return false;
+    if (this.coordinatorRestarts >= COORDINATOR_RESTARTS) return false;
+    this.coordinatorRestarts += 1;
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      if (this.stopping) return;
+      this.consumer.run(config).catch((failure: unknown) => handlers.crashed(failure, false));
+    }, COORDINATOR_RESTART_MS * this.coordinatorRestarts);
+    return true;
   }
 
   pause(partition: number): void {
@@ -137,6 +171,8 @@ export class GroupConsumer {
 
   /** Stops fetching and leaves the group. */
   async stop(): Promise<void> {
+    this.stopping = true;
+    clearTimeout(this.restartTimer);
     await this.consumer.stop().catch(() => undefined);
     await this.consumer.disconnect().catch(() => undefined);
   }

@@ -10,6 +10,7 @@ const {
   KafkaJSAggregateError,
   KafkaJSConnectionError,
   KafkaJSError,
+  KafkaJSGroupCoordinatorNotFound,
   KafkaJSNonRetriableError,
   KafkaJSProtocolError,
   KafkaJSSASLAuthenticationError,
@@ -142,6 +143,16 @@ export function isRetriable(error: unknown): boolean {
     if (e instanceof KafkaJSConnectionError) return true;
     if (e instanceof KafkaJSError && e.retriable) return true;
   }
+  return false;
+}
+
+/**
+ * kafkajs asked every broker it knows for the group's coordinator and none answered: the cluster was
+ * unreachable at that moment (a broker restarting, say). kafkajs calls this non-retriable, so its
+ * consumer crashes for good; for Sluice it is an outage like any other, worth a restart.
+ */
+export function isCoordinatorUnreachable(error: unknown): boolean {
+  for (const e of errorsIn(error)) if (e instanceof KafkaJSGroupCoordinatorNotFound) return true;
   return false;
 }
 

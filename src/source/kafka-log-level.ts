@@ -58,6 +58,8 @@ const TRANSIENT_TEXTS = [
   'KafkaJSConnectionError',
   'KafkaJSRequestTimeoutError',
   'KafkaJSNumberOfRetriesExceeded',
+  // No broker answered the coordinator lookup: the consumer restarts (group-consumer.ts).
+  'KafkaJSGroupCoordinatorNotFound',
 ];
 
 /** Retries after which a transient error is worth a warning: the cluster is not just settling. */

@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import kafkajs from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import {
+  isCoordinatorUnreachable,
   isNotRunning,
   isAuthentication,
   isFenced,
@@ -21,6 +22,7 @@ const {
   KafkaJSAggregateError,
   KafkaJSConnectionError,
   KafkaJSError,
+  KafkaJSGroupCoordinatorNotFound,
   KafkaJSNonRetriableError,
   KafkaJSNumberOfRetriesExceeded,
   KafkaJSProtocolError,
@@ -149,6 +151,19 @@ describe('Kafka error classification', () => {
     expect(isRetriable(new KafkaJSNonRetriableError('Invalid configEntries'))).toBe(false);
     expect(isRetriable(createErrorFromCode(MESSAGE_TOO_LARGE))).toBe(false);
     expect(isRetriable(new Error('anything else'))).toBe(false);
+  });
+
+  it('knows a coordinator no broker could name (kafkajs gives up on it), and nothing else as that', () => {
+    // As kafkajs' cluster throws it once every broker it knows failed the FindCoordinator lookup.
+    const NotFound = KafkaJSGroupCoordinatorNotFound as unknown as new (message: string) => Error;
+    const unreachable = new NotFound('Failed to find group coordinator');
+    expect(isCoordinatorUnreachable(unreachable)).toBe(true);
+    expect(isCoordinatorUnreachable(notRetried(unreachable))).toBe(true);
+    expect(isRetriable(unreachable)).toBe(false); // kafkajs' own verdict, which its consumer follows
+    const refused = new KafkaJSConnectionError('Connection error: connect ECONNREFUSED 127.0.0.1:9092');
+    expect(isCoordinatorUnreachable(refused)).toBe(false);
+    expect(isCoordinatorUnreachable(createErrorFromCode(NOT_LEADER_FOR_PARTITION))).toBe(false);
+    expect(isCoordinatorUnreachable(new KafkaJSNonRetriableError('Topic authorization failed'))).toBe(false);
   });
 
   it('knows records the broker refuses, and topics that already exist', () => {

@@ -144,6 +144,14 @@ describe('the level of a kafkajs log entry', () => {
         entry(ERROR, 'Consumer', 'Restarting the consumer in 300ms', { retryTime: 300, groupId: 'g' }),
       ),
     ).toBe('warn');
+    // kafkajs does not restart after this one; Sluice does (group-consumer.ts).
+    expect(
+      sluiceLevelOf(
+        entry(ERROR, 'Consumer', 'Crash: KafkaJSGroupCoordinatorNotFound: Failed to find group coordinator', {
+          groupId: 'g',
+        }),
+      ),
+    ).toBe('warn');
   });
 
   it.each([
