@@ -23,6 +23,7 @@ import {
 } from '../state/changelog-codec.js';
 import type { OutgoingRecord } from '../source/outgoing-record.js';
 import { repartitionRecords, sourceReportOf, watermarkMarkers } from '../source/repartition-records.js';
+import { unpackRepartitionRecord } from '../source/repartition-packing.js';
 import { REPLAYED_FROM_HEADER } from '../sinks/dead-letters.js';
 import { brokenNeed } from '../windows/event-fields.js';
 import { lateness } from '../windows/lateness.js';
@@ -137,6 +138,10 @@ export class PartitionWorker {
   private bytes = 0;
   private sideWrites = 0;
   private shedPending = 0;
+  /** Events of packs in flight beyond one per pack: the buffer bound counts events, not Kafka records. */
+  private packedEvents = 0;
+  /** The last origin fed to the chain (midPack). */
+  private lastFed: Origin | undefined;
   private caughtUp = false;
   private highWatermark: bigint | undefined;
   /** Past the last skipped fetch of only markers or aborted records. */
@@ -282,7 +287,10 @@ export class PartitionWorker {
 
   /** Records and bytes between fetch and sink; shed records awaiting their overflow write are out already. */
   fill(): BufferFill {
-    return { records: this.offsets.inFlight - this.shedPending + this.unsunk.length, bytes: this.bytes };
+    return {
+      records: this.offsets.inFlight + this.packedEvents - this.shedPending + this.unsunk.length,
+      bytes: this.bytes,
+    };
   }
 
   watermark(): number {
@@ -338,11 +346,26 @@ export class PartitionWorker {
         !this.backpressure.fits(this.fill(), size)
       )
         break;
+      let events: FetchedRecord[] | undefined;
+      try {
+        events = this.definition.windows.sources === undefined ? undefined : unpackRepartitionRecord(raw);
+      } catch (error) {
+        // Another version's pack, or a damaged one: its events cannot be counted, and must not be lost.
+        this.effects.abort(error as Error);
+        break;
+      }
       this.offsets.track(offset);
-      this.inbox.push({ offset, raw, bytes: size, pending: 1 });
       this.bytes += size;
       this.counters.fetched += 1;
       taken += 1;
+      if (events === undefined) {
+        this.inbox.push({ offset, raw, bytes: size, pending: 1 });
+        continue;
+      }
+      // A pack: its events go through the chain one by one; the record is done when the last one is.
+      const pack: Origin = { offset, raw, bytes: size, pending: events.length, events: events.length };
+      this.packedEvents += events.length - 1;
+      for (const event of events) this.inbox.push({ offset, raw: event, bytes: 0, pending: 1, pack });
     }
     const last = records[taken - 1];
     if (last !== undefined && taken === records.length) {
@@ -508,6 +531,7 @@ export class PartitionWorker {
   close(): void {
     this.revoke.abort();
     this.inbox.length = 0;
+    this.packedEvents = 0;
     this.resolveIdle(true);
   }
 
@@ -525,12 +549,14 @@ export class PartitionWorker {
     this.pumping = true;
     try {
       while (
-        !this.holding &&
+        (!this.holding || this.midPack()) &&
         this.inbox.length > 0 &&
         this.chain.size < this.chainCapacity &&
         !this.revoke.signal.aborted
       ) {
-        this.chain.push(this.inbox.shift() as Origin);
+        const origin = this.inbox.shift() as Origin;
+        this.lastFed = origin;
+        this.chain.push(origin);
         if (++this.sinceCloseCheck >= CLOSE_CHECK_EVERY) this.closeWhatIsDue();
       }
     } finally {
@@ -540,7 +566,17 @@ export class PartitionWorker {
   }
 
   private isQuiet(): boolean {
-    return this.chain.size === 0 && this.sideWrites === 0;
+    return this.chain.size === 0 && this.sideWrites === 0 && !this.midPack();
+  }
+
+  /**
+   * Some of a pack's events are in the chain (or through) and some still in the inbox. A barrier waits
+   * for the rest: a snapshot holds a pack whole or not at all, since its offset, the checkpoint's unit,
+   * is the pack's.
+   */
+  private midPack(): boolean {
+    const next = this.inbox[0];
+    return next?.pack !== undefined && next.pack === this.lastFed?.pack && !this.revoke.signal.aborted;
   }
 
   private shedWhileOver(): void {
@@ -711,6 +747,12 @@ export class PartitionWorker {
   private itemDone(origin: Origin, counted = true): void {
     origin.pending -= 1;
     if (origin.pending > 0) return;
+    if (origin.pack) {
+      if (counted) this.counters.completed += 1;
+      this.itemDone(origin.pack, false);
+      return;
+    }
+    if (origin.events !== undefined) this.packedEvents -= origin.events - 1;
     this.offsets.complete(origin.offset);
     this.bytes -= origin.bytes;
     if (counted) this.counters.completed += 1;

@@ -146,6 +146,7 @@ export class PipelineRunner implements RunningPipeline {
         sweepTopics: pipeline.topicsToCreate
           .filter((t) => t.retentionMs !== undefined || t.brokerDefaults === true)
           .map((t) => t.topic),
+        repartitionTopic: pipeline.repartition?.topic,
       },
       (partition, offset) => this.consumer.commitOffset(partition, offset),
       logger,

@@ -22,6 +22,14 @@ export interface Origin {
   readonly bytes: number;
   /** Items derived from this record that are still in the chain. */
   pending: number;
+  /**
+   * Re-keyed side: the pack (repartition-packing.ts) this event came out of. The event goes through the
+   * chain as a record of its own (`raw` is its record as repartitionRecords made it); the pack, whose
+   * offset it shares, completes once its last event has.
+   */
+  pack?: Origin;
+  /** On a pack: how many events it holds. */
+  events?: number;
 }
 
 export interface ChainItem {

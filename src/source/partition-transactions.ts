@@ -18,6 +18,7 @@ import { OrphanedTransactionError, sweepOrphanedTransactions } from './orphaned-
 import { defaultPartitioner, idempotentRetry } from './kafka-client.js';
 import type { OutgoingRecord, OutputBatch } from './outgoing-record.js';
 import { partitionedSends, type PartitionedSends } from './partitioned-sends.js';
+import { packRepartitionRecords } from './repartition-packing.js';
 
 /** What one commit makes durable: changelog records (a null value is a tombstone) and the offset. */
 export interface ChangelogSnapshot {
@@ -36,17 +37,39 @@ export interface TransactionOptions {
    * sink's topics, the repartition topic): swept when a restore finds an orphaned transaction.
    */
   sweepTopics?: readonly string[];
+  /** The repartition topic, whose events go packed (repartition-packing.ts). */
+  repartitionTopic?: string;
 }
 
 /** How long closing a producer may take before it is left behind (fenced by its successor). */
 const CLOSE_WAIT_MS = 5_000;
 
-/** Requests of at most this many records, so one commit of many windows stays under the broker's size limits. */
+/**
+ * Requests of at most this many records and (but for a record bigger alone) this many bytes of keys and
+ * values, so one commit of many windows stays under the broker's size limits (a partition's records in a
+ * request are one batch, and a batch is held to the topic's max.message.bytes, 1 MiB by default).
+ */
 const CHUNK = 500;
+const CHUNK_BYTES = 512 * 1024;
 
-function chunks<T>(items: readonly T[]): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += CHUNK) out.push(items.slice(i, i + CHUNK));
+const sizeOf = (data: Buffer | string | null | undefined) =>
+  data === null || data === undefined ? 0 : typeof data === 'string' ? data.length : data.byteLength;
+
+export function chunks(records: readonly OutgoingRecord[]): OutgoingRecord[][] {
+  const out: OutgoingRecord[][] = [];
+  let chunk: OutgoingRecord[] = [];
+  let bytes = 0;
+  for (const record of records) {
+    const size = sizeOf(record.key) + sizeOf(record.value);
+    if (chunk.length > 0 && (chunk.length >= CHUNK || bytes + size > CHUNK_BYTES)) {
+      out.push(chunk);
+      chunk = [];
+      bytes = 0;
+    }
+    chunk.push(record);
+    bytes += size;
+  }
+  if (chunk.length > 0) out.push(chunk);
   return out;
 }
 
@@ -158,7 +181,8 @@ export class PartitionTransactions {
           topic,
           output,
           async (_, __, records) => {
-            for (const chunk of chunks(records)) await transaction.send({ topic, acks: -1, messages: chunk });
+            const sent = topic === this.options.repartitionTopic ? packRepartitionRecords(records) : records;
+            for (const chunk of chunks(sent)) await transaction.send({ topic, acks: -1, messages: chunk });
           },
           true,
         );
