@@ -13,6 +13,17 @@ export interface OutgoingRecord {
   headers?: RecordHeaders;
   /** Epoch milliseconds as a string; the producer's clock when absent. */
   timestamp?: string;
+  /**
+   * A re-keyed event's entry in a pack (repartition-packing.ts), made with the record: the same event
+   * as the record, so a packer need not read it back out of the headers.
+   */
+  packEntry?: PackEntry;
+}
+
+/** A re-keyed event in a pack: its source partition, and its entry as JSON text. */
+export interface PackEntry {
+  source: string;
+  text: string;
 }
 
 export interface OutputBatch {

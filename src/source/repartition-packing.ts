@@ -16,14 +16,14 @@
 import { SluiceError } from '../errors.js';
 import { ONLY_WINDOWS_HEADER } from '../windows/key-cap.js';
 import type { FetchedRecord } from './fetched-record.js';
-import type { OutgoingRecord, RecordHeaders } from './outgoing-record.js';
+import type { OutgoingRecord, PackEntry, RecordHeaders } from './outgoing-record.js';
 import { REPARTITION_HEADERS } from './repartition-records.js';
 
 export const PACKED_HEADER = 'sluice.packed';
 /** The pack format this version writes and reads. */
 const FORMAT = '1';
 
-/** A pack closes at this many bytes of event JSON (a broker's default record limit is 1 MiB)… */
+/** A pack closes at this many bytes of entries (a broker's default record limit is 1 MiB)… */
 export const PACK_MAX_BYTES = 64 * 1024;
 /** …or at this many events. */
 export const PACK_MAX_ENTRIES = 1_000;
@@ -40,8 +40,9 @@ const EVENT_HEADERS = new Set<string>([
   ONLY_WINDOWS_HEADER,
 ]);
 
-/** The record as a pack entry, with its source partition; undefined when it is not an event record. */
-function entryOf(record: OutgoingRecord): { source: string; entry: Entry } | undefined {
+/** The record as a pack entry; undefined when it is not an event record. */
+function entryOf(record: OutgoingRecord): PackEntry | undefined {
+  if (record.packEntry) return record.packEntry;
   const { key, value, headers } = record;
   if (typeof key !== 'string' || typeof value !== 'string' || !headers || record.timestamp !== undefined)
     return undefined;
@@ -59,7 +60,8 @@ function entryOf(record: OutgoingRecord): { source: string; entry: Entry } | und
   const watermarkMs = watermark === undefined ? null : Number(watermark);
   if (String(timeMs) !== time || (watermark !== undefined && String(watermarkMs) !== watermark))
     return undefined;
-  return { source, entry: [key, offset, timeMs, watermarkMs, only, value] };
+  const entry: Entry = [key, offset, timeMs, watermarkMs, only, value];
+  return { source, text: JSON.stringify(entry) };
 }
 
 /**
@@ -90,17 +92,17 @@ export function packRepartitionRecords(records: readonly OutgoingRecord[]): Outg
       out.push(record);
       continue;
     }
+    const text = packable.text;
     if (
       entries.length > 0 &&
       (packable.source !== source ||
         record.partition !== partition ||
         entries.length >= PACK_MAX_ENTRIES ||
-        bytes + packable.entry[5].length > PACK_MAX_BYTES)
+        bytes + text.length > PACK_MAX_BYTES)
     )
       close();
     source = packable.source;
     partition = record.partition;
-    const text = JSON.stringify(packable.entry);
     entries.push(text);
     bytes += text.length;
   }

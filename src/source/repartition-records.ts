@@ -63,18 +63,28 @@ export function repartitionRecords(
 ): OutgoingRecord[] {
   const records: OutgoingRecord[] = [];
   let value: string | undefined;
+  /** The entry's fields every group shares, and the value as a JSON string (escaped once, not per group). */
+  let shared: { head: string; tail: string } | undefined;
+  const source = String(event.sourcePartition);
   for (const group of groups) {
     const admitted = event.admitted.filter((ref) => group.windows.has(refWindow(ref)));
     if (admitted.length === 0) continue;
     value ??= JSON.stringify(event.value, jsonValue);
+    const watermark = Number.isFinite(event.watermark) ? String(event.watermark) : undefined;
     const headers: RecordHeaders = {
-      [REPARTITION_HEADERS.sourcePartition]: String(event.sourcePartition),
+      [REPARTITION_HEADERS.sourcePartition]: source,
       [REPARTITION_HEADERS.sourceOffset]: event.sourceOffset,
       [REPARTITION_HEADERS.eventTime]: String(event.eventTimeMs),
       [ONLY_WINDOWS_HEADER]: admitted.join(','),
     };
-    if (Number.isFinite(event.watermark)) headers[REPARTITION_HEADERS.watermark] = String(event.watermark);
-    records.push({ key: JSON.stringify(group.keyOf(event.value)), value, headers });
+    if (watermark !== undefined) headers[REPARTITION_HEADERS.watermark] = watermark;
+    const key = JSON.stringify(group.keyOf(event.value));
+    shared ??= {
+      head: `,${JSON.stringify(event.sourceOffset)},${JSON.stringify(event.eventTimeMs)},${watermark ?? 'null'},`,
+      tail: `,${JSON.stringify(value)}]`,
+    };
+    const text = `[${JSON.stringify(key)}${shared.head}${JSON.stringify(headers[ONLY_WINDOWS_HEADER])}${shared.tail}`;
+    records.push({ key, value, headers, packEntry: { source, text } });
   }
   return records;
 }
