@@ -66,7 +66,7 @@ export function startMember(
     async status() {
       try {
         const response = await fetch(`http://127.0.0.1:${port}/status`, {
-          signal: AbortSignal.timeout(5_000),
+          signal: AbortSignal.timeout(15_000),
         });
         return response.ok ? ((await response.json()) as MemberStatusBody) : undefined;
       } catch {

@@ -12,6 +12,7 @@ import type { Kafka } from 'kafkajs';
 import type { Endpoints } from '../../config/endpoints.js';
 import { groupIdOf, pipelineTopicsOf, rekeyedNamesOf } from '../../config/pipeline-topics.js';
 import { rekeyPlanOf } from '../../config/rekeying.js';
+import { whileSettling } from '../../source/cluster-settling.js';
 import type { Pipeline } from '../../config/schema.js';
 import { freePorts } from '../stack/ports.js';
 import { produceBenchTopic, type BenchFormat } from './bench-feed.js';
@@ -130,10 +131,11 @@ async function runMembers(
   const dir = await mkdtemp(join(tmpdir(), 'sluice-scale-out-'));
   const members: MemberProcess[] = [];
   try {
-    await admin.createTopics({
-      topics: [{ topic, numPartitions: options.partitions }],
-      waitForLeaders: true,
-    });
+    // Right after the last count's topics were deleted the broker may answer for a moment that it hosts
+    // no such partition: retried (a second try finds the topic there and leaves it).
+    await whileSettling(() =>
+      admin.createTopics({ topics: [{ topic, numPartitions: options.partitions }], waitForLeaders: true }),
+    );
     const command = options.memberCommand ?? thisSluiceCommand();
     const env = {
       KAFKA_BROKERS: endpoints.brokers.join(','),
@@ -202,11 +204,23 @@ async function runMembers(
   }
 }
 
-async function statusOf(member: MemberProcess): Promise<MemberStatusBody> {
-  if (member.hasExited()) throw member.process.failure('exited during the run');
-  const status = await member.status();
-  if (!status) throw member.process.failure(`did not answer on /status (port ${member.port})`);
-  return status;
+/**
+ * A member's /status, asked again while it does not answer: on a loaded machine a member busy with a
+ * large commit may leave its HTTP server waiting for seconds. Fails once it has exited or stayed silent
+ * for `patienceMs`.
+ */
+async function statusOf(member: MemberProcess, patienceMs = STALL_MS): Promise<MemberStatusBody> {
+  const deadline = performance.now() + patienceMs;
+  for (;;) {
+    if (member.hasExited()) throw member.process.failure('exited during the run');
+    const status = await member.status();
+    if (status) return status;
+    if (performance.now() > deadline)
+      throw member.process.failure(
+        `did not answer on /status (port ${member.port}) for ${patienceMs / 1000} s`,
+      );
+    await sleep(250);
+  }
 }
 
 /** Until every member is ready and the partitions of both sides are handed out, once each. */
