@@ -316,7 +316,7 @@ function scaleOutMarkdown(scaleOut: ScaleOutResult, cpus: number): string[] {
   return [
     '## Scale-out',
     '',
-    `${scaleOut.description}. The same events on ${scaleOut.partitions} partitions for each member count, each member a \`sluice run\` process of its own in one consumer group, started and holding its partitions before the first event is produced; the span runs from the first event produced to every event through both sides and both consumer groups committed to the end of their topics.`,
+    `${scaleOut.description}. The same events on ${scaleOut.partitions} partitions for each member count, each member a \`sluice run\` process of its own in one consumer group, started and holding its partitions before the first event is produced; the span runs from the first event produced to every event through both sides, the source group committed to the end of the topic and the re-keyed group’s commits at rest.`,
     '',
     `The members share this machine's ${cpus} cores with the broker and ClickHouse: events/s cannot grow past them. CPU per event is the figure that must stay flat as members are added (last column: against one member).`,
     '',
