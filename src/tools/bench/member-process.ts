@@ -5,6 +5,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { Pipeline } from '../../config/schema.js';
+import { BenchPeerError } from './bench-peer-error.js';
 import { startBenchProcess, type BenchProcess } from './bench-process.js';
 import { processCpu, type CpuMeter } from './cpu-time.js';
 import type { MemberStatusBody } from './scale-out-figures.js';
@@ -28,7 +29,8 @@ export interface MemberProcess {
  */
 export function thisSluiceCommand(): string[] {
   const main = process.argv[1];
-  if (main === undefined) throw new Error('no script in process.argv: pass the member command explicitly');
+  if (main === undefined)
+    throw new BenchPeerError('no script in process.argv: pass the member command explicitly');
   return [process.execPath, ...process.execArgv, main];
 }
 
@@ -52,7 +54,7 @@ export function startMember(
   env: NodeJS.ProcessEnv,
 ): MemberProcess {
   const [program, ...args] = command;
-  if (program === undefined) throw new Error('empty member command');
+  if (program === undefined) throw new BenchPeerError('empty member command');
   const child = startBenchProcess(name, program, [...args, 'run', '--config', configFile], env);
   if (child.pid === undefined) throw child.failure('did not start');
   let exited = false;
