@@ -12,7 +12,8 @@ import { createLogger } from '../ops/logger.js';
 import { createKafka } from '../source/kafka-client.js';
 import { stackUp } from '../tools/stack/local-stack.js';
 import { defaultStackDir } from '../config/local-stack-endpoints.js';
-import { reportMarkdown, spreadOf, type BenchReport } from '../tools/bench/bench-report.js';
+import { machine, reportMarkdown, spreadOf, type BenchReport } from '../tools/bench/bench-report.js';
+import { parseMemberCounts } from '../tools/bench/scale-out-figures.js';
 import { SLUICE_VERSION } from '../version.js';
 
 interface BenchOptions {
@@ -27,6 +28,9 @@ interface BenchOptions {
   repeat?: string;
   compare?: string;
   simpleOnly?: boolean;
+  scaleOut?: boolean;
+  members: string;
+  scaleOutJob: string;
 }
 
 function whole(name: string, text: string): number {
@@ -59,6 +63,12 @@ export function registerBenchCommand(program: Command): void {
       '--simple-only',
       'only the bare kafkajs consumer and the simple pipeline (no Java peers, latency or state)',
     )
+    .option(
+      '--scale-out',
+      'only the scale-out run: the same job by 1, 2 and 4 `sluice run` processes in one group, CPU per event per member (default events: 200,000)',
+    )
+    .option('--members <list>', 'member counts of the scale-out run', '1,2,4')
+    .option('--scale-out-job <job>', 'the scale-out run’s job: full (Avro, three windows) or simple', 'full')
     .option('-p, --partitions <n>', 'partitions of the bench topic', '8')
     .option('--seed <n>', 'seed of the synthetic events', '42')
     .option('-o, --out <dir>', 'where reports are saved', 'bench/results')
@@ -66,6 +76,7 @@ export function registerBenchCommand(program: Command): void {
 }
 
 async function bench(opts: BenchOptions): Promise<void> {
+  if (opts.scaleOut) return benchScaleOut(opts);
   const quick = opts.quick === true;
   const events = whole('--events', opts.events ?? (quick ? '100000' : '2000000'));
   const partitions = whole('--partitions', opts.partitions);
@@ -132,15 +143,74 @@ async function bench(opts: BenchOptions): Promise<void> {
     );
   for (const t of report.targets ?? [])
     console.log(`target ${t.figure} ${t.target}: ${t.value} — ${t.met ? 'met' : `missed (${t.by})`}`);
-  mkdirSync(opts.out, { recursive: true });
+  saveReport(report, opts.out, '', before);
+}
+
+/** Saves the report as <time><suffix>.json and .md, and as latest<suffix>.*, then lets the process end. */
+function saveReport(report: BenchReport, out: string, suffix: string, before?: BenchReport): void {
+  mkdirSync(out, { recursive: true });
   const stamp = report.at.replace(/[:.]/g, '-');
-  for (const name of [stamp, 'latest']) {
-    writeFileSync(join(opts.out, `${name}.json`), `${JSON.stringify(report, null, 2)}\n`);
-    writeFileSync(join(opts.out, `${name}.md`), reportMarkdown(report, before));
+  for (const name of [`${stamp}${suffix}`, `latest${suffix}`]) {
+    writeFileSync(join(out, `${name}.json`), `${JSON.stringify(report, null, 2)}\n`);
+    writeFileSync(join(out, `${name}.md`), reportMarkdown(report, before));
   }
-  console.log(`saved ${join(opts.out, `${stamp}.json`)} and .md (also latest.json, latest.md)`);
+  console.log(
+    `saved ${join(out, `${stamp}${suffix}.json`)} and .md (also latest${suffix}.json, latest${suffix}.md)`,
+  );
   // Everything is closed; a handle a client library still holds must not keep the process alive.
   setTimeout(() => process.exit(0), 200).unref();
+}
+
+/** `--scale-out`: only the scale-out run, saved as its own report (latest-scale-out.*, not latest.*). */
+async function benchScaleOut(opts: BenchOptions): Promise<void> {
+  const events = whole('--events', opts.events ?? '200000');
+  const partitions = whole('--partitions', opts.partitions);
+  const seed = whole('--seed', opts.seed);
+  const members = parseMemberCounts(opts.members, partitions);
+  if (opts.scaleOutJob !== 'full' && opts.scaleOutJob !== 'simple')
+    throw new ConfigError([{ path: '--scale-out-job', expected: 'full or simple', found: opts.scaleOutJob }]);
+  const target = await benchTarget();
+  const kafka = createKafka([target.brokers], 'sluice-bench', createLogger('error'));
+  const { runScaleOut } = await import('../tools/bench/scale-out.js');
+  const scaleOut = await runScaleOut(
+    kafka,
+    {
+      brokers: [target.brokers],
+      clickhouse: { url: target.clickhouse, username: 'default', password: '', database: 'sluice_bench' },
+    },
+    { events, partitions, seed, members, job: opts.scaleOutJob, log: (line) => console.log(line) },
+  );
+  const report: BenchReport = {
+    at: new Date().toISOString(),
+    machine: machine(),
+    versions: {
+      node: process.version,
+      kafka: target.kafkaVersion,
+      clickhouse: target.clickhouseVersion,
+      sluice: SLUICE_VERSION,
+    },
+    parameters: { events, partitions, seed },
+    results: [],
+    ratios: {},
+    scaleOut,
+  };
+  const table = new Table({
+    head: ['members', 'events/s', 'CPU µs/event', 'per member: events @ CPU µs/event', 'seconds'],
+    style: { head: [], border: [] },
+  });
+  for (const r of scaleOut.runs)
+    table.push([
+      r.members,
+      r.eventsPerSecond.toLocaleString('en-US'),
+      r.cpuMicrosPerEvent,
+      r.perMember.map((m) => `${m.events.toLocaleString('en-US')} @ ${m.cpuMicrosPerEvent}`).join(', '),
+      r.seconds,
+    ]);
+  console.log(`\n${table.toString()}`);
+  console.log(
+    `the members share ${report.machine.cpus} cores with the broker and ClickHouse: events/s cannot grow past them; CPU per event must stay flat`,
+  );
+  saveReport(report, opts.out, '-scale-out');
 }
 
 function readReport(file: string): BenchReport {

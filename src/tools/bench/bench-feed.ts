@@ -29,9 +29,15 @@ export function avroEncoder(): (event: SampleEvent) => Buffer {
   };
 }
 
-export function* benchFeed(seed: number, format: BenchFormat): Generator<FeedRecord> {
+/** Where the bench stream's event time starts unless told: a fixed day, so every run reads the same events. */
+export const BENCH_EVENT_TIME_FROM = Date.UTC(2026, 0, 1);
+
+export function* benchFeed(
+  seed: number,
+  format: BenchFormat,
+  from = BENCH_EVENT_TIME_FROM,
+): Generator<FeedRecord> {
   const encode = format === 'avro' ? avroEncoder() : (e: SampleEvent) => Buffer.from(JSON.stringify(e));
-  const from = Date.UTC(2026, 0, 1);
   for (const event of userEventStream(seed, (i) => from + i * STEP_MS, 2_000, USERS))
     yield { kind: 'event', key: event.userId, value: encode(event) };
 }
@@ -40,6 +46,11 @@ export interface ProduceOptions {
   events: number;
   seed: number;
   format: BenchFormat;
+  /**
+   * Event time of the first event (ms); the same events otherwise. A pipeline that waited on an empty
+   * topic has let its idle watermark follow the wall clock: events from before then would all be late.
+   */
+  eventTimeFrom?: number;
   log: (line: string) => void;
 }
 
@@ -50,7 +61,7 @@ export async function produceBenchTopic(
   options: ProduceOptions,
 ): Promise<BenchResult> {
   let lastLog = performance.now();
-  const totals = await producePaced(kafka, benchFeed(options.seed, options.format), {
+  const totals = await producePaced(kafka, benchFeed(options.seed, options.format, options.eventTimeFrom), {
     topic,
     count: options.events,
     batchSize: BATCH,

@@ -64,6 +64,40 @@ export interface TargetCheck {
   by?: string;
 }
 
+/** One `sluice run` member of a scale-out run, over the run's span. */
+export interface ScaleOutMember {
+  /** Partitions it owned at the finish line: of the source topic, and of the repartition topic. */
+  sourcePartitions: number[];
+  rekeyedPartitions: number[];
+  /** Events it took through on the source side, and records through on the re-keyed side. */
+  events: number;
+  rekeyedRecords: number;
+  /** Its process's CPU (user + system), and per event it took through the source side, in µs. */
+  cpuSeconds: number;
+  cpuMicrosPerEvent: number;
+}
+
+/** The same job on the same events, run by `members` Sluice processes in one consumer group. */
+export interface ScaleOutRun {
+  members: number;
+  events: number;
+  seconds: number;
+  eventsPerSecond: number;
+  /** Every member's CPU summed, and per event. */
+  cpuSeconds: number;
+  cpuMicrosPerEvent: number;
+  late: number;
+  deadLettered: number;
+  perMember: ScaleOutMember[];
+}
+
+export interface ScaleOutResult {
+  job: 'full' | 'simple';
+  description: string;
+  partitions: number;
+  runs: ScaleOutRun[];
+}
+
 export interface BenchReport {
   at: string;
   machine: { host: string; cpus: number; cpuModel: string; memoryGiB: number };
@@ -91,6 +125,8 @@ export interface BenchReport {
   latency?: LatencyResult[];
   footprint?: FootprintResult;
   targets?: TargetCheck[];
+  /** The same job by 1, 2, 4… member processes (`sluice bench --scale-out`). */
+  scaleOut?: ScaleOutResult;
   /** Notes on where the time goes, written by the bench from what it measured. */
   notes?: string[];
 }
@@ -185,7 +221,6 @@ const n = (value: number) => value.toLocaleString('en-US');
 const percent = (value: number) => `${(value * 100).toFixed(1)} %`;
 
 export function reportMarkdown(report: BenchReport, before?: BenchReport): string {
-  const earlier = (name: string) => before?.results.find((r) => r.name === name);
   const lines = [
     `# Sluice bench, ${report.at}`,
     '',
@@ -193,38 +228,10 @@ export function reportMarkdown(report: BenchReport, before?: BenchReport): strin
     `Versions: Node ${report.versions.node}, Apache Kafka ${report.versions.kafka}${report.versions.kafkaStreams ? ` (Kafka Streams ${report.versions.kafkaStreams})` : ''}${report.versions.flink ? `, Apache Flink ${report.versions.flink}` : ''}, ClickHouse ${report.versions.clickhouse}, Sluice ${report.versions.sluice}.`,
     `Parameters: ${n(report.parameters.events)} events per topic, ${report.parameters.partitions} partitions, seed ${report.parameters.seed}${report.parameters.quick ? ' (--quick)' : ''}${report.parameters.repeat && report.parameters.repeat > 1 ? `, each throughput run ${report.parameters.repeat} times, alternated (medians; the spread is lowest–highest)` : ''}.`,
     '',
-    '## Throughput',
-    '',
-    'CPU µs/event: the consumer process’s user + system time over the same span, per event.',
-    '',
-    before
-      ? `| run | topic | events/s | spread | CPU µs/event | before (${before.at}) | seconds | what |`
-      : '| run | topic | events/s | spread | CPU µs/event | seconds | what |',
-    before
-      ? '| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |'
-      : '| --- | --- | ---: | ---: | ---: | ---: | --- |',
-    ...report.results.map((r) => {
-      const cpu = r.cpuMicrosPerEvent === undefined ? '–' : String(r.cpuMicrosPerEvent);
-      const was = earlier(r.name);
-      return before
-        ? `| ${r.name} | ${r.topic} | ${n(r.eventsPerSecond)} | ${spreadOf(r)} | ${cpu} | ${was ? `${n(was.eventsPerSecond)}${was.cpuMicrosPerEvent === undefined ? '' : `, ${was.cpuMicrosPerEvent} µs`}` : '–'} | ${r.seconds} | ${r.description} |`
-        : `| ${r.name} | ${r.topic} | ${n(r.eventsPerSecond)} | ${spreadOf(r)} | ${cpu} | ${r.seconds} | ${r.description} |`;
-    }),
-    '',
-    ...Object.entries(report.ratios).map(([name, value]) => {
-      const was = before?.ratios[name];
-      return `- ${name}: ${percent(value)}${was === undefined ? '' : ` (before: ${percent(was)})`}`;
-    }),
-    ...report.results
-      .filter((r) => r.windows)
-      .map(
-        (r) =>
-          `- ${r.name}, windows fired once its input ended: ${Object.entries(r.windows ?? {})
-            .map(([name, w]) => `${name} ${n(w.rows)} rows of ${n(w.events)} events`)
-            .join(', ')}; ${r.late ?? 0} late`,
-      ),
-    '',
   ];
+  // A scale-out run alone (`--scale-out`) has no throughput runs.
+  if (report.results.length > 0) lines.push(...throughputMarkdown(report, before));
+  if (report.scaleOut) lines.push(...scaleOutMarkdown(report.scaleOut, report.machine.cpus));
   if (report.latency?.length) {
     lines.push(
       '## Latency (produce → row queryable, update emits)',
@@ -262,4 +269,74 @@ export function reportMarkdown(report: BenchReport, before?: BenchReport): strin
   }
   if (report.notes?.length) lines.push('## Notes', '', ...report.notes.map((note) => `- ${note}`), '');
   return lines.join('\n');
+}
+
+function throughputMarkdown(report: BenchReport, before: BenchReport | undefined): string[] {
+  const earlier = (name: string) => before?.results.find((r) => r.name === name);
+  return [
+    '## Throughput',
+    '',
+    'CPU µs/event: the consumer process’s user + system time over the same span, per event.',
+    '',
+    before
+      ? `| run | topic | events/s | spread | CPU µs/event | before (${before.at}) | seconds | what |`
+      : '| run | topic | events/s | spread | CPU µs/event | seconds | what |',
+    before
+      ? '| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |'
+      : '| --- | --- | ---: | ---: | ---: | ---: | --- |',
+    ...report.results.map((r) => {
+      const cpu = r.cpuMicrosPerEvent === undefined ? '–' : String(r.cpuMicrosPerEvent);
+      const was = earlier(r.name);
+      return before
+        ? `| ${r.name} | ${r.topic} | ${n(r.eventsPerSecond)} | ${spreadOf(r)} | ${cpu} | ${was ? `${n(was.eventsPerSecond)}${was.cpuMicrosPerEvent === undefined ? '' : `, ${was.cpuMicrosPerEvent} µs`}` : '–'} | ${r.seconds} | ${r.description} |`
+        : `| ${r.name} | ${r.topic} | ${n(r.eventsPerSecond)} | ${spreadOf(r)} | ${cpu} | ${r.seconds} | ${r.description} |`;
+    }),
+    '',
+    ...Object.entries(report.ratios).map(([name, value]) => {
+      const was = before?.ratios[name];
+      return `- ${name}: ${percent(value)}${was === undefined ? '' : ` (before: ${percent(was)})`}`;
+    }),
+    ...report.results
+      .filter((r) => r.windows)
+      .map(
+        (r) =>
+          `- ${r.name}, windows fired once its input ended: ${Object.entries(r.windows ?? {})
+            .map(([name, w]) => `${name} ${n(w.rows)} rows of ${n(w.events)} events`)
+            .join(', ')}; ${r.late ?? 0} late`,
+      ),
+    '',
+  ];
+}
+
+function scaleOutMarkdown(scaleOut: ScaleOutResult, cpus: number): string[] {
+  const one = scaleOut.runs.find((r) => r.members === 1);
+  const againstOne = (r: ScaleOutRun) =>
+    one && one.cpuMicrosPerEvent > 0 ? percent(r.cpuMicrosPerEvent / one.cpuMicrosPerEvent) : '–';
+  const list = (partitions: number[]) => (partitions.length === 0 ? '–' : partitions.join(' '));
+  return [
+    '## Scale-out',
+    '',
+    `${scaleOut.description}. The same events on ${scaleOut.partitions} partitions for each member count, each member a \`sluice run\` process of its own in one consumer group, started and holding its partitions before the first event is produced; the span runs from the first event produced to every event through both sides, the source group committed to the end of the topic and the re-keyed group’s commits at rest.`,
+    '',
+    `The members share this machine's ${cpus} cores with the broker and ClickHouse: events/s cannot grow past them. CPU per event is the figure that must stay flat as members are added (last column: against one member).`,
+    '',
+    '| members | seconds | events/s | CPU s | CPU µs/event | late | dead letters | CPU/event against 1 member |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...scaleOut.runs.map(
+      (r) =>
+        `| ${r.members} | ${r.seconds} | ${n(r.eventsPerSecond)} | ${r.cpuSeconds} | ${r.cpuMicrosPerEvent} | ${n(r.late)} | ${n(r.deadLettered)} | ${againstOne(r)} |`,
+    ),
+    '',
+    'Per member: the partitions it owned (of the source topic; of the repartition topic), the events it took through on the source side, the records through on its re-keyed side, its process’s CPU (user + system) and that CPU per event it took.',
+    '',
+    '| members | member | source partitions | re-keyed partitions | events | re-keyed records | CPU s | CPU µs/event |',
+    '| ---: | ---: | --- | --- | ---: | ---: | ---: | ---: |',
+    ...scaleOut.runs.flatMap((r) =>
+      r.perMember.map(
+        (m, i) =>
+          `| ${r.members} | ${i + 1} | ${list(m.sourcePartitions)} | ${list(m.rekeyedPartitions)} | ${n(m.events)} | ${n(m.rekeyedRecords)} | ${m.cpuSeconds} | ${m.cpuMicrosPerEvent} |`,
+      ),
+    ),
+    '',
+  ];
 }

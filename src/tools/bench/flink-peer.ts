@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { topicOffsets } from '../../source/cluster-settling.js';
 import { USER_EVENT_SCHEMA_FILE, flinkProgram } from './java-peer-build.js';
 import { cpuSince, processCpu } from './cpu-time.js';
-import { startJvm, waitForLine, type JvmProcess } from './jvm-process.js';
+import { startJvm, waitForLine, type BenchProcess } from './bench-process.js';
 import { waitUntilAllCommitted, withAdmin } from './peer-commits.js';
 import type { JavaPeerResult } from './java-peers.js';
 
@@ -171,7 +171,7 @@ export async function runFlink(options: FlinkOptions): Promise<FlinkResult> {
  * are in a committed transaction of the output topic when the JVM stops. Fails naming what was
  * expected and what was seen.
  */
-async function firedEveryEvent(jvm: JvmProcess, job: 'simple' | 'full', events: number): Promise<Report> {
+async function firedEveryEvent(jvm: BenchProcess, job: 'simple' | 'full', events: number): Promise<Report> {
   const expected = Object.fromEntries(
     Object.entries(WINDOWS_PER_EVENT[job]).map(([name, times]) => [name, events * times]),
   );

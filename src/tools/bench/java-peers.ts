@@ -9,7 +9,7 @@ import type { Admin } from 'kafkajs';
 import { topicOffsets } from '../../source/cluster-settling.js';
 import { USER_EVENT_SCHEMA_FILE, consumerPerfToolProgram, kafkaStreamsProgram } from './java-peer-build.js';
 import { cpuSince, processCpu } from './cpu-time.js';
-import { startJvm, waitForLine, type JvmProcess } from './jvm-process.js';
+import { startJvm, waitForLine, type BenchProcess } from './bench-process.js';
 import { waitUntilAllCommitted, withAdmin } from './peer-commits.js';
 
 export { BenchPeerError } from './bench-peer-error.js';
@@ -177,7 +177,7 @@ export async function runKafkaStreams(
 
 async function launchKafkaStreams(
   options: KafkaStreamsOptions,
-): Promise<{ handle: RunningKafkaStreams; jvm: JvmProcess }> {
+): Promise<{ handle: RunningKafkaStreams; jvm: BenchProcess }> {
   const program = await kafkaStreamsProgram(options.log);
   await withAdmin(options.brokers, async (admin) => {
     const partitions = (await topicOffsets(admin, options.topic)).length;

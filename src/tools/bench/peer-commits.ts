@@ -8,7 +8,7 @@ import type { Admin } from 'kafkajs';
 import { createLogger } from '../../ops/logger.js';
 import { topicOffsets } from '../../source/cluster-settling.js';
 import { createKafka } from '../../source/kafka-client.js';
-import type { JvmProcess } from './jvm-process.js';
+import type { BenchProcess } from './bench-process.js';
 
 /** Time a peer may go without committing anything new before the run is declared stuck. */
 const STALL_MS = 60_000;
@@ -63,7 +63,7 @@ export interface CommitWatch {
 /** Polls until the group has committed every record; returns when it saw that (epoch ms). */
 export async function waitUntilAllCommitted(
   admin: Admin,
-  jvm: JvmProcess,
+  jvm: BenchProcess,
   watch: CommitWatch,
 ): Promise<number> {
   const topics = [watch.input, ...watch.repartitions].join(', ');

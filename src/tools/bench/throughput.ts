@@ -12,6 +12,7 @@ import type { BenchFormat } from './bench-feed.js';
 import { result, type BenchResult } from './bench-report.js';
 import { deletePipelineTopics } from './bench-pipelines.js';
 import { cpuSince, ownCpu } from './cpu-time.js';
+import { eventsThrough } from './events-through.js';
 import { committedToEnd } from './group-progress.js';
 
 export interface ThroughputOptions {
@@ -90,18 +91,13 @@ export async function sluiceThroughput(
   let dead = 0;
   let end = 0;
   let lastLog = performance.now();
+  const groups = rekeyPlanOf(pipeline).groups.length;
   try {
     for (;;) {
       // Through: every event on the source side and, with re-keyed windows, on the re-keyed side too,
       // where each event arrives once per distinct group key of the re-keyed windows.
       const status = running.pipelineStatus();
-      const through = (partitions: typeof status.partitions) =>
-        partitions.reduce((n, p) => n + p.completed + p.filtered + p.deadLettered + p.skipped, 0);
-      const groups = rekeyPlanOf(pipeline).groups.length;
-      const taken = Math.min(
-        through(status.partitions),
-        status.rekeyed ? Math.floor(through(status.rekeyed.partitions) / groups) : Number.POSITIVE_INFINITY,
-      );
+      const taken = eventsThrough(status.partitions, status.rekeyed?.partitions, groups);
       // From joined and restored (ready: records flow only after that) to every record through.
       if (first === 0 && running.isReady()) {
         first = performance.now();

@@ -1,6 +1,6 @@
-// A bench peer's JVM as a child process: stdout read line by line (the peers report there), commands
-// written to its stdin a line each, the last lines of stdout and stderr kept for error messages, and a
-// stop that asks (SIGTERM), waits, then kills.
+// A process the bench runs beside itself (a peer's JVM, a Sluice member): stdout read line by line (the
+// peers report there), commands written to its stdin a line each, the last lines of stdout and stderr
+// kept for error messages, and a stop that asks (SIGTERM), waits, then kills.
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { BenchPeerError } from './bench-peer-error.js';
@@ -8,8 +8,8 @@ import { javaArgs, type JavaProgram } from './java-peer-build.js';
 
 const KEPT_LINES = 200;
 
-export interface JvmProcess {
-  /** Its process id (undefined when java could not be started). */
+export interface BenchProcess {
+  /** Its process id (undefined when the program could not be started). */
   readonly pid: number | undefined;
   /** Its exit code (or the signal that ended it), once it has exited. */
   readonly exited: Promise<string>;
@@ -21,15 +21,26 @@ export interface JvmProcess {
   output(): string;
   /** SIGTERM, then SIGKILL when it has not exited within `graceMs`. Resolves once it has exited. */
   stop(graceMs: number): Promise<void>;
-  /** An error that says what failed, with the tail of the JVM's output. */
+  /** An error that says what failed, with the tail of the process's output. */
   failure(what: string): BenchPeerError;
 }
 
-export function startJvm(name: string, program: JavaProgram, args: readonly string[]): JvmProcess {
+/** A peer's JVM running `program`. */
+export function startJvm(name: string, program: JavaProgram, args: readonly string[]): BenchProcess {
+  return startBenchProcess(name, 'java', javaArgs(program, args));
+}
+
+/** Runs `command` with `args` (and `env` over this process's environment). */
+export function startBenchProcess(
+  name: string,
+  command: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = {},
+): BenchProcess {
   // stdin is a pipe that stays open: a peer may watch it to stop when this process dies.
-  // A java that cannot be started is reported through 'error' below, as an exit.
-  const child = spawn('java', javaArgs(program, args), { stdio: ['pipe', 'pipe', 'pipe'] });
-  // A command written as the JVM dies fails with EPIPE: its exit is reported through `exited`.
+  // A program that cannot be started is reported through 'error' below, as an exit.
+  const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  // A command written as the process dies fails with EPIPE: its exit is reported through `exited`.
   child.stdin.on('error', () => undefined);
   const kept: string[] = [];
   const keep = (line: string) => {
@@ -78,9 +89,9 @@ export function startJvm(name: string, program: JavaProgram, args: readonly stri
   };
 }
 
-/** Resolves with the first stdout line matching `pattern`; rejects when the JVM exits first or time runs out. */
+/** Resolves with the first stdout line matching `pattern`; rejects when the process exits first or time runs out. */
 export function waitForLine(
-  jvm: JvmProcess,
+  child: BenchProcess,
   pattern: RegExp,
   timeoutMs: number,
   waitingFor: string,
@@ -89,20 +100,20 @@ export function waitForLine(
     let settled = false;
     const timer = setTimeout(() => {
       settled = true;
-      reject(jvm.failure(`no ${waitingFor} within ${timeoutMs / 1000}s`));
+      reject(child.failure(`no ${waitingFor} within ${timeoutMs / 1000}s`));
     }, timeoutMs);
-    jvm.onLine((line) => {
+    child.onLine((line) => {
       const match = pattern.exec(line);
       if (settled || !match) return;
       settled = true;
       clearTimeout(timer);
       resolve(match);
     });
-    void jvm.exited.then((how) => {
+    void child.exited.then((how) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      reject(jvm.failure(`exited (${how}) before ${waitingFor}`));
+      reject(child.failure(`exited (${how}) before ${waitingFor}`));
     });
   });
 }
