@@ -21,10 +21,15 @@ export class BackpressureController {
     >,
   ) {}
 
-  /** Whether one more record of `bytes` fits; an empty buffer always takes one, however large. */
-  fits(fill: BufferFill, bytes: number): boolean {
+  /**
+   * Whether one more record of `bytes` fits, counting as `records` (a pack of re-keyed events counts as
+   * the events it holds); an empty buffer always takes one, however large.
+   */
+  fits(fill: BufferFill, bytes: number, records = 1): boolean {
     if (fill.records === 0) return true;
-    return fill.records + 1 <= this.config.maxBufferSize && fill.bytes + bytes <= this.config.maxBufferBytes;
+    return (
+      fill.records + records <= this.config.maxBufferSize && fill.bytes + bytes <= this.config.maxBufferBytes
+    );
   }
 
   private over(fill: BufferFill): boolean {

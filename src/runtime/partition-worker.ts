@@ -341,11 +341,6 @@ export class PartitionWorker {
         continue;
       }
       const size = raw.value?.length ?? 0;
-      if (
-        this.definition.backpressure.strategy === 'pause-upstream' &&
-        !this.backpressure.fits(this.fill(), size)
-      )
-        break;
       let events: FetchedRecord[] | undefined;
       try {
         events = this.definition.windows.sources === undefined ? undefined : unpackRepartitionRecord(raw);
@@ -354,6 +349,12 @@ export class PartitionWorker {
         this.effects.abort(error as Error);
         break;
       }
+      // A pack counts as its events (the source side makes none larger than the bound).
+      if (
+        this.definition.backpressure.strategy === 'pause-upstream' &&
+        !this.backpressure.fits(this.fill(), size, events?.length ?? 1)
+      )
+        break;
       this.offsets.track(offset);
       this.bytes += size;
       this.counters.fetched += 1;

@@ -147,6 +147,7 @@ export class PipelineRunner implements RunningPipeline {
           .filter((t) => t.retentionMs !== undefined || t.brokerDefaults === true)
           .map((t) => t.topic),
         repartitionTopic: pipeline.repartition?.topic,
+        packMaxEntries: pipeline.backpressure.maxBufferSize,
       },
       (partition, offset) => this.consumer.commitOffset(partition, offset),
       logger,

@@ -37,8 +37,10 @@ export interface TransactionOptions {
    * sink's topics, the repartition topic): swept when a restore finds an orphaned transaction.
    */
   sweepTopics?: readonly string[];
-  /** The repartition topic, whose events go packed (repartition-packing.ts). */
+  /** The repartition topic, whose events go packed (repartition-packing.ts)… */
   repartitionTopic?: string;
+  /** …at most this many a pack: the re-keyed side's buffer bound (backpressure.maxBufferSize). */
+  packMaxEntries?: number;
 }
 
 /** How long closing a producer may take before it is left behind (fenced by its successor). */
@@ -181,7 +183,10 @@ export class PartitionTransactions {
           topic,
           output,
           async (_, __, records) => {
-            const sent = topic === this.options.repartitionTopic ? packRepartitionRecords(records) : records;
+            const sent =
+              topic === this.options.repartitionTopic
+                ? packRepartitionRecords(records, this.options.packMaxEntries)
+                : records;
             for (const chunk of chunks(sent)) await transaction.send({ topic, acks: -1, messages: chunk });
           },
           true,

@@ -68,7 +68,12 @@ function entryOf(record: OutgoingRecord): PackEntry | undefined {
  * The records of one repartition partition, in order, with runs of event records packed. Every record
  * keeps its partition; a pack goes to the partition of the events it holds.
  */
-export function packRepartitionRecords(records: readonly OutgoingRecord[]): OutgoingRecord[] {
+export function packRepartitionRecords(
+  records: readonly OutgoingRecord[],
+  /** At most this many events a pack (the re-keyed side's buffer bound, which a pack counts against). */
+  maxEntries = PACK_MAX_ENTRIES,
+): OutgoingRecord[] {
+  const limit = Math.max(1, Math.min(maxEntries, PACK_MAX_ENTRIES));
   const out: OutgoingRecord[] = [];
   let entries: string[] = [];
   let bytes = 0;
@@ -97,7 +102,7 @@ export function packRepartitionRecords(records: readonly OutgoingRecord[]): Outg
       entries.length > 0 &&
       (packable.source !== source ||
         record.partition !== partition ||
-        entries.length >= PACK_MAX_ENTRIES ||
+        entries.length >= limit ||
         bytes + text.length > PACK_MAX_BYTES)
     )
       close();

@@ -45,6 +45,9 @@ describe('BackpressureController', () => {
     expect(controller.fits({ records: 100, bytes: 0 }, 10)).toBe(false);
     expect(controller.fits({ records: 5, bytes: 9_995 }, 10)).toBe(false);
     expect(controller.fits({ records: 0, bytes: 0 }, 1_000_000)).toBe(true);
+    // A pack of re-keyed events counts as the events it holds.
+    expect(controller.fits({ records: 90, bytes: 0 }, 10, 10)).toBe(true);
+    expect(controller.fits({ records: 91, bytes: 0 }, 10, 10)).toBe(false);
   });
 
   it('never pauses under the shedding strategies; it sheds while over a bound', () => {

@@ -19,6 +19,12 @@ import {
 import type { Origin, StageFailure } from '../../../src/runtime/stage-chain.js';
 import { tumblingWindowOf } from '../../../src/windows/tumbling.js';
 import type { StageRecord } from '../../../src/config/user-functions.js';
+import { assemblePipeline, rekeyedPipelineOf } from '../../../src/runtime/compiled-pipeline.js';
+import { createDecoder } from '../../../src/stages/record-decoders.js';
+import { createEventContract } from '../../../src/stages/event-contract.js';
+import type { OutgoingRecord } from '../../../src/source/outgoing-record.js';
+import { repartitionRecords, watermarkMarkers } from '../../../src/source/repartition-records.js';
+import { packRepartitionRecords } from '../../../src/source/repartition-packing.js';
 
 const logger = createLogger('silent');
 const base: PipelineInput = {
@@ -496,5 +502,101 @@ describe('PartitionWorker', () => {
     const records = Array.from({ length: 30_000 }, (_, i) => record(i, event(i, i, '/a')));
     expect(worker.accept(records, 30_000n)).toBe(30_000);
     expect(worker.counters.completed).toBe(30_000);
+  });
+});
+
+describe('PartitionWorker of re-keyed windows', () => {
+  // The re-keyed side of a pipeline whose window groups by url on a topic keyed by user: what it
+  // computes from packs must be what it computes from the same events sent one record each.
+  const pipeline = validatePipeline({ ...base, source: { topic: 't', keyedBy: ['userId'] } });
+  const sourceSide = assemblePipeline(
+    pipeline,
+    [],
+    createDecoder(pipeline.parse, { baseDir: process.cwd() }),
+    createEventContract(pipeline.parse, process.cwd()),
+    () => Promise.resolve(),
+  );
+  const rekeyed = rekeyedPipelineOf(pipeline, sourceSide, 1);
+  const groups = sourceSide.repartition!.groups;
+
+  function rekeyedWorker(clock: { now: number }) {
+    const effects: WorkerEffects = {
+      deadLetter: () => Promise.resolve(),
+      overflow: () => Promise.resolve(),
+      late: () => Promise.resolve(),
+      keyCapped: () => Promise.resolve(),
+      abort: (error) => {
+        throw error;
+      },
+    };
+    return new PartitionWorker('repartition', 0, rekeyed, logger, effects, () => clock.now);
+  }
+
+  /** What the source side's partition 0 writes for these events, then its marker saying it is done. */
+  function written(events: readonly ReturnType<typeof event>[]): OutgoingRecord[] {
+    let watermark = Number.NEGATIVE_INFINITY;
+    const records = events.flatMap((e, i) => {
+      const made = repartitionRecords(
+        {
+          value: e,
+          eventTimeMs: e.timestamp,
+          sourcePartition: 0,
+          sourceOffset: String(i),
+          watermark,
+          admitted: ['w'],
+        },
+        groups,
+      );
+      watermark = Math.max(watermark, e.timestamp - 5_000);
+      return made;
+    });
+    return [...records, ...watermarkMarkers(0, 2e12, false, 1)];
+  }
+
+  const asFetched = (records: readonly OutgoingRecord[]): FetchedRecord[] =>
+    records.map((r, offset) => ({
+      offset: String(offset),
+      timestamp: '0',
+      key: r.key === null || r.key === undefined ? null : Buffer.from(r.key),
+      value: r.value === null ? null : Buffer.from(r.value),
+      headers: Object.fromEntries(
+        Object.entries(r.headers ?? {}).map(([name, value]) => [name, Buffer.from(value as string)]),
+      ),
+    }));
+
+  it('counts the events of packs exactly as the records they were, and checkpoints a pack whole', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(
+          fc.record({ at: fc.integer({ min: 0, max: 600_000 }), url: fc.constantFrom('/a', '/b', '/c') }),
+          { minLength: 1, maxLength: 300 },
+        ),
+        async (drawn) => {
+          const events = drawn.map((d, i) => event(i, 1_700_000_000_000 + d.at, d.url));
+          const single = asFetched(written(events));
+          const packed = asFetched(packRepartitionRecords(written(events)));
+          // One pack (300 small events fit one) and the marker.
+          expect(packed.length).toBe(2);
+          const counts = [];
+          const late = [];
+          for (const records of [single, packed]) {
+            const clock = { now: 1_700_000_000_000 };
+            const worker = rekeyedWorker(clock);
+            expect(worker.accept(records, BigInt(records.length))).toBe(records.length);
+            await worker.drained();
+            // Every event counted once, a pack's as the events it holds; the checkpoint past every record.
+            expect(worker.counters.completed).toBe(events.length);
+            expect(checkpoint(worker)).toBe(BigInt(records.length));
+            counts.push(closeAll(worker, clock));
+            late.push(worker.counters.late);
+          }
+          expect(counts[1]).toEqual(counts[0]);
+          expect(late[1]).toBe(late[0]);
+          // In a window or late (behind its source partition's watermark), never both, never neither.
+          expect([...counts[0]!.values()].reduce((n, c) => n + c, 0) + late[0]!).toBe(events.length);
+        },
+      ),
+      { numRuns: 25 },
+    );
   });
 });

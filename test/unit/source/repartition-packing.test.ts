@@ -164,6 +164,26 @@ describe('repartition packing', () => {
     expect(read).toHaveLength(made.length);
   });
 
+  it('packs no more events than the bound it is given (the re-keyed side counts a pack as its events)', () => {
+    const made = Array.from({ length: 95 }, (_, i) =>
+      repartitionRecords(
+        {
+          value: { type: 't', region: 'eu' },
+          eventTimeMs: i,
+          sourcePartition: 0,
+          sourceOffset: String(i),
+          watermark: i - 1,
+          admitted: ['counts'],
+        },
+        groups,
+      ).map((r) => ({ ...r, partition: 0 })),
+    ).flat();
+    const packed = packRepartitionRecords(made, 20);
+    expect(packed.map((p) => (JSON.parse(p.value as string) as unknown[]).length)).toEqual([
+      20, 20, 20, 20, 15,
+    ]);
+  });
+
   it('leaves records of other shapes as they are', () => {
     const others: OutgoingRecord[] = [
       { key: 'k', value: 'v' },
