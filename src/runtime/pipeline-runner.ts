@@ -19,6 +19,7 @@ import { isFenced } from '../source/kafka-errors.js';
 import { PartitionTransactions } from '../source/partition-transactions.js';
 import { idempotentProducer } from '../source/record-producer.js';
 import { TransactionOutbox } from '../source/transaction-outbox.js';
+import { packBoundsOf } from '../source/repartition-packing.js';
 import { partitionCountOf } from '../source/topic-admin.js';
 import { PartitionEnds } from '../source/partition-ends.js';
 import { readCommittedFixed } from '../source/kafkajs-fix.js';
@@ -147,7 +148,7 @@ export class PipelineRunner implements RunningPipeline {
           .filter((t) => t.retentionMs !== undefined || t.brokerDefaults === true)
           .map((t) => t.topic),
         repartitionTopic: pipeline.repartition?.topic,
-        packMaxEntries: pipeline.backpressure.maxBufferSize,
+        packBounds: packBoundsOf(pipeline.backpressure),
       },
       (partition, offset) => this.consumer.commitOffset(partition, offset),
       logger,

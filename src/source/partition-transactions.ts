@@ -18,7 +18,7 @@ import { OrphanedTransactionError, sweepOrphanedTransactions } from './orphaned-
 import { defaultPartitioner, idempotentRetry } from './kafka-client.js';
 import type { OutgoingRecord, OutputBatch } from './outgoing-record.js';
 import { partitionedSends, type PartitionedSends } from './partitioned-sends.js';
-import { packRepartitionRecords } from './repartition-packing.js';
+import { packRepartitionRecords, type PackBounds } from './repartition-packing.js';
 
 /** What one commit makes durable: changelog records (a null value is a tombstone) and the offset. */
 export interface ChangelogSnapshot {
@@ -39,8 +39,8 @@ export interface TransactionOptions {
   sweepTopics?: readonly string[];
   /** The repartition topic, whose events go packed (repartition-packing.ts)… */
   repartitionTopic?: string;
-  /** …at most this many a pack: the re-keyed side's buffer bound (backpressure.maxBufferSize). */
-  packMaxEntries?: number;
+  /** …in packs the re-keyed side's buffer bounds can take (packBoundsOf). */
+  packBounds?: PackBounds;
 }
 
 /** How long closing a producer may take before it is left behind (fenced by its successor). */
@@ -185,7 +185,7 @@ export class PartitionTransactions {
           async (_, __, records) => {
             const sent =
               topic === this.options.repartitionTopic
-                ? packRepartitionRecords(records, this.options.packMaxEntries)
+                ? packRepartitionRecords(records, this.options.packBounds)
                 : records;
             for (const chunk of chunks(sent)) await transaction.send({ topic, acks: -1, messages: chunk });
           },

@@ -28,6 +28,30 @@ export const PACK_MAX_BYTES = 64 * 1024;
 /** …or at this many events. */
 export const PACK_MAX_ENTRIES = 1_000;
 
+/** The most events, and characters of entries, one pack holds. */
+export interface PackBounds {
+  entries: number;
+  bytes: number;
+}
+
+/**
+ * The largest pack the re-keyed side can always take: a pack counts against its buffer bounds as its
+ * events and bytes, and a partition paused on them resumes below the low-water mark, so a pack must fit
+ * in what is left above it (else the partition would resume, refuse the pack and pause again, for as
+ * long as anything at all is buffered). Characters count for bytes at up to three bytes each (UTF-8).
+ */
+export function packBoundsOf(backpressure: {
+  maxBufferSize: number;
+  maxBufferBytes: number;
+  lowWaterMark: number;
+}): PackBounds {
+  const room = 1 - backpressure.lowWaterMark;
+  return {
+    entries: Math.max(1, Math.min(PACK_MAX_ENTRIES, Math.floor(backpressure.maxBufferSize * room))),
+    bytes: Math.max(1, Math.min(PACK_MAX_BYTES, Math.floor((backpressure.maxBufferBytes * room) / 3))),
+  };
+}
+
 /** [key, source offset, event time, watermark before the event or null, windows, event JSON]. */
 type Entry = [string, string, number, number | null, string, string];
 
@@ -70,10 +94,10 @@ function entryOf(record: OutgoingRecord): PackEntry | undefined {
  */
 export function packRepartitionRecords(
   records: readonly OutgoingRecord[],
-  /** At most this many events a pack (the re-keyed side's buffer bound, which a pack counts against). */
-  maxEntries = PACK_MAX_ENTRIES,
+  bounds: PackBounds = { entries: PACK_MAX_ENTRIES, bytes: PACK_MAX_BYTES },
 ): OutgoingRecord[] {
-  const limit = Math.max(1, Math.min(maxEntries, PACK_MAX_ENTRIES));
+  const limit = Math.max(1, Math.min(bounds.entries, PACK_MAX_ENTRIES));
+  const maxBytes = Math.max(1, Math.min(bounds.bytes, PACK_MAX_BYTES));
   const out: OutgoingRecord[] = [];
   let entries: string[] = [];
   let bytes = 0;
@@ -103,7 +127,7 @@ export function packRepartitionRecords(
       (packable.source !== source ||
         record.partition !== partition ||
         entries.length >= limit ||
-        bytes + text.length > PACK_MAX_BYTES)
+        bytes + text.length > maxBytes)
     )
       close();
     source = packable.source;

@@ -11,6 +11,7 @@ import {
   PACKED_HEADER,
   PACK_MAX_BYTES,
   PACK_MAX_ENTRIES,
+  packBoundsOf,
   packRepartitionRecords,
   unpackRepartitionRecord,
 } from '../../../src/source/repartition-packing.js';
@@ -178,10 +179,24 @@ describe('repartition packing', () => {
         groups,
       ).map((r) => ({ ...r, partition: 0 })),
     ).flat();
-    const packed = packRepartitionRecords(made, 20);
+    const packed = packRepartitionRecords(made, { entries: 20, bytes: PACK_MAX_BYTES });
     expect(packed.map((p) => (JSON.parse(p.value as string) as unknown[]).length)).toEqual([
       20, 20, 20, 20, 15,
     ]);
+  });
+
+  it('bounds packs by what a re-keyed partition can take once it resumes below its low-water mark', () => {
+    expect(packBoundsOf({ maxBufferSize: 100, maxBufferBytes: 64 * 1024 * 1024, lowWaterMark: 0.5 })).toEqual(
+      {
+        entries: 50,
+        bytes: PACK_MAX_BYTES,
+      },
+    );
+    expect(packBoundsOf({ maxBufferSize: 10_000, maxBufferBytes: 60_000, lowWaterMark: 0.5 })).toEqual({
+      entries: PACK_MAX_ENTRIES,
+      bytes: 10_000,
+    });
+    expect(packBoundsOf({ maxBufferSize: 1, maxBufferBytes: 1024, lowWaterMark: 0.9 }).entries).toBe(1);
   });
 
   it('leaves records of other shapes as they are', () => {
