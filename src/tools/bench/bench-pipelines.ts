@@ -3,16 +3,28 @@
 // measure what re-keying costs). The full one: Avro, enrichment by a ClickHouse lookup behind its LRU
 // cache, three windows of the three types (two re-keyed, the sessions per user where the topic's keying
 // puts them), exactly-once. Both sink into ClickHouse (database sluice_bench).
-import type { ClickHouseClient } from '@clickhouse/client';
+import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import type { Kafka } from 'kafkajs';
 import { validatePipeline } from '../../config/validate.js';
 import type { Pipeline } from '../../config/schema.js';
 import { SAMPLE_REGIONS } from '../produce/sample-events.js';
 import { topicsToCreate } from '../../config/pipeline-topics.js';
+import type { Endpoints } from '../../config/endpoints.js';
 
 export const BENCH_DATABASE = 'sluice_bench';
 /** The full pipeline's lookup table (country → region), which the Kafka Streams peer loads too. */
 export const REGIONS_TABLE = `${BENCH_DATABASE}.regions`;
+
+/** A client of the bench's ClickHouse server. */
+export function benchClickHouse(server: NonNullable<Endpoints['clickhouse']>): ClickHouseClient {
+  return createClient({
+    // Polls of a table that does not exist yet are expected: the client must not log them as errors.
+    log: { level: ClickHouseLogLevel.OFF },
+    url: server.url,
+    username: server.username,
+    password: server.password,
+  });
+}
 
 /** Creates the full pipeline's lookup table (idempotent). */
 export async function createLookupTable(clickhouse: ClickHouseClient): Promise<void> {

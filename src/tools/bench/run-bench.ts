@@ -3,7 +3,7 @@
 // broker's ceiling (Kafka's Java consumer perf tool), the peers (Kafka Streams, exactly_once_v2; Flink,
 // exactly-once checkpoints) and Sluice; then latency under a steady load for Sluice and Kafka Streams, the state footprint per key
 // and the restore rate; then the targets each figure is held to.
-import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
+import type { ClickHouseClient } from '@clickhouse/client';
 import type { Kafka } from 'kafkajs';
 import type { Endpoints } from '../../config/endpoints.js';
 import { run } from '../../index.js';
@@ -18,7 +18,13 @@ import {
   type LatencyResult,
   type TargetCheck,
 } from './bench-report.js';
-import { BENCH_DATABASE, createLookupTable, deletePipelineTopics, fullPipeline } from './bench-pipelines.js';
+import {
+  BENCH_DATABASE,
+  benchClickHouse,
+  createLookupTable,
+  deletePipelineTopics,
+  fullPipeline,
+} from './bench-pipelines.js';
 import { KAFKA_VERSION } from '../stack/kafka-release.js';
 import { FLINK_VERSION } from './java-peer-build.js';
 import { startKafkaStreams } from './java-peers.js';
@@ -67,13 +73,7 @@ export async function runBench(
   const stamp = Date.now();
   if (!endpoints.clickhouse)
     throw new BenchPeerError('the bench needs a ClickHouse server (endpoints.clickhouse)');
-  const clickhouse = createClient({
-    // Polls of a table that does not exist yet are expected: the client must not log them as errors.
-    log: { level: ClickHouseLogLevel.OFF },
-    url: endpoints.clickhouse.url,
-    username: endpoints.clickhouse.username,
-    password: endpoints.clickhouse.password,
-  });
+  const clickhouse = benchClickHouse(endpoints.clickhouse);
   const topics: string[] = [];
   const admin = kafka.admin();
   await admin.connect();

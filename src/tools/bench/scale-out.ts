@@ -7,7 +7,6 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import type { Kafka } from 'kafkajs';
 import type { Endpoints } from '../../config/endpoints.js';
 import { groupIdOf, pipelineTopicsOf, rekeyedNamesOf } from '../../config/pipeline-topics.js';
@@ -19,6 +18,7 @@ import { produceBenchTopic, type BenchFormat } from './bench-feed.js';
 import { BenchPeerError } from './bench-peer-error.js';
 import {
   BENCH_DATABASE,
+  benchClickHouse,
   createLookupTable,
   deletePipelineTopics,
   fullPipeline,
@@ -79,12 +79,7 @@ export async function runScaleOut(
   options: ScaleOutOptions,
 ): Promise<ScaleOutResult> {
   if (!endpoints.clickhouse) throw new BenchPeerError('the scale-out run needs a ClickHouse server');
-  const clickhouse = createClient({
-    log: { level: ClickHouseLogLevel.OFF },
-    url: endpoints.clickhouse.url,
-    username: endpoints.clickhouse.username,
-    password: endpoints.clickhouse.password,
-  });
+  const clickhouse = benchClickHouse(endpoints.clickhouse);
   const runs: ScaleOutRun[] = [];
   try {
     await clickhouse.command({ query: `DROP DATABASE IF EXISTS ${DATABASE}` });

@@ -14,6 +14,7 @@ import {
 import { PartitionWorker, type FetchedRecord, type Snapshot } from '../../../src/runtime/partition-worker.js';
 import type { WindowResult } from '../../../src/windows/window-result.js';
 import { compiledForTest } from '../../support/compiled-pipeline.js';
+import { durableEffects } from '../../support/worker-effects.js';
 
 function record(offset: number, timestamp: number, url = '/a'): FetchedRecord {
   const value = JSON.stringify({ eventId: `e${offset}`, type: 'page_view', userId: 'u', url, timestamp });
@@ -48,15 +49,7 @@ function setup(options: { gated?: ReturnType<typeof gate>; interval?: number } =
     0,
     compiledForTest(pipeline),
     createLogger('silent'),
-    {
-      deadLetter: () => Promise.resolve(),
-      overflow: () => Promise.resolve(),
-      late: () => Promise.resolve(),
-      keyCapped: () => Promise.resolve(),
-      abort: (error) => {
-        throw error;
-      },
-    },
+    durableEffects(),
     () => clock.now,
   );
   const log: string[] = [];

@@ -25,6 +25,7 @@ import { createEventContract } from '../../../src/stages/event-contract.js';
 import type { OutgoingRecord } from '../../../src/source/outgoing-record.js';
 import { repartitionRecords, watermarkMarkers } from '../../../src/source/repartition-records.js';
 import { packRepartitionRecords } from '../../../src/source/repartition-packing.js';
+import { durableEffects } from '../../support/worker-effects.js';
 
 const logger = createLogger('silent');
 const base: PipelineInput = {
@@ -520,16 +521,7 @@ describe('PartitionWorker of re-keyed windows', () => {
   const groups = sourceSide.repartition!.groups;
 
   function rekeyedWorker(clock: { now: number }) {
-    const effects: WorkerEffects = {
-      deadLetter: () => Promise.resolve(),
-      overflow: () => Promise.resolve(),
-      late: () => Promise.resolve(),
-      keyCapped: () => Promise.resolve(),
-      abort: (error) => {
-        throw error;
-      },
-    };
-    return new PartitionWorker('repartition', 0, rekeyed, logger, effects, () => clock.now);
+    return new PartitionWorker('repartition', 0, rekeyed, logger, durableEffects(), () => clock.now);
   }
 
   /** What the source side's partition 0 writes for these events, then its marker saying it is done. */
