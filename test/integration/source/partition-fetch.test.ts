@@ -1,0 +1,139 @@
+// The group-less reader the changelog restore uses (src/source/partition-fetch.ts), on a real broker:
+// two transactional writers interleave committed and aborted transactions in two partitions; reading
+// the partitions' whole ranges gives exactly the committed records, each partition in the order they
+// were sent, and no consumer group is made. A range that starts and ends inside transactions gives
+// exactly the committed records whose offsets fall in it.
+import type { Kafka } from 'kafkajs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { readPartitionRanges, type OffsetRange } from '../../../src/source/partition-fetch.js';
+import { seededRandom } from '../../../src/tools/produce/sample-events.js';
+import { createTopic, uniqueName } from '../support/fixtures.js';
+import { useTestServices } from '../support/services.js';
+
+const PARTITIONS = 2;
+const WRITERS = 2;
+
+interface Read {
+  offset: number;
+  value: string;
+}
+
+/**
+ * The writers take turns at random (sends awaited one at a time, so offsets follow the order sent);
+ * returns each partition's committed values in the order sent.
+ */
+async function writeTransactions(kafka: Kafka, topic: string, records: number) {
+  const next = seededRandom(99);
+  const writers = await Promise.all(
+    Array.from({ length: WRITERS }, async (_, i) => {
+      const producer = kafka.producer({
+        transactionalId: `${topic}-writer-${i}`,
+        idempotent: true,
+        maxInFlightRequests: 1,
+      });
+      await producer.connect();
+      return {
+        producer,
+        open: undefined as Awaited<ReturnType<typeof producer.transaction>> | undefined,
+        pending: [] as { partition: number; value: string }[],
+      };
+    }),
+  );
+  const committed = Array.from({ length: PARTITIONS }, () => [] as string[]);
+  let aborted = 0;
+  let sent = 0;
+  while (sent < records || writers.some((w) => w.open)) {
+    const writer = writers[Math.floor(next() * WRITERS)]!;
+    const roll = next();
+    if (sent < records && (roll < 0.75 || !writer.open)) {
+      writer.open ??= await writer.producer.transaction();
+      const batch = Array.from({ length: 1 + Math.floor(next() * 30) }, () => ({
+        partition: Math.floor(next() * PARTITIONS),
+        value: `record-${(sent += 1)}`,
+      }));
+      await writer.open.send({
+        topic,
+        messages: batch.map((r) => ({ partition: r.partition, key: `k${r.value}`, value: r.value })),
+      });
+      writer.pending.push(...batch);
+    } else if (writer.open) {
+      if (roll < 0.9 || sent >= records) {
+        await writer.open.commit();
+        for (const r of writer.pending) committed[r.partition]!.push(r.value);
+      } else {
+        await writer.open.abort();
+        aborted += writer.pending.length;
+      }
+      writer.open = undefined;
+      writer.pending = [];
+    }
+  }
+  await Promise.all(writers.map((w) => w.producer.disconnect()));
+  // Committed in the order the transactions ended; sent (record-N, N counting up) in offset order.
+  const sentAt = (value: string) => Number(value.slice('record-'.length));
+  for (const values of committed) values.sort((a, b) => sentAt(a) - sentAt(b));
+  return { committed, aborted };
+}
+
+async function read(kafka: Kafka, topic: string, ranges: Map<number, OffsetRange>) {
+  const seen = Array.from({ length: PARTITIONS }, () => [] as Read[]);
+  await readPartitionRanges(kafka, topic, ranges, (partition, records) => {
+    for (const r of records) seen[partition]!.push({ offset: Number(r.offset), value: r.value!.toString() });
+  });
+  return seen;
+}
+
+describe('reading partitions without a consumer group', () => {
+  const services = useTestServices();
+  let kafka: Kafka;
+  beforeAll(() => ({ kafka } = services));
+
+  it('gives exactly the committed records of a range, in offset order, and joins no group', async () => {
+    const topic = uniqueName('partition_fetch');
+    await createTopic(kafka, topic, PARTITIONS);
+    const { committed, aborted } = await writeTransactions(kafka, topic, 3_000);
+    expect(aborted, 'the writers aborted some transactions').toBeGreaterThan(0);
+
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      const groupsBefore = (await admin.listGroups()).groups.map((g) => g.groupId);
+      const offsets = await admin.fetchTopicOffsets(topic);
+      const whole = new Map(
+        offsets.map((o) => [o.partition, { from: BigInt(o.low), to: BigInt(o.high) }] as const),
+      );
+      const all = await read(kafka, topic, whole);
+      for (let p = 0; p < PARTITIONS; p += 1) {
+        expect(
+          all[p]!.map((r) => r.value),
+          `partition ${p}`,
+        ).toEqual(committed[p]);
+        const offsetsRead = all[p]!.map((r) => r.offset);
+        expect(offsetsRead, `partition ${p} in offset order`).toEqual([...offsetsRead].sort((a, b) => a - b));
+      }
+      expect((await admin.listGroups()).groups.map((g) => g.groupId)).toEqual(groupsBefore);
+
+      // A range from inside one transaction to inside another: the committed records within it.
+      const middle = new Map(
+        offsets.map((o) => {
+          const high = Number(o.high);
+          return [
+            o.partition,
+            { from: BigInt(Math.floor(high / 3)), to: BigInt(Math.floor((2 * high) / 3)) },
+          ];
+        }),
+      );
+      const part = await read(kafka, topic, middle);
+      for (let p = 0; p < PARTITIONS; p += 1) {
+        const { from, to } = middle.get(p)!;
+        const expected = all[p]!.filter((r) => r.offset >= Number(from) && r.offset < Number(to));
+        expect(expected.length, `partition ${p} has records in the middle third`).toBeGreaterThan(0);
+        expect(part[p], `partition ${p}, offsets ${from} to ${to}`).toEqual(expected);
+      }
+      // An empty range reads nothing and returns at once.
+      expect(await read(kafka, topic, new Map([[0, { from: 5n, to: 5n }]]))).toEqual([[], []]);
+    } finally {
+      await admin.disconnect();
+    }
+  });
+});
