@@ -591,4 +591,20 @@ describe('PartitionWorker of re-keyed windows', () => {
       { numRuns: 25 },
     );
   });
+
+  it('stops the pipeline at a pack of a format it cannot read, taking nothing from it or after it', async () => {
+    const events = [event(0, 1_700_000_000_000, '/a'), event(1, 1_700_000_001_000, '/b')];
+    const [pack, marker] = asFetched(packRepartitionRecords(written(events)));
+    const otherFormat = { ...pack!, headers: { ...pack!.headers, 'sluice.packed': Buffer.from('9') } };
+    const aborts: Error[] = [];
+    const effects = { ...durableEffects(), abort: (error: Error) => aborts.push(error) };
+    const worker = new PartitionWorker('repartition', 0, rekeyed, logger, effects, () => 1_700_000_000_000);
+    expect(worker.accept([otherFormat, { ...marker!, offset: '1' }], 2n)).toBe(0);
+    await worker.drained();
+    expect(aborts.map((e) => (e as { code?: string }).code)).toEqual(['SLUICE_STATE_INVALID']);
+    expect(aborts[0]!.message).toMatch(/packed in format 9, which this version of Sluice cannot read/);
+    // Nothing was counted or tracked: no checkpoint moves past the pack.
+    expect(worker.counters.fetched).toBe(0);
+    expect(worker.counters.completed).toBe(0);
+  });
 });

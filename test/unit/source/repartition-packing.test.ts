@@ -15,7 +15,6 @@ import {
   packRepartitionRecords,
   unpackRepartitionRecord,
 } from '../../../src/source/repartition-packing.js';
-import { chunks } from '../../../src/source/partition-transactions.js';
 import { repartitionRecords, watermarkMarkers } from '../../../src/source/repartition-records.js';
 
 const groups = [
@@ -222,24 +221,5 @@ describe('repartition packing', () => {
     expect(() =>
       unpackRepartitionRecord(pack({ [PACKED_HEADER]: '1' }, '[["k","1",1,null,"c","{}"]]')),
     ).toThrow(MalformedPackError);
-  });
-});
-
-describe('transaction chunks', () => {
-  it('keeps every record once, in order, in chunks of at most 500 records and 512 KiB but for one record alone', () => {
-    fc.assert(
-      fc.property(fc.array(fc.integer({ min: 0, max: 300_000 }), { maxLength: 1_200 }), (sizes) => {
-        const records = sizes.map((size, i) => ({ key: String(i), value: 'v'.repeat(size) }));
-        const split = chunks(records);
-        expect(split.flat()).toEqual(records);
-        for (const chunk of split) {
-          expect(chunk.length).toBeGreaterThan(0);
-          expect(chunk.length).toBeLessThanOrEqual(500);
-          const bytes = chunk.reduce((n, r) => n + String(r.key).length + String(r.value).length, 0);
-          if (chunk.length > 1) expect(bytes).toBeLessThanOrEqual(512 * 1024);
-        }
-      }),
-      { numRuns: 30 },
-    );
   });
 });
