@@ -92,6 +92,18 @@ export class PartitionRestorer {
           return;
         }
         this.warnRemoved(check.removed);
+        for (const [partition, at] of check.resumeAtCheckpoint)
+          this.logger.warn(
+            {
+              partition,
+              committed: at.committed.toString(),
+              checkpoint: at.checkpoint.toString(),
+              changelog: this.topics.changelog,
+            },
+            "the group's committed offset came from a transaction that Kafka completed without ending it in " +
+              'the changelog (its state was aborted): the partition resumes at the checkpoint, so the ' +
+              'records in between are counted',
+          );
         if (this.hooks.stopping()) return;
         await this.withdraw(restored);
         if (this.hooks.stopping()) return;
@@ -107,9 +119,10 @@ export class PartitionRestorer {
           const state = restored.get(partition);
           // A recovery goes back to the checkpoint; so does an assignment whose group has no committed
           // offset (expired, or lost) while the state has a checkpoint: the consumer would start elsewhere.
+          // So does one whose committed offset came from an attempt that never landed in the changelog.
           const offset = rewind?.has(partition)
             ? (state?.checkpoint?.offset ?? rewind.get(partition))
-            : committed.get(partition) === undefined
+            : committed.get(partition) === undefined || check.resumeAtCheckpoint.has(partition)
               ? state?.checkpoint?.offset
               : undefined;
           this.hooks.restored(partition, state, offset);

@@ -49,7 +49,8 @@ export async function readChangelog(
       .filter((o) => partitions.includes(o.partition))
       .map((o) => [o.partition, { from: BigInt(o.low), to: BigInt(o.high) }]),
   );
-  await readPartitionRanges(kafka, topic, ranges, (partition, batch) => {
+  const abortedCheckpoints = new Map(partitions.map((p) => [p, new Set<bigint>()]));
+  await readPartitionRanges(kafka, topic, ranges, (partition, { records: batch, aborted }) => {
     const state = records.get(partition)!;
     for (const message of batch) {
       const key = message.key?.toString() ?? '';
@@ -59,6 +60,15 @@ export async function readChangelog(
       } else if (message.value === null) state.delete(key);
       else state.set(key, message.value);
     }
+    // The offsets that transactions which did not land in the changelog were checkpointing.
+    for (const message of aborted)
+      if (message.value && message.key?.toString() === CHECKPOINT_KEY) {
+        try {
+          abortedCheckpoints.get(partition)!.add(decodeCheckpoint(message.value.toString()).offset);
+        } catch {
+          // Not a checkpoint this version wrote: it tells nothing, and the state does not depend on it.
+        }
+      }
     read += batch.length;
     options.onProgress?.({ read, total });
   });
@@ -71,6 +81,7 @@ export async function readChangelog(
           records: records.get(p)!,
           checkpoint: checkpoint ? decodeCheckpoint(checkpoint) : undefined,
           highWatermark: sourceEnds.get(p) ?? 0n,
+          abortedCheckpoints: abortedCheckpoints.get(p)!,
         },
       ];
     }),

@@ -6,41 +6,56 @@
 // cluster (leaders, connections, retries) from the client's private factory, the way kafkajs' own
 // consumer, producer and admin make theirs, and asks the leaders for records directly.
 //
-// Records come decoded by kafkajs, read_committed: the fetch decoders wrapped by kafkajs-fix.ts flag the
-// records of aborted transactions as control records, and those are skipped here with the markers.
+// kafkajs encodes the requests and keeps the connections; the responses are decoded here, straight from
+// their bytes (fetch-response.ts), read_committed: the records of aborted transactions are handed on
+// apart from the data (what an aborted transaction wrote can tell a restore where an offset came from),
+// the markers not at all.
+import { createRequire } from 'node:module';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka } from 'kafkajs';
 import { SluiceError } from '../errors.js';
+import { decodeFetchResponse, type RawRecord } from './fetch-response.js';
 
-/** The parts of a record as kafkajs' fetch decoders give it. */
-export interface FetchedRecord {
-  offset: string;
-  key: Buffer | null;
-  value: Buffer | null;
-  isControlRecord?: boolean;
+const require = createRequire(import.meta.url);
+/** kafkajs' Fetch request builders (one per version) and its errors by protocol code. */
+const FETCH_REQUESTS: unknown = require('kafkajs/src/protocol/requests/fetch/index.js');
+const { createErrorFromCode } = require('kafkajs/src/protocol/error.js') as {
+  createErrorFromCode: (code: number) => Error;
+};
+const FETCH_API_KEY = 1;
+/** The connection hands the response's bytes (after the correlation id) on as they are. */
+const RAW_RESPONSE: ProtocolRequest['response'] = {
+  decode: (payload) => Promise.resolve(payload),
+  parse: (payload) => Promise.resolve(payload),
+};
+
+/** What one fetch gave of a partition: its data records, and those of aborted transactions apart. */
+export interface FetchedRange {
+  /** Committed data records, in offset order; keys and values are views into the response. */
+  records: readonly RawRecord[];
+  /** Records of transactions that were aborted. */
+  aborted: readonly RawRecord[];
 }
 
-interface FetchedPartition {
-  partition: number;
-  /** Below it every transaction is decided (read_committed reads stop there); fetch v4 and later. */
-  lastStableOffset?: string;
-  highWatermark: string;
-  messages: FetchedRecord[];
-}
-
-interface FetchResponse {
-  responses: { topicName: string; partitions: FetchedPartition[] }[];
+/** A request as kafkajs' protocol modules make it, and the response's decoder its connection calls. */
+interface ProtocolRequest {
+  request: { apiKey: number; apiVersion: number };
+  response: { decode(payload: Buffer): Promise<unknown>; parse(decoded: unknown): Promise<unknown> };
+  requestTimeout: number;
 }
 
 interface ClusterBroker {
-  fetch(request: {
-    replicaId: number;
-    isolationLevel: number;
-    maxWaitTime: number;
-    minBytes: number;
-    maxBytes: number;
-    topics: { topic: string; partitions: { partition: number; fetchOffset: string; maxBytes: number }[] }[];
-  }): Promise<FetchResponse>;
+  lookupRequest(apiKey: number, definition: unknown): (args: FetchArgs) => ProtocolRequest;
+  connectionPool: { send(request: ProtocolRequest): Promise<unknown> };
+}
+
+interface FetchArgs {
+  replicaId: number;
+  isolationLevel: number;
+  maxWaitTime: number;
+  minBytes: number;
+  maxBytes: number;
+  topics: { topic: string; partitions: { partition: number; fetchOffset: string; maxBytes: number }[] }[];
 }
 
 interface Cluster {
@@ -95,15 +110,15 @@ function isRetriable(error: unknown): boolean {
 }
 
 /**
- * Reads each partition's range, in offset order per partition, handing every batch of data records
- * (control records and those of aborted transactions left out) to `onRecords`; resolves once every
- * partition reached its range's end. Partitions with the same leader share a request.
+ * Reads each partition's range, in offset order per partition, handing every fetch's data records
+ * (those of aborted transactions apart, markers left out) to `onRecords`; resolves once every partition
+ * reached its range's end. Partitions with the same leader share a request.
  */
 export async function readPartitionRanges(
   kafka: Kafka,
   topic: string,
   ranges: ReadonlyMap<number, OffsetRange>,
-  onRecords: (partition: number, records: readonly FetchedRecord[]) => void,
+  onRecords: (partition: number, fetched: FetchedRange) => void,
 ): Promise<void> {
   const next = new Map<number, bigint>();
   for (const [partition, range] of ranges) if (range.from < range.to) next.set(partition, range.from);
@@ -141,10 +156,11 @@ async function fetchOnce(
   partitions: number[],
   ranges: ReadonlyMap<number, OffsetRange>,
   next: Map<number, bigint>,
-  onRecords: (partition: number, records: readonly FetchedRecord[]) => void,
+  onRecords: (partition: number, fetched: FetchedRange) => void,
 ): Promise<void> {
   const broker = await cluster.findBroker({ nodeId });
-  const response = await broker.fetch({
+  const build = broker.lookupRequest(FETCH_API_KEY, FETCH_REQUESTS);
+  const request = build({
     replicaId: CLIENT_REPLICA_ID,
     isolationLevel: READ_COMMITTED,
     maxWaitTime: MAX_WAIT_MS,
@@ -161,31 +177,30 @@ async function fetchOnce(
       },
     ],
   });
-  for (const { topicName, partitions: fetched } of response.responses) {
-    if (topicName !== topic) continue;
-    for (const { partition, messages, lastStableOffset, highWatermark } of fetched) {
+  const payload = (await broker.connectionPool.send({ ...request, response: RAW_RESPONSE })) as Buffer;
+  const response = await decodeFetchResponse(payload, request.request.apiVersion);
+  if (response.errorCode !== 0) throw createErrorFromCode(response.errorCode);
+  for (const { topic: name, partitions: fetched } of response.topics) {
+    if (name !== topic) continue;
+    for (const { partition, errorCode, records, aborted, lastOffset, lastStableOffset } of fetched) {
+      if (errorCode !== 0) throw createErrorFromCode(errorCode);
       const from = next.get(partition);
       const range = ranges.get(partition);
       if (from === undefined || range === undefined) continue;
-      // Offsets fit a double exactly (below 2^53): no BigInt per record. A fetch starts at the batch
-      // holding the offset asked for, so records below it come again and are skipped; so is anything
-      // at or past the range's end.
+      // A fetch starts at the batch holding the offset asked for, so records below it come again and
+      // are skipped; so is anything at or past the range's end. Offsets fit a double exactly (< 2^53).
       const start = Number(from);
       const end = Number(range.to);
-      const data: FetchedRecord[] = [];
-      let last = start - 1;
-      for (const record of messages) {
-        const offset = Number(record.offset);
-        if (offset < start) continue;
-        if (offset >= end) break;
-        last = offset;
-        if (record.isControlRecord !== true) data.push(record);
-      }
-      if (data.length > 0) onRecords(partition, data);
-      // Nothing at or past the offset asked for while every transaction below the end is decided: the
-      // records up to the end were compacted away (the end a marker or record the cleaner removed).
-      const decided = Number(lastStableOffset ?? highWatermark) >= end;
-      if (last + 1 >= end || (last < start && decided)) next.delete(partition);
+      const within = (r: RawRecord) => r.offset >= start && r.offset < end;
+      const data = records.filter(within);
+      const abortedWithin = aborted.filter(within);
+      if (data.length > 0 || abortedWithin.length > 0)
+        onRecords(partition, { records: data, aborted: abortedWithin });
+      // The next fetch starts after the last whole batch, markers included. Nothing at or past the
+      // offset asked for while every transaction below the end is decided: the records up to the end
+      // were compacted away (the end a marker or record the cleaner removed).
+      const last = Math.min(lastOffset, end - 1);
+      if (last + 1 >= end || (last < start && lastStableOffset >= end)) next.delete(partition);
       else if (last >= start) next.set(partition, BigInt(last + 1));
     }
   }

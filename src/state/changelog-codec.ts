@@ -256,4 +256,10 @@ export interface RestoredPartition {
   checkpoint: Checkpoint | undefined;
   /** The source partition's end when the state was read back. */
   highWatermark: bigint;
+  /**
+   * The offsets of the checkpoints in the changelog partition's aborted transactions: attempts whose
+   * state never landed (a group offset equal to one of them, ahead of the checkpoint, came from such an
+   * attempt). Absent when the reader did not look.
+   */
+  abortedCheckpoints?: ReadonlySet<bigint>;
 }

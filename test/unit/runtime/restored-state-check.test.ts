@@ -1,5 +1,6 @@
 // Restored state is refused when its windows changed meaning, another group wrote it, or the group's
-// offset was moved behind its checkpoint (exactly-once); removed windows are reported.
+// offset was moved behind its checkpoint (exactly-once); removed windows are reported; an offset ahead of
+// the checkpoint is followed unless an aborted attempt of the changelog was checkpointing it.
 import { describe, expect, it } from 'vitest';
 import {
   ChangelogOfAnotherGroupError,
@@ -42,7 +43,10 @@ const state = (checkpoint: Partial<Checkpoint>): Map<number, RestoredPartition> 
 
 describe('checkRestoredState', () => {
   it('accepts state written under the same definitions by the same group at the committed offset', () => {
-    expect(checkRestoredState(state({}), context())).toEqual({ removed: new Map() });
+    expect(checkRestoredState(state({}), context())).toEqual({
+      removed: new Map(),
+      resumeAtCheckpoint: new Map(),
+    });
   });
 
   it('accepts a partition without state, and a checkpoint from before definitions were stored', () => {
@@ -89,5 +93,26 @@ describe('checkRestoredState', () => {
       checkRestoredState(state({}), context({ committed: new Map([[0, 700n]]) })).refusal,
     ).toBeUndefined();
     expect(checkRestoredState(state({}), context({ committed: new Map() })).refusal).toBeUndefined();
+  });
+
+  it('resumes at the checkpoint when the committed offset ahead of it is one an aborted attempt checkpointed', () => {
+    const withAborted = (aborted: bigint[]) => {
+      const restored = state({});
+      restored.set(0, { ...restored.get(0)!, abortedCheckpoints: new Set(aborted) });
+      return restored;
+    };
+    const ahead = context({ committed: new Map([[0, 700n]]) });
+    // An attempt that checkpointed 700 never landed in the changelog, yet its offset commit did.
+    const orphaned = checkRestoredState(withAborted([600n, 700n]), ahead);
+    expect(orphaned.refusal).toBeUndefined();
+    expect(orphaned.resumeAtCheckpoint).toEqual(new Map([[0, { committed: 700n, checkpoint: 500n }]]));
+    // Under at-least-once too: the records from 500 on are in no state either way.
+    const atLeastOnce = checkRestoredState(withAborted([700n]), { ...ahead, exactlyOnce: false });
+    expect(atLeastOnce.resumeAtCheckpoint.get(0)?.checkpoint).toBe(500n);
+    // Moved ahead by another tool (no attempt checkpointed it), at the checkpoint, or read without
+    // looking at aborted records: followed.
+    expect(checkRestoredState(withAborted([600n]), ahead).resumeAtCheckpoint.size).toBe(0);
+    expect(checkRestoredState(withAborted([500n]), context()).resumeAtCheckpoint.size).toBe(0);
+    expect(checkRestoredState(state({}), ahead).resumeAtCheckpoint.size).toBe(0);
   });
 });
