@@ -131,11 +131,15 @@ export async function readPartitionRanges(
     while (next.size > 0) {
       try {
         const leaders = cluster.findLeaderForPartitions(topic, [...next.keys()]);
-        await Promise.all(
+        // Every leader's fetch settles before a failure is retried: a fetch still in flight would hand
+        // on records the retry hands on again, maybe after newer ones.
+        const settled = await Promise.allSettled(
           Object.entries(leaders).map(([nodeId, partitions]) =>
             fetchOnce(cluster, nodeId, topic, partitions, ranges, next, onRecords),
           ),
         );
+        const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+        if (failed) throw failed.reason;
         failures = 0;
       } catch (error) {
         failures += 1;

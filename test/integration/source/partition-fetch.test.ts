@@ -8,6 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { readPartitionRanges, type OffsetRange } from '../../../src/source/partition-fetch.js';
 import { seededRandom } from '../../../src/tools/produce/sample-events.js';
 import { createTopic, uniqueName } from '../support/fixtures.js';
+import { interleavedTransactions } from '../support/interleaved-transactions.js';
 import { useTestServices } from '../support/services.js';
 
 const PARTITIONS = 2;
@@ -18,61 +19,30 @@ interface Read {
   value: string;
 }
 
-/**
- * The writers take turns at random (sends awaited one at a time, so offsets follow the order sent);
- * returns each partition's committed values in the order sent.
- */
+/** Two writers on the topic; returns each partition's committed values in the order sent. */
 async function writeTransactions(kafka: Kafka, topic: string, records: number) {
-  const next = seededRandom(99);
-  const writers = await Promise.all(
-    Array.from({ length: WRITERS }, async (_, i) => {
-      const producer = kafka.producer({
-        transactionalId: `${topic}-writer-${i}`,
-        idempotent: true,
-        maxInFlightRequests: 1,
-      });
-      await producer.connect();
-      return {
-        producer,
-        open: undefined as Awaited<ReturnType<typeof producer.transaction>> | undefined,
-        pending: [] as { partition: number; value: string }[],
-      };
-    }),
-  );
-  const committed = Array.from({ length: PARTITIONS }, () => [] as string[]);
-  let aborted = 0;
-  let sent = 0;
-  while (sent < records || writers.some((w) => w.open)) {
-    const writer = writers[Math.floor(next() * WRITERS)]!;
-    const roll = next();
-    if (sent < records && (roll < 0.75 || !writer.open)) {
-      writer.open ??= await writer.producer.transaction();
-      const batch = Array.from({ length: 1 + Math.floor(next() * 30) }, () => ({
-        partition: Math.floor(next() * PARTITIONS),
-        value: `record-${(sent += 1)}`,
-      }));
-      await writer.open.send({
-        topic,
-        messages: batch.map((r) => ({ partition: r.partition, key: `k${r.value}`, value: r.value })),
-      });
-      writer.pending.push(...batch);
-    } else if (writer.open) {
-      if (roll < 0.9 || sent >= records) {
-        await writer.open.commit();
-        for (const r of writer.pending) committed[r.partition]!.push(r.value);
-      } else {
-        await writer.open.abort();
-        aborted += writer.pending.length;
-      }
-      writer.open = undefined;
-      writer.pending = [];
-    }
-  }
-  await Promise.all(writers.map((w) => w.producer.disconnect()));
+  // Values record-1, record-2, … in the order sent, each to a partition drawn at random; a send holds
+  // 1 to 30; 75 % of the steps send, and of the transactions ended before the records run out, 60 %
+  // commit.
+  const draw = seededRandom(98);
+  const items = Array.from({ length: records }, (_, i) => ({
+    partition: Math.floor(draw() * PARTITIONS),
+    value: `record-${i + 1}`,
+  }));
+  const { committed, aborted } = await interleavedTransactions(kafka, topic, items, {
+    writers: WRITERS,
+    seed: 99,
+    maxPerSend: 30,
+    sendShare: 0.75,
+    commitShare: 0.6,
+    message: (r) => ({ partition: r.partition, key: `k${r.value}`, value: r.value }),
+  });
   // Committed in the order the transactions ended; sent (record-N, N counting up) in offset order.
   const sentAt = (value: string) => Number(value.slice('record-'.length));
-  for (const values of committed) values.sort((a, b) => sentAt(a) - sentAt(b));
-  return { committed, aborted };
+  const byPartition = Array.from({ length: PARTITIONS }, () => [] as string[]);
+  for (const r of committed) byPartition[r.partition]!.push(r.value);
+  for (const values of byPartition) values.sort((a, b) => sentAt(a) - sentAt(b));
+  return { committed: byPartition, aborted };
 }
 
 async function read(kafka: Kafka, topic: string, ranges: Map<number, OffsetRange>) {

@@ -9,66 +9,26 @@ import { promisify } from 'node:util';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Kafka } from 'kafkajs';
-import { sampleEvents, seededRandom, type SampleEvent } from '../../../src/tools/produce/sample-events.js';
+import { sampleEvents, type SampleEvent } from '../../../src/tools/produce/sample-events.js';
 import { createTopic, readTopic, uniqueName } from '../support/fixtures.js';
+import { interleavedTransactions, type InterleavedOptions } from '../support/interleaved-transactions.js';
 import { countingPipeline, groundTruth, waitForCounts, type Produced } from '../support/pipeline-truth.js';
 import { writeConfig } from '../support/sluice-process.js';
 import { useTestServices } from '../support/services.js';
 
 const PARTITIONS = 2;
-const WRITERS = 3;
-
 /**
- * Three transactional writers take turns at random, each sending a few events per step into an open
- * transaction and now and then committing or aborting it; what ended committed is the truth.
+ * Three writers; a send holds 1 to 4 events; 70 % of the steps send, and of the transactions ended
+ * before the events run out, half commit.
  */
-async function interleavedTransactions(kafka: Kafka, topic: string, events: SampleEvent[]) {
-  const next = seededRandom(4242);
-  const writers = await Promise.all(
-    Array.from({ length: WRITERS }, async (_, i) => {
-      const producer = kafka.producer({
-        transactionalId: `${topic}-writer-${i}`,
-        idempotent: true,
-        maxInFlightRequests: 1,
-      });
-      await producer.connect();
-      return {
-        producer,
-        open: undefined as Awaited<ReturnType<typeof producer.transaction>> | undefined,
-        pending: [] as SampleEvent[],
-      };
-    }),
-  );
-  const committed: SampleEvent[] = [];
-  let aborted = 0;
-  let cursor = 0;
-  while (cursor < events.length || writers.some((w) => w.open)) {
-    const writer = writers[Math.floor(next() * WRITERS)]!;
-    const roll = next();
-    if (cursor < events.length && (roll < 0.7 || !writer.open)) {
-      writer.open ??= await writer.producer.transaction();
-      const batch = events.slice(cursor, cursor + 1 + Math.floor(next() * 4));
-      cursor += batch.length;
-      await writer.open.send({
-        topic,
-        messages: batch.map((event) => ({ key: event.userId, value: JSON.stringify(event) })),
-      });
-      writer.pending.push(...batch);
-    } else if (writer.open) {
-      if (roll < 0.85 || cursor >= events.length) {
-        await writer.open.commit();
-        committed.push(...writer.pending);
-      } else {
-        await writer.open.abort();
-        aborted += writer.pending.length;
-      }
-      writer.open = undefined;
-      writer.pending = [];
-    }
-  }
-  await Promise.all(writers.map((w) => w.producer.disconnect()));
-  return { committed, aborted };
-}
+const EVENT_WRITERS: InterleavedOptions<SampleEvent> = {
+  writers: 3,
+  seed: 4242,
+  maxPerSend: 4,
+  sendShare: 0.7,
+  commitShare: 0.5,
+  message: (event) => ({ key: event.userId, value: JSON.stringify(event) }),
+};
 
 describe('reading topics written by several transactional producers', () => {
   const services = useTestServices();
@@ -82,7 +42,7 @@ describe('reading topics written by several transactional producers', () => {
     const database = uniqueName('txn');
     await createTopic(kafka, topic, PARTITIONS);
     const events = sampleEvents(1_500, Date.UTC(2026, 6, 1), 10 * 60_000, 77);
-    const { committed, aborted } = await interleavedTransactions(kafka, topic, events);
+    const { committed, aborted } = await interleavedTransactions(kafka, topic, events, EVENT_WRITERS);
     expect(aborted).toBeGreaterThan(100);
 
     const read = await readTopic(kafka, topic, committed.length);
@@ -144,7 +104,7 @@ describe('reading topics written by several transactional producers', () => {
     const topic = uniqueName('txn_first');
     await createTopic(kafka, topic, PARTITIONS);
     const events = sampleEvents(600, Date.UTC(2026, 6, 1), 10 * 60_000, 78);
-    const { committed, aborted } = await interleavedTransactions(kafka, topic, events);
+    const { committed, aborted } = await interleavedTransactions(kafka, topic, events, EVENT_WRITERS);
     expect(aborted).toBeGreaterThan(30);
     const { stdout } = await promisify(execFile)(
       process.execPath,
