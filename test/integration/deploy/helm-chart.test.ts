@@ -71,6 +71,16 @@ describe('the Helm chart', () => {
     expect(password?.value).toBeUndefined();
     // Extra variables come after the chart's own.
     expect(container!.env.at(-1)).toEqual({ name: 'NODE_OPTIONS', value: '--max-semi-space-size=64' });
+    // KEDA watches the source group on the source topic and, asked to, the re-keyed side's group on the
+    // repartition topic (the names Sluice gives them).
+    const scaled = all.find((o) => o.kind === 'ScaledObject') as unknown as {
+      spec: { triggers: { type: string; metadata: Record<string, string> }[] };
+    };
+    expect(scaled.spec.triggers.map((t) => [t.type, t.metadata.consumerGroup, t.metadata.topic])).toEqual([
+      ['kafka', 'sluice-page_views', 'user-events'],
+      ['kafka', 'sluice-page_views-rekeyed', 'sluice-page_views-repartition'],
+    ]);
+    expect(scaled.spec.triggers.map((t) => t.metadata.lagThreshold)).toEqual(['10000', '2000']);
   });
 
   it('catches an invalid object: the validation can fail', async () => {
