@@ -180,7 +180,15 @@ async function decodePartition(reader: Reader, version: number): Promise<Decoded
     const baseOffset = reader.int64();
     const length = reader.int32();
     const batchEnd = reader.at + length;
-    if (batchEnd > end || length < BATCH_HEADER_BYTES) break;
+    if (batchEnd > end) break;
+    // A whole batch too short for its own header is damage, not a cut: stopping here would read as the
+    // partition's end (the reader would take the rest for compacted away), so it is said where it is.
+    if (length < BATCH_HEADER_BYTES)
+      throw new SluiceError(
+        `a record batch at offset ${baseOffset} of partition ${partition} is ${length} bytes long, shorter ` +
+          `than a batch header (${BATCH_HEADER_BYTES}): the Fetch response is damaged`,
+        { code: 'SLUICE_KAFKA_UNAVAILABLE', retriable: true },
+      );
     reader.at += 4; // partition leader epoch
     const magic = reader.int8();
     if (magic !== 2)

@@ -2,8 +2,9 @@
 // two transactional writers interleave committed and aborted transactions in two partitions; reading
 // the partitions' whole ranges gives exactly the committed records, each partition in the order they
 // were sent, the aborted ones apart, and no consumer group is made. A range that starts and ends inside transactions gives
-// exactly the committed records whose offsets fall in it.
-import type { Kafka } from 'kafkajs';
+// exactly the committed records whose offsets fall in it. Batches a producer gzip-compressed, kept so
+// by the broker, read back the same.
+import { CompressionTypes, type Kafka } from 'kafkajs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readPartitionRanges, type OffsetRange } from '../../../src/source/partition-fetch.js';
 import { seededRandom } from '../../../src/tools/produce/sample-events.js';
@@ -20,7 +21,12 @@ interface Read {
 }
 
 /** Two writers on the topic; returns each partition's committed values in the order sent. */
-async function writeTransactions(kafka: Kafka, topic: string, records: number) {
+async function writeTransactions(
+  kafka: Kafka,
+  topic: string,
+  records: number,
+  compression?: CompressionTypes,
+) {
   // Values record-1, record-2, … in the order sent, each to a partition drawn at random; a send holds
   // 1 to 30; 75 % of the steps send, and of the transactions ended before the records run out, 60 %
   // commit.
@@ -36,6 +42,7 @@ async function writeTransactions(kafka: Kafka, topic: string, records: number) {
     sendShare: 0.75,
     commitShare: 0.6,
     message: (r) => ({ partition: r.partition, key: `k${r.value}`, value: r.value }),
+    ...(compression === undefined ? {} : { compression }),
   });
   // Committed in the order the transactions ended; sent (record-N, N counting up) in offset order.
   const sentAt = (value: string) => Number(value.slice('record-'.length));
@@ -107,6 +114,30 @@ describe('reading partitions without a consumer group', () => {
       }
       // An empty range reads nothing and returns at once.
       expect([...(await read(kafka, topic, new Map([[0, { from: 5n, to: 5n }]])))]).toEqual([[], []]);
+    } finally {
+      await admin.disconnect();
+    }
+  });
+
+  it('inflates batches the broker keeps gzip-compressed, aborted ones apart as well', async () => {
+    const topic = uniqueName('partition_fetch_gzip');
+    await createTopic(kafka, topic, PARTITIONS);
+    const { committed, aborted } = await writeTransactions(kafka, topic, 1_000, CompressionTypes.GZIP);
+    expect(aborted, 'the writers aborted some transactions').toBeGreaterThan(0);
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      const offsets = await admin.fetchTopicOffsets(topic);
+      const whole = new Map(
+        offsets.map((o) => [o.partition, { from: BigInt(o.low), to: BigInt(o.high) }] as const),
+      );
+      const all = await read(kafka, topic, whole);
+      expect(all.aborted).toBe(aborted);
+      for (let p = 0; p < PARTITIONS; p += 1)
+        expect(
+          all[p]!.map((r) => r.value),
+          `partition ${p}`,
+        ).toEqual(committed[p]);
     } finally {
       await admin.disconnect();
     }

@@ -2,7 +2,7 @@
 // producers share (Sluice's own output topics, a Kafka Streams app's): each step sends a few items
 // into its writer's open transaction, or ends it, mostly committing, now and then aborting. The sends
 // are awaited one at a time, so offsets follow the order the items were sent in.
-import type { Kafka, Message } from 'kafkajs';
+import type { CompressionTypes, Kafka, Message } from 'kafkajs';
 import { seededRandom } from '../../../src/tools/produce/sample-events.js';
 
 export interface InterleavedOptions<T> {
@@ -15,6 +15,8 @@ export interface InterleavedOptions<T> {
   /** Of the transactions ended before the items run out, the share committed (the rest abort). */
   commitShare: number;
   message: (item: T) => Message;
+  /** Each send's codec (none when absent). */
+  compression?: CompressionTypes;
 }
 
 /** Writes `items`; returns those committed, in the order their transactions committed, and how many aborted. */
@@ -50,7 +52,11 @@ export async function interleavedTransactions<T>(
       writer.open ??= await writer.producer.transaction();
       const batch = items.slice(cursor, cursor + 1 + Math.floor(next() * options.maxPerSend));
       cursor += batch.length;
-      await writer.open.send({ topic, messages: batch.map(options.message) });
+      await writer.open.send({
+        topic,
+        messages: batch.map(options.message),
+        ...(options.compression === undefined ? {} : { compression: options.compression }),
+      });
       writer.pending.push(...batch);
     } else if (writer.open) {
       const commitBelow = options.sendShare + (1 - options.sendShare) * options.commitShare;

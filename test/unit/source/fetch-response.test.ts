@@ -230,4 +230,25 @@ describe('decodeFetchResponse', () => {
     expect(plain(partition!.records)).toEqual([{ offset: 0, key: 'a', value: '1' }]);
     expect(partition!.lastOffset).toBe(0);
   });
+
+  it('refuses a whole batch too short for its header, naming its offset, rather than ending there', async () => {
+    const log = await partitionLog([
+      {
+        kind: 'data',
+        producer: 1,
+        transactional: false,
+        gzip: false,
+        records: [{ key: 'a', value: '1', header: false }],
+      },
+    ]);
+    // A second batch at offset 1 whose length (20) covers only part of a header, and whose bytes are all
+    // there: a damaged response, where a cut one would end short of the length.
+    const damaged = Buffer.alloc(12 + 20);
+    damaged.writeBigInt64BE(1n, 0);
+    damaged.writeInt32BE(20, 8);
+    const bytes = Buffer.concat([...log.batches, damaged]);
+    await expect(decodeFetchResponse(fetchResponse(11, log, bytes, []), 11)).rejects.toThrow(
+      /batch at offset 1 of partition 0 is 20 bytes long, shorter than a batch header/,
+    );
+  });
 });
