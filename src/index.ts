@@ -3,6 +3,8 @@
 import './source/kafkajs-fix.js';
 // Lets kafkajs encode the records it produces without a zero-filled buffer per record and header.
 import './source/kafkajs-encoder.js';
+// Keeps kafkajs from asking Node for negative timeouts (a warning on stderr on Node 24).
+import './source/kafkajs-timers.js';
 import { resolveEndpoints, type Endpoints } from './config/endpoints.js';
 import type { Pipeline, PipelineInput } from './config/schema.js';
 import { validatePipeline } from './config/validate.js';

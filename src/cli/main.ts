@@ -4,6 +4,8 @@
 import '../source/kafkajs-fix.js';
 // Lets kafkajs encode the records it produces without a zero-filled buffer per record and header.
 import '../source/kafkajs-encoder.js';
+// Keeps kafkajs from asking Node for negative timeouts (a warning on stderr on Node 24).
+import '../source/kafkajs-timers.js';
 import { Command } from 'commander';
 import { SluiceError } from '../errors.js';
 import { SLUICE_VERSION } from '../version.js';
