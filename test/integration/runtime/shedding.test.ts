@@ -1,6 +1,8 @@
-// The shedding strategy `reject` against a real broker: a slow stage overfills a small buffer, the
-// oldest unprocessed records go to the overflow topic with their context, every one is counted, and
-// every produced event is either counted in ClickHouse or in the overflow topic, never both or neither.
+// The shedding strategies against a real broker, with a re-keyed window: a slow stage overfills a small
+// buffer and the oldest unprocessed records are shed, every one counted. Under `reject` they go to the
+// overflow topic with their context, and every produced event is either counted in ClickHouse or in the
+// overflow topic, never both or neither; under `drop-oldest` they are gone, and every event is either
+// counted in ClickHouse or counted as shed. The re-keyed side sheds nothing under either.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClickHouseClient } from '@clickhouse/client';
@@ -42,10 +44,13 @@ describe('backpressure by shedding', () => {
     await clickhouse.close();
   });
 
-  it('rejects the oldest unprocessed records to the overflow topic, counting each, and loses none', async () => {
-    const name = uniqueName('reject');
+  it.each([
+    ['reject', 'rejects the oldest unprocessed records to the overflow topic, counting each, and loses none'],
+    ['drop-oldest', 'drops the oldest unprocessed records, counting each, and counts every other once'],
+  ] as const)('%s: %s', async (strategy, _what) => {
+    const name = uniqueName(strategy.replace('-', '_'));
     const topic = uniqueName('user_events');
-    const database = uniqueName('reject');
+    const database = uniqueName(strategy.replace('-', '_'));
     await createTopic(kafka, topic, PARTITIONS);
     const produced = await withProducer(kafka, (producer) =>
       produceEvents(producer, topic, {
@@ -70,7 +75,7 @@ describe('backpressure by shedding', () => {
             },
           },
         ],
-        backpressure: { strategy: 'reject', maxBufferSize: 20 },
+        backpressure: { strategy, maxBufferSize: 20 },
       }),
       { logger: log.logger },
     );
@@ -89,17 +94,20 @@ describe('backpressure by shedding', () => {
     expect(rekeyed.length).toBeGreaterThan(0);
     expect(rekeyed.map((p) => p.shed)).toEqual(rekeyed.map(() => 0));
 
-    const overflow = await readTopic(kafka, `${topic}.overflow`, shed);
-    expect(overflow).toHaveLength(shed);
-    expect(overflow.every((m) => m.headers?.['sluice.reason']?.toString() === 'overflow')).toBe(true);
-    const sources = new Set(
-      overflow.map(
-        (m) =>
-          `${String(m.headers?.['sluice.source.partition'])}@${String(m.headers?.['sluice.source.offset'])}`,
-      ),
-    );
-    expect(sources.size).toBe(shed);
-    // Every event is in exactly one place: counted in ClickHouse, or parked in the overflow topic.
+    if (strategy === 'reject') {
+      const overflow = await readTopic(kafka, `${topic}.overflow`, shed);
+      expect(overflow).toHaveLength(shed);
+      expect(overflow.every((m) => m.headers?.['sluice.reason']?.toString() === 'overflow')).toBe(true);
+      const sources = new Set(
+        overflow.map(
+          (m) =>
+            `${String(m.headers?.['sluice.source.partition'])}@${String(m.headers?.['sluice.source.offset'])}`,
+        ),
+      );
+      expect(sources.size).toBe(shed);
+    }
+    // Every event is in exactly one place: counted in ClickHouse, or shed (parked in the overflow topic
+    // under reject).
     // The window groups by more than the topic's key, so its rows come from the re-keyed side, which
     // may still be writing after the source side committed everything: wait for them, then compare
     // (a doubled event would overshoot and stay above).
@@ -110,5 +118,7 @@ describe('backpressure by shedding', () => {
       60_000,
     );
     expect(counted + shed).toBe(produced.length);
+    await running.stop();
+    running = undefined;
   });
 });
