@@ -7,19 +7,21 @@
 // leader had just stopped, and those events were not in the topic. A send of one partition has one
 // leader at a time, so its retries always go where the partition is.
 //
-// So records get their partition here first, from kafkajs' own default partitioner over the topic's
-// partition count (a keyed record lands where it always did, murmur2 as Java clients do; unkeyed ones
-// round-robin), and each partition's records are sent apart, the partitions side by side.
+// So records get their partition here first, over the topic's partition count (a keyed record lands
+// where it always did, murmur2 as Java clients and kafkajs do, key-partition.ts; unkeyed ones
+// round-robin, by kafkajs' own default partitioner), and each partition's records are sent apart, the
+// partitions side by side.
 import type { Kafka } from 'kafkajs';
 import { SluiceError } from '../errors.js';
 import { defaultPartitioner } from './kafka-client.js';
+import { keyPartition } from './key-partition.js';
 import type { OutgoingRecord } from './outgoing-record.js';
 import { partitionCountOf } from './topic-admin.js';
 
 /** How long a topic's partition count is trusted: kafkajs' own metadata age. */
 const COUNT_TTL_MS = 5 * 60_000;
 
-/** Picks a record's partition (kafkajs' partitioner signature). */
+/** Picks an unkeyed record's partition (kafkajs' partitioner signature). */
 export type Partitioner = ReturnType<typeof defaultPartitioner>;
 
 /** Writes one partition's records (in order), resolving once the broker has them. */
@@ -27,7 +29,7 @@ export type SendPartition = (topic: string, partition: number, records: Outgoing
 
 /**
  * The records by partition, each in its original order and with its partition set: an explicit one is
- * kept, else the partitioner picks one of `partitions`.
+ * kept, else a keyed record's is its key's (of `partitions`), and the partitioner picks an unkeyed one's.
  */
 export function splitByPartition(
   topic: string,
@@ -48,11 +50,9 @@ export function splitByPartition(
   for (const record of records) {
     const partition =
       record.partition ??
-      partitioner({
-        topic,
-        partitionMetadata,
-        message: { key: record.key ?? null, value: record.value },
-      });
+      (record.key !== null && record.key !== undefined
+        ? keyPartition(record.key, partitions)
+        : partitioner({ topic, partitionMetadata, message: { key: null, value: record.value } }));
     const list = split.get(partition) ?? [];
     list.push(record.partition === partition ? record : { ...record, partition });
     split.set(partition, list);
