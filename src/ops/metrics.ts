@@ -29,6 +29,8 @@ export interface RecordTotals {
   keyCapped: number;
   /** Late events (per window definition) taken by a fired window kept for its allowed lateness. */
   lateUpdates: number;
+  /** Re-keyed events that came a second time from their source partition, dropped (source-positions.ts). */
+  replaysDropped: number;
 }
 
 /** Per-sink metrics, labelled by sink. */
@@ -86,6 +88,11 @@ const RECORD_TOTALS: [keyof RecordTotals, string, string][] = [
     'lateUpdates',
     'sluice_late_updates_total',
     'Late events (per window definition) taken by a fired window kept for its allowed lateness; its row is written again.',
+  ],
+  [
+    'replaysDropped',
+    'sluice_rekeyed_replays_dropped_total',
+    'Re-keyed events that came a second time from their source partition (a transaction Kafka completed without ending it in every partition), dropped: their first copies are counted.',
   ],
 ];
 

@@ -22,7 +22,13 @@ import {
   type RestoredPartition,
 } from '../state/changelog-codec.js';
 import type { OutgoingRecord } from '../source/outgoing-record.js';
-import { repartitionRecords, sourceReportOf, watermarkMarkers } from '../source/repartition-records.js';
+import {
+  REPARTITION_HEADERS,
+  repartitionRecords,
+  sourceReportOf,
+  watermarkMarkers,
+} from '../source/repartition-records.js';
+import { SourcePositions, groupIdOf } from './source-positions.js';
 import { unpackRepartitionRecord } from '../source/repartition-packing.js';
 import { REPLAYED_FROM_HEADER } from '../sinks/dead-letters.js';
 import { brokenNeed } from '../windows/event-fields.js';
@@ -100,6 +106,7 @@ export function emptyCounters(): PartitionCounters {
     shed: 0,
     keyCapped: 0,
     lateUpdates: 0,
+    replaysDropped: 0,
   };
 }
 
@@ -168,6 +175,12 @@ export class PartitionWorker {
   /** Re-keying's source side: what the last markers said (undefined: none sent yet). */
   private lastMarked: string | undefined;
   private readonly createdAt: number;
+  /** A re-keyed partition: how far it has taken in each source partition's events (source-positions.ts). */
+  private readonly sourcePositions = new SourcePositions();
+  /** A re-keyed partition: each window's group key id, as the positions name it. */
+  private readonly groupOfWindow: ReadonlyMap<string, string>;
+  /** Source partitions whose replayed events were dropped, said once each. */
+  private readonly replaysSaid = new Set<number>();
 
   constructor(
     readonly topic: string,
@@ -179,6 +192,7 @@ export class PartitionWorker {
     restored?: RestoredPartition,
   ) {
     this.createdAt = clock();
+    this.groupOfWindow = new Map(definition.windows.windows.map((w) => [w.name, groupIdOf(w.groupBy)]));
     this.windows = new PartitionWindows(
       definition.windows,
       new PackedWindowStore(),
@@ -206,6 +220,7 @@ export class PartitionWorker {
       if (problems.length > 0)
         logger.warn({ dropped: problems.length, first: problems[0] }, 'changelog windows not restored');
       if (restored.checkpoint) {
+        this.sourcePositions.restore(restored.checkpoint.sourcePositions);
         this.offsets.startAt(restored.checkpoint.offset);
         this.offsets.committed(restored.checkpoint.offset);
         this.lastSnapshotOffset = restored.checkpoint.offset;
@@ -479,6 +494,7 @@ export class PartitionWorker {
         interval: this.currentInterval,
         definitions: this.definitions,
         group: this.definition.groupId,
+        ...(this.sourcePositions.size > 0 ? { sourcePositions: this.sourcePositions.snapshot() } : {}),
       }),
     );
     this.lastSnapshotOffset = offset;
@@ -617,6 +633,11 @@ export class PartitionWorker {
 
   private absorb(item: ChainItem): void {
     const only = replayedInto(item.origin);
+    if (!this.takenOnce(item, only)) {
+      this.counters.replaysDropped += 1;
+      this.itemDone(item.origin);
+      return;
+    }
     const spec = this.definition.repartition;
     // Re-keyed windows' source side: a field they read is checked here, and their lateness decided
     // against this partition's watermark before the event (absorbing moves it), then the event leaves.
@@ -689,6 +710,32 @@ export class PartitionWorker {
       this.sideWrite(write, item.origin);
     }
     this.itemDone(item.origin);
+  }
+
+  /**
+   * On a re-keyed partition, whether the event is new: false for one of a source partition's events
+   * that came a second time (source-positions.ts), whose first copy the state holds already. A
+   * replayed dead letter is new whatever its origin (its first copy was not counted where it goes now).
+   */
+  private takenOnce(item: ChainItem, only: ReadonlySet<string> | undefined): boolean {
+    if (this.definition.windows.sources === undefined || only === undefined) return true;
+    const headers = item.record.headers;
+    if (headers[REPLAYED_FROM_HEADER] !== undefined) return true;
+    const source = Number(headers[REPARTITION_HEADERS.sourcePartition]);
+    const offset = Number(headers[REPARTITION_HEADERS.sourceOffset]);
+    const [first] = only;
+    const group = first === undefined ? undefined : this.groupOfWindow.get(first.split('@')[0]!);
+    if (!Number.isSafeInteger(source) || !Number.isSafeInteger(offset) || group === undefined) return true;
+    if (this.sourcePositions.admit(source, group, offset)) return true;
+    if (!this.replaysSaid.has(source)) {
+      this.replaysSaid.add(source);
+      this.logger.warn(
+        { sourcePartition: source, sourceOffset: offset, offset: item.origin.offset.toString() },
+        'events of a source partition came again (a transaction Kafka completed without ending it in ' +
+          'every partition was replayed): the copies are dropped, their first copies are counted',
+      );
+    }
+    return false;
   }
 
   /** The record as the windows take it; on the re-keyed side, with its source partition's watermark. */

@@ -35,6 +35,11 @@ export interface Checkpoint {
   definitions?: Readonly<Record<string, string>>;
   /** The consumer group whose member wrote it; absent in older checkpoints. */
   group?: string;
+  /**
+   * A re-keyed partition's last source offset taken in, per source partition and group key
+   * (runtime/source-positions.ts); absent on the source side and in older checkpoints.
+   */
+  sourcePositions?: Readonly<Record<string, number>>;
 }
 
 /** One window's record, whichever version it was written in. */
@@ -213,6 +218,7 @@ export function encodeCheckpoint(checkpoint: Checkpoint): string {
     interval: checkpoint.interval,
     ...(checkpoint.definitions ? { definitions: checkpoint.definitions } : {}),
     ...(checkpoint.group === undefined ? {} : { group: checkpoint.group }),
+    ...(checkpoint.sourcePositions ? { sourcePositions: checkpoint.sourcePositions } : {}),
   });
 }
 
@@ -226,6 +232,7 @@ export function decodeCheckpoint(text: string): Checkpoint {
     interval?: number;
     definitions?: Record<string, string>;
     group?: string;
+    sourcePositions?: Record<string, number>;
   };
   return {
     offset: BigInt(data.offset),
@@ -237,6 +244,7 @@ export function decodeCheckpoint(text: string): Checkpoint {
     interval: data.interval ?? 0,
     ...(data.definitions ? { definitions: data.definitions } : {}),
     ...(data.group === undefined ? {} : { group: data.group }),
+    ...(data.sourcePositions ? { sourcePositions: data.sourcePositions } : {}),
   };
 }
 

@@ -6,9 +6,8 @@
 // killed on a commit found it in the re-keyed windows). The restore must abort them first.
 //
 // The orphan is made on purpose, on a broker of this test's own: the Kafka fault proxy rewrites the
-// partitions of the commit's AddPartitionsToTxn (each to the next partition), so the coordinator
-// registers, and later ends, other partitions than the ones the records go to; the broker's own check of
-// that (transaction.partition.verification.enable) is off for the test, as it is before Kafka 3.6.
+// partitions of the commit's AddPartitionsToTxn (support/txn-partition-shift.ts), so the coordinator
+// registers, and later ends, other partitions than the ones the records go to.
 import { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Kafka } from 'kafkajs';
@@ -18,42 +17,11 @@ import { readChangelog } from '../../../src/source/changelog-reader.js';
 import { CHECKPOINT_KEY, encodeCheckpoint } from '../../../src/state/changelog-codec.js';
 import { PartitionTransactions } from '../../../src/source/partition-transactions.js';
 import { partitionBoundsOf } from '../../../src/source/topic-admin.js';
-import { API_KEYS, type KafkaRequest } from '../support/kafka-fault-proxy.js';
+import { shiftTransactionPartitions } from '../support/txn-partition-shift.js';
 import { startOwnBroker } from '../support/own-broker.js';
 import { createTopic, readTopic, uniqueName } from '../support/fixtures.js';
 
 const PARTITIONS = 3;
-
-/** Skips a v0-v2 request string (int16 length, then the bytes); returns where the next field starts. */
-function skipString(frame: Buffer, at: number): number {
-  const length = frame.readInt16BE(at);
-  return at + 2 + Math.max(0, length);
-}
-
-/**
- * AddPartitionsToTxn (v0-v2, what kafkajs sends) with each partition of `topics` moved to the next one:
- * header, transactional_id, producer_id, producer_epoch, then [topic name, [partition]].
- */
-function shiftPartitions(topics: readonly string[]) {
-  return (request: KafkaRequest, frame: Buffer): Buffer => {
-    if (request.apiKey !== API_KEYS.AddPartitionsToTxn || request.apiVersion > 2) return frame;
-    const out = Buffer.from(frame);
-    let at = skipString(out, 12); // client id
-    at = skipString(out, at) + 8 + 2; // transactional id, producer id, producer epoch
-    const topicCount = out.readInt32BE(at);
-    at += 4;
-    for (let t = 0; t < topicCount; t += 1) {
-      const nameLength = out.readInt16BE(at);
-      const name = out.toString('utf8', at + 2, at + 2 + nameLength);
-      at += 2 + nameLength;
-      const partitionCount = out.readInt32BE(at);
-      at += 4;
-      for (let p = 0; p < partitionCount; p += 1, at += 4)
-        if (topics.includes(name)) out.writeInt32BE((out.readInt32BE(at) + 1) % PARTITIONS, at);
-    }
-    return out;
-  };
-}
 
 async function stableEnd(kafka: Kafka, topic: string, partition: number): Promise<bigint | undefined> {
   return (await partitionBoundsOf(kafka, topic)).get(partition)?.high;
@@ -111,7 +79,7 @@ describe('orphaned transaction records', () => {
     cleanups.push(() => attempt.closeAll());
     expect(await attempt.open(0)).toBe(true);
     await attempt.commit(0, snapshot(10n), row('first'));
-    proxy!.rewrite(shiftPartitions([changelog!, output!]));
+    proxy!.rewrite(shiftTransactionPartitions([changelog!, output!], PARTITIONS));
     await attempt.commit(0, snapshot(20n), row('orphan'));
     proxy!.rewrite(undefined);
     await attempt.closeAll();

@@ -186,18 +186,20 @@ describe('the changelog round trip', () => {
     expect(restored.openWindows).toBe(2);
   });
 
-  it('keeps the definitions and group a checkpoint names, and reads checkpoints without them', () => {
+  it('keeps the definitions, group and source positions a checkpoint names, and reads checkpoints without them', () => {
     const checkpoint = {
       offset: 42n,
       watermark: { value: 1_000, fromEvents: 900 },
       interval: 3,
       definitions: { tumbling: '["tumbling",10000,10000,0,["key"],[["sum","value"]],"final"]' },
       group: 'sluice-p',
+      sourcePositions: { '0|["url"]': 17, '3|["type","url"]': 2 ** 40 },
     };
     expect(decodeCheckpoint(encodeCheckpoint(checkpoint))).toEqual(checkpoint);
     const older = decodeCheckpoint(JSON.stringify({ v: 1, offset: '7', watermark: null, fromEvents: null }));
     expect(older.definitions).toBeUndefined();
     expect(older.group).toBeUndefined();
+    expect(older.sourcePositions).toBeUndefined();
     expect(older.interval).toBe(0);
   });
 });
