@@ -92,7 +92,10 @@ function observationOf(outcome: StageOutcome): StageObservation {
 
 export function headerText(headers: FetchedRecord['headers']): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers ?? {})) {
+  if (!headers) return out;
+  // Keys, not entries: one array per record rather than one per header as well.
+  for (const name of Object.keys(headers)) {
+    const value = headers[name];
     if (value === undefined) continue;
     const last = Array.isArray(value) ? value.at(-1) : value;
     if (last !== undefined) out[name] = last.toString();

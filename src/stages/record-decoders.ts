@@ -34,8 +34,13 @@ function loadAvsc(path: string, field: string): Type {
 /** Avro unions decode absent optional fields as null; the event schema expects them absent. */
 function withoutNulls(document: unknown): unknown {
   if (document === null || typeof document !== 'object' || Array.isArray(document)) return document;
+  // Keys, not entries: one array per event rather than one per field as well (every event goes through).
   const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(document)) if (value !== null) out[key] = value;
+  const fields = document as Record<string, unknown>;
+  for (const key of Object.keys(fields)) {
+    const value = fields[key];
+    if (value !== null) out[key] = value;
+  }
   return out;
 }
 
