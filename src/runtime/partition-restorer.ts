@@ -13,6 +13,7 @@ import { readChangelog, type RestoreProgress } from '../source/changelog-reader.
 import type { KafkaConnection } from '../source/kafka-client.js';
 import type { PartitionTransactions } from '../source/partition-transactions.js';
 import type { RestoredPartition } from '../state/changelog-codec.js';
+import type { PartitionWindows, RebuiltWindows } from '../windows/partition-windows.js';
 import type { PartitionPauses } from './partition-pauses.js';
 import { committedOffsetsOf } from '../source/topic-admin.js';
 import {
@@ -33,8 +34,18 @@ export interface RestorerHooks {
   assignedSince(partition: number): number | undefined;
   isAssigned(partition: number): boolean;
   stopping(): boolean;
-  /** The partition's state is back: start its worker; `rewindTo` moves its consumer back first. */
-  restored(partition: number, state: RestoredPartition | undefined, rewindTo: bigint | undefined): void;
+  /** Empty windows for a partition, rebuilt from its changelog as it is read. */
+  windowsFor(partition: number): PartitionWindows<Buffer>;
+  /**
+   * The partition's state is back: start its worker on the rebuilt windows; `rewindTo` moves its
+   * consumer back first.
+   */
+  restored(
+    partition: number,
+    state: RestoredPartition | undefined,
+    rewindTo: bigint | undefined,
+    windows: RebuiltWindows<Buffer> | undefined,
+  ): void;
   /** Kafka stayed out of reach: the pipeline stops. */
   abort(error: Error): void;
 }
@@ -81,7 +92,7 @@ export class PartitionRestorer {
     const started = Date.now();
     for (let attempt = 1; ; attempt += 1) {
       try {
-        const { restored, committed: first } = await this.readBack(partitions);
+        const { restored, rebuilt, committed: first } = await this.readBack(partitions);
         if (this.hooks.stopping()) return;
         const { committed, check } = await this.checkState(restored, first);
         if (check.refusal) {
@@ -125,7 +136,7 @@ export class PartitionRestorer {
             : committed.get(partition) === undefined || check.resumeAtCheckpoint.has(partition)
               ? state?.checkpoint?.offset
               : undefined;
-          this.hooks.restored(partition, state, offset);
+          this.hooks.restored(partition, state, offset, rebuilt.get(partition));
         }
         metrics.restoringPartitions.set(this.restoring.size);
         metrics.restoreProgress.set(1);
@@ -251,6 +262,7 @@ export class PartitionRestorer {
    */
   private async readBack(partitions: readonly number[]): Promise<{
     restored: Map<number, RestoredPartition | undefined>;
+    rebuilt: Map<number, RebuiltWindows<Buffer>>;
     committed: Map<number, bigint | undefined>;
   }> {
     const opened = await Promise.all(partitions.map((p) => this.committer.open(p)));
@@ -260,12 +272,21 @@ export class PartitionRestorer {
     committed.catch(() => undefined);
     let counted = 0;
     const metrics = this.metrics;
+    // The windows are rebuilt as the records come: no copy of the changelog is held meanwhile.
+    const rebuilt = new Map<number, RebuiltWindows<Buffer>>();
+    const rebuild = (partition: number) => {
+      const windows = this.hooks.windowsFor(partition);
+      const rebuilding = { windows, rebuild: windows.rebuilding() };
+      rebuilt.set(partition, rebuilding);
+      return rebuilding.rebuild;
+    };
     const restored: Map<number, RestoredPartition | undefined> = await readChangelog(
       this.kafka,
       this.topics.changelog,
       open,
       {
         sourceTopic: this.topics.source,
+        rebuild,
         onProgress: (progress) => {
           this.progress = progress;
           metrics.restoreRecords.inc(progress.read - counted);
@@ -274,6 +295,6 @@ export class PartitionRestorer {
         },
       },
     );
-    return { restored, committed: await committed };
+    return { restored, rebuilt, committed: await committed };
   }
 }

@@ -7,7 +7,12 @@ import type { Violation } from '../stages/quality-rules.js';
 import type { CompiledPipeline } from './compiled-pipeline.js';
 import type { Logger } from '../ops/logger.js';
 import type { RecordTotals } from '../ops/metrics.js';
-import { PartitionWindows, type Lateness, type WindowCounters } from '../windows/partition-windows.js';
+import {
+  PartitionWindows,
+  type Lateness,
+  type RebuiltWindows,
+  type WindowCounters,
+} from '../windows/partition-windows.js';
 import type { WindowResult } from '../windows/window-result.js';
 import { ONLY_WINDOWS_HEADER, admits, parseWindowRefs, type KeyCapDrop } from '../windows/key-cap.js';
 import { PackedWindowStore } from '../state/packed-window-store.js';
@@ -129,6 +134,16 @@ export class StageAbortError extends SluiceError {
 /** Records between two checks for windows the watermark has closed. */
 const CLOSE_CHECK_EVERY = 256;
 
+/** A partition's windows as its worker runs them: empty, to be restored or filled. */
+export function partitionWindowsOf(definition: PartitionDefinition): PartitionWindows<Buffer> {
+  return new PartitionWindows(
+    definition.windows,
+    new PackedWindowStore(),
+    windowChangelog,
+    new PackedWindowStore(),
+  );
+}
+
 export class PartitionWorker {
   readonly counters: PartitionCounters = emptyCounters();
   readonly stageStats = new Map<string, StageStats>();
@@ -190,15 +205,12 @@ export class PartitionWorker {
     private readonly effects: WorkerEffects,
     private readonly clock: () => number = Date.now,
     restored?: RestoredPartition,
+    /** The windows rebuilt while `restored` was read (partition-restorer.ts); else from its records. */
+    rebuilt?: RebuiltWindows<Buffer>,
   ) {
     this.createdAt = clock();
     this.groupOfWindow = new Map(definition.windows.windows.map((w) => [w.name, groupIdOf(w.groupBy)]));
-    this.windows = new PartitionWindows(
-      definition.windows,
-      new PackedWindowStore(),
-      windowChangelog,
-      new PackedWindowStore(),
-    );
+    this.windows = rebuilt?.windows ?? partitionWindowsOf(definition);
     // Every checkpoint names the definitions its state was written under: today's windows, and removed
     // ones whose state is still in the changelog (until `sluice state drop-window`), so each start can
     // compare and warn again (runtime/restored-state-check.ts).
@@ -208,12 +220,12 @@ export class PartitionWorker {
     );
     this.definitions = { ...Object.fromEntries(retired), ...current };
     if (restored) {
-      const problems = this.windows.restore(
-        restored.records,
-        restored.checkpoint,
-        clock(),
-        new Set(retired.map(([name]) => name)),
-      );
+      const quiet = new Set(retired.map(([name]) => name));
+      let problems: string[];
+      if (rebuilt) {
+        this.windows.resume(restored.checkpoint, clock());
+        problems = rebuilt.rebuild.problems(quiet);
+      } else problems = this.windows.restore(restored.records, restored.checkpoint, clock(), quiet);
       // Nothing beyond the checkpoint to read: the partition is caught up until a record says otherwise.
       this.caughtUp =
         restored.checkpoint !== undefined && restored.checkpoint.offset >= restored.highWatermark;

@@ -29,9 +29,10 @@ import { PartitionFlushing } from './partition-flushing.js';
 import { PartitionPauses } from './partition-pauses.js';
 import type { CheckpointedWorker } from './partition-checkpoint.js';
 import { PartitionRestorer } from './partition-restorer.js';
-import { PartitionWorker } from './partition-worker.js';
+import { PartitionWorker, partitionWindowsOf } from './partition-worker.js';
 import { IdleEvidence, sampling } from './idle-evidence.js';
 import type { RestoredPartition } from '../state/changelog-codec.js';
+import type { RebuiltWindows } from '../windows/partition-windows.js';
 import { SideOutputs } from './side-outputs.js';
 
 export type { PartitionStatus, PipelineStatus, StageStatus } from './member-status.js';
@@ -208,9 +209,10 @@ export class PipelineRunner implements RunningPipeline {
         assignedSince: (partition) => this.assignedSince.get(partition),
         isAssigned: (partition) => this.assigned.has(partition),
         stopping: () => this.stopping !== undefined,
-        restored: (partition, state, rewindTo) => {
+        windowsFor: () => partitionWindowsOf(this.pipeline),
+        restored: (partition, state, rewindTo, windows) => {
           if (rewindTo !== undefined) this.consumer.seek(partition, rewindTo);
-          this.startWorker(partition, state);
+          this.startWorker(partition, state, windows);
         },
         abort: (error) => this.abort(error),
       },
@@ -500,15 +502,23 @@ export class PipelineRunner implements RunningPipeline {
     }, wait).unref();
   }
 
-  private startWorker(partition: number, state: RestoredPartition | undefined): void {
-    const worker = this.createWorker(partition, state);
+  private startWorker(
+    partition: number,
+    state: RestoredPartition | undefined,
+    windows: RebuiltWindows<Buffer> | undefined,
+  ): void {
+    const worker = this.createWorker(partition, state, windows);
     this.workers.set(partition, worker);
     this.flushing.add(worker);
     this.pauses.remove(partition, 'restore');
     if (this.sinks.circuitOpen) this.pauses.add(partition, 'sink');
   }
 
-  private createWorker(partition: number, restored: RestoredPartition | undefined): PartitionWorker {
+  private createWorker(
+    partition: number,
+    restored: RestoredPartition | undefined,
+    windows: RebuiltWindows<Buffer> | undefined,
+  ): PartitionWorker {
     const logger = this.logger.child({ topic: this.topic, partition });
     return new PartitionWorker(
       this.topic,
@@ -542,6 +552,7 @@ export class PipelineRunner implements RunningPipeline {
       },
       Date.now,
       restored,
+      windows,
     );
   }
 

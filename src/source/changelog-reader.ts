@@ -7,6 +7,13 @@ import { decodeCheckpoint, CHECKPOINT_KEY, type RestoredPartition } from '../sta
 import { topicOffsets } from './cluster-settling.js';
 import { readPartitionRanges } from './partition-fetch.js';
 
+/** Where a partition's window records go as they are read, oldest first, when it is rebuilt meanwhile. */
+export interface ChangelogRecords {
+  put(key: string, value: Buffer): void;
+  /** A tombstone. */
+  remove(key: string): void;
+}
+
 export interface RestoreProgress {
   /** Changelog records read so far, and how many there were to read when restoring began. */
   read: number;
@@ -21,6 +28,11 @@ export async function readChangelog(
     /** The source topic, whose ends tell whether a restored partition has anything left to read. */
     sourceTopic: string;
     onProgress?: (progress: RestoreProgress) => void;
+    /**
+     * Rebuilds a partition's windows from its records as they come (their values are views into the
+     * fetched bytes, read once): the restored partition's `records` then hold only its other records.
+     */
+    rebuild?: (partition: number) => ChangelogRecords;
   },
 ): Promise<Map<number, RestoredPartition>> {
   const records = new Map(partitions.map((p) => [p, new Map<string, Buffer>()]));
@@ -50,15 +62,24 @@ export async function readChangelog(
       .map((o) => [o.partition, { from: BigInt(o.low), to: BigInt(o.high) }]),
   );
   const abortedCheckpoints = new Map(partitions.map((p) => [p, new Set<bigint>()]));
+  const rebuilds = new Map(options.rebuild ? partitions.map((p) => [p, options.rebuild!(p)] as const) : []);
   await readPartitionRanges(kafka, topic, ranges, (partition, { records: batch, aborted }) => {
     const state = records.get(partition)!;
-    for (const message of batch) {
-      const key = message.key?.toString() ?? '';
+    const rebuild = rebuilds.get(partition);
+    for (let i = 0; i < batch.length; i += 1) {
+      const key = batch.keyText(i);
       if (key === CHECKPOINT_KEY) {
-        if (message.value) checkpoints.set(partition, message.value.toString());
+        const value = batch.value(i);
+        if (value) checkpoints.set(partition, value.toString());
         else checkpoints.delete(partition);
-      } else if (message.value === null) state.delete(key);
-      else state.set(key, message.value);
+      } else if (rebuild) {
+        if (batch.hasValue(i)) rebuild.put(key, batch.value(i)!);
+        else rebuild.remove(key);
+      } else {
+        const value = batch.value(i);
+        if (value === null) state.delete(key);
+        else state.set(key, value);
+      }
     }
     // The offsets that transactions which did not land in the changelog were checkpointing.
     for (const message of aborted)

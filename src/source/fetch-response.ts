@@ -22,15 +22,119 @@ export interface RawRecord {
   value: Buffer | null;
 }
 
+/**
+ * Records of a partition in offset order, kept as where each key and value lie in the fetched bytes:
+ * no object per record (a restore reads millions and needs each once), and typed arrays, not pushes
+ * (an array push cost about ten times a typed store here). A view is made when asked for.
+ */
+export class RecordList {
+  private count = 0;
+  /** The buffers records lie in (the response, and each inflated batch), and each record's. */
+  private readonly buffers: Buffer[] = [];
+  private bufferOf = new Int32Array(64);
+  private offsets = new Float64Array(64);
+  /** Start and end of each key and value in its buffer; a start of -1 is null. */
+  private spans = new Int32Array(256);
+
+  get length(): number {
+    return this.count;
+  }
+
+  add(
+    buffer: Buffer,
+    offset: number,
+    keyAt: number,
+    keyEnd: number,
+    valueAt: number,
+    valueEnd: number,
+  ): void {
+    const i = this.count;
+    if (i === this.offsets.length) this.grow();
+    if (this.buffers[this.buffers.length - 1] !== buffer) this.buffers.push(buffer);
+    this.bufferOf[i] = this.buffers.length - 1;
+    this.offsets[i] = offset;
+    const spans = this.spans;
+    spans[4 * i] = keyAt;
+    spans[4 * i + 1] = keyEnd;
+    spans[4 * i + 2] = valueAt;
+    spans[4 * i + 3] = valueEnd;
+    this.count = i + 1;
+  }
+
+  offset(i: number): number {
+    return this.offsets[i]!;
+  }
+
+  key(i: number): Buffer | null {
+    const at = this.spans[4 * i]!;
+    return at < 0 ? null : this.buffers[this.bufferOf[i]!]!.subarray(at, this.spans[4 * i + 1]);
+  }
+
+  /** The key as UTF-8 text ('' for none), with no view made. */
+  keyText(i: number): string {
+    const at = this.spans[4 * i]!;
+    return at < 0 ? '' : this.buffers[this.bufferOf[i]!]!.toString('utf8', at, this.spans[4 * i + 1]);
+  }
+
+  value(i: number): Buffer | null {
+    const at = this.spans[4 * i + 2]!;
+    return at < 0 ? null : this.buffers[this.bufferOf[i]!]!.subarray(at, this.spans[4 * i + 3]);
+  }
+
+  hasValue(i: number): boolean {
+    return this.spans[4 * i + 2]! >= 0;
+  }
+
+  /** The records with offsets in [from, to): new lists, not new bytes. */
+  within(from: number, to: number): RecordList {
+    let first = 0;
+    while (first < this.count && this.offsets[first]! < from) first += 1;
+    let end = first;
+    while (end < this.count && this.offsets[end]! < to) end += 1;
+    if (first === 0 && end === this.count) return this;
+    const out = new RecordList();
+    for (let i = first; i < end; i += 1) {
+      const at = 4 * i;
+      out.add(
+        this.buffers[this.bufferOf[i]!]!,
+        this.offsets[i]!,
+        this.spans[at]!,
+        this.spans[at + 1]!,
+        this.spans[at + 2]!,
+        this.spans[at + 3]!,
+      );
+    }
+    return out;
+  }
+
+  *[Symbol.iterator](): Generator<RawRecord> {
+    for (let i = 0; i < this.count; i += 1)
+      yield { offset: this.offset(i), key: this.key(i), value: this.value(i) };
+  }
+
+  private grow(): void {
+    const size = this.offsets.length * 2;
+    const bufferOf = new Int32Array(size);
+    bufferOf.set(this.bufferOf);
+    this.bufferOf = bufferOf;
+    const offsets = new Float64Array(size);
+    offsets.set(this.offsets);
+    this.offsets = offsets;
+    const spans = new Int32Array(4 * size);
+    spans.set(this.spans);
+    this.spans = spans;
+  }
+}
+
 export interface DecodedPartition {
   partition: number;
   errorCode: number;
   highWatermark: number;
   lastStableOffset: number;
   /** Committed data records, in offset order. */
-  records: RawRecord[];
+  records: RecordList;
   /** Data records of aborted transactions, in offset order. */
-  aborted: RawRecord[];
+  aborted: RecordList;
   /** The last offset of the last whole batch (markers included); -1 when there was none. */
   lastOffset: number;
 }
@@ -107,13 +211,17 @@ class Reader {
     return result % 2 === 0 ? result / 2 : -(result + 1) / 2;
   }
 
-  /** varint-length bytes as a view; null for length -1. */
-  bytes(): Buffer | null {
+  /** Skips varint-length bytes; their start (-1 for null, length -1) and end are in `span`. */
+  skipBytes(span: Span): void {
     const length = this.varint();
-    if (length < 0) return null;
-    const view = this.buffer.subarray(this.at, this.at + length);
+    if (length < 0) {
+      span.at = -1;
+      span.end = -1;
+      return;
+    }
+    span.at = this.at;
     this.at += length;
-    return view;
+    span.end = this.at;
   }
 }
 
@@ -130,18 +238,26 @@ function codecOf(attributes: number): Codec {
   return codec;
 }
 
+interface Span {
+  at: number;
+  end: number;
+}
+/** Reused: where the record being read has its key and value. */
+const KEY: Span = { at: -1, end: -1 };
+const VALUE: Span = { at: -1, end: -1 };
+
 /** The records of one batch's record section, each at base + its offset delta. */
-function readRecords(reader: Reader, count: number, base: number, into: RawRecord[]): void {
+function readRecords(reader: Reader, count: number, base: number, into: RecordList): void {
   for (let i = 0; i < count; i += 1) {
     const length = reader.varint();
     const end = reader.at + length;
     reader.at += 1; // attributes
     reader.varint(); // timestamp delta
     const offset = base + reader.varint();
-    const key = reader.bytes();
-    const value = reader.bytes();
+    reader.skipBytes(KEY);
+    reader.skipBytes(VALUE);
     reader.at = end; // headers: not needed
-    into.push({ offset, key, value });
+    into.add(reader.buffer, offset, KEY.at, KEY.end, VALUE.at, VALUE.end);
   }
 }
 
@@ -168,8 +284,8 @@ async function decodePartition(reader: Reader, version: number): Promise<Decoded
     errorCode,
     highWatermark,
     lastStableOffset,
-    records: [],
-    aborted: [],
+    records: new RecordList(),
+    aborted: new RecordList(),
     lastOffset: -1,
   };
   const aborting = new Set<number>();
@@ -208,9 +324,9 @@ async function decodePartition(reader: Reader, version: number): Promise<Decoded
     if ((attributes & CONTROL) !== 0) {
       // A marker: an abort marker (type 0) ends its producer's aborted transaction.
       if (count > 0) {
-        const records: RawRecord[] = [];
+        const records = new RecordList();
         readRecords(reader, 1, baseOffset, records);
-        const key = records[0]!.key;
+        const key = records.key(0);
         if (key && key.length >= 4 && key.readInt16BE(2) === 0) aborting.delete(producerId);
       }
     } else {

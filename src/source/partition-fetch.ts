@@ -14,7 +14,7 @@ import { createRequire } from 'node:module';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka } from 'kafkajs';
 import { SluiceError } from '../errors.js';
-import { decodeFetchResponse, type RawRecord } from './fetch-response.js';
+import { decodeFetchResponse, type RecordList } from './fetch-response.js';
 
 const require = createRequire(import.meta.url);
 /** kafkajs' Fetch request builders (one per version) and its errors by protocol code. */
@@ -31,10 +31,10 @@ const RAW_RESPONSE: ProtocolRequest['response'] = {
 
 /** What one fetch gave of a partition: its data records, and those of aborted transactions apart. */
 export interface FetchedRange {
-  /** Committed data records, in offset order; keys and values are views into the response. */
-  records: readonly RawRecord[];
+  /** Committed data records, in offset order; keys and values lie in the response. */
+  records: RecordList;
   /** Records of transactions that were aborted. */
-  aborted: readonly RawRecord[];
+  aborted: RecordList;
 }
 
 /** A request as kafkajs' protocol modules make it, and the response's decoder its connection calls. */
@@ -195,9 +195,8 @@ async function fetchOnce(
       // are skipped; so is anything at or past the range's end. Offsets fit a double exactly (< 2^53).
       const start = Number(from);
       const end = Number(range.to);
-      const within = (r: RawRecord) => r.offset >= start && r.offset < end;
-      const data = records.filter(within);
-      const abortedWithin = aborted.filter(within);
+      const data = records.within(start, end);
+      const abortedWithin = aborted.within(start, end);
       if (data.length > 0 || abortedWithin.length > 0)
         onRecords(partition, { records: data, aborted: abortedWithin });
       // The next fetch starts after the last whole batch, markers included. Nothing at or past the

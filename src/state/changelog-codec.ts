@@ -8,9 +8,16 @@
 // version 1, written before, is JSON (its first byte is `{`). The checkpoint is JSON.
 import avsc from 'avsc';
 import { serializeAggregate } from '../aggregations/aggregates.js';
-import type { StoredWindow, WindowChangelog } from '../windows/window-restore.js';
+import type { WindowDefinition } from '../windows/window-definition.js';
+import {
+  restoredWindow,
+  type StoredWindow,
+  type Unrestored,
+  type WindowChangelog,
+} from '../windows/window-restore.js';
 import { keyPartsOf, type OpenWindow } from '../windows/window-store.js';
 import type { WatermarkSnapshot } from '../windows/watermark.js';
+import { readWindowV2 } from './window-record-v2.js';
 
 export const CHECKPOINT_KEY = 'checkpoint';
 const WINDOW_PREFIX = 'w\u0001';
@@ -161,6 +168,11 @@ export function isRetainedWindowKey(key: string): boolean {
   return key.startsWith(RETAINED_PREFIX);
 }
 
+/** The window id in a window's key or a kept window's (both prefixes are two characters). */
+export function windowIdOfKey(key: string): string {
+  return key.slice(WINDOW_PREFIX.length);
+}
+
 /** A key holding a window's state, open or kept for lateness. */
 export function isStateKey(key: string): boolean {
   return isWindowKey(key) || isRetainedWindowKey(key);
@@ -201,6 +213,20 @@ export function readWindowRecord(value: Buffer | string): WindowRecord {
   }
   const data = JSON.parse(value.toString()) as JsonWindowRecordV1;
   return { ...data, firstOffset: Number(data.firstOffset), lastOffset: Number(data.lastOffset) };
+}
+
+/**
+ * The open window a record holds under `definitions`: version 2 read straight into it
+ * (window-record-v2.ts), version 1 through its stored form.
+ */
+export function rebuildWindow(
+  value: Buffer | string,
+  definitions: ReadonlyMap<string, WindowDefinition>,
+): OpenWindow | Unrestored {
+  if (typeof value !== 'string' && value[0] === BINARY_V2) return readWindowV2(value, definitions);
+  const stored = readWindowRecord(value);
+  const w = restoredWindow(stored, definitions);
+  return typeof w === 'string' ? { definition: stored.definition, problem: w } : w;
 }
 
 /** JSON numbers cannot be ±Infinity: an unset watermark is written as null. */
@@ -254,8 +280,10 @@ export const windowChangelog: WindowChangelog<Buffer> = {
   isWindowKey,
   retainedKeyOf: retainedWindowKey,
   isRetainedKey: isRetainedWindowKey,
+  idOfKey: windowIdOfKey,
   encode: encodeWindow,
   decode: readWindowRecord,
+  rebuild: rebuildWindow,
 };
 
 /** The partition's state as read back from its changelog partition. */

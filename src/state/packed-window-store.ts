@@ -202,7 +202,27 @@ export class PackedWindowStore implements WindowStore {
 
   restore(w: OpenWindow): void {
     w.logged = true;
+    const earlier = this.find(w.definition, w.window.start, keyIdOf(w.key));
+    if (earlier) this.remove(earlier);
     this.insert(w);
+  }
+
+  drop(definition: WindowDefinition, start: number, keyId: string): void {
+    const w = this.find(definition, start, keyId);
+    if (w) this.remove(w);
+  }
+
+  /** The window of `definition` starting at `start` for `keyId`, if open: a session or any other. */
+  private find(definition: WindowDefinition, start: number, keyId: string): OpenWindow | undefined {
+    if (definition.type === 'session')
+      return this.sessions
+        .get(definition.name)
+        ?.get(keyId)
+        ?.find((s) => s.window.start === start);
+    const last = this.lastGroup;
+    if (last !== undefined && last.definition.name === definition.name && last.window.start === start)
+      return last.windows.get(keyId);
+    return this.groups.get(definition.name)?.get(start)?.windows.get(keyId);
   }
 
   adopt(w: OpenWindow): void {

@@ -13,7 +13,7 @@ import { SourceWatermarks } from './source-watermarks.js';
 import { Watermark, type WatermarkClock, type WatermarkSnapshot } from './watermark.js';
 import type { Window } from './window.js';
 import type { WindowDefinition } from './window-definition.js';
-import { restoredWindow, type WindowChangelog } from './window-restore.js';
+import { ChangelogRebuild, type WindowChangelog } from './window-restore.js';
 import { resultOf, type WindowResult } from './window-result.js';
 import { OTHER_KEY, closeAtOf, keyIdOf, type OpenWindow, type WindowStore } from './window-store.js';
 
@@ -77,6 +77,12 @@ export function groupKeyOf(value: unknown, paths: readonly FieldPath[]): string[
     if (part === undefined || part === null) return '';
     return typeof part === 'string' ? part : JSON.stringify(part);
   });
+}
+
+/** A partition's windows rebuilt while its changelog was read, and the rebuild (what it left out). */
+export interface RebuiltWindows<R> {
+  windows: PartitionWindows<R>;
+  rebuild: ChangelogRebuild<R>;
 }
 
 export class PartitionWindows<R> {
@@ -315,8 +321,29 @@ export class PartitionWindows<R> {
   }
 
   /**
-   * Rebuilds the state from changelog records; returns why any window could not be restored. Windows of
-   * `retired` definitions (removed from the pipeline, their state not dropped yet) are left out quietly.
+   * A rebuild of this partition's windows from its changelog, fed record by record as they are read
+   * (window-restore.ts); `resume` then takes the checkpoint's watermark.
+   */
+  rebuilding(): ChangelogRebuild<R> {
+    const definitions = new Map(this.settings.windows.map((w) => [w.name, w]));
+    return new ChangelogRebuild(
+      this.changelog,
+      { store: this.store, definitions },
+      { store: this.retained, definitions: this.keptDefinitions },
+    );
+  }
+
+  /** After a rebuild: nothing restored counts as changed, and the watermark is the checkpoint's. */
+  resume(checkpoint: WindowsCheckpoint | undefined, nowMs: number): void {
+    this.store.takeChanges();
+    this.retained.takeChanges();
+    if (checkpoint) this.watermark.restore(checkpoint.watermark, nowMs);
+  }
+
+  /**
+   * Rebuilds the state from changelog records (the newest per key); returns why any window could not
+   * be restored. Windows of `retired` definitions (removed from the pipeline, their state not dropped
+   * yet) are left out quietly.
    */
   restore(
     records: ReadonlyMap<string, R | string>,
@@ -324,23 +351,10 @@ export class PartitionWindows<R> {
     nowMs: number,
     retired: ReadonlySet<string> = new Set(),
   ): string[] {
-    const definitions = new Map(this.settings.windows.map((w) => [w.name, w]));
-    const problems: string[] = [];
-    for (const [key, value] of records) {
-      const kept = this.changelog.isRetainedKey(key);
-      if (!kept && !this.changelog.isWindowKey(key)) continue;
-      const stored = this.changelog.decode(value);
-      if (retired.has(stored.definition)) continue;
-      // A kept window comes back kept (its row was written when it fired), under today's lateness.
-      const w = restoredWindow(stored, kept ? this.keptDefinitions : definitions);
-      if (typeof w === 'string') problems.push(w);
-      else if (kept) this.retained.restore(w);
-      else this.store.restore(w);
-    }
-    this.store.takeChanges();
-    this.retained.takeChanges();
-    if (checkpoint) this.watermark.restore(checkpoint.watermark, nowMs);
-    return problems;
+    const rebuild = this.rebuilding();
+    for (const [key, value] of records) rebuild.put(key, value);
+    this.resume(checkpoint, nowMs);
+    return rebuild.problems(retired);
   }
 
   private count(

@@ -65,8 +65,13 @@ export interface WindowStore {
   windows(): Iterable<OpenWindow>;
   /** Windows changed (value) or removed (null) since the last call, by window id; clears the record. */
   takeChanges(): Map<string, OpenWindow | null>;
-  /** Puts back a window restored from the changelog (already written: `logged`). */
+  /**
+   * Puts back a window restored from the changelog (already written: `logged`), in place of one of the
+   * same identity an earlier record restored.
+   */
   restore(w: OpenWindow): void;
+  /** Removes a restored window by its identity (its tombstone was read back), if it is there. */
+  drop(definition: WindowDefinition, start: number, keyId: string): void;
   /** Takes in a window from another store (one that fired, kept for its lateness): to be written. */
   adopt(w: OpenWindow): void;
 }
@@ -104,4 +109,23 @@ export function windowIdOf(w: Pick<OpenWindow, 'definition' | 'window' | 'key'>)
   return w.definition.type === 'session'
     ? `${name}\u0001${keyIdOf(w.key)}\u0001${w.window.start}`
     : `${name}\u0001${w.window.start}\u0001${keyIdOf(w.key)}`;
+}
+
+/** The definition name a window id begins with. */
+export function definitionOfWindowId(id: string): string {
+  return id.slice(0, Math.max(0, id.indexOf('\u0001')));
+}
+
+/**
+ * The start and key id a window id of `definition` names (windowIdOf's inverse). Key parts may hold
+ * \u0001, names cannot: a session's start is after the last one, the others' before the second.
+ */
+export function windowOfId(id: string, definition: WindowDefinition): { start: number; keyId: string } {
+  const from = definition.name.length + 1;
+  if (definition.type === 'session') {
+    const last = id.lastIndexOf('\u0001');
+    return { start: Number(id.slice(last + 1)), keyId: id.slice(from, last) };
+  }
+  const second = id.indexOf('\u0001', from);
+  return { start: Number(id.slice(from, second)), keyId: id.slice(second + 1) };
 }

@@ -172,8 +172,8 @@ function fetchResponse(
   return out.buffer;
 }
 
-const plain = (records: readonly RawRecord[]) =>
-  records.map((r) => ({
+const plain = (records: Iterable<RawRecord>) =>
+  [...records].map((r) => ({
     offset: r.offset,
     key: r.key?.toString() ?? null,
     value: r.value?.toString() ?? null,
