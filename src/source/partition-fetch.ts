@@ -105,6 +105,12 @@ function clusterFactory(kafka: Kafka): ClusterFactory {
   return factory as ClusterFactory;
 }
 
+function asError(thrown: unknown): Error {
+  return thrown instanceof Error
+    ? thrown
+    : new SluiceError(String(thrown), { code: 'SLUICE_KAFKA_UNAVAILABLE', retriable: false });
+}
+
 function isRetriable(error: unknown): boolean {
   return (error as { retriable?: unknown } | null)?.retriable === true;
 }
@@ -112,7 +118,10 @@ function isRetriable(error: unknown): boolean {
 /**
  * Reads each partition's range, in offset order per partition, handing every fetch's data records
  * (those of aborted transactions apart, markers left out) to `onRecords`; resolves once every partition
- * reached its range's end. Partitions with the same leader share a request.
+ * reached its range's end. Partitions with the same leader share a request. The next fetch is asked
+ * for before `onRecords` takes the last one's records, so the leaders read and send while this
+ * process rebuilds. (Only so far: the socket holds part of a response until this process reads on.
+ * Yielding to the event loop within `onRecords` did not make it faster, nor did smaller fetches.)
  */
 export async function readPartitionRanges(
   kafka: Kafka,
@@ -128,29 +137,58 @@ export async function readPartitionRanges(
   try {
     await cluster.addTargetTopic(topic);
     let failures = 0;
-    while (next.size > 0) {
-      try {
-        const leaders = cluster.findLeaderForPartitions(topic, [...next.keys()]);
-        // Every leader's fetch settles before a failure is retried: a fetch still in flight would hand
-        // on records the retry hands on again, maybe after newer ones.
-        const settled = await Promise.allSettled(
-          Object.entries(leaders).map(([nodeId, partitions]) =>
-            fetchOnce(cluster, nodeId, topic, partitions, ranges, next, onRecords),
-          ),
-        );
-        const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-        if (failed) throw failed.reason;
+    let round: Promise<Round> | undefined = fetchRound(cluster, topic, ranges, next);
+    while (round) {
+      const { delivered, failure }: Round = await round;
+      // Only one round is ever in flight, and this one has settled: the next may go out.
+      round = failure === undefined && next.size > 0 ? fetchRound(cluster, topic, ranges, next) : undefined;
+      for (const [partition, fetched] of delivered) onRecords(partition, fetched);
+      if (failure === undefined) {
         failures = 0;
-      } catch (error) {
-        failures += 1;
-        if (!isRetriable(error) || failures >= ATTEMPTS) throw error;
-        await sleep(Math.min(2_000, 100 * 2 ** failures));
-        await cluster.refreshMetadata();
+        continue;
       }
+      failures += 1;
+      if (!isRetriable(failure) || failures >= ATTEMPTS) throw failure;
+      await sleep(Math.min(2_000, 100 * 2 ** failures));
+      await cluster.refreshMetadata();
+      round = fetchRound(cluster, topic, ranges, next);
     }
   } finally {
     await cluster.disconnect().catch(() => undefined);
   }
+}
+
+/** What one round of fetches gave: the records of the leaders that answered, and a failure if any did not. */
+interface Round {
+  delivered: [number, FetchedRange][];
+  failure?: Error;
+}
+
+/**
+ * A fetch from every leader of the partitions still to read, each partition's next offset moved past
+ * what it gave. Every leader's fetch settles before the round does: a fetch still in flight when a
+ * failure is retried would hand on records the retry hands on again, maybe after newer ones.
+ */
+async function fetchRound(
+  cluster: Cluster,
+  topic: string,
+  ranges: ReadonlyMap<number, OffsetRange>,
+  next: Map<number, bigint>,
+): Promise<Round> {
+  const delivered: [number, FetchedRange][] = [];
+  let leaders: Record<string, number[]>;
+  try {
+    leaders = cluster.findLeaderForPartitions(topic, [...next.keys()]);
+  } catch (failure) {
+    return { delivered, failure: asError(failure) };
+  }
+  const settled = await Promise.allSettled(
+    Object.entries(leaders).map(([nodeId, partitions]) =>
+      fetchOnce(cluster, nodeId, topic, partitions, ranges, next, delivered),
+    ),
+  );
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  return failed ? { delivered, failure: asError(failed.reason) } : { delivered };
 }
 
 async function fetchOnce(
@@ -160,7 +198,7 @@ async function fetchOnce(
   partitions: number[],
   ranges: ReadonlyMap<number, OffsetRange>,
   next: Map<number, bigint>,
-  onRecords: (partition: number, fetched: FetchedRange) => void,
+  delivered: [number, FetchedRange][],
 ): Promise<void> {
   const broker = await cluster.findBroker({ nodeId });
   const build = broker.lookupRequest(FETCH_API_KEY, FETCH_REQUESTS);
@@ -198,7 +236,7 @@ async function fetchOnce(
       const data = records.within(start, end);
       const abortedWithin = aborted.within(start, end);
       if (data.length > 0 || abortedWithin.length > 0)
-        onRecords(partition, { records: data, aborted: abortedWithin });
+        delivered.push([partition, { records: data, aborted: abortedWithin }]);
       // The next fetch starts after the last whole batch, markers included. Nothing at or past the
       // offset asked for while every transaction below the end is decided: the records up to the end
       // were compacted away (the end a marker or record the cleaner removed).

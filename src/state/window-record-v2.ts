@@ -5,6 +5,7 @@
 import type { AggregateState } from '../aggregations/aggregates.js';
 import { SluiceError } from '../errors.js';
 import { HyperLogLog } from '../aggregations/hyperloglog.js';
+import type { Window } from '../windows/window.js';
 import type { WindowDefinition } from '../windows/window-definition.js';
 import type { Unrestored } from '../windows/window-restore.js';
 import type { OpenWindow } from '../windows/window-store.js';
@@ -19,6 +20,13 @@ const HLL = 3;
 /** The kind each aggregation's slot must be. */
 const KIND_OF = { sum: SUM, avg: SUM, min: EXTREME, max: EXTREME, count_distinct: EXACT } as const;
 const NO_SLOTS: Slot[] = [];
+
+/** What the record read before held: its definition's name (and bytes), and its window's span. */
+const last: { name: string; nameBytes: Buffer; window: Window } = {
+  name: '',
+  nameBytes: Buffer.alloc(0),
+  window: { start: Number.NaN, end: Number.NaN },
+};
 
 /** A record too short for what it says it holds: caught below, said as the record's problem. */
 class Truncated extends SluiceError {
@@ -47,6 +55,25 @@ class Cursor {
       scale *= 128;
     }
     return n % 2 === 0 ? n / 2 : -(n + 1) / 2;
+  }
+
+  /**
+   * A string equal to `last` if its bytes are `last`'s (`lastBytes`): `last` itself, with no new string
+   * made. Records read one after another mostly name the same definition.
+   */
+  sameString(last: string, lastBytes: Buffer): string {
+    const at = this.at;
+    const length = this.long();
+    if (length === lastBytes.length && this.at + length <= this.bytes.length) {
+      let i = 0;
+      while (i < length && this.bytes[this.at + i] === lastBytes[i]) i += 1;
+      if (i === length) {
+        this.at += length;
+        return last;
+      }
+    }
+    this.at = at;
+    return this.string();
   }
 
   string(): string {
@@ -140,11 +167,18 @@ export function readWindowV2(
   const cursor = new Cursor(value);
   let name = '';
   try {
-    name = cursor.string();
+    name = cursor.sameString(last.name, last.nameBytes);
+    if (name !== last.name) {
+      last.name = name;
+      last.nameBytes = Buffer.from(name);
+    }
     const definition = definitions.get(name);
     if (!definition) return { definition: name, problem: `window definition ${name} no longer exists` };
     const start = cursor.long();
     const end = cursor.long();
+    // Windows of one span share its object (the store shares one per group too; none is changed).
+    if (last.window.start !== start || last.window.end !== end) last.window = { start, end };
+    const window = last.window;
     const key = cursor.heldKey();
     const count = cursor.long();
     const specs = definition.aggregations;
@@ -165,7 +199,7 @@ export function readWindowV2(
     const lastOffset = cursor.long();
     return {
       definition,
-      window: { start, end },
+      window,
       key,
       count,
       slots,
