@@ -82,11 +82,11 @@ export class PackedWindowStore implements WindowStore {
   }
 
   windowAt(definition: WindowDefinition, window: Window, keyId: string): OpenWindow | undefined {
-    return this.findGroup(definition, window)?.windows.get(keyId);
+    return this.findGroup(definition, window.start)?.windows.get(keyId);
   }
 
   keysAt(definition: WindowDefinition, window: Window): number {
-    return this.findGroup(definition, window)?.keys ?? 0;
+    return this.findGroup(definition, window.start)?.keys ?? 0;
   }
 
   openWindow(
@@ -202,21 +202,13 @@ export class PackedWindowStore implements WindowStore {
 
   restore(w: OpenWindow): void {
     w.logged = true;
-    if (w.definition.type !== 'session' && !grows(w.definition)) {
-      // One lookup, not two (finding the earlier window was the restore's costliest step): set in its
-      // place, whose count, bytes (no count_distinct to differ by) and key-cap standing are the same.
-      const group = this.groupOf(w.definition, w.window);
-      w.window = group.window;
-      const size = group.windows.size;
-      group.windows.set(keyIdOf(w.key), w);
-      if (group.windows.size === size) return;
-      this.openCount += 1;
-      this.totalBytes += windowBytes(w);
-      if (!isOtherKey(w.key)) group.keys += 1;
-      return;
+    // A tumbling or sliding window without count_distinct (whose state alone grows) takes the earlier
+    // one's place in insert, one map lookup instead of two: finding it first was the restore's costliest
+    // step. Any other is found, and its count and bytes taken back, first.
+    if (w.definition.type === 'session' || grows(w.definition)) {
+      const earlier = this.find(w.definition, w.window.start, keyIdOf(w.key));
+      if (earlier) this.remove(earlier);
     }
-    const earlier = this.find(w.definition, w.window.start, keyIdOf(w.key));
-    if (earlier) this.remove(earlier);
     this.insert(w);
   }
 
@@ -232,10 +224,7 @@ export class PackedWindowStore implements WindowStore {
         .get(definition.name)
         ?.get(keyId)
         ?.find((s) => s.window.start === start);
-    const last = this.lastGroup;
-    if (last !== undefined && last.definition.name === definition.name && last.window.start === start)
-      return last.windows.get(keyId);
-    return this.groups.get(definition.name)?.get(start)?.windows.get(keyId);
+    return this.findGroup(definition, start)?.windows.get(keyId);
   }
 
   adopt(w: OpenWindow): void {
@@ -244,32 +233,42 @@ export class PackedWindowStore implements WindowStore {
     this.changed.add(w);
   }
 
-  /** A whole window into its group (or its key's sessions), counted. */
+  /**
+   * A whole window into its group (or its key's sessions), counted; in place of a tumbling or sliding
+   * window of the same key, which was counted already (the same key, so the same bytes and key-cap
+   * standing, when no count_distinct can differ).
+   */
   private insert(w: OpenWindow): void {
-    this.openCount += 1;
-    this.totalBytes += windowBytes(w);
     if (w.definition.type === 'session') {
+      this.count(w);
       this.addSession(w);
       return;
     }
     const group = this.groupOf(w.definition, w.window);
     w.window = group.window;
+    const size = group.windows.size;
     group.windows.set(keyIdOf(w.key), w);
+    if (group.windows.size === size) return;
+    this.count(w);
     if (!isOtherKey(w.key)) group.keys += 1;
   }
 
-  private findGroup(definition: WindowDefinition, window: Window): WindowGroup | undefined {
+  private count(w: OpenWindow): void {
+    this.openCount += 1;
+    this.totalBytes += windowBytes(w);
+  }
+
+  private findGroup(definition: WindowDefinition, start: number): WindowGroup | undefined {
     const last = this.lastGroup;
-    if (last !== undefined && last.definition === definition && last.window.start === window.start)
-      return last;
-    const group = this.groups.get(definition.name)?.get(window.start);
+    if (last !== undefined && last.definition === definition && last.window.start === start) return last;
+    const group = this.groups.get(definition.name)?.get(start);
     if (group) this.lastGroup = group;
     return group;
   }
 
   /** The group of a tumbling or sliding window, made (and scheduled to close) on first use. */
   private groupOf(definition: WindowDefinition, window: Window): WindowGroup {
-    const found = this.findGroup(definition, window);
+    const found = this.findGroup(definition, window.start);
     if (found) return found;
     let byStart = this.groups.get(definition.name);
     if (!byStart) this.groups.set(definition.name, (byStart = new Map<number, WindowGroup>()));
@@ -332,8 +331,7 @@ export class PackedWindowStore implements WindowStore {
       dirty: true,
       logged: false,
     };
-    this.openCount += 1;
-    this.totalBytes += windowBytes(w);
+    this.count(w);
     this.changed.add(w);
     return w;
   }

@@ -8,7 +8,7 @@ import { HyperLogLog } from '../aggregations/hyperloglog.js';
 import type { Window } from '../windows/window.js';
 import type { WindowDefinition } from '../windows/window-definition.js';
 import type { Unrestored } from '../windows/window-restore.js';
-import type { OpenWindow } from '../windows/window-store.js';
+import { heldKey, type OpenWindow } from '../windows/window-store.js';
 
 type Slot = AggregateState['slots'][number];
 
@@ -115,24 +115,6 @@ class Cursor {
       for (let i = 0; i < n; i += 1) items.push(this.string());
     return items;
   }
-
-  /** A group key as a window holds it (heldKey): most are one part, read with no array. */
-  heldKey(): string | string[] {
-    const n = this.block();
-    if (n === 1) {
-      const part = this.string();
-      const next = this.block();
-      if (next === 0) return part;
-      const parts = [part];
-      for (let more = next; more !== 0; more = this.block())
-        for (let i = 0; i < more; i += 1) parts.push(this.string());
-      return parts;
-    }
-    const parts: string[] = [];
-    for (let more = n; more !== 0; more = this.block())
-      for (let i = 0; i < more; i += 1) parts.push(this.string());
-    return parts.length === 1 ? parts[0]! : parts;
-  }
 }
 
 /** One Slot record, checked against the aggregation it must hold. */
@@ -179,7 +161,7 @@ export function readWindowV2(
     // Windows of one span share its object (the store shares one per group too; none is changed).
     if (last.window.start !== start || last.window.end !== end) last.window = { start, end };
     const window = last.window;
-    const key = cursor.heldKey();
+    const key = heldKey(cursor.strings());
     const count = cursor.long();
     const specs = definition.aggregations;
     let slots = NO_SLOTS;

@@ -196,6 +196,30 @@ describe('the changelog round trip', () => {
     expect(restored.openWindows).toBe(1);
   });
 
+  it('forgets a window it could not restore once a later tombstone removes it, as compaction would', () => {
+    const original = partitionWindowsOf(pipeline);
+    feed(original, [{ t: 0, key: 'a', value: 1, user: 'u1' }], 0);
+    const written = [...original.takeChangelog()].filter(
+      (entry): entry is [string, Buffer] => entry[1] !== null,
+    );
+    const withoutSliding = validatePipeline({
+      name: 'p',
+      time: { maxOutOfOrderness: 2_000, grace: 1_000, idleTimeout: '1h' },
+      windows: pipeline.windows.filter((w) => w.name !== 'sliding'),
+    });
+    const restored = partitionWindowsOf(withoutSliding);
+    const rebuild = restored.rebuilding();
+    for (const [key, value] of written) rebuild.put(key, value);
+    expect(rebuild.problems(new Set())).toEqual([
+      'window definition sliding no longer exists',
+      'window definition sliding no longer exists',
+    ]);
+    // The sliding windows' tombstones, and the tumbling one's: gone from the problems and the store.
+    for (const [key] of written) if (key.includes('sliding') || key.includes('tumbling')) rebuild.remove(key);
+    expect(rebuild.problems(new Set())).toEqual([]);
+    expect(restored.openWindows).toBe(1);
+  });
+
   it('leaves out the windows of retired definitions quietly', () => {
     const original = partitionWindowsOf(pipeline);
     feed(original, [{ t: 0, key: 'a', value: 1, user: 'u1' }], 0);
