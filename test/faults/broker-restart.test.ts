@@ -30,8 +30,13 @@ import { FULL } from './scenario-report.js';
 import { partitionStatus } from './worker-status.js';
 
 const DOWN_MS = FULL ? 20_000 : 5_000;
-/** The stream runs 8 s before the stop, through the outage, and some 15 s after the broker is back. */
-const SLICES = Math.ceil((DOWN_MS + 28_000) / 200);
+/**
+ * The stream runs from before the stop, through the outage (held up while the broker is away), and
+ * this many slices after the broker is back (some 8 s, 15 s in the full form).
+ */
+const TAIL_SLICES = FULL ? 75 : 40;
+/** Enough slices for the stream never to run out before the tail: it ends at its tail. */
+const SLICES = Math.ceil((DOWN_MS + 60_000) / 200);
 
 /**
  * Above the outage, the stream and the verdict's longest waits (windows, then commits), so a scenario
@@ -79,6 +84,7 @@ describe('fault scenario: broker restart', () => {
     const production = startProduction(kafka, topic, { slices: SLICES, seed: options.seed });
     const notes = await outage(broker);
     expect(production.state.producing).toBe(true);
+    production.endAfter(TAIL_SLICES);
     await production.done;
 
     const result = await verdict({

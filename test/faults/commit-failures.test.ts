@@ -30,6 +30,8 @@ const OFFSET_CUTS = FULL ? 4 : 2;
 const GAP_MS = 3_000;
 /** A cut that has not hit by then is counted as missed (no partition is committing any more). */
 const HIT_TIMEOUT_MS = 15_000;
+/** The stream's slices after the last cut (some 5 s). */
+const TAIL_SLICES = 25;
 
 /**
  * The cuts in order: EndTxn commits, half of them before the broker sees the request and half after it
@@ -96,6 +98,7 @@ describe('fault scenario: commit failures', () => {
         await sleep(GAP_MS);
       }
       const streamOutlastedCuts = production.state.producing;
+      production.endAfter(TAIL_SLICES);
       const atLastCut = await status().catch(() => []);
       await production.done;
 

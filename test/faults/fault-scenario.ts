@@ -137,6 +137,12 @@ export interface Production {
   /** Every acknowledged event with its partition and offset, and whether slices are still going out. */
   readonly state: { produced: Produced[]; producing: boolean };
   readonly done: Promise<void>;
+  /**
+   * Ends the stream `slices` slices from now (never later than its `slices`): a scenario's tail after
+   * an outage. Slices held up by an outage do not count, so the tail is as long as asked whatever the
+   * outage took.
+   */
+  endAfter(slices: number): void;
 }
 
 export interface ProductionOptions {
@@ -184,25 +190,30 @@ export function startProduction(kafka: Kafka, topic: string, options: Production
     events.forEach((event, k) => state.produced.push({ partition, offset: base + BigInt(k), event }));
   };
   const partitions = Array.from({ length: PARTITIONS }, (_, partition) => partition);
+  // The slices sent by the partition furthest along, and where the stream ends.
+  let furthest = 0;
+  let end = options.slices;
   const done = (async () => {
     await producer.connect();
     try {
       if (options.independentPartitions) {
         await Promise.all(
           partitions.map(async (partition) => {
-            for (let slice = 0; slice < options.slices; slice += 1) {
+            for (let slice = 0; slice < end; slice += 1) {
               while (options.hold?.()) await sleep(20);
               await sendSlice(slice, partition);
+              furthest = Math.max(furthest, slice + 1);
               await sleep(options.intervalMs ?? 200);
             }
           }),
         );
       } else {
-        for (let slice = 0; slice < options.slices; slice += 1) {
+        for (let slice = 0; slice < end; slice += 1) {
           for (const partition of partitions) {
             while (options.hold?.()) await sleep(20);
             await sendSlice(slice, partition);
           }
+          furthest = slice + 1;
           await sleep(options.intervalMs ?? 200);
         }
       }
@@ -211,7 +222,10 @@ export function startProduction(kafka: Kafka, topic: string, options: Production
       await producer.disconnect();
     }
   })();
-  return { state, done };
+  const endAfter = (slices: number) => {
+    end = Math.min(end, furthest + slices);
+  };
+  return { state, done, endAfter };
 }
 
 async function sendUntilAcknowledged(
