@@ -19,6 +19,11 @@ import { defaultPartitioner, idempotentRetry } from './kafka-client.js';
 import type { OutgoingRecord, OutputBatch } from './outgoing-record.js';
 import { partitionedSends, type PartitionedSends } from './partitioned-sends.js';
 import { packRepartitionRecords, type PackBounds } from './repartition-packing.js';
+import {
+  sendTransactionRequests,
+  transactionRequests,
+  type PartitionRecords,
+} from './transaction-requests.js';
 
 /** What one commit makes durable: changelog records (a null value is a tombstone) and the offset. */
 export interface ChangelogSnapshot {
@@ -45,35 +50,6 @@ export interface TransactionOptions {
 
 /** How long closing a producer may take before it is left behind (fenced by its successor). */
 const CLOSE_WAIT_MS = 5_000;
-
-/**
- * Requests of at most this many records and (but for a record bigger alone) this many bytes of keys and
- * values, so one commit of many windows stays under the broker's size limits (a partition's records in a
- * request are one batch, and a batch is held to the topic's max.message.bytes, 1 MiB by default).
- */
-const CHUNK = 500;
-const CHUNK_BYTES = 512 * 1024;
-
-const sizeOf = (data: Buffer | string | null | undefined) =>
-  data === null || data === undefined ? 0 : typeof data === 'string' ? data.length : data.byteLength;
-
-export function chunks(records: readonly OutgoingRecord[]): OutgoingRecord[][] {
-  const out: OutgoingRecord[][] = [];
-  let chunk: OutgoingRecord[] = [];
-  let bytes = 0;
-  for (const record of records) {
-    const size = sizeOf(record.key) + sizeOf(record.value);
-    if (chunk.length > 0 && (chunk.length >= CHUNK || bytes + size > CHUNK_BYTES)) {
-      out.push(chunk);
-      chunk = [];
-      bytes = 0;
-    }
-    chunk.push(record);
-    bytes += size;
-  }
-  if (chunk.length > 0) out.push(chunk);
-  return out;
-}
 
 function byTopic(outputs: readonly OutputBatch[]): Map<string, OutgoingRecord[]> {
   const topics = new Map<string, OutgoingRecord[]>();
@@ -174,23 +150,29 @@ export class PartitionTransactions {
     const offsets = [{ partition, offset: snapshot.offset.toString() }];
     const producer = this.producers.get(partition);
     if (!producer) throw new SluiceBugError(`partition ${partition} was not opened`);
+    // Split and packed before the transaction begins: nothing but requests while it is open.
+    const batches: PartitionRecords[] = [
+      { topic: this.options.changelogTopic, partition, records: messages },
+    ];
+    for (const [topic, output] of byTopic(outputs))
+      for (const [p, records] of await this.sends.split(topic, output))
+        batches.push({
+          topic,
+          partition: p,
+          records:
+            topic === this.options.repartitionTopic
+              ? packRepartitionRecords(records, this.options.packBounds)
+              : records,
+        });
+    const leaderOf = await this.sends.leaderOf([...new Set(batches.map((b) => b.topic))]);
+    const requests = transactionRequests(batches, leaderOf);
     const transaction = await this.withRetry(() => producer.transaction());
     try {
-      for (const chunk of chunks(messages))
-        await transaction.send({ topic: this.options.changelogTopic, acks: -1, messages: chunk });
-      for (const [topic, output] of byTopic(outputs))
-        await this.sends.send(
-          topic,
-          output,
-          async (_, __, records) => {
-            const sent =
-              topic === this.options.repartitionTopic
-                ? packRepartitionRecords(records, this.options.packBounds)
-                : records;
-            for (const chunk of chunks(sent)) await transaction.send({ topic, acks: -1, messages: chunk });
-          },
-          true,
-        );
+      const sent = await sendTransactionRequests(transaction, requests);
+      if (sent.resent > 0) {
+        this.sends.forgetLeaders();
+        this.logger.debug({ partition, resent: sent.resent }, 'partitions a request missed were sent alone');
+      }
       if (this.options.exactlyOnce)
         await transaction.sendOffsets({
           consumerGroupId: this.options.groupId,
@@ -198,6 +180,7 @@ export class PartitionTransactions {
         });
       await transaction.commit();
     } catch (error) {
+      this.sends.forgetLeaders();
       if (transaction.isActive()) await transaction.abort().catch(() => undefined);
       throw error;
     }

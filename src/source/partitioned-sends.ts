@@ -10,13 +10,16 @@
 // So records get their partition here first, over the topic's partition count (a keyed record lands
 // where it always did, murmur2 as Java clients and kafkajs do, key-partition.ts; unkeyed ones
 // round-robin, by kafkajs' own default partitioner), and each partition's records are sent apart, the
-// partitions side by side.
+// partitions side by side. Inside a transaction the partitions one broker leads go in one request, its
+// answer checked for every partition (transaction-requests.ts): this class splits them and knows the
+// leaders.
 import type { Kafka } from 'kafkajs';
 import { SluiceError } from '../errors.js';
 import { defaultPartitioner } from './kafka-client.js';
 import { keyPartition } from './key-partition.js';
 import type { OutgoingRecord } from './outgoing-record.js';
-import { partitionCountOf } from './topic-admin.js';
+import { partitionCountOf, partitionLeadersOf } from './topic-admin.js';
+import type { LeaderOf } from './transaction-requests.js';
 
 /** How long a topic's partition count is trusted: kafkajs' own metadata age. */
 const COUNT_TTL_MS = 5 * 60_000;
@@ -74,40 +77,62 @@ export class TopicMissingError extends SluiceError {
 export class PartitionedSends {
   private readonly partitioner = defaultPartitioner();
   private readonly counts = new Map<string, { count: Promise<number>; at: number }>();
+  /** The partition leaders of the topics asked about, as the metadata last said (see leaderOf). */
+  private leaders:
+    { of: Promise<Map<string, Map<number, number>>>; topics: ReadonlySet<string>; at: number } | undefined;
 
   constructor(
     private readonly partitionCount: (topic: string) => Promise<number | undefined>,
     private readonly clock: () => number = Date.now,
+    private readonly partitionLeaders: (
+      topics: readonly string[],
+    ) => Promise<Map<string, Map<number, number>>> = () =>
+      Promise.resolve(new Map<string, Map<number, number>>()),
   ) {}
+
+  /** The records by partition (splitByPartition over the topic's partition count). */
+  async split(topic: string, records: readonly OutgoingRecord[]): Promise<Map<number, OutgoingRecord[]>> {
+    const explicit = records.every((r) => r.partition !== undefined);
+    const partitions = explicit ? 0 : await this.countOf(topic);
+    return splitByPartition(topic, records, partitions, this.partitioner);
+  }
+
+  /**
+   * Who leads the partitions of `topics`, as the metadata said within kafkajs' metadata age. Only a
+   * grouping: a leader that moved since costs a request that kafkajs splits, whose answer is checked
+   * anyway (transaction-requests.ts). Not known (undefined) when the metadata cannot be had.
+   */
+  async leaderOf(topics: readonly string[]): Promise<LeaderOf> {
+    let entry = this.leaders;
+    if (!entry || this.clock() - entry.at >= COUNT_TTL_MS || topics.some((t) => !entry!.topics.has(t))) {
+      const wanted = new Set([...(entry?.topics ?? []), ...topics]);
+      const asked: NonNullable<typeof entry> = {
+        of: this.partitionLeaders([...wanted]).catch(() => {
+          // Not known, not kept: the next commit asks again.
+          if (this.leaders === asked) this.leaders = undefined;
+          return new Map<string, Map<number, number>>();
+        }),
+        topics: wanted,
+        at: this.clock(),
+      };
+      this.leaders = entry = asked;
+    }
+    const known = await entry.of;
+    return (topic, partition) => known.get(topic)?.get(partition);
+  }
+
+  /** The leaders are not to be trusted any more (a request missed a partition, or a send failed). */
+  forgetLeaders(): void {
+    this.leaders = undefined;
+  }
 
   /**
    * Resolves once every partition's records are written; rejects with the first failure once every
    * partition's send has settled (none is left running behind the caller's retry or abort).
    */
-  async send(
-    topic: string,
-    records: readonly OutgoingRecord[],
-    sendPartition: SendPartition,
-    /**
-     * One partition after the other: inside a transaction. kafkajs adds each send's partitions to the
-     * transaction (AddPartitionsToTxn) as it goes, and sends side by side race there: the coordinator
-     * answers CONCURRENT_TRANSACTIONS, which kafkajs retries in ways not worth trusting with a transaction.
-     */
-    sequential = false,
-  ): Promise<void> {
+  async send(topic: string, records: readonly OutgoingRecord[], sendPartition: SendPartition): Promise<void> {
     if (records.length === 0) return;
-    const explicit = records.every((r) => r.partition !== undefined);
-    const partitions = explicit ? 0 : await this.countOf(topic);
-    const split = splitByPartition(topic, records, partitions, this.partitioner);
-    if (sequential) {
-      try {
-        for (const [partition, list] of split) await sendPartition(topic, partition, list);
-      } catch (error) {
-        this.counts.delete(topic);
-        throw error;
-      }
-      return;
-    }
+    const split = await this.split(topic, records);
     const settled = await Promise.allSettled(
       [...split].map(([partition, list]) => sendPartition(topic, partition, list)),
     );
@@ -137,5 +162,9 @@ export class PartitionedSends {
 
 /** PartitionedSends over a cluster's topics. */
 export function partitionedSends(kafka: Kafka): PartitionedSends {
-  return new PartitionedSends((topic) => partitionCountOf(kafka, topic));
+  return new PartitionedSends(
+    (topic) => partitionCountOf(kafka, topic),
+    Date.now,
+    (topics) => partitionLeadersOf(kafka, topics),
+  );
 }

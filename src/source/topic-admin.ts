@@ -15,6 +15,23 @@ export async function partitionCountOf(kafka: Kafka, topic: string): Promise<num
   }
 }
 
+/** Which broker leads each partition of each topic (those that exist), by the cluster's metadata. */
+export async function partitionLeadersOf(
+  kafka: Kafka,
+  topics: readonly string[],
+): Promise<Map<string, Map<number, number>>> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const metadata = await admin.fetchTopicMetadata({ topics: [...topics] });
+    return new Map(
+      metadata.topics.map((t) => [t.name, new Map(t.partitions.map((p) => [p.partitionId, p.leader]))]),
+    );
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 /** Per partition, the offset of the first record written at or after `timestampMs` (the end if none). */
 export async function offsetsAt(
   kafka: Kafka,

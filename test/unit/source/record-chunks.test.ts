@@ -1,9 +1,9 @@
-// A partition's transaction is sent in chunks (partition-transactions.ts): every record once and in
+// A partition's records in a transaction are sent in chunks (record-chunks.ts): every record once and in
 // order, each chunk bounded in records and bytes, but for a record larger than the byte bound alone.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { chunks } from '../../../src/source/partition-transactions.js';
-describe('transaction chunks', () => {
+import { chunks } from '../../../src/source/record-chunks.js';
+describe('record chunks', () => {
   it('keeps every record once, in order, in chunks of at most 500 records and 512 KiB but for one record alone', () => {
     fc.assert(
       fc.property(fc.array(fc.integer({ min: 0, max: 300_000 }), { maxLength: 1_200 }), (sizes) => {
