@@ -60,8 +60,12 @@ export interface RunBenchOptions {
 /** The Avro topic (full pipeline) first, then the JSON one (simple pipeline). */
 const FORMATS: readonly BenchFormat[] = ['avro', 'json'];
 const LATENCY_WINDOW_MS = 10_000;
-/** The commit interval of Sluice's latency run (see sluiceLatency). */
-const LATENCY_COMMIT_INTERVAL = '250ms';
+/**
+ * The commit interval and update emits of Sluice's latency run (see sluiceLatency): every 100 ms, as
+ * the Kafka Streams run commits (and so emits, its cache flushed at each commit).
+ */
+const LATENCY_COMMIT_INTERVAL = '100ms';
+const LATENCY_UPDATE_EVERY = '100ms';
 
 export async function runBench(
   kafka: Kafka,
@@ -219,11 +223,11 @@ async function sluiceLatency(
   const pipeline = fullPipeline(topic, {
     name: `bench_latency_${Date.now()}`,
     countWindow: '10s',
-    updateEvery: '250ms',
+    updateEvery: LATENCY_UPDATE_EVERY,
     batchWaitMs: 100,
     // Results are queryable once their commit is (exactly-once), and re-keyed events reach their windows
     // once the source side's commit is: the commit interval is a floor of the latency. Kafka Streams'
-    // run commits every 100 ms; the default 1 s is for throughput.
+    // run commits every 100 ms, and so does this one; the default 1 s is for throughput.
     commitInterval: LATENCY_COMMIT_INTERVAL,
     database,
   });
@@ -254,7 +258,7 @@ async function sluiceLatency(
     await watching;
     return latencyResult(
       'sluice-full',
-      `Sluice full pipeline, 10 s tumbling count per (type, url) with update emits every 250 ms, ClickHouse batches of at most 100 ms, exactly-once with commits every ${LATENCY_COMMIT_INTERVAL}; row read from ClickHouse (polled every 50 ms)`,
+      `Sluice full pipeline, 10 s tumbling count per (type, url) with update emits every ${LATENCY_UPDATE_EVERY}, ClickHouse batches of at most 100 ms, exactly-once with commits every ${LATENCY_COMMIT_INTERVAL}; row read from ClickHouse (polled every 50 ms)`,
       load,
       book,
     );
