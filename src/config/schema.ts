@@ -782,7 +782,7 @@ export const processingSchema = z
         examples: ['exactly-once'],
       }),
     commitInterval: durationWithDefault(
-      'How often each partition commits: its changed windows to the changelog and its offset. Shorter: less to replay after a crash; longer: fewer transactions.',
+      "How often each partition commits: its changed windows to the changelog and its offset. Shorter: less to replay after a crash, and under `exactly-once` results sooner queryable (a re-keyed result waits for two commits, its source partition's and its own); longer: fewer transactions.",
       '1s',
       1_000,
     ),
