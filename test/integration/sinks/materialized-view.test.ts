@@ -1,6 +1,7 @@
 // The materialized view recipe of docs/clickhouse.md, run as written (the database renamed) on the demo
 // pipeline's events_by_url_1m, around a crash whose replay computes other keys: the first attempt counts
-// every event type, never commits (a commit interval of an hour) and is killed once rows have landed;
+// every event type, never commits (a commit interval of an hour; if a group rebalance made it commit,
+// the scenario starts again) and is killed once rows have landed;
 // the replay filters clicks out. The view saw the first attempt's click rows; Sluice withdraws them from
 // the view's target as from the window's own table. The recipe's hourly sums must equal the events the
 // replay keeps, with windows emitting updates (several versions per row) throughout.
@@ -9,6 +10,7 @@ import { beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Kafka } from 'kafkajs';
 import { loadPipelineFile } from '../../../src/config/load.js';
+import { committedOffsetsOf } from '../../../src/source/topic-admin.js';
 import { createTopic, queryRows, uniqueName, waitFor } from '../support/fixtures.js';
 import { produceEvents, waitForCommits, withProducer, type Produced } from '../support/pipeline-truth.js';
 import { useTestServices } from '../support/services.js';
@@ -40,7 +42,13 @@ describe('the materialized view recipe of docs/clickhouse.md', () => {
   let clickhouse: ClickHouseClient;
   beforeAll(() => ({ kafka, clickhouse } = services));
 
-  it('stays exact through updates, a crash and a replay that computes other keys', async () => {
+  /**
+   * The first attempt, killed once click rows are in the view; undefined when it committed. It must not:
+   * a group rebalance makes a member commit what it has (the runner's flush on rebalancing), which a
+   * loaded machine brings now and then (seen once on the Node 24 leg), and its rows are then committed,
+   * not withdrawn. The scenario then starts again on new topics.
+   */
+  async function crashedAttempt() {
     const topic = uniqueName('user_events');
     const database = uniqueName('mv');
     const name = uniqueName('mv');
@@ -104,8 +112,18 @@ describe('the materialized view recipe of docs/clickhouse.md', () => {
       120_000,
     );
     await first.stop('SIGKILL');
-    expect(first.output()).not.toMatch(/"msg":"committed"/);
+    const committed = await committedOffsetsOf(kafka, `sluice-${name}`, topic);
+    if ([...committed.values()].some((offset) => offset !== undefined)) return undefined;
     const clicksAtKill = await clicksInView();
+    return { name, topic, database, produced, hourly, read, withoutClicks, clicksInView, clicksAtKill };
+  }
+
+  it('stays exact through updates, a crash and a replay that computes other keys', async () => {
+    let crashed: Awaited<ReturnType<typeof crashedAttempt>>;
+    for (let tries = 1; !(crashed = await crashedAttempt()); tries += 1)
+      if (tries >= 3) expect.fail('the first attempt committed (a group rebalance) in each of 3 tries');
+    const { name, topic, database, produced, hourly, read, withoutClicks, clicksInView, clicksAtKill } =
+      crashed;
 
     const replay = services.start(['run', '--config', withoutClicks]);
     try {
