@@ -170,7 +170,7 @@ export class PartitionTransactions {
     try {
       const sent = await sendTransactionRequests(transaction, requests);
       if (sent.resent > 0) {
-        this.sends.forgetLeaders();
+        this.sends.forgetMetadata();
         this.logger.debug({ partition, resent: sent.resent }, 'partitions a request missed were sent alone');
       }
       if (this.options.exactlyOnce)
@@ -180,7 +180,7 @@ export class PartitionTransactions {
         });
       await transaction.commit();
     } catch (error) {
-      this.sends.forgetLeaders();
+      this.sends.forgetMetadata();
       if (transaction.isActive()) await transaction.abort().catch(() => undefined);
       throw error;
     }

@@ -121,9 +121,13 @@ export class PartitionedSends {
     return (topic, partition) => known.get(topic)?.get(partition);
   }
 
-  /** The leaders are not to be trusted any more (a request missed a partition, or a send failed). */
-  forgetLeaders(): void {
+  /**
+   * What the metadata said is not to be trusted any more (a request missed a partition, or a transaction
+   * failed): the leaders and the partition counts are asked anew, as a failed send() does for its topic.
+   */
+  forgetMetadata(): void {
     this.leaders = undefined;
+    this.counts.clear();
   }
 
   /**

@@ -147,4 +147,41 @@ describe('PartitionedSends', () => {
       /topic gone: it does not exist/,
     );
   });
+
+  it('keeps the leaders and counts it was told until forgetMetadata, and keeps no failed leader lookup', async () => {
+    let counts = 0;
+    const asked: string[][] = [];
+    let failNext = false;
+    const sends = new PartitionedSends(
+      () => {
+        counts += 1;
+        return Promise.resolve(4);
+      },
+      () => 0,
+      (topics) => {
+        asked.push([...topics]);
+        if (failNext) {
+          failNext = false;
+          return Promise.reject(new Error('metadata unavailable'));
+        }
+        return Promise.resolve(new Map(topics.map((t) => [t, new Map([[0, 7]])])));
+      },
+    );
+    expect((await sends.leaderOf(['a']))('a', 0)).toBe(7);
+    expect((await sends.leaderOf(['a']))('a', 1)).toBeUndefined();
+    // A topic not asked before: asked with the ones known.
+    expect((await sends.leaderOf(['b']))('b', 0)).toBe(7);
+    expect(asked).toEqual([['a'], ['a', 'b']]);
+    await sends.split('a', [{ key: 'k', value: 'v' }]);
+    await sends.split('a', [{ key: 'k', value: 'v' }]);
+    expect(counts).toBe(1);
+
+    sends.forgetMetadata();
+    failNext = true;
+    expect((await sends.leaderOf(['a']))('a', 0)).toBeUndefined();
+    expect((await sends.leaderOf(['a']))('a', 0)).toBe(7);
+    expect(asked).toHaveLength(4);
+    await sends.split('a', [{ key: 'k', value: 'v' }]);
+    expect(counts).toBe(2);
+  });
 });
