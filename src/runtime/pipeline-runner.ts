@@ -181,7 +181,17 @@ export class PipelineRunner implements RunningPipeline {
     // Exactly-once: the Kafka sink's rows and the partitions' side records go in the commit transaction.
     // Under exactly-once every record Sluice writes rides in the commit transaction; under either, the
     // repartition topic's do (they are what the offsets of their source records stand for).
-    this.outbox = pipeline.exactlyOnce || pipeline.repartition ? new TransactionOutbox() : undefined;
+    const repartition = pipeline.repartition;
+    this.outbox =
+      pipeline.exactlyOnce || repartition
+        ? new TransactionOutbox(
+            repartition && {
+              topic: repartition.topic,
+              partitions: () => repartition.partitions,
+              bounds: packBoundsOf(pipeline.backpressure),
+            },
+          )
+        : undefined;
     const transactional = pipeline.exactlyOnce ? this.outbox : undefined;
     this.sideOutputs = new SideOutputs(pipeline.name, pipeline.topics, this.sideTopics, transactional);
     this.sinks = new SinkSet(

@@ -65,7 +65,7 @@ const EVENT_HEADERS = new Set<string>([
 ]);
 
 /** The record as a pack entry; undefined when it is not an event record. */
-function entryOf(record: OutgoingRecord): PackEntry | undefined {
+export function entryOf(record: OutgoingRecord): PackEntry | undefined {
   if (record.packEntry) return record.packEntry;
   const { key, value, headers } = record;
   if (typeof key !== 'string' || typeof value !== 'string' || !headers || record.timestamp !== undefined)
@@ -89,6 +89,62 @@ function entryOf(record: OutgoingRecord): PackEntry | undefined {
 }
 
 /**
+ * The pack being filled for one repartition partition: consecutive events of one source partition,
+ * closed into a record once the bounds are reached. The record's value is bytes, not text: a pack
+ * waits for its commit off the JavaScript heap, so the garbage collector does not copy it meanwhile.
+ */
+export class PackBuilder {
+  private entries: string[] = [];
+  private bytes = 0;
+  private source: string | undefined;
+  private readonly limit: number;
+  private readonly maxBytes: number;
+
+  constructor(
+    /** The repartition partition its packs go to (undefined: the partitioner's pick, by key). */
+    readonly partition: number | undefined,
+    bounds: PackBounds = { entries: PACK_MAX_ENTRIES, bytes: PACK_MAX_BYTES },
+  ) {
+    this.limit = Math.max(1, Math.min(bounds.entries, PACK_MAX_ENTRIES));
+    this.maxBytes = Math.max(1, Math.min(bounds.bytes, PACK_MAX_BYTES));
+  }
+
+  /** Events in the pack being filled. */
+  get size(): number {
+    return this.entries.length;
+  }
+
+  /** Adds an event's entry; returns the pack that had to close first to make room, if one did. */
+  add(entry: PackEntry): OutgoingRecord | undefined {
+    const closed =
+      this.entries.length > 0 &&
+      (entry.source !== this.source ||
+        this.entries.length >= this.limit ||
+        this.bytes + entry.text.length > this.maxBytes)
+        ? this.close()
+        : undefined;
+    this.source = entry.source;
+    this.entries.push(entry.text);
+    this.bytes += entry.text.length;
+    return closed;
+  }
+
+  /** The pack of the entries added since the last one closed; undefined when there are none. */
+  close(): OutgoingRecord | undefined {
+    if (this.entries.length === 0) return undefined;
+    const pack: OutgoingRecord = {
+      key: null,
+      value: Buffer.from(`[${this.entries.join(',')}]`),
+      ...(this.partition === undefined ? {} : { partition: this.partition }),
+      headers: { [PACKED_HEADER]: FORMAT, [REPARTITION_HEADERS.sourcePartition]: this.source as string },
+    };
+    this.entries = [];
+    this.bytes = 0;
+    return pack;
+  }
+}
+
+/**
  * The records of one repartition partition, in order, with runs of event records packed. Every record
  * keeps its partition; a pack goes to the partition of the events it holds.
  */
@@ -96,23 +152,11 @@ export function packRepartitionRecords(
   records: readonly OutgoingRecord[],
   bounds: PackBounds = { entries: PACK_MAX_ENTRIES, bytes: PACK_MAX_BYTES },
 ): OutgoingRecord[] {
-  const limit = Math.max(1, Math.min(bounds.entries, PACK_MAX_ENTRIES));
-  const maxBytes = Math.max(1, Math.min(bounds.bytes, PACK_MAX_BYTES));
   const out: OutgoingRecord[] = [];
-  let entries: string[] = [];
-  let bytes = 0;
-  let source: string | undefined;
-  let partition: number | undefined;
+  let builder: PackBuilder | undefined;
   const close = () => {
-    if (entries.length === 0) return;
-    out.push({
-      key: null,
-      value: `[${entries.join(',')}]`,
-      ...(partition === undefined ? {} : { partition }),
-      headers: { [PACKED_HEADER]: FORMAT, [REPARTITION_HEADERS.sourcePartition]: source as string },
-    });
-    entries = [];
-    bytes = 0;
+    const pack = builder?.close();
+    if (pack) out.push(pack);
   };
   for (const record of records) {
     const packable = entryOf(record);
@@ -121,19 +165,12 @@ export function packRepartitionRecords(
       out.push(record);
       continue;
     }
-    const text = packable.text;
-    if (
-      entries.length > 0 &&
-      (packable.source !== source ||
-        record.partition !== partition ||
-        entries.length >= limit ||
-        bytes + text.length > maxBytes)
-    )
+    if (!builder || builder.partition !== record.partition) {
       close();
-    source = packable.source;
-    partition = record.partition;
-    entries.push(text);
-    bytes += text.length;
+      builder = new PackBuilder(record.partition, bounds);
+    }
+    const closed = builder.add(packable);
+    if (closed) out.push(closed);
   }
   close();
   return out;

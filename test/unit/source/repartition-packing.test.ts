@@ -153,12 +153,12 @@ describe('repartition packing', () => {
     const made = many.flatMap((e) => repartitionRecords(e, groups).map((r) => ({ ...r, partition: 0 })));
     const packed = packRepartitionRecords(made);
     for (const pack of packed) {
-      const entries = JSON.parse(pack.value as string) as unknown[];
+      const entries = JSON.parse(String(pack.value)) as unknown[];
       expect(entries.length).toBeGreaterThan(0);
       expect(entries.length).toBeLessThanOrEqual(PACK_MAX_ENTRIES);
       // Over the byte bound only by the entry that would not fit beside others.
       if (entries.length > 1)
-        expect((pack.value as string).length).toBeLessThan(PACK_MAX_BYTES + big.length * 2);
+        expect(String(pack.value).length).toBeLessThan(PACK_MAX_BYTES + big.length * 2);
     }
     const read = packed.flatMap((r, o) => unpackRepartitionRecord(fetched(r, o)) ?? []);
     expect(read).toHaveLength(made.length);
@@ -179,7 +179,7 @@ describe('repartition packing', () => {
       ).map((r) => ({ ...r, partition: 0 })),
     ).flat();
     const packed = packRepartitionRecords(made, { entries: 20, bytes: PACK_MAX_BYTES });
-    expect(packed.map((p) => (JSON.parse(p.value as string) as unknown[]).length)).toEqual([
+    expect(packed.map((p) => (JSON.parse(String(p.value)) as unknown[]).length)).toEqual([
       20, 20, 20, 20, 15,
     ]);
   });
