@@ -9,6 +9,7 @@
 // headers, its value and its pack entry), about 2 KB apiece, so a backlog held hundreds of megabytes
 // that the garbage collector copied on and on (a fifth of the full bench job's CPU). A closed pack
 // waits as bytes, off the JavaScript heap.
+import { SluiceBugError } from '../errors.js';
 import { keyPartition } from './key-partition.js';
 import type { OutgoingRecord, OutputBatch } from './outgoing-record.js';
 import { PackBuilder, entryOf, type PackBounds } from './repartition-packing.js';
@@ -92,7 +93,10 @@ export class TransactionOutbox {
     const packing = this.packing!;
     const entry =
       record.partition === undefined && typeof record.key === 'string' ? entryOf(record) : undefined;
-    const target = entry ? keyPartition(record.key as string, packing.partitions()) : record.partition;
+    const partitions = packing.partitions();
+    if (entry && !(partitions >= 1))
+      throw new SluiceBugError(`a re-keyed event before the repartition topic's partitions were known`);
+    const target = entry ? keyPartition(record.key as string, partitions) : record.partition;
     let builders = this.packs.get(partition);
     if (!builders) this.packs.set(partition, (builders = new Map<number, PackBuilder>()));
     const builder = target === undefined ? undefined : builders.get(target);
