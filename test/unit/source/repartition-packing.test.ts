@@ -157,8 +157,7 @@ describe('repartition packing', () => {
       expect(entries.length).toBeGreaterThan(0);
       expect(entries.length).toBeLessThanOrEqual(PACK_MAX_ENTRIES);
       // Over the byte bound only by the entry that would not fit beside others.
-      if (entries.length > 1)
-        expect(String(pack.value).length).toBeLessThan(PACK_MAX_BYTES + big.length * 2);
+      if (entries.length > 1) expect(String(pack.value).length).toBeLessThan(PACK_MAX_BYTES + big.length * 2);
     }
     const read = packed.flatMap((r, o) => unpackRepartitionRecord(fetched(r, o)) ?? []);
     expect(read).toHaveLength(made.length);
