@@ -43,8 +43,7 @@ export class TransactionOutbox {
   /** What the partition's next commit transaction must carry; kept until published(). */
   pendingFor(partition: number): OutputBatch[] {
     // Packs still filling close now: the commit carries every event made so far.
-    for (const [target, builder] of this.packs.get(partition) ?? [])
-      this.closePack(partition, target, builder);
+    for (const builder of this.packs.get(partition)?.values() ?? []) this.closePack(partition, builder);
     return [...(this.batches.get(partition) ?? [])];
   }
 
@@ -102,7 +101,7 @@ export class TransactionOutbox {
     const builder = target === undefined ? undefined : builders.get(target);
     if (!entry || target === undefined) {
       // Not an event of its own key: as it is, after what came before it in its partition.
-      if (builder && target !== undefined) this.closePack(partition, target, builder);
+      if (builder) this.closePack(partition, builder);
       batches.push({ topic: packing.topic, messages: [record] });
       return;
     }
@@ -114,7 +113,7 @@ export class TransactionOutbox {
     if (closed) this.keepPack(batches, closed, held);
   }
 
-  private closePack(partition: number, target: number, builder: PackBuilder): void {
+  private closePack(partition: number, builder: PackBuilder): void {
     const events = builder.size;
     const pack = builder.close();
     if (pack) this.keepPack(this.batchesOf(partition), pack, events);

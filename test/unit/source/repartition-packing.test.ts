@@ -4,7 +4,7 @@
 // read is an error, never a silent event.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { FetchedRecord } from '../../../src/source/fetched-record.js';
+import { fetchedOf, readableOf } from '../../support/fetched-records.js';
 import type { OutgoingRecord } from '../../../src/source/outgoing-record.js';
 import {
   MalformedPackError,
@@ -62,33 +62,6 @@ function recordsOf(items: readonly Item[], source: number): OutgoingRecord[] {
   return records;
 }
 
-/** What kafkajs hands a reader: bytes for the key, value and headers, at an offset. */
-function fetched(record: OutgoingRecord, offset: number): FetchedRecord {
-  const bytes = (data: Buffer | string | null | undefined) =>
-    data === null || data === undefined ? null : Buffer.from(data);
-  const headers: FetchedRecord['headers'] = {};
-  for (const [name, value] of Object.entries(record.headers ?? {}))
-    headers[name] = Buffer.from(value as string);
-  return {
-    offset: String(offset),
-    timestamp: '1',
-    key: bytes(record.key),
-    value: bytes(record.value),
-    headers,
-  };
-}
-
-/** A record as text, the way the re-keyed side reads it. */
-function readable(record: FetchedRecord) {
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(record.headers ?? {})) headers[name] = String(value);
-  return {
-    key: record.key?.toString() ?? null,
-    value: record.value?.toString() ?? null,
-    headers,
-  };
-}
-
 function byPartition(records: readonly OutgoingRecord[]): Map<number, OutgoingRecord[]> {
   const split = new Map<number, OutgoingRecord[]>();
   for (const record of records) {
@@ -108,10 +81,10 @@ describe('repartition packing', () => {
           const input = withEntries ? made : made.map(({ packEntry: _, ...record }) => record);
           const packed = packRepartitionRecords(input);
           const read = packed.flatMap((record, offset) => {
-            const raw = fetched(record, offset);
+            const raw = fetchedOf(record, offset);
             return unpackRepartitionRecord(raw) ?? [raw];
           });
-          expect(read.map(readable)).toEqual(input.map((record, i) => readable(fetched(record, i))));
+          expect(read.map(readableOf)).toEqual(input.map((record, i) => readableOf(fetchedOf(record, i))));
           // Every record stays in its partition; every event went into a pack, the markers as they were.
           expect(new Set(packed.map((r) => r.partition))).toEqual(new Set(made.map((r) => r.partition)));
           expect(packed.filter((r) => r.headers?.[PACKED_HEADER] === undefined)).toEqual(
@@ -136,7 +109,7 @@ describe('repartition packing', () => {
         groups,
       ),
     );
-    const [event] = unpackRepartitionRecord({ ...fetched(pack!, 41), timestamp: '1700' }) ?? [];
+    const [event] = unpackRepartitionRecord({ ...fetchedOf(pack!, 41), timestamp: '1700' }) ?? [];
     expect(event).toMatchObject({ offset: '41', timestamp: '1700' });
   });
 
@@ -159,7 +132,7 @@ describe('repartition packing', () => {
       // Over the byte bound only by the entry that would not fit beside others.
       if (entries.length > 1) expect(String(pack.value).length).toBeLessThan(PACK_MAX_BYTES + big.length * 2);
     }
-    const read = packed.flatMap((r, o) => unpackRepartitionRecord(fetched(r, o)) ?? []);
+    const read = packed.flatMap((r, o) => unpackRepartitionRecord(fetchedOf(r, o)) ?? []);
     expect(read).toHaveLength(made.length);
   });
 
@@ -204,12 +177,12 @@ describe('repartition packing', () => {
       { key: null, value: null, headers: { 'sluice.watermark.marker': '1' } },
     ];
     expect(packRepartitionRecords(others)).toEqual(others);
-    expect(unpackRepartitionRecord(fetched({ key: 'k', value: 'v' }, 0))).toBeUndefined();
+    expect(unpackRepartitionRecord(fetchedOf({ key: 'k', value: 'v' }, 0))).toBeUndefined();
   });
 
   it('refuses a pack of another format or a damaged one, saying what to do', () => {
     const pack = (headers: Record<string, string>, value: string) =>
-      fetched({ key: null, value, headers }, 0);
+      fetchedOf({ key: null, value, headers }, 0);
     expect(() =>
       unpackRepartitionRecord(pack({ [PACKED_HEADER]: '2', 'sluice.source.partition': '0' }, '[]')),
     ).toThrow(/format 2.*run every member on the same version/);

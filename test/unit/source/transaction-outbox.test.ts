@@ -4,7 +4,7 @@
 // every other topic's records go as they were added. Against a reference that keeps every record.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { FetchedRecord } from '../../../src/source/fetched-record.js';
+import { fetchedOf, readableOf } from '../../support/fetched-records.js';
 import { keyPartition } from '../../../src/source/key-partition.js';
 import type { OutgoingRecord } from '../../../src/source/outgoing-record.js';
 import { PACKED_HEADER, unpackRepartitionRecord } from '../../../src/source/repartition-packing.js';
@@ -46,28 +46,6 @@ const step: fc.Arbitrary<Step> = fc.oneof(
   },
   { weight: 2, arbitrary: fc.boolean().map((fails) => ({ kind: 'commit' as const, fails })) },
 );
-
-/** A record as the re-keyed side reads it: text key, value and headers. */
-function readable(record: OutgoingRecord | FetchedRecord) {
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(record.headers ?? {})) headers[name] = String(value);
-  return { key: record.key?.toString() ?? null, value: record.value?.toString() ?? null, headers };
-}
-
-function fetched(record: OutgoingRecord, offset: number): FetchedRecord {
-  const bytes = (data: Buffer | string | null | undefined) =>
-    data === null || data === undefined ? null : Buffer.from(data);
-  const headers: FetchedRecord['headers'] = {};
-  for (const [name, value] of Object.entries(record.headers ?? {}))
-    headers[name] = Buffer.from(value as string);
-  return {
-    offset: String(offset),
-    timestamp: '1',
-    key: bytes(record.key),
-    value: bytes(record.value),
-    headers,
-  };
-}
 
 const partitionOf = (record: OutgoingRecord) =>
   record.partition ?? keyPartition(record.key as string, PARTITIONS);
@@ -134,14 +112,14 @@ describe('transaction outbox', () => {
           const read = carried
             .filter((c) => c.topic === REPARTITION && partitionOf(c.record) === p)
             .flatMap(({ record }, o) => {
-              const raw = fetched(record, o);
+              const raw = fetchedOf(record, o);
               // Packs only hold as many events as their bounds allow.
               const events = unpackRepartitionRecord(raw);
               if (events) expect(events.length).toBeLessThanOrEqual(entries);
               return events ?? [raw];
             });
           const expected = committed.filter((c) => c.topic === REPARTITION && partitionOf(c.record) === p);
-          expect(read.map(readable)).toEqual(expected.map((c) => readable(fetched(c.record, 0))));
+          expect(read.map(readableOf)).toEqual(expected.map((c) => readableOf(fetchedOf(c.record, 0))));
         }
         const others = (list: typeof carried) =>
           list.filter((c) => c.topic !== REPARTITION).map((c) => c.record);
