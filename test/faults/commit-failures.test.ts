@@ -131,7 +131,7 @@ describe('fault scenario: commit failures', () => {
       });
       const atEnd = await status().catch(() => []);
       const context = sluice.output().slice(-3000);
-      expectExact(result, context);
+      expectExact(result, sluice.output());
       expect(hits.length, 'cuts that hit (a jammed worker stops sending commits)').toBe(triggers.length);
       expect(streamOutlastedCuts).toBe(true);
       // Every partition kept committing after the last cut, on the same worker, up to its end.

@@ -2,7 +2,8 @@
 // late events), a seeded live stream that outlasts the faults, a watch on the workers' memory, and the
 // verdict: ClickHouse (the windows' views, plain SELECTs) against the independently computed windows, and the group's committed
 // offsets against the source topic's end, printed as the report.
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Kafka, Producer } from 'kafkajs';
@@ -330,11 +331,32 @@ export interface Verdict {
   report: ScenarioReport;
 }
 
+/** What a failure message carries of a worker's log: its tail, and where the whole log was kept. */
+function failureContext(result: Verdict, log: string): string {
+  if (log === '') return '';
+  const tail = log.slice(-3000);
+  const { lost, doubled, wrong } = result.counts;
+  const exact =
+    lost + doubled + wrong === 0 &&
+    result.committedBehind.length === 0 &&
+    result.lateFound.size === result.lateExpected.size &&
+    [...result.lateExpected].every((at) => result.lateFound.has(at));
+  if (exact) return tail;
+  const dir = resolve('.sluice', 'fault-logs');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${uniqueName(result.report.scenario.replace(/[^a-z0-9]+/gi, '-'))}.log`);
+  writeFileSync(file, log);
+  return `${tail}\n(the worker's whole log: ${file})`;
+}
+
 /**
  * The suite's expectation of every scenario: nothing lost, doubled or wrong, every late event in its
- * topic, and the group's offsets committed to the topic's end.
+ * topic, and the group's offsets committed to the topic's end. `log` is the worker's whole output: a
+ * failure's message carries its tail, and the whole of it is kept in a file the message names (a
+ * failure seen once may not come again, and its cause is rarely in the last lines).
  */
-export function expectExact(result: Verdict, context = ''): void {
+export function expectExact(result: Verdict, log = ''): void {
+  const context = failureContext(result, log);
   expect(result.counts, [...result.differences, context].filter(Boolean).join('\n')).toEqual({
     lost: 0,
     doubled: 0,

@@ -148,7 +148,7 @@ describe('fault scenario: unreachable leader', () => {
           'node restart ms': restartMs,
         },
       });
-      expectExact(result, sluice.output().slice(-3000));
+      expectExact(result, sluice.output());
       expect(sluice.child.exitCode, sluice.output().slice(-3000)).toBeNull();
       expect(await sluice.stop('SIGTERM')).toBe(0);
     },
