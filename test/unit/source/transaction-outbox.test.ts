@@ -5,6 +5,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { fetchedOf, readableOf } from '../../support/fetched-records.js';
+import { SluiceBugError } from '../../../src/errors.js';
 import { keyPartition } from '../../../src/source/key-partition.js';
 import type { OutgoingRecord } from '../../../src/source/outgoing-record.js';
 import { PACKED_HEADER, unpackRepartitionRecord } from '../../../src/source/repartition-packing.js';
@@ -136,5 +137,28 @@ describe('transaction outbox', () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it('refuses a re-keyed event before the repartition topic has a partition count, as a bug', () => {
+    const outbox = new TransactionOutbox({
+      topic: REPARTITION,
+      partitions: () => 0,
+      bounds: { entries: 10, bytes: 400 },
+    });
+    const [event] = repartitionRecords(
+      {
+        value: { user: 'u', region: 'eu' },
+        eventTimeMs: 1,
+        sourcePartition: 7,
+        sourceOffset: '1',
+        watermark: 0,
+        admitted: ['counts'],
+      },
+      groups,
+    );
+    expect(() => outbox.add(7, REPARTITION, event!)).toThrow(SluiceBugError);
+    // A marker names its partition itself: it needs no count.
+    outbox.add(7, REPARTITION, watermarkMarkers(7, 5, false, 1)[0]!);
+    expect(outbox.sizes()).toEqual({ [REPARTITION]: 1 });
   });
 });
