@@ -161,13 +161,19 @@ describe('fault scenario: crashes', () => {
       } else {
         await restored(sluice);
         await sleep(200 + Math.floor(next() * 2_000));
-        // A commit seen to have ended already (its lines came in one read, on a loaded machine) is let
-        // go: the kill waits for the next one, a few times, so the one try of the short form lands.
+        // A commit takes a few milliseconds, less than a loaded machine takes to pass its line on and
+        // act on it. So the worker is frozen (SIGSTOP) on the line, and judged on all it printed before:
+        // a commit that had ended already is let go (SIGCONT), and the kill waits for the next one, a
+        // few times, so that the one try of the short form lands. A pause of 200 ms is far inside the
+        // session timeout.
         if (point === 'mid-transaction')
-          for (let attempt = 0; attempt < 5; attempt += 1) {
+          for (let attempt = 0; attempt < 10; attempt += 1) {
             await sluice.next(/"msg":"committing"/);
+            sluice.child.kill('SIGSTOP');
+            await sleep(200);
             const seen = sluice.output();
             if (seen.lastIndexOf('"msg":"committing"') > seen.lastIndexOf('"msg":"committed"')) break;
+            sluice.child.kill('SIGCONT');
           }
         // Once the stream has ended no such commit comes: the kill lands anyway, not counted as this point.
         if (point === 'after-repartition-write')
