@@ -148,8 +148,6 @@ export class PipelineRunner implements RunningPipeline {
         sweepTopics: pipeline.topicsToCreate
           .filter((t) => t.retentionMs !== undefined || t.brokerDefaults === true)
           .map((t) => t.topic),
-        repartitionTopic: pipeline.repartition?.topic,
-        packBounds: packBoundsOf(pipeline.backpressure),
       },
       (partition, offset) => this.consumer.commitOffset(partition, offset),
       logger,

@@ -18,7 +18,6 @@ import { OrphanedTransactionError, sweepOrphanedTransactions } from './orphaned-
 import { defaultPartitioner, idempotentRetry } from './kafka-client.js';
 import type { OutgoingRecord, OutputBatch } from './outgoing-record.js';
 import { partitionedSends, type PartitionedSends } from './partitioned-sends.js';
-import { packRepartitionRecords, type PackBounds } from './repartition-packing.js';
 import {
   sendTransactionRequests,
   transactionRequests,
@@ -42,10 +41,6 @@ export interface TransactionOptions {
    * sink's topics, the repartition topic): swept when a restore finds an orphaned transaction.
    */
   sweepTopics?: readonly string[];
-  /** The repartition topic, whose events go packed (repartition-packing.ts)… */
-  repartitionTopic?: string;
-  /** …in packs the re-keyed side's buffer bounds can take (packBoundsOf). */
-  packBounds?: PackBounds;
 }
 
 /** How long closing a producer may take before it is left behind (fenced by its successor). */
@@ -150,20 +145,14 @@ export class PartitionTransactions {
     const offsets = [{ partition, offset: snapshot.offset.toString() }];
     const producer = this.producers.get(partition);
     if (!producer) throw new SluiceBugError(`partition ${partition} was not opened`);
-    // Split and packed before the transaction begins: nothing but requests while it is open.
+    // Split before the transaction begins: nothing but requests while it is open. Re-keyed events come
+    // packed already (the outbox packs them as they come).
     const batches: PartitionRecords[] = [
       { topic: this.options.changelogTopic, partition, records: messages },
     ];
     for (const [topic, output] of byTopic(outputs))
       for (const [p, records] of await this.sends.split(topic, output))
-        batches.push({
-          topic,
-          partition: p,
-          records:
-            topic === this.options.repartitionTopic
-              ? packRepartitionRecords(records, this.options.packBounds)
-              : records,
-        });
+        batches.push({ topic, partition: p, records });
     const leaderOf = await this.sends.leaderOf([...new Set(batches.map((b) => b.topic))]);
     const requests = transactionRequests(batches, leaderOf);
     const transaction = await this.withRetry(() => producer.transaction());

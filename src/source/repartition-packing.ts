@@ -146,7 +146,8 @@ export class PackBuilder {
 
 /**
  * The records of one repartition partition, in order, with runs of event records packed. Every record
- * keeps its partition; a pack goes to the partition of the events it holds.
+ * keeps its partition; a pack goes to the partition of the events it holds. The outbox packs as events
+ * come (transaction-outbox.ts); this packs a list at once, as the tests make the packs a reader gets.
  */
 export function packRepartitionRecords(
   records: readonly OutgoingRecord[],
